@@ -1,0 +1,62 @@
+# Trending Now — every command a developer or CI needs. `make help` lists them.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PYTHON_VERSION ?= 3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+DBT_DIR := dbt_project
+DBT_ARGS := --project-dir $(DBT_DIR) --profiles-dir $(DBT_DIR)
+export DBT_SEND_ANONYMOUS_USAGE_STATS := False
+export DO_NOT_TRACK := 1
+export RUNTIME__DLTHUB_TELEMETRY := false
+export AIRFLOW__CORE__LOAD_EXAMPLES := False
+export AIRFLOW__COSMOS__ENABLE_TELEMETRY := False
+export SCARF_ANALYTICS := false
+
+.PHONY: help setup lock demo test test-fast lint docs bench airflow manifest clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*## "}; {printf "  make %-10s %s\n", $$1, $$2}'
+
+setup: ## build .venv from the pinned lock (requirements.txt) with uv
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv venv --quiet --allow-existing --python $(PYTHON_VERSION) $(VENV)
+	VIRTUAL_ENV=$(VENV) uv pip sync --quiet requirements.txt
+	VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e .
+	@echo "ready: $(VENV) ($$($(BIN)/python --version))"
+
+lock: ## re-compile requirements.txt from requirements.in
+	uv pip compile --quiet requirements.in -o requirements.txt --python-version $(PYTHON_VERSION)
+
+manifest: ## dbt parse -> dbt_project/target/manifest.json (Cosmos renders the DAG from it)
+	$(BIN)/dbt parse $(DBT_ARGS) --quiet
+
+demo: ## the whole daily job offline: recorded samples, replay server, DuckDB
+	$(BIN)/trending-now demo
+
+test: manifest ## every test: pytest (unit, fakes, DuckDB + PostgreSQL, dbt, Airflow)
+	$(BIN)/pytest -q -p no:cacheprovider
+
+test-fast: ## unit tests only (no dbt/Airflow end-to-end)
+	$(BIN)/pytest -q -m "not slow and not postgres"
+
+lint: ## ruff, sqlfluff, workflow check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check trending_now
+	$(BIN)/sqlfluff lint $(DBT_DIR)/models $(DBT_DIR)/macros --nocolor
+	$(BIN)/python scripts/check_workflows.py
+
+docs: manifest ## the dbt docs site (static index.html in dbt_project/target/)
+	TRENDING_NOW_DUCKDB_PATH=$(CURDIR)/data/warehouse/trending_now.duckdb $(BIN)/dbt docs generate $(DBT_ARGS) --static
+	@echo "open $(DBT_DIR)/target/static_index.html"
+
+bench: ## every benchmark in bench/; tables go to bench/results/
+	@mkdir -p bench/results
+	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
+
+airflow: manifest ## a local Airflow (standalone) with the DAG, at http://127.0.0.1:8080
+	AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
+
+clean: ## remove the local warehouse, dbt target and caches (not the venv)
+	rm -rf data/warehouse $(DBT_DIR)/target $(DBT_DIR)/logs .pytest_cache .ruff_cache

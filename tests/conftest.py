@@ -1,0 +1,102 @@
+"""Shared fixtures: settings bound to a temporary DuckDB file, and a throw-away PostgreSQL database."""
+
+from __future__ import annotations
+
+import os
+import uuid
+from collections.abc import Callable, Iterator
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from trending_now.config import PROJECT_ROOT, Settings, load_settings
+from trending_now.context import RunContext
+
+DEMO_AS_OF = date(2026, 11, 20)
+
+
+@pytest.fixture(autouse=True)
+def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Tests never read a developer's .env secrets or TRENDING_NOW__ overrides by accident."""
+    for name in list(os.environ):
+        if name.startswith("TRENDING_NOW__") or name in ("GEMINI_API_KEY", "GOOGLE_API_KEY", "APP_ENV"):
+            monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("AIRFLOW__CORE__LOAD_EXAMPLES", "False")
+    monkeypatch.setenv("AIRFLOW__COSMOS__ENABLE_TELEMETRY", "False")
+    monkeypatch.setenv("DO_NOT_TRACK", "1")
+    monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+@pytest.fixture
+def make_settings(tmp_path: Path) -> Callable[..., Settings]:
+    """``make_settings(**{"enrich.provider": "heuristic"})``: dev settings on a temporary DuckDB file."""
+
+    def factory(overrides: dict[str, Any] | None = None, **kw: Any) -> Settings:
+        base = load_settings("dev", root=PROJECT_ROOT, environ={})
+        values: dict[str, Any] = {
+            "warehouse.duckdb_path": str(tmp_path / "warehouse" / "test.duckdb"),
+            "warehouse.pipelines_dir": str(tmp_path / "warehouse" / ".dlt"),
+            "reviews.cache_dir": str(tmp_path / "http-cache"),
+            "export.dir": str(tmp_path / "exports"),
+            "dvc.local_remote_path": str(tmp_path / "dvc-remote"),
+        }
+        values.update(overrides or {})
+        values.update({k.replace("__", "."): v for k, v in kw.items()})
+        return base.with_overrides(values)
+
+    return factory
+
+
+@pytest.fixture
+def make_context(make_settings: Callable[..., Settings]) -> Callable[..., RunContext]:
+    def factory(settings: Settings | None = None, **kw: Any) -> RunContext:
+        kw.setdefault("as_of", DEMO_AS_OF)
+        kw.setdefault("quiet", True)
+        return RunContext(settings=settings or make_settings(), **kw)
+
+    return factory
+
+
+def _pg_admin_connect(dbname: str = "postgres") -> Any:
+    import psycopg2
+
+    return psycopg2.connect(
+        host=os.environ.get("PGHOST", "127.0.0.1"),
+        port=int(os.environ.get("PGPORT", "5432")),
+        user=os.environ.get("PGUSER", "trending_now"),
+        password=os.environ.get("PGPASSWORD", "trending_now"),
+        dbname=dbname,
+        connect_timeout=5,
+    )
+
+
+@pytest.fixture
+def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
+    """A fresh PostgreSQL database for one test, dropped afterwards; PG* variables point at it.
+
+    Skipped when no server answers, except under CI (``CI=true``), where .ci/run starts one and a
+    missing server is a failure.
+    """
+    try:
+        admin = _pg_admin_connect()
+    except Exception as exc:
+        if os.environ.get("CI"):
+            pytest.fail(f"PostgreSQL is not reachable under CI: {exc}")
+        pytest.skip(f"PostgreSQL is not reachable: {exc}")
+    name = f"tn_test_{uuid.uuid4().hex[:10]}"
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'create database "{name}"')
+    for var, default in (("PGHOST", "127.0.0.1"), ("PGPORT", "5432"), ("PGUSER", "trending_now"),
+                         ("PGPASSWORD", "trending_now")):
+        monkeypatch.setenv(var, os.environ.get(var, default))
+    monkeypatch.setenv("PGDATABASE", name)
+    try:
+        yield name
+    finally:
+        with admin.cursor() as cur:
+            cur.execute(f'drop database if exists "{name}" with (force)')
+        admin.close()

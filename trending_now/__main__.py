@@ -1,0 +1,5 @@
+import sys
+
+from trending_now.cli import main
+
+sys.exit(main())

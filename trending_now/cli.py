@@ -1,0 +1,267 @@
+"""``trending-now``: run the daily job, or any step of it, from the command line.
+
+Exit 0 on success; on failure one line ``error: <step>: <cause>`` on stderr and exit 1
+(2 for usage errors, 3 when another run holds the lock).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from trending_now.config import ConfigError, Settings, load_settings
+from trending_now.context import RunContext
+from trending_now.metrics import StepRecord
+from trending_now.redact import redact
+
+DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
+
+EPILOG = """\
+steps of a daily run, in order:
+  extract    extract_releases (JustWatch) + extract_reviews (TMDB, RogerEbert.com, Guardian) -> raw_* via dlt
+  transform  dbt staging + intermediate (before enrich) and marts with tests (after); --layer picks one
+  enrich     one structured Gemini call per new/changed title (heuristic provider without GEMINI_API_KEY)
+  validate   Great Expectations gate on marts.movies_tv_shows_enriched
+  export     Parquet file under data/exports/
+  snapshot   DVC add + push of the export (--list, --restore DATE)
+
+examples:
+  trending-now demo                          the whole job offline on the recorded samples (DuckDB)
+  trending-now run --as-of 2026-11-20        the whole job live for that day (needs network)
+  trending-now enrich --limit 10             enrich at most 10 pending titles
+  trending-now report --json                 metrics of the last run from ops.pipeline_runs
+"""
+
+
+def _date(value: str) -> date:
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a date like 2026-11-20") from None
+
+
+def _positive(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"{value!r} is not a positive whole number")
+    return number
+
+
+def build_parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument(
+        "--as-of",
+        type=_date,
+        default=None,
+        metavar="YYYY-MM-DD",
+        help="last day of the window (default: today; demo: 2026-11-20)",
+    )
+    common.add_argument("--days", type=_positive, default=None, help="days in the window (default: 7)")
+    common.add_argument("--country", default=None, metavar="XX", help="JustWatch country code (default: US)")
+    common.add_argument("--limit", type=_positive, default=None, metavar="N", help="process at most N titles")
+    common.add_argument(
+        "--env",
+        choices=("dev", "staging", "prod"),
+        default=None,
+        help="configuration to load (default: $APP_ENV or dev)",
+    )
+    common.add_argument(
+        "--target",
+        choices=("duckdb", "postgres", "redshift"),
+        default=None,
+        help="warehouse override (default: warehouse.target from config)",
+    )
+    common.add_argument("-q", "--quiet", action="store_true", help="no progress lines on stderr")
+
+    parser = argparse.ArgumentParser(
+        prog="trending-now",
+        description="Trending Now: this week's streaming releases, critics' reviews and LLM enrichment, "
+        "published as marts.movies_tv_shows_enriched.",
+        epilog=EPILOG,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    sub.add_parser("run", parents=[common], help="run the whole daily job")
+    sub.add_parser(
+        "demo",
+        parents=[common],
+        help="run the whole job offline against the recorded samples (replay server + DuckDB)",
+    )
+    extract = sub.add_parser("extract", parents=[common], help="load new releases and their reviews (dlt)")
+    extract.add_argument("--only", choices=("releases", "reviews"), help="run one of the two extract steps")
+    transform = sub.add_parser("transform", parents=[common], help="run dbt")
+    transform.add_argument(
+        "--layer",
+        choices=("staging", "marts", "all"),
+        default="all",
+        help="staging = staging+intermediate, marts = the mart and its tests (default: all)",
+    )
+    sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
+    sub.add_parser("validate", parents=[common], help="Great Expectations gate on the mart")
+    sub.add_parser("export", parents=[common], help="export the mart to Parquet under data/exports/")
+    snapshot = sub.add_parser("snapshot", parents=[common], help="version the export with DVC")
+    group = snapshot.add_mutually_exclusive_group()
+    group.add_argument("--list", action="store_true", help="list the snapshots")
+    group.add_argument(
+        "--restore", type=_date, metavar="YYYY-MM-DD", help="bring back the export of that day"
+    )
+    report = sub.add_parser("report", parents=[common], help="show the last run's metrics")
+    report.add_argument("--json", action="store_true", help="print them as JSON")
+    return parser
+
+
+def make_context(
+    args: argparse.Namespace, settings: Settings, default_as_of: date | None = None
+) -> RunContext:
+    return RunContext(
+        settings=settings,
+        as_of=args.as_of or default_as_of or date.today(),
+        days=args.days or int(settings.get("run.days", 7)),
+        country=(args.country or settings.get("run.country", "US")).upper(),
+        limit=args.limit,
+        quiet=args.quiet,
+    )
+
+
+def selected_steps(args: argparse.Namespace) -> list[Any]:
+    from trending_now import pipeline
+
+    command = args.command
+    if command in ("run", "demo"):
+        return list(pipeline.STEPS)
+    if command == "extract":
+        steps = pipeline.steps_in_group("extract")
+        return [s for s in steps if args.only is None or s.name.endswith(args.only)]
+    if command == "transform":
+        names = {
+            "staging": ["dbt_staging_intermediate"],
+            "marts": ["dbt_marts"],
+            "all": ["dbt_staging_intermediate", "dbt_marts"],
+        }[args.layer]
+        return pipeline.steps_named(names)
+    return pipeline.steps_in_group(command)
+
+
+def print_summary(ctx: RunContext, records: Sequence[StepRecord]) -> None:
+    by_step = {r.result.step: r.result for r in records}
+
+    def value(step: str, field: str) -> Any:
+        result = by_step.get(step)
+        return getattr(result, field) if result else "-"
+
+    quarantined = sum(r.result.quarantined for r in records)
+    cost = sum(r.result.cost_usd for r in records)
+    lines = [
+        f"Trending Now run {ctx.run_id} · as of {ctx.as_of} · {ctx.days} days · {ctx.country} · "
+        f"{ctx.warehouse.target}",
+        f"  titles     {value('extract_releases', 'rows_out')}",
+        f"  reviews    {value('extract_reviews', 'rows_out')}",
+        f"  enriched   {value('enrich_titles', 'rows_out')} new "
+        f"({value('enrich_titles', 'cache_hits')} cached, {value('enrich_titles', 'llm_calls')} LLM calls, "
+        f"${cost:.4f})",
+        f"  published  {value('validate_mart', 'rows_in')} rows in marts.movies_tv_shows_enriched",
+        f"  quarantined {quarantined}",
+        "  step times " + ", ".join(f"{r.result.step} {r.duration_s:.1f}s" for r in records),
+    ]
+    print("\n".join(lines))
+
+
+def run_command(args: argparse.Namespace, settings: Settings) -> int:
+    from trending_now import pipeline
+
+    if args.command == "report":
+        from trending_now.metrics import last_run
+
+        rows = last_run(make_context(args, settings).warehouse)
+        if args.json:
+            print(json.dumps(rows, indent=2, default=str))
+        elif not rows:
+            print("no run recorded yet in ops.pipeline_runs")
+        else:
+            for row in rows:
+                print(
+                    f"{row['run_id']}  {row['step']:<26} {row['status']:<7} {row['duration_s']:>8.2f}s  "
+                    f"in {row['rows_in']:>6}  out {row['rows_out']:>6}  quarantined {row['quarantined']}"
+                )
+        return 0
+
+    if args.command == "snapshot" and (args.list or args.restore):
+        from trending_now import snapshot
+
+        if args.list:
+            for item in snapshot.list_snapshots(settings):
+                print(item)
+        else:
+            print(snapshot.restore_snapshot(settings, args.restore))
+        return 0
+
+    if args.command == "demo":
+        return run_demo(args, settings)
+
+    ctx = make_context(args, settings)
+    records = pipeline.run_steps(ctx, selected_steps(args))
+    print_summary(ctx, records)
+    return 0
+
+
+def run_demo(args: argparse.Namespace, settings: Settings) -> int:
+    """The whole daily job against the replay server: real clients, real dlt loads, real dbt, DuckDB."""
+    from trending_now import pipeline
+    from trending_now.replay import ReplayServer
+
+    samples = settings.root / "data" / "samples"
+    with ReplayServer(Path(samples)) as server:
+        overrides: dict[str, Any] = dict(server.settings_overrides())
+        overrides["warehouse.target"] = args.target or "duckdb"
+        demo_settings = settings.with_overrides(overrides)
+        # The recorded samples need no real keys; a key-present code path runs with the value "replay".
+        secret_values = {
+            name: settings.secrets.get(name) or "replay" for name in ("TMDB_API_KEY", "GUARDIAN_API_KEY")
+        }
+        if settings.secrets.get("GEMINI_API_KEY"):
+            secret_values["GEMINI_API_KEY"] = settings.secrets.get("GEMINI_API_KEY") or ""
+        from trending_now.config import Secrets
+
+        demo_settings.secrets = Secrets(secret_values, source=f"{settings.secrets.source}+replay")
+        ctx = make_context(args, demo_settings, default_as_of=DEMO_AS_OF)
+        ctx.progress(f"replay server {server.base_url} serving {len(server.routes)} recorded responses")
+        records = pipeline.run_steps(ctx, pipeline.STEPS)
+        if server.misses:
+            ctx.progress(f"{len(server.misses)} request(s) had no recording (answered 404)")
+    print_summary(ctx, records)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    secrets: list[str] = []
+    try:
+        settings = load_settings(args.env)
+        secrets = settings.secrets.values()
+        if args.target:
+            settings = settings.with_overrides({"warehouse.target": args.target})
+        return run_command(args, settings)
+    except KeyboardInterrupt:
+        print("error: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:  # one line, no traceback, secrets scrubbed
+        from trending_now.pipeline import RunLocked
+
+        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        if isinstance(exc, ConfigError):
+            message = f"config: {message}"
+        print(f"error: {redact(message, secrets)}", file=sys.stderr)
+        return 3 if isinstance(exc, RunLocked) else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

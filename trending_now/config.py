@@ -1,0 +1,212 @@
+"""Configuration: ``config/base.yaml`` <- ``config/<APP_ENV>.yaml`` <- ``TRENDING_NOW__<SECTION>__<KEY>``.
+
+Secrets are kept apart from settings: in dev they come from ``.env`` (and the process environment),
+in staging/prod from one JSON secret in AWS Secrets Manager. A :class:`Secrets` object never prints
+its values, so a config can be logged safely.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ENV_PREFIX = "TRENDING_NOW__"
+APP_ENVS = ("dev", "staging", "prod")
+SECRET_NAMES = ("GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD")
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+class ConfigError(RuntimeError):
+    """The configuration cannot be loaded; the message names the file or key at fault."""
+
+
+def deep_merge(base: Mapping[str, Any], override: Mapping[str, Any]) -> dict[str, Any]:
+    """Return ``base`` with ``override`` merged in; nested mappings merge, everything else replaces."""
+    merged = copy.deepcopy(dict(base))
+    for key, value in override.items():
+        if isinstance(value, Mapping) and isinstance(merged.get(key), Mapping):
+            merged[key] = deep_merge(merged[key], value)
+        else:
+            merged[key] = copy.deepcopy(value)
+    return merged
+
+
+def parse_env_value(raw: str) -> Any:
+    """Parse an override the way YAML would (``5`` -> int, ``true`` -> bool, ``[a, b]`` -> list)."""
+    try:
+        return yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        return raw
+
+
+def env_overrides(environ: Mapping[str, str]) -> dict[str, Any]:
+    """``TRENDING_NOW__ENRICH__MAX_COST_USD=2`` -> ``{"enrich": {"max_cost_usd": 2}}``."""
+    result: dict[str, Any] = {}
+    for name, raw in environ.items():
+        if not name.startswith(ENV_PREFIX):
+            continue
+        path = [part.lower() for part in name[len(ENV_PREFIX) :].split("__") if part]
+        if not path:
+            continue
+        node = result
+        for part in path[:-1]:
+            node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                raise ConfigError(f"{name}: conflicts with another override of {part!r}")
+        node[path[-1]] = parse_env_value(raw)
+    return result
+
+
+def read_yaml(path: Path) -> dict[str, Any]:
+    if not path.exists():
+        return {}
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML ({exc})") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: top level must be a mapping")
+    return data
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    if not path.exists():
+        return {}
+    from dotenv import dotenv_values
+
+    return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+class Secrets:
+    """Secret values by name. ``repr``/``str`` never show values; ``get`` does."""
+
+    def __init__(self, values: Mapping[str, str] | None = None, source: str = "none") -> None:
+        self._values = {k: v for k, v in (values or {}).items() if v}
+        self.source = source
+
+    def get(self, name: str, default: str | None = None) -> str | None:
+        return self._values.get(name, default)
+
+    def __contains__(self, name: str) -> bool:
+        return name in self._values
+
+    def names(self) -> list[str]:
+        return sorted(self._values)
+
+    def values(self) -> list[str]:
+        """The raw values, for scrubbing them out of logs and reports."""
+        return [v for v in self._values.values() if len(v) >= 4]
+
+    def __repr__(self) -> str:
+        return f"Secrets(source={self.source!r}, names={self.names()!r})"
+
+    __str__ = __repr__
+
+
+def load_aws_secrets(secret_id: str, region: str, endpoint_url: str | None = None) -> dict[str, str]:
+    """Read one JSON secret from AWS Secrets Manager (``{"GEMINI_API_KEY": "...", ...}``)."""
+    import boto3
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
+    try:
+        response = client.get_secret_value(SecretId=secret_id)
+    except (ClientError, BotoCoreError) as exc:
+        raise ConfigError(f"cannot read secret {secret_id!r} from AWS Secrets Manager: {exc}") from exc
+    raw = response.get("SecretString") or ""
+    try:
+        data = json.loads(raw) if raw else {}
+    except json.JSONDecodeError as exc:
+        raise ConfigError(f"secret {secret_id!r} is not a JSON object") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"secret {secret_id!r} is not a JSON object")
+    return {str(k): str(v) for k, v in data.items() if v not in (None, "")}
+
+
+@dataclass
+class Settings:
+    """Merged settings plus secrets. Read values with ``settings.get("enrich.model")``."""
+
+    data: dict[str, Any]
+    env: str = "dev"
+    secrets: Secrets = field(default_factory=Secrets)
+    root: Path = PROJECT_ROOT
+
+    def get(self, dotted: str, default: Any = None) -> Any:
+        node: Any = self.data
+        for part in dotted.split("."):
+            if not isinstance(node, Mapping) or part not in node:
+                return default
+            node = node[part]
+        return default if node is None else node
+
+    def require(self, dotted: str) -> Any:
+        value = self.get(dotted)
+        if value in (None, ""):
+            raise ConfigError(
+                f"missing setting {dotted!r}: set it in config/{self.env}.yaml or as "
+                f"{ENV_PREFIX}{dotted.upper().replace('.', '__')}"
+            )
+        return value
+
+    def section(self, name: str) -> dict[str, Any]:
+        value = self.get(name, {})
+        return dict(value) if isinstance(value, Mapping) else {}
+
+    def path(self, dotted: str) -> Path:
+        """A path setting, resolved against the project root when relative."""
+        value = Path(str(self.require(dotted))).expanduser()
+        return value if value.is_absolute() else self.root / value
+
+    def with_overrides(self, overrides: Mapping[str, Any]) -> Settings:
+        """A copy with dotted-key overrides applied (``{"warehouse.target": "postgres"}``)."""
+        nested: dict[str, Any] = {}
+        for dotted, value in overrides.items():
+            node = nested
+            parts = dotted.split(".")
+            for part in parts[:-1]:
+                node = node.setdefault(part, {})
+            node[parts[-1]] = value
+        return Settings(deep_merge(self.data, nested), self.env, self.secrets, self.root)
+
+
+def load_settings(
+    app_env: str | None = None,
+    *,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load settings for ``app_env`` (default ``$APP_ENV`` or ``dev``)."""
+    environ = os.environ if environ is None else environ
+    root = Path(root or environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
+    env = (app_env or environ.get("APP_ENV") or "dev").lower()
+    if env not in APP_ENVS:
+        raise ConfigError(f"APP_ENV={env!r} is not one of {', '.join(APP_ENVS)}")
+    config_dir = root / "config"
+    base_file = config_dir / "base.yaml"
+    if not base_file.exists():
+        raise ConfigError(f"{base_file} not found")
+    data = deep_merge(read_yaml(base_file), read_yaml(config_dir / f"{env}.yaml"))
+    data = deep_merge(data, env_overrides(environ))
+
+    source = str((data.get("secrets") or {}).get("source") or "dotenv")
+    found: dict[str, str] = {}
+    if source == "dotenv":
+        found.update(read_dotenv(root / ".env"))
+        found.update({name: environ[name] for name in SECRET_NAMES if environ.get(name)})
+    elif source == "aws":
+        secret_id = (data.get("secrets") or {}).get("aws_secret_id")
+        if not secret_id:
+            raise ConfigError("secrets.source is 'aws' but secrets.aws_secret_id is not set")
+        aws = data.get("aws") or {}
+        found.update(load_aws_secrets(secret_id, aws.get("region") or "us-east-1", aws.get("endpoint_url")))
+    else:
+        raise ConfigError(f"secrets.source={source!r} is not 'dotenv' or 'aws'")
+    return Settings(data=data, env=env, secrets=Secrets(found, source), root=root)

@@ -1,0 +1,60 @@
+"""What every step receives (:class:`RunContext`) and returns (:class:`StepResult`)."""
+
+from __future__ import annotations
+
+import sys
+import uuid
+from dataclasses import asdict, dataclass, field
+from datetime import date, timedelta
+from typing import Any
+
+from trending_now.config import Settings
+from trending_now.warehouse import Warehouse
+
+
+@dataclass
+class StepResult:
+    """Counters one step reports; they become one row of ``ops.pipeline_runs``."""
+
+    step: str
+    rows_in: int = 0
+    rows_out: int = 0
+    quarantined: int = 0
+    llm_calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+    cache_hits: int = 0
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class RunContext:
+    settings: Settings
+    as_of: date
+    days: int = 7
+    country: str = "US"
+    limit: int | None = None
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    quiet: bool = False
+
+    @property
+    def warehouse(self) -> Warehouse:
+        return Warehouse(self.settings)
+
+    @property
+    def window(self) -> list[date]:
+        """The days of the window, oldest first, ending at ``as_of``."""
+        return [self.as_of - timedelta(days=offset) for offset in range(self.days - 1, -1, -1)]
+
+    @property
+    def window_start(self) -> date:
+        return self.as_of - timedelta(days=self.days - 1)
+
+    def progress(self, message: str) -> None:
+        """Progress lines go to stderr so ``report --json`` on stdout stays machine-readable."""
+        if not self.quiet:
+            print(f"  · {message}", file=sys.stderr, flush=True)

@@ -1,0 +1,107 @@
+"""Run dbt (in-process, through dbt's programmatic ``dbtRunner``) against the configured warehouse."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from trending_now.context import RunContext, StepResult
+
+# The two dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts).
+SELECT_BEFORE_ENRICH = ["resource_type:seed", "staging", "intermediate"]
+SELECT_MARTS = ["marts"]
+EXCLUDE_UNIT_TESTS = ["test_type:unit"]
+
+
+class DbtError(RuntimeError):
+    """A dbt command failed; the message lists the failing nodes."""
+
+
+@contextmanager
+def _environ(values: dict[str, str]) -> Iterator[None]:
+    saved = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for key, old in saved.items():
+            if old is None:
+                os.environ.pop(key, None)
+            else:
+                os.environ[key] = old
+
+
+def project_dirs(ctx: RunContext) -> tuple[Path, Path]:
+    return ctx.settings.path("dbt.project_dir"), ctx.settings.path("dbt.profiles_dir")
+
+
+def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
+    """Run ``dbt <args>`` for the context's warehouse target; raise :class:`DbtError` on failure."""
+    from dbt.cli.main import dbtRunner
+
+    project_dir, profiles_dir = project_dirs(ctx)
+    warehouse = ctx.warehouse
+    full_args = [
+        *args,
+        "--project-dir",
+        str(project_dir),
+        "--profiles-dir",
+        str(profiles_dir),
+        "--target",
+        warehouse.dbt_target,
+    ]
+    env = {
+        **warehouse.dbt_env(),
+        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+        "DO_NOT_TRACK": "1",
+        "DBT_LOG_PATH": str(project_dir / "logs"),
+        "DBT_TARGET_PATH": os.environ.get("DBT_TARGET_PATH", str(project_dir / "target")),
+    }
+    if ctx.quiet:
+        full_args = ["--quiet", *full_args] if args and args[0] != "--quiet" else full_args
+    with _environ(env):
+        result = dbtRunner().invoke(full_args)
+    if not result.success:
+        raise DbtError(f"dbt {' '.join(args[:1])} failed: {_failures(result)}")
+    return result
+
+
+def _failures(result: Any) -> str:
+    if result.exception is not None:
+        return (
+            str(result.exception).strip().splitlines()[0]
+            if str(result.exception).strip()
+            else repr(result.exception)
+        )
+    failed: list[str] = []
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(getattr(node_result, "status", ""))
+        if status.lower() in ("error", "fail", "runtime error"):
+            message = (getattr(node_result, "message", "") or "").strip().splitlines()
+            failed.append(f"{node_result.node.name} ({status}: {message[0] if message else 'no message'})")
+    return "; ".join(failed[:8]) or "see dbt_project/logs/dbt.log"
+
+
+def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
+    """``dbt build --select <select>`` without unit tests (CI runs them with ``dbt test``)."""
+    ctx.progress(f"dbt build --select {' '.join(select)}")
+    result = invoke(ctx, ["build", "--select", *select, "--exclude", *EXCLUDE_UNIT_TESTS])
+    counts: dict[str, int] = {}
+    models = 0
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status).lower()
+        counts[status] = counts.get(status, 0) + 1
+        if getattr(node_result.node, "resource_type", "") == "model":
+            models += 1
+    return StepResult(step=step, rows_out=models, details={"select": list(select), "statuses": counts})
+
+
+def build_before_enrich(ctx: RunContext) -> StepResult:
+    return build(ctx, SELECT_BEFORE_ENRICH, "dbt_staging_intermediate")
+
+
+def build_marts(ctx: RunContext) -> StepResult:
+    return build(ctx, SELECT_MARTS, "dbt_marts")

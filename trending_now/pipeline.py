@@ -1,0 +1,146 @@
+"""The daily job as an ordered list of steps; the CLI and the Airflow DAG both call these functions.
+
+extract_releases -> extract_reviews -> dbt staging/intermediate -> enrich -> dbt marts (+tests)
+-> Great Expectations gate -> Parquet export -> DVC snapshot.
+
+Each step is idempotent (dlt merges on primary keys, the enricher skips what is already enriched, the mart
+merges on ``id``), so a failed run is retried by running the same day again.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import os
+import time
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from importlib import import_module
+from pathlib import Path
+
+from trending_now.context import RunContext, StepResult
+from trending_now.metrics import StepRecord, record_steps, utcnow
+from trending_now.redact import redact
+
+
+@dataclass(frozen=True)
+class Step:
+    name: str
+    target: str  # "module:function" taking a RunContext and returning a StepResult
+    group: str  # the CLI subcommand that runs it
+
+    def function(self) -> Callable[[RunContext], StepResult]:
+        module, attr = self.target.split(":")
+        return getattr(import_module(module), attr)
+
+
+STEPS: tuple[Step, ...] = (
+    Step("extract_releases", "extract.justwatch.pipeline:extract_releases", "extract"),
+    Step("extract_reviews", "extract.reviews.pipeline:extract_reviews", "extract"),
+    Step("dbt_staging_intermediate", "trending_now.dbt:build_before_enrich", "transform"),
+    Step("enrich_titles", "enrich.runner:enrich_titles", "enrich"),
+    Step("dbt_marts", "trending_now.dbt:build_marts", "transform"),
+    Step("validate_mart", "trending_now.quality:validate_mart", "validate"),
+    Step("export_parquet", "trending_now.export:export_parquet", "export"),
+    Step("snapshot_dvc", "trending_now.snapshot:snapshot", "snapshot"),
+)
+STEP_NAMES = tuple(step.name for step in STEPS)
+
+
+class StepFailed(RuntimeError):
+    """A step raised; ``str()`` is the one-line cause, secrets scrubbed."""
+
+    def __init__(self, step: str, cause: BaseException, secrets: Sequence[str]) -> None:
+        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
+        super().__init__(redact(f"{step}: {first_line}", secrets))
+        self.step = step
+
+
+class RunLocked(RuntimeError):
+    """Another run holds the lock for this warehouse."""
+
+
+def steps_named(names: Sequence[str]) -> list[Step]:
+    unknown = [n for n in names if n not in STEP_NAMES]
+    if unknown:
+        raise ValueError(f"unknown step(s) {', '.join(unknown)}; steps are {', '.join(STEP_NAMES)}")
+    return [s for s in STEPS if s.name in names]
+
+
+def steps_in_group(group: str) -> list[Step]:
+    return [s for s in STEPS if s.group == group]
+
+
+@contextmanager
+def run_lock(ctx: RunContext) -> Iterator[None]:
+    """One run at a time per warehouse: a second run refuses (or waits ``run.lock_timeout_s``)."""
+    lock_dir = ctx.settings.path("warehouse.pipelines_dir")
+    lock_dir.mkdir(parents=True, exist_ok=True)
+    lock_path = Path(lock_dir) / f"run-{ctx.warehouse.target}.lock"
+    timeout = float(ctx.settings.get("run.lock_timeout_s", 0) or 0)
+    with open(lock_path, "a+") as handle:
+        deadline = time.monotonic() + timeout
+        while True:
+            try:
+                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.seek(0)
+                    holder = handle.read().strip() or "another process"
+                    raise RunLocked(
+                        f"another run is in progress on this warehouse ({holder}); "
+                        "wait for it or raise run.lock_timeout_s"
+                    ) from None
+                time.sleep(0.5)
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"run {ctx.run_id} pid {os.getpid()} as-of {ctx.as_of}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.seek(0)
+            handle.truncate()
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
+    """Run ``steps`` in order under the run lock; record each in ``ops.pipeline_runs``; stop at the first failure."""
+    records: list[StepRecord] = []
+    secrets = ctx.settings.secrets.values()
+    with run_lock(ctx):
+        for index, step in enumerate(steps, start=1):
+            ctx.progress(f"[{index}/{len(steps)}] {step.name}")
+            started = utcnow()
+            try:
+                result = step.function()(ctx)
+            except Exception as exc:
+                failure = StepFailed(step.name, exc, secrets)
+                records.append(
+                    StepRecord(
+                        ctx.run_id,
+                        ctx.as_of,
+                        ctx.warehouse.target,
+                        StepResult(step=step.name),
+                        "failed",
+                        started,
+                        utcnow(),
+                        error=str(failure),
+                    )
+                )
+                _record_quietly(ctx, records)
+                raise failure from exc
+            records.append(
+                StepRecord(ctx.run_id, ctx.as_of, ctx.warehouse.target, result, "ok", started, utcnow())
+            )
+        record_steps(ctx.warehouse, records)
+    return records
+
+
+def _record_quietly(ctx: RunContext, records: list[StepRecord]) -> None:
+    """Metrics of a failed run are written when the warehouse is reachable; never mask the real error."""
+    try:
+        record_steps(ctx.warehouse, records)
+    except Exception as exc:  # the warehouse itself may be what failed
+        ctx.progress(f"could not record run metrics: {redact(str(exc), ctx.settings.secrets.values())}")

@@ -1,0 +1,237 @@
+"""The warehouse the pipeline writes to: DuckDB (embedded default), PostgreSQL or Redshift.
+
+One object answers the three questions every step asks: which dlt destination to load into,
+how to open a short-lived SQL connection to read or write a few rows, and which dbt target to run.
+Connections are opened per use and closed at once: DuckDB allows one writing process per file,
+and dbt opens its own connection between our steps.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from trending_now.config import ConfigError, Settings
+
+TARGETS = ("duckdb", "postgres", "redshift")
+RAW_JUSTWATCH = "raw_justwatch"
+RAW_REVIEWS = "raw_reviews"
+RAW_ENRICHMENT = "raw_enrichment"
+OPS = "ops"
+
+
+class WarehouseError(RuntimeError):
+    """The warehouse cannot be reached or a statement failed."""
+
+
+@dataclass
+class Warehouse:
+    settings: Settings
+
+    @property
+    def target(self) -> str:
+        target = str(self.settings.get("warehouse.target", "duckdb")).lower()
+        if target not in TARGETS:
+            raise ConfigError(f"warehouse.target={target!r} is not one of {', '.join(TARGETS)}")
+        return target
+
+    @property
+    def duckdb_path(self) -> Path:
+        return self.settings.path("warehouse.duckdb_path")
+
+    @property
+    def pipelines_dir(self) -> Path:
+        return self.settings.path("warehouse.pipelines_dir")
+
+    def postgres_params(self) -> dict[str, Any]:
+        cfg = self.settings.section("warehouse").get("postgres") or {}
+        env = os.environ
+        return {
+            "host": cfg.get("host") or env.get("PGHOST") or "127.0.0.1",
+            "port": int(cfg.get("port") or env.get("PGPORT") or 5432),
+            "dbname": cfg.get("database") or env.get("PGDATABASE") or "trending_now",
+            "user": cfg.get("user") or env.get("PGUSER") or "trending_now",
+            "password": env.get("PGPASSWORD") or "",
+        }
+
+    def redshift_params(self) -> dict[str, Any]:
+        cfg = self.settings.section("warehouse").get("redshift") or {}
+        host = cfg.get("host")
+        if not host:
+            raise ConfigError(
+                "warehouse.redshift.host is not set (Terraform output warehouse__redshift__host)"
+            )
+        password = self.settings.secrets.get("REDSHIFT_PASSWORD")
+        if not password:
+            raise ConfigError("REDSHIFT_PASSWORD is missing from the secrets")
+        return {
+            "host": host,
+            "port": int(cfg.get("port") or 5439),
+            "dbname": cfg.get("database") or "trending_now",
+            "user": cfg.get("user") or "trending_now",
+            "password": password,
+        }
+
+    # ---- dlt -------------------------------------------------------------------------------------
+    def dlt_destination(self) -> Any:
+        import dlt
+
+        target = self.target
+        if target == "duckdb":
+            self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
+            return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
+        if target == "postgres":
+            p = self.postgres_params()
+            return dlt.destinations.postgres(
+                credentials={
+                    "database": p["dbname"],
+                    "username": p["user"],
+                    "password": p["password"],
+                    "host": p["host"],
+                    "port": p["port"],
+                }
+            )
+        p = self.redshift_params()
+        return dlt.destinations.redshift(
+            credentials={
+                "database": p["dbname"],
+                "username": p["user"],
+                "password": p["password"],
+                "host": p["host"],
+                "port": p["port"],
+            },
+            staging_iam_role=self.settings.get("warehouse.redshift.iam_role_arn"),
+        )
+
+    def dlt_staging(self) -> Any:
+        """Redshift loads through parquet files on S3 (COPY), never row-by-row inserts."""
+        if self.target != "redshift":
+            return None
+        import dlt
+
+        bucket = self.settings.require("warehouse.redshift.staging_bucket_url")
+        return dlt.destinations.filesystem(bucket_url=bucket)
+
+    def loader_file_format(self) -> str | None:
+        return "parquet" if self.target in ("duckdb", "redshift") else None
+
+    def dlt_pipeline(self, pipeline_name: str, dataset_name: str) -> Any:
+        import dlt
+
+        self.pipelines_dir.mkdir(parents=True, exist_ok=True)
+        return dlt.pipeline(
+            pipeline_name=f"{pipeline_name}_{self.target}",
+            destination=self.dlt_destination(),
+            staging=self.dlt_staging(),
+            dataset_name=dataset_name,
+            pipelines_dir=str(self.pipelines_dir),
+            progress="log" if os.environ.get("TRENDING_NOW_DLT_PROGRESS") else None,
+        )
+
+    def dlt_run(self, pipeline_name: str, dataset_name: str, data: Any, **kwargs: Any) -> Any:
+        """Run a dlt pipeline with the target's loader format; returns the LoadInfo."""
+        pipeline = self.dlt_pipeline(pipeline_name, dataset_name)
+        fmt = self.loader_file_format()
+        if fmt:
+            kwargs.setdefault("loader_file_format", fmt)
+        return pipeline.run(data, **kwargs)
+
+    # ---- SQL -------------------------------------------------------------------------------------
+    @contextmanager
+    def connect(self, read_only: bool = False) -> Iterator[Any]:
+        target = self.target
+        try:
+            if target == "duckdb":
+                import duckdb
+
+                path = self.duckdb_path
+                if read_only and not path.exists():
+                    raise WarehouseError(f"DuckDB file {path} does not exist yet: run the extract step first")
+                path.parent.mkdir(parents=True, exist_ok=True)
+                conn = duckdb.connect(str(path), read_only=read_only)
+            elif target == "postgres":
+                import psycopg2
+
+                conn = psycopg2.connect(**self.postgres_params(), connect_timeout=10)
+            else:
+                import redshift_connector
+
+                p = self.redshift_params()
+                conn = redshift_connector.connect(
+                    host=p["host"],
+                    port=p["port"],
+                    database=p["dbname"],
+                    user=p["user"],
+                    password=p["password"],
+                )
+        except WarehouseError:
+            raise
+        except Exception as exc:  # driver-specific errors: name the target and the cause in one line
+            raise WarehouseError(f"cannot connect to the {target} warehouse: {exc}".strip()) from exc
+        try:
+            yield conn
+            if target != "duckdb":
+                conn.commit()
+        finally:
+            conn.close()
+
+    def fetch_all(self, sql: str, params: Sequence[Any] | None = None) -> list[dict[str, Any]]:
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(self._paramstyle(sql), params or [])
+            columns = [d[0] for d in cur.description or []]
+            return [dict(zip(columns, row, strict=True)) for row in cur.fetchall()]
+
+    def execute(self, sql: str, params: Sequence[Any] | None = None) -> None:
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.execute(self._paramstyle(sql), params or [])
+
+    def executemany(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
+        if not rows:
+            return
+        with self.connect() as conn:
+            cur = conn.cursor()
+            cur.executemany(self._paramstyle(sql), rows)
+
+    def _paramstyle(self, sql: str) -> str:
+        """Queries are written with ``?`` placeholders; psycopg2/redshift_connector want ``%s``."""
+        return sql if self.target == "duckdb" else sql.replace("?", "%s")
+
+    def table_exists(self, schema: str, table: str) -> bool:
+        rows = self.fetch_all(
+            "select count(*) as n from information_schema.tables where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
+        return bool(rows and rows[0]["n"])
+
+    @property
+    def dbt_target(self) -> str:
+        return self.target
+
+    def dbt_env(self) -> dict[str, str]:
+        """Environment variables the profiles in dbt_project/profiles.yml read."""
+        env = {"TRENDING_NOW_DUCKDB_PATH": str(self.duckdb_path)}
+        if self.target == "postgres":
+            p = self.postgres_params()
+            env.update(
+                PGHOST=p["host"],
+                PGPORT=str(p["port"]),
+                PGDATABASE=p["dbname"],
+                PGUSER=p["user"],
+                PGPASSWORD=p["password"],
+            )
+        elif self.target == "redshift":
+            p = self.redshift_params()
+            env.update(
+                REDSHIFT_HOST=p["host"],
+                REDSHIFT_PORT=str(p["port"]),
+                REDSHIFT_DATABASE=p["dbname"],
+                REDSHIFT_USER=p["user"],
+                REDSHIFT_PASSWORD=p["password"],
+            )
+        return env
