@@ -11,7 +11,6 @@ import json
 import sys
 from collections.abc import Sequence
 from datetime import date
-from pathlib import Path
 from typing import Any
 
 from trending_now.config import ConfigError, Settings, load_settings
@@ -212,26 +211,30 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def replay_settings(settings: Settings, overrides: dict[str, Any], target: str | None = None) -> Settings:
+    """Settings that point every client at the replay server (``ReplayServer.settings_overrides()``).
+
+    The recorded samples need no real keys: TMDB and Guardian run their key-present code path with the
+    value ``replay`` unless a real key is configured; Gemini is used only when a real key is set.
+    """
+    from trending_now.config import Secrets
+
+    replayed = settings.with_overrides({**overrides, "warehouse.target": target or "duckdb"})
+    values = {name: settings.secrets.get(name) or "replay" for name in ("TMDB_API_KEY", "GUARDIAN_API_KEY")}
+    if settings.secrets.get("GEMINI_API_KEY"):
+        values["GEMINI_API_KEY"] = settings.secrets.get("GEMINI_API_KEY") or ""
+    replayed.secrets = Secrets(values, source=f"{settings.secrets.source}+replay")
+    return replayed
+
+
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole daily job against the replay server: real clients, real dlt loads, real dbt, DuckDB."""
     from trending_now import pipeline
     from trending_now.replay import ReplayServer
 
-    samples = settings.root / "data" / "samples"
-    with ReplayServer(Path(samples)) as server:
-        overrides: dict[str, Any] = dict(server.settings_overrides())
-        overrides["warehouse.target"] = args.target or "duckdb"
-        demo_settings = settings.with_overrides(overrides)
-        # The recorded samples need no real keys; a key-present code path runs with the value "replay".
-        secret_values = {
-            name: settings.secrets.get(name) or "replay" for name in ("TMDB_API_KEY", "GUARDIAN_API_KEY")
-        }
-        if settings.secrets.get("GEMINI_API_KEY"):
-            secret_values["GEMINI_API_KEY"] = settings.secrets.get("GEMINI_API_KEY") or ""
-        from trending_now.config import Secrets
-
-        demo_settings.secrets = Secrets(secret_values, source=f"{settings.secrets.source}+replay")
-        ctx = make_context(args, demo_settings, default_as_of=DEMO_AS_OF)
+    with ReplayServer(settings.root / "data" / "samples") as server:
+        demo = replay_settings(settings, server.settings_overrides(), args.target)
+        ctx = make_context(args, demo, default_as_of=DEMO_AS_OF)
         ctx.progress(f"replay server {server.base_url} serving {len(server.routes)} recorded responses")
         records = pipeline.run_steps(ctx, pipeline.STEPS)
         if server.misses:

@@ -38,6 +38,10 @@ def project_dirs(ctx: RunContext) -> tuple[Path, Path]:
     return ctx.settings.path("dbt.project_dir"), ctx.settings.path("dbt.profiles_dir")
 
 
+def _setting_path(ctx: RunContext, key: str, default: Path) -> Path:
+    return ctx.settings.path(key) if ctx.settings.get(key) else default
+
+
 def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
     """Run ``dbt <args>`` for the context's warehouse target; raise :class:`DbtError` on failure."""
     from dbt.cli.main import dbtRunner
@@ -57,8 +61,8 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         **warehouse.dbt_env(),
         "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
         "DO_NOT_TRACK": "1",
-        "DBT_LOG_PATH": str(project_dir / "logs"),
-        "DBT_TARGET_PATH": os.environ.get("DBT_TARGET_PATH", str(project_dir / "target")),
+        "DBT_LOG_PATH": str(_setting_path(ctx, "dbt.log_path", project_dir / "logs")),
+        "DBT_TARGET_PATH": str(_setting_path(ctx, "dbt.target_path", project_dir / "target")),
     }
     if ctx.quiet:
         full_args = ["--quiet", *full_args] if args and args[0] != "--quiet" else full_args
