@@ -1,0 +1,1 @@
+"""dlt sources that extract raw data: JustWatch new releases and critics' reviews."""

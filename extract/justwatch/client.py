@@ -1,0 +1,229 @@
+"""HTTP client for JustWatch's GraphQL endpoint: browser-like headers, bounded retries, clear errors.
+
+Retries (exponential backoff with jitter, ``Retry-After`` honoured) cover 429, 5xx, timeouts, connection
+errors and unreadable bodies. Everything else fails at once with an exception that names the cause:
+HTTP 200 with ``errors`` -> :class:`JustWatchGraphQLError` (the service's message), HTTP 403 ->
+:class:`JustWatchBlockedError` (the WAF), other statuses -> :class:`JustWatchHTTPError`.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import random
+import time
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime
+from typing import Any
+
+import requests
+
+from extract.justwatch.models import NewTitlesVariables, TitleFilter
+from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+MAX_RETRY_AFTER_S = 600.0
+RATE_LIMIT_HINTS = ("rate limit", "too many requests", "throttl")
+
+
+class JustWatchError(RuntimeError):
+    """Base class: the JustWatch request failed; the message names the cause."""
+
+
+class JustWatchGraphQLError(JustWatchError):
+    """HTTP 200 with an ``errors`` array: the service refused the query."""
+
+    def __init__(self, messages: list[str], codes: list[str]) -> None:
+        self.messages = messages
+        self.codes = codes
+        code = f" [{', '.join(codes)}]" if codes else ""
+        super().__init__(f"JustWatch GraphQL error{code}: {'; '.join(messages) or 'no message'}")
+
+    @property
+    def retryable(self) -> bool:
+        text = " ".join(self.messages).lower()
+        return any(hint in text for hint in RATE_LIMIT_HINTS)
+
+
+class JustWatchBlockedError(JustWatchError):
+    """HTTP 403: JustWatch's WAF rejected the client."""
+
+
+class JustWatchHTTPError(JustWatchError):
+    """A non-retryable HTTP status, or retries exhausted on a transient failure."""
+
+
+class _Transient(Exception):
+    def __init__(self, cause: str, retry_after: float | None = None) -> None:
+        super().__init__(cause)
+        self.cause = cause
+        self.retry_after = retry_after
+
+
+@dataclass
+class ClientStats:
+    requests: int = 0
+    retries: int = 0
+    statuses: Counter[str] = field(default_factory=Counter)
+    slept_s: float = 0.0
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds: either an integer or an HTTP date."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def backoff_delay(attempt: int, base_s: float, max_s: float, rng: Callable[[], float] = random.random) -> float:
+    """Exponential backoff with jitter: ``base * 2**attempt`` scaled by a random factor in [0.5, 1.0)."""
+    return min(max_s, base_s * (2**attempt)) * (0.5 + rng() / 2)
+
+
+class JustWatchClient:
+    """One ``requests.Session`` per client. ``sleep`` is injectable so tests do not wait."""
+
+    def __init__(
+        self,
+        settings: JustWatchSettings,
+        *,
+        session: requests.Session | None = None,
+        sleep: Callable[[float], None] = time.sleep,
+        rng: Callable[[], float] = random.random,
+    ) -> None:
+        self.settings = settings
+        self.session = session or requests.Session()
+        self.session.headers.update(self.default_headers(settings))
+        self.sleep = sleep
+        self.rng = rng
+        self.stats = ClientStats()
+
+    @staticmethod
+    def default_headers(settings: JustWatchSettings) -> dict[str, str]:
+        return {
+            "User-Agent": settings.user_agent,
+            "Origin": WEB_ORIGIN,
+            "Referer": f"{WEB_ORIGIN}/",
+            "Accept": "application/json, */*;q=0.8",
+            "Accept-Language": f"{settings.language},en;q=0.8",
+            "Content-Type": "application/json",
+        }
+
+    def close(self) -> None:
+        self.session.close()
+
+    def __enter__(self) -> JustWatchClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- one GraphQL call with retries -------------------------------------------------------------
+    def execute(self, query: str, operation_name: str, variables: dict[str, Any]) -> dict[str, Any]:
+        """POST one operation; returns the JSON body (with ``data``) or raises a :class:`JustWatchError`."""
+        body = {"operationName": operation_name, "variables": variables, "query": query}
+        attempts = self.settings.max_retries + 1
+        last: _Transient | None = None
+        for attempt in range(attempts):
+            if attempt:
+                assert last is not None
+                delay = (
+                    min(last.retry_after, MAX_RETRY_AFTER_S)
+                    if last.retry_after is not None
+                    else backoff_delay(attempt - 1, self.settings.backoff_base_s, self.settings.max_backoff_s, self.rng)
+                )
+                self.stats.retries += 1
+                self.stats.slept_s += delay
+                self.sleep(delay)
+            try:
+                return self._attempt(body)
+            except _Transient as exc:
+                last = exc
+        assert last is not None
+        raise JustWatchHTTPError(
+            f"JustWatch request failed after {attempts} attempt(s) (justwatch.max_retries="
+            f"{self.settings.max_retries}): {last.cause}"
+        )
+
+    def _attempt(self, body: dict[str, Any]) -> dict[str, Any]:
+        url = self.settings.graphql_url
+        self.stats.requests += 1
+        try:
+            response = self.session.post(url, json=body, timeout=self.settings.timeout_s)
+        except requests.Timeout as exc:
+            self.stats.statuses["timeout"] += 1
+            raise _Transient(f"timeout after {self.settings.timeout_s:g}s ({type(exc).__name__})") from exc
+        except requests.ConnectionError as exc:
+            self.stats.statuses["connection_error"] += 1
+            raise _Transient(f"connection error to {url}: {type(exc).__name__}") from exc
+        status = response.status_code
+        self.stats.statuses[str(status)] += 1
+        if status == 403:
+            raise JustWatchBlockedError(
+                f"blocked by the service (WAF): HTTP 403 from {url}. JustWatch's firewall rejects bot-like "
+                "clients and bursts of requests. Try: keep a browser-like justwatch.user_agent, wait 5-10 "
+                "minutes before the next run, and fetch fewer days (--days) or fewer pages per run."
+            )
+        if status in RETRY_STATUSES:
+            raise _Transient(f"HTTP {status} from {url}", parse_retry_after(response.headers.get("Retry-After")))
+        if status != 200:
+            raise JustWatchHTTPError(f"JustWatch answered HTTP {status} from {url}: {response.text[:200]!r}")
+        try:
+            payload = response.json()
+        except ValueError as exc:
+            raise _Transient(f"unreadable response body (not JSON): {response.text[:80]!r}") from exc
+        if not isinstance(payload, dict):
+            raise _Transient(f"unexpected JSON body of type {type(payload).__name__}")
+        errors = payload.get("errors")
+        if errors:
+            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
+            codes = sorted({str((e.get("extensions") or {}).get("code")) for e in errors
+                            if isinstance(e, dict) and (e.get("extensions") or {}).get("code")})
+            error = JustWatchGraphQLError(messages, codes)
+            if error.retryable:
+                raise _Transient(str(error))
+            raise error
+        return payload
+
+    # ---- newTitles ------------------------------------------------------------------------------------
+    def new_titles_variables(self, day: date, country: str, after: str | None) -> dict[str, Any]:
+        s = self.settings
+        return NewTitlesVariables(
+            country=country, date=day, language=s.language, platform=s.platform, first=s.page_size,
+            after=after, filter=TitleFilter(packages=list(s.packages), object_types=list(s.object_types)),
+        ).as_json()
+
+    def new_titles_page(self, day: date, country: str, after: str | None = None) -> dict[str, Any]:
+        return self.execute(GET_NEW_TITLES, OPERATION_NAME, self.new_titles_variables(day, country, after))
+
+    def iter_new_titles_pages(self, day: date, country: str) -> Iterator[dict[str, Any]]:
+        """Every page of one day, following ``endCursor`` while ``hasNextPage``; never asks for a page twice."""
+        after: str | None = None
+        requested: set[str | None] = set()
+        while True:
+            requested.add(after)
+            page = self.new_titles_page(day, country, after)
+            yield page
+            connection = (page.get("data") or {}).get("newTitles") or {}
+            info = connection.get("pageInfo") or {}
+            if not info.get("hasNextPage"):
+                return
+            cursor = info.get("endCursor")
+            if not cursor or cursor in requested:
+                raise JustWatchError(
+                    f"paging stopped: hasNextPage is true but endCursor is {cursor!r} "
+                    "(missing or already fetched), so the next page cannot be requested safely"
+                )
+            after = cursor

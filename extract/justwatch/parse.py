@@ -1,0 +1,231 @@
+"""Pure mapping of a ``GetNewTitles`` response page to raw title records and quarantine entries.
+
+No I/O here. A node that does not validate becomes a :class:`QuarantineRecord` (reason + raw payload)
+while the rest of the page loads; a page whose envelope is broken raises :class:`ResponseShapeError`.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any
+
+from pydantic import ValidationError
+
+from extract.justwatch.models import (
+    CreditRecord,
+    NewOffer,
+    NewTitlesConnection,
+    Offer,
+    OfferRecord,
+    QuarantineRecord,
+    TitleNode,
+    TitleRecord,
+)
+from extract.justwatch.settings import OBJECT_TYPES, SOURCE_NAME
+
+ID_PREFIXES = {"MOVIE": "tm", "SHOW": "ts", "SHOW_SEASON": "tss"}
+
+
+class ResponseShapeError(ValueError):
+    """The response is not a ``newTitles`` connection (no ``data.newTitles`` or a broken envelope)."""
+
+
+@dataclass
+class ParsedPage:
+    records: list[TitleRecord] = field(default_factory=list)
+    quarantine: list[QuarantineRecord] = field(default_factory=list)
+    nodes_seen: int = 0
+    filtered_out: int = 0
+    total_count: int | None = None
+    end_cursor: str | None = None
+    has_next_page: bool = False
+
+
+def canonical_json(value: Any) -> str:
+    return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+
+
+def record_key(source: str, payload: str) -> str:
+    """``sha256(source + payload)``: the same bad record quarantined twice stays one row."""
+    return hashlib.sha256(f"{source}\n{payload}".encode()).hexdigest()
+
+
+def quarantine_entry(
+    payload: Any, reason: str, *, as_of: date, quarantined_at: datetime, entity_id: str | None = None,
+    source: str = SOURCE_NAME,
+) -> QuarantineRecord:
+    text = payload if isinstance(payload, str) else canonical_json(payload)
+    return QuarantineRecord(
+        record_key=record_key(source, text), source=source, entity_id=entity_id, reason=reason,
+        payload=text, as_of_date=as_of, quarantined_at=quarantined_at,
+    )
+
+
+def describe_validation_error(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors()[:5]:
+        loc = ".".join(str(p) for p in error.get("loc", ())) or "node"
+        parts.append(f"{loc}: {error.get('msg', 'invalid')}")
+    return "; ".join(parts)
+
+
+def _unique(values: Iterable[str | None]) -> list[str]:
+    seen: dict[str, None] = {}
+    for value in values:
+        if value:
+            seen.setdefault(value, None)
+    return list(seen)
+
+
+def dedupe_offers(offers: Sequence[Offer] | None) -> list[OfferRecord]:
+    """One row per (monetization, presentation, package); first occurrence wins, order kept."""
+    result: dict[tuple[Any, ...], OfferRecord] = {}
+    for offer in offers or []:
+        package = offer.package
+        record = OfferRecord(
+            monetization_type=offer.monetization_type,
+            presentation_type=offer.presentation_type,
+            package_clear_name=package.clear_name if package else None,
+            package_short_name=package.short_name if package else None,
+        )
+        key = (record.monetization_type, record.presentation_type, record.package_short_name,
+               record.package_clear_name)
+        result.setdefault(key, record)
+    return list(result.values())
+
+
+def new_offer_package(raw: Any) -> str | None:
+    if not isinstance(raw, dict):
+        return None
+    try:
+        offer = NewOffer.model_validate(raw)
+    except ValidationError:
+        return None
+    return offer.package.clear_name if offer.package else None
+
+
+def check_node(node: TitleNode) -> str | None:
+    """Business checks beyond the schema; returns the reason a node is unusable, or None."""
+    if node.object_type not in OBJECT_TYPES:
+        return f"unsupported objectType {node.object_type!r} (expected one of {', '.join(OBJECT_TYPES)})"
+    prefix = ID_PREFIXES[node.object_type]
+    if not node.id.startswith(prefix) or (node.object_type == "SHOW" and node.id.startswith("tss")):
+        return f"id {node.id!r} does not match objectType {node.object_type} (expected prefix {prefix!r})"
+    if node.object_type == "SHOW_SEASON" and node.show is None:
+        return "season without its parent show (node.show is missing)"
+    return None
+
+
+def node_to_record(
+    node: TitleNode, *, new_offer: Any, day: date, country: str, extracted_at: datetime
+) -> TitleRecord:
+    content = node.content
+    ids = content.external_ids
+    scoring = content.scoring
+    show = node.show
+    show_content = show.content if show else None
+    show_ids = show_content.external_ids if show_content else None
+    return TitleRecord(
+        id=node.id,
+        object_type=node.object_type,  # type: ignore[arg-type]  # checked by check_node
+        object_id=node.object_id,
+        title=content.title,
+        original_title=content.original_title,
+        original_release_year=content.original_release_year,
+        original_release_date=content.original_release_date,
+        runtime_minutes=content.runtime,
+        short_description=content.short_description,
+        age_certification=content.age_certification,
+        full_path=content.full_path,
+        original_language=None,  # JustWatch's newTitles content exposes no original-language field
+        imdb_id=ids.imdb_id if ids else None,
+        tmdb_id=ids.tmdb_id if ids else None,
+        imdb_score=scoring.imdb_score if scoring else None,
+        tomato_meter=scoring.tomato_meter if scoring else None,
+        season_number=content.season_number if node.object_type == "SHOW_SEASON" else None,
+        show_id=show.id if show else None,
+        show_title=show_content.title if show_content else None,
+        show_full_path=show_content.full_path if show_content else None,
+        show_tmdb_id=show_ids.tmdb_id if show_ids else None,
+        show_imdb_id=show_ids.imdb_id if show_ids else None,
+        country=country,
+        new_since=day,
+        new_offer_package=new_offer_package(new_offer),
+        extracted_at=extracted_at,
+        genres=_unique(g.short_name for g in content.genres or []),
+        production_countries=_unique(content.production_countries or []),
+        credits=[
+            CreditRecord(role=c.role, name=c.name, character_name=c.character_name) for c in content.credits or []
+        ],
+        offers=dedupe_offers(node.offers),
+    )
+
+
+def parse_edge(
+    raw_edge: Any, *, day: date, country: str, as_of: date, extracted_at: datetime,
+) -> TitleRecord | QuarantineRecord:
+    """One edge -> a title record, or a quarantine entry saying why it cannot be one."""
+    payload = {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
+    if not isinstance(raw_edge, dict):
+        return quarantine_entry(payload, "edge is not an object", as_of=as_of, quarantined_at=extracted_at)
+    raw_node = raw_edge.get("node")
+    entity_id = raw_node.get("id") if isinstance(raw_node, dict) and isinstance(raw_node.get("id"), str) else None
+    if not isinstance(raw_node, dict):
+        return quarantine_entry(payload, "edge has no node object", as_of=as_of, quarantined_at=extracted_at)
+    try:
+        node = TitleNode.model_validate(raw_node)
+    except ValidationError as exc:
+        return quarantine_entry(payload, f"invalid node: {describe_validation_error(exc)}", as_of=as_of,
+                                quarantined_at=extracted_at, entity_id=entity_id)
+    reason = check_node(node)
+    if reason:
+        return quarantine_entry(payload, reason, as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id)
+    try:
+        return node_to_record(node, new_offer=raw_edge.get("newOffer"), day=day, country=country,
+                              extracted_at=extracted_at)
+    except ValidationError as exc:
+        return quarantine_entry(payload, f"invalid record: {describe_validation_error(exc)}", as_of=as_of,
+                                quarantined_at=extracted_at, entity_id=entity_id)
+
+
+def parse_new_titles_page(
+    response: Any,
+    *,
+    day: date,
+    country: str,
+    as_of: date,
+    extracted_at: datetime,
+    object_types: Sequence[str] = (),
+) -> ParsedPage:
+    """Map one ``GetNewTitles`` response to records; ``object_types`` (if given) keeps only those types."""
+    data = response.get("data") if isinstance(response, dict) else None
+    connection_raw = data.get("newTitles") if isinstance(data, dict) else None
+    if not isinstance(connection_raw, dict):
+        raise ResponseShapeError("response has no data.newTitles object")
+    try:
+        connection = NewTitlesConnection.model_validate(
+            {**connection_raw, "edges": [e if isinstance(e, dict) else {"node": e}
+                                         for e in connection_raw.get("edges") or []]}
+        )
+    except ValidationError as exc:
+        raise ResponseShapeError(f"malformed newTitles connection: {describe_validation_error(exc)}") from exc
+    page = ParsedPage(
+        total_count=connection.total_count,
+        end_cursor=connection.page_info.end_cursor,
+        has_next_page=connection.page_info.has_next_page,
+    )
+    wanted = set(object_types)
+    for raw_edge in connection_raw.get("edges") or []:
+        page.nodes_seen += 1
+        result = parse_edge(raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at)
+        if isinstance(result, QuarantineRecord):
+            page.quarantine.append(result)
+        elif wanted and result.object_type not in wanted:
+            page.filtered_out += 1
+        else:
+            page.records.append(result)
+    return page

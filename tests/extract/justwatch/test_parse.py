@@ -1,0 +1,178 @@
+"""Pure parser tests: GraphQL page -> title records and quarantine entries."""
+
+from __future__ import annotations
+
+import copy
+import json
+from datetime import UTC, date, datetime
+
+import pytest
+
+from extract.justwatch.models import Offer, QuarantineRecord, TitleRecord
+from extract.justwatch.parse import (
+    ResponseShapeError,
+    dedupe_offers,
+    parse_edge,
+    parse_new_titles_page,
+    record_key,
+)
+from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
+
+DAY = date(2026, 11, 20)
+NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+
+MOVIE = TitleSpec(
+    kind="movie", object_id=1540902, title="One Battle After Another", release_date="2025-09-26", runtime=162,
+    short_description="Ex-revolutionaries reunite.", genres=["act", "drm", "act"], imdb_score=7.9, imdb_votes=1000,
+    tomato_meter=95, offers=[("mxx", "FLATRATE", "_4K"), ("mxx", "FLATRATE", "_4K"), ("amz", "RENT", "HD")],
+    new_package="mxx", original_title="One Battle After Another", age_certification="R",
+    production_countries=["US"], imdb_id="tt30144839", tmdb_id="1054867",
+    cast=[("Leonardo DiCaprio", "Bob Ferguson")], directors=["Paul Thomas Anderson"],
+)
+SHOW = TitleSpec(
+    kind="show", object_id=38227, title="Stranger Things", release_date="2016-07-15", runtime=60,
+    genres=["scf"], imdb_id="tt4574334", tmdb_id="66732", age_certification="TV-14", production_countries=["US"],
+    cast=[("Millie Bobby Brown", "Eleven")], directors=["Matt Duffer"], offers=[("nfx", "FLATRATE", "_4K")],
+    new_package="nfx",
+)
+SEASON = TitleSpec(
+    kind="season", object_id=1602241, title="Season 5", release_date="2025-11-26", runtime=75, genres=["scf"],
+    season_number=5, episode_count=8, offers=[("nfx", "FLATRATE", "_4K")], new_package="nfx",
+    show=ShowRef(38227, "Stranger Things", "/us/tv-show/stranger-things", "tt4574334", "66732"),
+)
+
+
+def page_of(*edges: dict, has_next: bool = False, end_cursor: str | None = "Mw==") -> dict:
+    return {"data": {"newTitles": {"totalCount": len(edges), "edges": [{**e, "cursor": "x"} for e in edges],
+                                   "pageInfo": {"endCursor": end_cursor, "hasNextPage": has_next}}}}
+
+
+def parse(*edges: dict, **kw):
+    return parse_new_titles_page(page_of(*edges), day=DAY, country="US", as_of=DAY, extracted_at=NOW, **kw)
+
+
+def test_movie_maps_every_contract_field() -> None:
+    page = parse(edge_for(MOVIE, DAY.isoformat()))
+    assert page.quarantine == [] and page.nodes_seen == 1
+    [rec] = page.records
+    assert rec.id == "tm1540902" and rec.object_type == "MOVIE" and rec.object_id == 1540902
+    assert rec.title == "One Battle After Another" and rec.original_title == "One Battle After Another"
+    assert (rec.original_release_year, rec.original_release_date, rec.runtime_minutes) == (2025, "2025-09-26", 162)
+    assert rec.age_certification == "R" and rec.full_path == "/us/movie/one-battle-after-another"
+    assert (rec.imdb_id, rec.tmdb_id, rec.imdb_score, rec.tomato_meter) == ("tt30144839", "1054867", 7.9, 95)
+    assert rec.genres == ["act", "drm"]  # duplicates folded, order kept
+    assert rec.production_countries == ["US"]
+    assert [(c.role, c.name, c.character_name) for c in rec.credits] == [
+        ("ACTOR", "Leonardo DiCaprio", "Bob Ferguson"), ("DIRECTOR", "Paul Thomas Anderson", None)]
+    assert rec.new_since == DAY and rec.country == "US" and rec.new_offer_package == "HBO Max"
+    assert rec.season_number is None and rec.show_id is None and rec.original_language is None
+
+
+def test_offers_are_deduplicated() -> None:
+    [rec] = parse(edge_for(MOVIE, DAY.isoformat())).records
+    assert [(o.package_short_name, o.monetization_type, o.presentation_type) for o in rec.offers] == [
+        ("mxx", "FLATRATE", "_4K"), ("amz", "RENT", "HD")]
+    assert rec.offers[0].package_clear_name == "HBO Max"
+
+
+def test_dedupe_offers_keeps_distinct_presentations() -> None:
+    raw = [{"monetizationType": "BUY", "presentationType": p, "package": {"shortName": "itu", "clearName": "Apple TV"}}
+           for p in ("HD", "_4K", "HD")]
+    offers = dedupe_offers([Offer.model_validate(o) for o in raw])
+    assert [o.presentation_type for o in offers] == ["HD", "_4K"]
+
+
+def test_show_maps_to_show() -> None:
+    [rec] = parse(edge_for(SHOW, DAY.isoformat())).records
+    assert (rec.id, rec.object_type, rec.tmdb_id, rec.age_certification) == ("ts38227", "SHOW", "66732", "TV-14")
+
+
+def test_season_keeps_its_id_and_carries_the_parent_show() -> None:
+    [rec] = parse(edge_for(SEASON, DAY.isoformat())).records
+    assert (rec.id, rec.object_type, rec.title, rec.season_number) == ("tss1602241", "SHOW_SEASON", "Season 5", 5)
+    assert rec.tmdb_id == "66732:5" and rec.imdb_id is None
+    assert (rec.show_id, rec.show_title, rec.show_full_path) == ("ts38227", "Stranger Things",
+                                                                  "/us/tv-show/stranger-things")
+    assert (rec.show_tmdb_id, rec.show_imdb_id) == ("66732", "tt4574334")
+    assert rec.credits == [] and rec.original_title is None
+
+
+def test_numeric_tmdb_id_becomes_a_string() -> None:
+    edge = edge_for(MOVIE, DAY.isoformat())
+    edge["node"]["content"]["externalIds"]["tmdbId"] = 1054867
+    [rec] = parse(edge).records
+    assert rec.tmdb_id == "1054867"
+
+
+def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
+    bad = malformed_edge(DAY.isoformat())
+    page = parse(edge_for(MOVIE, DAY.isoformat()), bad, edge_for(SEASON, DAY.isoformat()))
+    assert [r.id for r in page.records] == ["tm1540902", "tss1602241"]
+    [q] = page.quarantine
+    assert q.reason == "invalid node: id: Field required"
+    assert q.entity_id is None and q.source == "justwatch" and q.as_of_date == DAY
+    assert json.loads(q.payload)["node"]["content"]["title"] == "Roofman"
+    assert q.record_key == record_key("justwatch", q.payload)
+    assert page.nodes_seen == 3
+
+
+@pytest.mark.parametrize(
+    ("mutate", "reason_part"),
+    [
+        (lambda n: n.update(objectType="SHOW_EPISODE"), "unsupported objectType 'SHOW_EPISODE'"),
+        (lambda n: n.update(id="ts1540902"), "does not match objectType MOVIE"),
+        (lambda n: n.pop("content"), "content: Field required"),
+        (lambda n: n.update(objectId="abc"), "objectId"),
+    ],
+)
+def test_bad_nodes_are_quarantined_with_a_reason(mutate, reason_part) -> None:
+    edge = copy.deepcopy(edge_for(MOVIE, DAY.isoformat()))
+    mutate(edge["node"])
+    result = parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+    assert isinstance(result, QuarantineRecord)
+    assert reason_part in result.reason
+
+
+def test_season_without_show_is_quarantined() -> None:
+    edge = edge_for(SEASON, DAY.isoformat())
+    del edge["node"]["show"]
+    result = parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+    assert isinstance(result, QuarantineRecord) and "parent show" in result.reason
+    assert result.entity_id == "tss1602241"
+
+
+def test_null_new_offer_is_allowed() -> None:
+    edge = edge_for(MOVIE, DAY.isoformat())
+    edge["newOffer"] = None
+    result = parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+    assert isinstance(result, TitleRecord) and result.new_offer_package is None
+
+
+def test_object_type_filter_counts_what_it_leaves_out() -> None:
+    page = parse(edge_for(MOVIE, DAY.isoformat()), edge_for(SEASON, DAY.isoformat()), object_types=["MOVIE"])
+    assert [r.id for r in page.records] == ["tm1540902"] and page.filtered_out == 1
+
+
+def test_page_info_and_total_count() -> None:
+    page = parse_new_titles_page(page_of(edge_for(MOVIE, "d"), has_next=True, end_cursor="MQ=="), day=DAY,
+                                 country="US", as_of=DAY, extracted_at=NOW)
+    assert (page.has_next_page, page.end_cursor, page.total_count) == (True, "MQ==", 1)
+
+
+@pytest.mark.parametrize("response", [{}, {"data": None}, {"data": {"newTitles": None}}, [],
+                                      {"data": {"newTitles": {"edges": []}}}])
+def test_broken_envelope_raises(response) -> None:
+    with pytest.raises(ResponseShapeError):
+        parse_new_titles_page(response, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+
+
+def test_server_pages_parse_like_the_samples() -> None:
+    """The fake's served page format (cursors, __typename) parses without loss."""
+    fake = FakeJustWatch({DAY.isoformat(): [edge_for(MOVIE, DAY.isoformat()), edge_for(SHOW, DAY.isoformat())]})
+    try:
+        body = fake.page({"date": DAY.isoformat(), "first": 1})
+    finally:
+        fake._httpd.server_close()
+    page = parse_new_titles_page(body, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+    assert [r.id for r in page.records] == ["tm1540902"]
+    assert page.has_next_page and page.end_cursor == "MQ==" and page.total_count == 2

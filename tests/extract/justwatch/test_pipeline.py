@@ -1,0 +1,162 @@
+"""``extract_releases`` end to end: real client -> local GraphQL fake / replay server -> real warehouse."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import date
+
+import pytest
+
+from extract.justwatch.harvest import JustWatchDayError
+from extract.justwatch.pipeline import extract_releases
+from tests.conftest import DEMO_AS_OF
+from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
+from trending_now.replay import ReplayServer
+
+D = [date(2026, 11, d).isoformat() for d in range(14, 21)]
+
+MOVIE = TitleSpec(kind="movie", object_id=1, title="Sinners", release_date="2025-04-18", genres=["hrr", "drm"],
+                  imdb_id="tt31193180", tmdb_id="1233413", cast=[("Michael B. Jordan", "Smoke")],
+                  directors=["Ryan Coogler"], offers=[("mxx", "FLATRATE", "_4K"), ("mxx", "FLATRATE", "_4K")],
+                  new_package="mxx", production_countries=["US"])
+MOVIE_LATER = TitleSpec(**{**MOVIE.__dict__, "new_package": "amz", "offers": [("amz", "RENT", "HD")]})
+SHOW = TitleSpec(kind="show", object_id=38227, title="Stranger Things", release_date="2016-07-15",
+                 imdb_id="tt4574334", tmdb_id="66732", genres=["scf"], cast=[("Winona Ryder", "Joyce Byers")])
+SEASON_WITH_SHOW = TitleSpec(kind="season", object_id=11, title="Season 5", release_date="2025-11-26",
+                             season_number=5, episode_count=8, new_package="nfx", offers=[("nfx", "FLATRATE", "_4K")],
+                             show=ShowRef(38227, "Stranger Things", "/us/tv-show/stranger-things", "tt4574334", "66732"))
+SEASON_ALONE = TitleSpec(kind="season", object_id=12, title="Season 2", release_date="2025-08-06", season_number=2,
+                         show=ShowRef(260779, "Wednesday", "/us/tv-show/wednesday", "tt13443470", "119051"))
+
+
+def catalogue() -> dict[str, list[dict]]:
+    return {
+        D[1]: [edge_for(MOVIE, D[1]), edge_for(SEASON_ALONE, D[1])],
+        D[4]: [edge_for(SEASON_WITH_SHOW, D[4]), malformed_edge(D[4])],
+        D[6]: [edge_for(SHOW, D[6]), edge_for(MOVIE_LATER, D[6])],
+    }
+
+
+@pytest.fixture
+def fake() -> Iterator[FakeJustWatch]:
+    with FakeJustWatch(catalogue(), server_page_limit=1) as server:
+        yield server
+
+
+def rows(ctx, sql: str) -> list[dict]:
+    return ctx.warehouse.fetch_all(sql)
+
+
+def no_sleep(_: float) -> None:
+    return None
+
+
+def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJustWatch) -> None:
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
+    result = extract_releases(ctx, sleep=no_sleep)
+
+    assert (result.step, result.rows_in, result.rows_out, result.quarantined) == ("extract_releases", 6, 4, 1)
+    assert result.details["pages_per_day"] == {D[0]: 1, D[1]: 2, D[2]: 1, D[3]: 1, D[4]: 2, D[5]: 1, D[6]: 2}
+    assert result.details["requests"] == 10 and result.details["retries"] == 0
+    assert [d for d, _ in fake.requests] == [D[0], D[1], D[1], D[2], D[3], D[4], D[4], D[5], D[6], D[6]]
+    assert max(fake.requests.values()) == 1
+
+    titles = {r["id"]: r for r in rows(ctx, "select * from raw_justwatch.titles")}
+    assert sorted(titles) == ["tm1", "ts38227", "tss11", "tss12"]
+    # listed on two days: loaded once, with the latest day and that day's offer
+    assert titles["tm1"]["new_since"] == date.fromisoformat(D[6])
+    assert titles["tm1"]["new_offer_package"] == "Amazon Video"
+    season = titles["tss11"]
+    assert (season["show_id"], season["show_title"], season["show_tmdb_id"], season["show_imdb_id"]) == (
+        "ts38227", "Stranger Things", "66732", "tt4574334")
+    assert season["tmdb_id"] == "66732:5" and season["season_number"] == 5
+    assert titles["tss12"]["show_id"] == "ts260779" and titles["ts38227"]["object_type"] == "SHOW"
+    assert titles["tm1"]["original_language"] is None and titles["tm1"]["country"] == "US"
+
+    genres = rows(ctx, "select t.id, g.value from raw_justwatch.titles__genres g "
+                       "join raw_justwatch.titles t on g._dlt_parent_id = t._dlt_id order by 1, 2")
+    assert ("tm1", "drm") in {(r["id"], r["value"]) for r in genres}
+    credits = rows(ctx, "select c.role, c.name, c.character_name from raw_justwatch.titles__credits c "
+                        "join raw_justwatch.titles t on c._dlt_parent_id = t._dlt_id where t.id = 'tm1' order by 1")
+    assert [(c["role"], c["name"], c["character_name"]) for c in credits] == [
+        ("ACTOR", "Michael B. Jordan", "Smoke"), ("DIRECTOR", "Ryan Coogler", None)]
+    offers = rows(ctx, "select o.* from raw_justwatch.titles__offers o join raw_justwatch.titles t "
+                       "on o._dlt_parent_id = t._dlt_id where t.id = 'tm1'")
+    assert [(o["package_short_name"], o["monetization_type"]) for o in offers] == [("amz", "RENT")]
+    countries = rows(ctx, "select value from raw_justwatch.titles__production_countries")
+    assert {r["value"] for r in countries} == {"US"}
+
+    [q] = rows(ctx, "select * from raw_justwatch.quarantine")
+    assert q["reason"] == "invalid node: id: Field required" and q["source"] == "justwatch"
+    assert '"Roofman"' in q["payload"] and q["as_of_date"] == DEMO_AS_OF
+
+    counts = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"]
+              for t in ("titles", "titles__genres", "titles__credits", "titles__offers", "quarantine")}
+    second = extract_releases(ctx, sleep=no_sleep)
+    assert second.rows_out == 4
+    again = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"] for t in counts}
+    assert again == counts
+
+
+def test_limit_caps_titles(make_settings, make_context, fake: FakeJustWatch) -> None:
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), limit=2)
+    result = extract_releases(ctx, sleep=no_sleep)
+    assert result.rows_out == 2
+    assert {r["id"] for r in rows(ctx, "select id from raw_justwatch.titles")} == {"tm1", "tss12"}
+    assert (D[6], None) not in fake.requests  # days after the cap are not queried
+
+
+def test_a_failing_day_names_the_day_and_the_cause(make_settings, make_context, fake: FakeJustWatch) -> None:
+    fake.inject("500", times=50, date=D[4])
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url, "justwatch.max_retries": 2}))
+    with pytest.raises(JustWatchDayError) as info:
+        extract_releases(ctx, sleep=no_sleep)
+    message = str(info.value)
+    assert message.startswith(f"JustWatch newTitles for {D[4]} (US) failed:") and "HTTP 500" in message
+    assert "\n" not in message
+
+
+def test_transient_faults_are_retried_and_counted(make_settings, make_context, fake: FakeJustWatch) -> None:
+    fake.inject("429", times=1, date=D[6], retry_after="0")
+    fake.inject("500", times=1, date=D[1])
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
+    result = extract_releases(ctx, sleep=no_sleep)
+    assert result.details["retries"] == 2 and result.rows_out == 4
+
+
+@pytest.mark.postgres
+def test_extract_releases_into_postgres(make_settings, make_context, fake: FakeJustWatch, pg_database) -> None:
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url, "warehouse.target": "postgres"}))
+    extract_releases(ctx, sleep=no_sleep)
+    extract_releases(ctx, sleep=no_sleep)
+    assert ctx.warehouse.target == "postgres"
+    assert rows(ctx, "select count(*) as n from raw_justwatch.titles")[0]["n"] == 4
+    assert rows(ctx, "select count(*) as n from raw_justwatch.quarantine")[0]["n"] == 1
+    season = rows(ctx, "select show_id, new_since from raw_justwatch.titles where id = 'tss11'")[0]
+    assert season["show_id"] == "ts38227" and str(season["new_since"]) == D[4]
+    credits = rows(ctx, "select count(*) as n from raw_justwatch.titles__credits")[0]["n"]
+    assert credits == 3
+
+
+def test_replay_samples_load_through_the_real_client(make_settings, make_context) -> None:
+    with ReplayServer() as replay:
+        ctx = make_context(make_settings(replay.settings_overrides()))
+        result = extract_releases(ctx, sleep=no_sleep)
+        assert replay.misses == []
+    assert (result.rows_in, result.rows_out, result.quarantined) == (48, 46, 1)
+    assert result.details["pages_per_day"]["2026-11-20"] == 2
+    by_type = {r["object_type"]: r["n"] for r in rows(
+        ctx, "select object_type, count(*) as n from raw_justwatch.titles group by 1")}
+    assert by_type == {"MOVIE": 32, "SHOW": 10, "SHOW_SEASON": 4}
+    seasons = rows(ctx, "select id, show_id from raw_justwatch.titles where object_type = 'SHOW_SEASON'")
+    assert all(s["show_id"] for s in seasons)
+    assert "ts38227" in {s["show_id"] for s in seasons}  # a season whose show is listed too
+
+
+def test_bad_country_fails_before_any_request(make_settings, make_context, fake: FakeJustWatch) -> None:
+    from trending_now.config import ConfigError
+
+    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), country="USA")
+    with pytest.raises(ConfigError, match="two-letter"):
+        extract_releases(ctx, sleep=no_sleep)
+    assert fake.total_requests == 0
