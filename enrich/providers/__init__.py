@@ -1,0 +1,1 @@
+"""Enrichment providers: ``gemini`` (google-genai SDK) and ``heuristic`` (deterministic, offline)."""

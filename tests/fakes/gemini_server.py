@@ -1,0 +1,379 @@
+"""A real HTTP fake of the Gemini ``generateContent`` endpoint, for the google-genai SDK to talk to.
+
+``POST /{v1,v1beta}/models/{model}:generateContent`` on 127.0.0.1. It parses what the SDK sends
+(``contents``, ``systemInstruction``, ``generationConfig`` incl. ``responseSchema`` in the SDK's mixed
+key spellings) and answers, in the shapes of the real recorded bodies, with JSON that satisfies the
+schema, built deterministically from the prompt: one item per ``<title id=..>`` block for batch
+prompts, a summary that mentions the title and says so when it has no reviews, a score from the
+reviews' ``score_out_of_10``. ``usageMetadata`` counts tokens as chars/4.
+
+Faults on demand, FIFO per call (``fail_next``) or when a call contains a title (``fail_title``):
+``429`` (QuotaFailure + RetryInfo ``retry_delay``), ``429_daily``, ``500``, ``503``, ``400``, ``402``,
+``403``, ``404``, ``malformed`` (truncated JSON), ``out_of_range`` (score 11), ``max_tokens`` (no parts),
+``safety``, ``blocked`` (promptFeedback, no candidates), ``slow`` (sleeps ``slow_s``), ``ok`` (no fault:
+lets a per-title list skip a call). ``drop_ids``
+are left out of batch answers. Prompt injection probe: when the text ``ignore previous instructions``
+appears outside the ``<review>`` blocks (or in the system instruction) the answer carries ``LEAK_FLAG``
+and score 10, as a model that obeyed it would.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import threading
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+LEAK_FLAG = "INJECTION-LEAKED"
+INJECTION_PHRASE = "ignore previous instructions"
+_PATH = re.compile(r"^/(v1|v1beta)/models/([^/:]+):generateContent$")
+_TITLE = re.compile(r'<title id="([^"]*)">(.*?)</title>', re.S)
+_REVIEW_BLOCK = re.compile(r"<review\b[^>]*>.*?</review>", re.S)
+_TAG_WORDS = ("tense", "witty", "dark", "heartfelt", "slow-burn", "stylish", "gritty", "uplifting", "eerie",
+              "epic", "quirky", "moody")
+ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
+    "400": (400, {"error": {"code": 400, "message": "Request contains an invalid argument.",
+                            "status": "INVALID_ARGUMENT"}}),
+    "402": (402, {"error": {"code": 402, "message": "Your prepayment credits are depleted.",
+                            "status": "RESOURCE_EXHAUSTED"}}),
+    "403": (403, {"error": {"code": 403, "message": "Method doesn't allow unregistered callers.",
+                            "status": "PERMISSION_DENIED"}}),
+    "404": (404, {"error": {"code": 404, "message": "models/unknown is not found for API version v1beta.",
+                            "status": "NOT_FOUND"}}),
+    "500": (500, {"error": {"code": 500, "message": "An internal error has occurred. Please retry or report "
+                            "in https://developers.generativeai.google/guide/troubleshooting",
+                            "status": "INTERNAL"}}),
+    "503": (503, {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
+                            "status": "UNAVAILABLE"}}),
+}
+
+
+def tokens(text: str) -> int:
+    return max(1, (len(text) + 3) // 4) if text else 0
+
+
+def _h(*parts: str) -> int:
+    return int(hashlib.sha256("|".join(parts).encode()).hexdigest()[:8], 16)
+
+
+def _get(d: dict[str, Any], *names: str) -> Any:
+    for name in names:
+        if name in d:
+            return d[name]
+    return None
+
+
+@dataclass
+class TitleView:
+    """What the fake reads back from one ``<title>`` block of the prompt."""
+
+    id: str
+    name: str
+    review_count: int
+    review_scores: list[float]
+
+
+def parse_titles(prompt: str) -> list[TitleView]:
+    views = []
+    for title_id, body in _TITLE.findall(prompt):
+        name = re.search(r"<name>(.*?)</name>", body, re.S)
+        scores = [float(s) for s in re.findall(r'score_out_of_10="([0-9.]+)"', body)]
+        views.append(TitleView(title_id, name.group(1) if name else "this title",
+                               len(_REVIEW_BLOCK.findall(body)), scores))
+    return views
+
+
+def leaked(prompt: str, system: str) -> bool:
+    """True when the injection phrase is outside every <review> block, i.e. it reached the instructions."""
+    outside = _REVIEW_BLOCK.sub("", prompt)
+    return INJECTION_PHRASE in outside.lower() or INJECTION_PHRASE in system.lower()
+
+
+@dataclass
+class CallRecord:
+    path: str
+    model: str
+    ids: list[str]
+    status: int
+    fault: str | None
+    prompt_tokens: int = 0
+    output_tokens: int = 0
+    leaked: bool = False
+
+
+@dataclass
+class FakeGemini:
+    latency_s: float = 0.0
+    per_output_token_s: float = 0.0
+    per_input_token_s: float = 0.0
+    thoughts: bool = False
+    retry_delay: str = "0.01s"
+    slow_s: float = 2.0
+    drop_ids: set[str] = field(default_factory=set)
+    calls: list[CallRecord] = field(default_factory=list)
+    requests: list[dict[str, Any]] = field(default_factory=list)
+
+    def __post_init__(self) -> None:
+        self._lock = threading.Lock()
+        self._faults: deque[str] = deque()
+        self._title_faults: dict[str, deque[str]] = {}
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+
+    # ---- control -------------------------------------------------------------------------------
+    def fail_next(self, *faults: str) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def fail_title(self, title_id: str, *faults: str) -> None:
+        with self._lock:
+            self._title_faults.setdefault(title_id, deque()).extend(faults)
+
+    def reset(self) -> None:
+        with self._lock:
+            self.calls.clear()
+            self.requests.clear()
+            self._faults.clear()
+            self._title_faults.clear()
+            self.drop_ids.clear()
+
+    @property
+    def call_count(self) -> int:
+        return len(self.calls)
+
+    @property
+    def prompt_tokens(self) -> int:
+        return sum(c.prompt_tokens for c in self.calls)
+
+    @property
+    def output_tokens(self) -> int:
+        return sum(c.output_tokens for c in self.calls)
+
+    def calls_for(self, title_id: str) -> int:
+        return sum(1 for c in self.calls if title_id in c.ids)
+
+    @property
+    def base_url(self) -> str:
+        assert self._server is not None, "server not started"
+        return f"http://127.0.0.1:{self._server.server_address[1]}"
+
+    def start(self) -> FakeGemini:
+        fake = self
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_POST(self) -> None:
+                length = int(self.headers.get("Content-Length") or 0)
+                raw = self.rfile.read(length)
+                status, body = fake.handle(self.path, raw, dict(self.headers))
+                payload = json.dumps(body).encode()
+                self.send_response(status)
+                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                self.send_header("Content-Length", str(len(payload)))
+                self.end_headers()
+                try:
+                    self.wfile.write(payload)
+                except (BrokenPipeError, ConnectionResetError):
+                    return  # the client gave up (timeout test): nothing to answer
+
+            def log_message(self, format: str, *args: Any) -> None:
+                return
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(target=self._server.serve_forever, name="fake-gemini", daemon=True)
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        if self._server:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> FakeGemini:
+        return self.start()
+
+    def __exit__(self, *exc: Any) -> None:
+        self.stop()
+
+    # ---- request handling ----------------------------------------------------------------------
+    def handle(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+        match = _PATH.match(path.split("?")[0])
+        if not match:
+            return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}
+        if not (headers.get("x-goog-api-key") or headers.get("X-Goog-Api-Key")):
+            return 403, ERROR_BODIES["403"][1]
+        try:
+            request = json.loads(raw or b"{}")
+        except json.JSONDecodeError:
+            return 400, ERROR_BODIES["400"][1]
+        model = match.group(2)
+        prompt = "\n".join(p.get("text", "") for c in request.get("contents", []) for p in c.get("parts", []))
+        system = "\n".join(p.get("text", "") for p in (_get(request, "systemInstruction", "system_instruction")
+                                                          or {}).get("parts", []))
+        config = _get(request, "generationConfig", "generation_config") or {}
+        schema = _get(config, "responseSchema", "response_schema", "responseJsonSchema", "response_json_schema")
+        titles = parse_titles(prompt)
+        ids = [t.id for t in titles]
+        with self._lock:
+            self.requests.append(request)
+            fault = self._faults.popleft() if self._faults else None
+            item_faults: dict[str, str] = {}
+            for title_id in ids:  # at most one call-level fault per call; the rest wait for later calls
+                queue = self._title_faults.get(title_id)
+                if not queue:
+                    continue
+                if queue[0] == "out_of_range" and len(ids) > 1:
+                    item_faults[title_id] = queue.popleft()
+                elif fault is None:
+                    fault = queue.popleft()
+            record = CallRecord(path=path, model=model, ids=ids, status=200, fault=fault)
+            self.calls.append(record)  # counted on arrival, also when the client gives up waiting
+        if fault == "slow":
+            time.sleep(self.slow_s)
+        status, body = self._answer(fault, model, prompt, system, schema, titles, item_faults, record)
+        record.status = status
+        if status == 200:
+            time.sleep(self.latency_s + self.per_input_token_s * record.prompt_tokens
+                       + self.per_output_token_s * record.output_tokens)
+        return status, body
+
+    def _error(self, fault: str) -> tuple[int, dict[str, Any]]:
+        if fault in ("429", "429_daily"):
+            quota = ("GenerateRequestsPerDayPerProjectPerModel-FreeTier" if fault == "429_daily"
+                     else "GenerateContentInputTokensPerModelPerMinute-FreeTier")
+            details: list[dict[str, Any]] = [
+                {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
+                 "violations": [{"quotaMetric": "generativelanguage.googleapis.com/generate_content_input_token_count",
+                                 "quotaId": quota, "quotaDimensions": {"location": "global", "model": "m"},
+                                 "quotaValue": "250000"}]},
+                {"@type": "type.googleapis.com/google.rpc.Help",
+                 "links": [{"description": "Learn more about Gemini API quotas",
+                            "url": "https://ai.google.dev/gemini-api/docs/rate-limits"}]},
+            ]
+            if fault == "429":
+                details.append({"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": self.retry_delay})
+            return 429, {"error": {"code": 429, "message": "You exceeded your current quota, please check your "
+                                   "plan and billing details.", "status": "RESOURCE_EXHAUSTED", "details": details}}
+        return ERROR_BODIES[fault]
+
+    def _answer(
+        self, fault: str | None, model: str, prompt: str, system: str, schema: Any,
+        titles: list[TitleView], item_faults: dict[str, str], record: CallRecord,
+    ) -> tuple[int, Any]:
+        if fault and (fault in ERROR_BODIES or fault.startswith("429")):
+            return self._error(fault)
+        record.prompt_tokens = tokens(system) + tokens(prompt)
+        usage: dict[str, Any] = {"promptTokenCount": record.prompt_tokens,
+                                 "promptTokensDetails": [{"modality": "TEXT", "tokenCount": record.prompt_tokens}]}
+        envelope: dict[str, Any] = {"modelVersion": model, "responseId": f"fake{len(self.requests):06d}"}
+        if fault == "blocked":
+            usage["totalTokenCount"] = record.prompt_tokens
+            return 200, {**envelope, "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage}
+        if fault == "safety":
+            usage["totalTokenCount"] = record.prompt_tokens
+            return 200, {**envelope, "usageMetadata": usage, "candidates": [{
+                "content": {}, "finishReason": "SAFETY",
+                "safetyRatings": [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "LOW", "blocked": True}]}]}
+        if fault == "max_tokens":
+            usage.update(thoughtsTokenCount=2, totalTokenCount=record.prompt_tokens + 2)
+            record.output_tokens = 2
+            return 200, {**envelope, "usageMetadata": usage, "candidates": [
+                {"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}]}
+        is_leak = leaked(prompt, system)
+        record.leaked = is_leak
+        if schema:
+            value = Generator(titles, is_leak, item_faults, self.drop_ids).value(schema, "", titles[0] if titles else None)
+            if fault == "out_of_range" and isinstance(value, dict):
+                for obj in value.get("items") or [value]:
+                    obj["score"] = 11
+            text = json.dumps(value)
+            if fault == "malformed":
+                text = text[: max(10, len(text) // 2)]
+        else:
+            text = "A plain answer."
+        parts: list[dict[str, Any]] = [{"text": text}]
+        thoughts = 0
+        if self.thoughts:
+            thought = f"Reading the {len(titles)} title block(s) and weighing the reviews."
+            parts.insert(0, {"text": thought, "thought": True})
+            thoughts = tokens(thought) * 4
+        out = tokens(text)
+        record.output_tokens = out + thoughts
+        usage.update(candidatesTokenCount=out, totalTokenCount=record.prompt_tokens + out + thoughts)
+        if thoughts:
+            usage["thoughtsTokenCount"] = thoughts
+        return 200, {**envelope, "usageMetadata": usage, "candidates": [
+            {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}]}
+
+
+@dataclass
+class Generator:
+    """Builds a value satisfying an OpenAPI-subset schema (SDK spellings), deterministic in the prompt."""
+
+    titles: list[TitleView]
+    leak: bool
+    item_faults: dict[str, str]
+    drop_ids: set[str]
+
+    def value(self, schema: dict[str, Any], name: str, title: TitleView | None) -> Any:
+        kind = str(schema.get("type", "")).upper()
+        enum = schema.get("enum")
+        key = title.id if title else ""
+        if enum:
+            return enum[_h(key, name) % len(enum)]
+        if kind == "OBJECT" or "properties" in schema:
+            props = schema.get("properties") or {}
+            return {prop: self.value(sub, prop, title) for prop, sub in props.items()}
+        if kind == "ARRAY":
+            item = schema.get("items") or {}
+            if name == "items" and self.titles:
+                result = []
+                for view in self.titles:
+                    if view.id in self.drop_ids:
+                        continue
+                    obj = self.value(item, "", view)
+                    if self.item_faults.get(view.id) == "out_of_range":
+                        obj["score"] = 11
+                    result.append(obj)
+                return result
+            low = int(_get(schema, "minItems", "min_items") or 0)
+            high = int(_get(schema, "maxItems", "max_items") or max(low, 3))
+            count = min(high, max(low, 1 + _h(key, name) % 3)) if name != "secondary_genres" else min(high, 2)
+            if item.get("enum"):
+                options = item["enum"]
+                start = _h(key, name) % len(options)
+                return [options[(start + i) % len(options)] for i in range(count)]
+            if str(item.get("type", "")).upper() == "STRING":
+                start = _h(key, name) % len(_TAG_WORDS)
+                return [_TAG_WORDS[(start + i) % len(_TAG_WORDS)] for i in range(count)]
+            return [self.value(item, name, title) for _ in range(count)]
+        if kind in ("NUMBER", "INTEGER"):
+            low = float(schema.get("minimum", 0))
+            high = float(schema.get("maximum", low + 10))
+            if self.leak and name == "score":
+                return high
+            scores = title.review_scores if title else []
+            value = sum(scores) / len(scores) if scores else low + (high - low) * (0.3 + (_h(key) % 40) / 100)
+            value = round(min(high, max(low, value)), 1)
+            return int(value) if kind == "INTEGER" else value
+        if kind == "BOOLEAN":
+            return True
+        if name == "id":
+            return key
+        if "summary" in name:
+            label = title.name if title else "This title"
+            flag = f"{LEAK_FLAG}: the model obeyed text from a review. " if self.leak else ""
+            if title and title.review_count == 0:
+                return f"{flag}There are no reviews of {label} yet. The synopsis promises a {_TAG_WORDS[_h(key) % 12]} story."
+            count = title.review_count if title else 0
+            return (f"{flag}Across {count} reviews, critics found {label} engaging. "
+                    f"They single out its {_TAG_WORDS[_h(key) % 12]} tone.")
+        return f"{name or 'value'} for {key or 'request'}"
