@@ -42,6 +42,7 @@ def make_settings(tmp_path: Path) -> Callable[..., Settings]:
             "reviews.cache_dir": str(tmp_path / "http-cache"),
             "export.dir": str(tmp_path / "exports"),
             "dvc.local_remote_path": str(tmp_path / "dvc-remote"),
+            "quality.report_dir": str(tmp_path / "reports"),
             "dbt.target_path": str(tmp_path / "dbt-target"),
             "dbt.log_path": str(tmp_path / "dbt-logs"),
         }

@@ -1,0 +1,247 @@
+"""The Great Expectations gate on the mart: a good mart passes, each broken property is caught by name."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.trending_now import create_mart, mart_rows, record_run
+from trending_now.context import RunContext
+from trending_now.quality import (
+    NOT_NULL_COLUMNS,
+    STEP,
+    GateThresholds,
+    QualityGateError,
+    build_suite,
+    validate_mart,
+)
+
+
+@pytest.fixture(scope="module")
+def gx() -> Any:
+    """Great Expectations takes seconds to import: pay it once per module, before the first timed step."""
+    import great_expectations
+
+    return great_expectations
+
+
+@pytest.fixture
+def ctx(make_settings: Callable[..., Any], make_context: Callable[..., RunContext], tmp_path: Any) -> RunContext:
+    return make_context(make_settings(**{"quality.report_dir": str(tmp_path / "reports")}))
+
+
+def failed_checks(err: QualityGateError) -> set[str]:
+    return {f.check for f in err.failures}
+
+
+def test_good_mart_passes_and_writes_reports(gx: Any, ctx: RunContext) -> None:
+    create_mart(ctx.settings, mart_rows(6))
+
+    result = validate_mart(ctx)
+
+    assert result.step == STEP == "validate_mart"
+    assert result.rows_in == 6
+    assert result.details["expectations_failed"] == 0
+    assert result.details["expectations_evaluated"] >= 40
+    assert result.details["previous_rows"] is None  # ops.pipeline_runs does not exist yet
+    report = json.loads(Path(result.details["report_json"]).read_text(encoding="utf-8"))
+    assert report["success"] is True and report["rows"] == 6
+    assert report["statistics"] == {"evaluated": result.details["expectations_evaluated"], "failed": 0}
+    assert result.details["report_json"].endswith(f"validation-2026-11-20-{ctx.run_id}.json")
+    page = Path(result.details["report_html"]).read_text(encoding="utf-8")
+    assert "PASSED" in page and "expect_column_values_to_be_unique" in page
+
+
+def test_suite_holds_the_plan_checks(gx: Any) -> None:
+    from datetime import date
+
+    suite = build_suite(GateThresholds(as_of=date(2026, 11, 20), min_rows=3))
+    names = {(e.expectation_type, getattr(e, "column", None)) for e in suite.expectations}
+    for column in NOT_NULL_COLUMNS:
+        assert ("expect_column_values_to_not_be_null", column) in names
+    for expected in [
+        ("expect_column_values_to_be_between", "llm_generated_score"),
+        ("expect_column_values_to_be_unique", "id"),
+        ("expect_column_values_to_be_in_set", "content_type"),
+        ("expect_column_values_to_be_between", "release_year"),
+        ("expect_column_values_to_be_of_type", "streaming_platforms"),
+        ("expect_column_values_to_be_of_type", "source_genres"),
+        ("expect_column_values_to_be_of_type", "llm_generated_vibe_tags"),
+        ("expect_column_values_to_be_of_type", "llm_generated_secondary_genres"),
+        ("expect_column_values_to_be_of_type", "data_ingestion_timestamp"),
+        ("expect_column_values_to_be_json_parseable", "cast_members"),
+        ("expect_column_values_to_be_json_parseable", "directors"),
+        ("expect_column_values_to_be_json_parseable", "scraped_reviews"),
+        ("expect_table_row_count_to_be_between", None),
+    ]:
+        assert expected in names
+
+
+def _set(column: str, value: Any, row: int = 1) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(rows: list[dict[str, Any]]) -> None:
+        rows[row][column] = value
+
+    return mutate
+
+
+def _set_all(column: str, value: Any) -> Callable[[list[dict[str, Any]]], None]:
+    """A column stored with another SQL type holds that type in every row."""
+
+    def mutate(rows: list[dict[str, Any]]) -> None:
+        for row in rows:
+            row[column] = value
+
+    return mutate
+
+
+def _duplicate_id(rows: list[dict[str, Any]]) -> None:
+    rows[2]["id"] = rows[0]["id"]
+
+
+FUTURE = datetime.now(UTC) + timedelta(days=400)
+
+# (case id, mutation, SQL type overrides needed to store the bad value, the checks that must fail)
+CORRUPTIONS: list[tuple[str, Callable[[list[dict[str, Any]]], None], dict[str, str], set[str]]] = [
+    *[(f"null-{c}", _set(c, None), {}, {"not_null"}) for c in NOT_NULL_COLUMNS],
+    ("score-above-10", _set("llm_generated_score", 10.5), {}, {"score"}),
+    ("score-below-1", _set("llm_generated_score", 0.0), {}, {"score"}),
+    ("duplicate-id", _duplicate_id, {}, {"unique_id"}),
+    ("season-id", _set("id", "tss99231"), {}, {"id_format"}),
+    ("content-type-film", _set("content_type", "Film"), {}, {"content_type"}),
+    ("release-year-too-old", _set("release_year", 1066), {}, {"release_year"}),
+    ("release-year-future", _set("release_year", 2031), {}, {"release_year"}),
+    ("release-year-not-int", _set("release_year", "2025"), {"release_year": "varchar"}, {"types", "release_year"}),
+    ("platforms-not-string", _set_all("streaming_platforms", 7), {"streaming_platforms": "integer"}, {"types"}),
+    ("genres-not-string", _set_all("source_genres", 3.5), {"source_genres": "double precision"}, {"types"}),
+    ("vibe-tags-not-string", _set_all("llm_generated_vibe_tags", True), {"llm_generated_vibe_tags": "boolean"},
+     {"types"}),
+    ("secondary-genres-not-string", _set_all("llm_generated_secondary_genres", 2),
+     {"llm_generated_secondary_genres": "integer"}, {"types"}),
+    ("timestamp-not-a-timestamp", _set("data_ingestion_timestamp", "yesterday-ish"),
+     {"data_ingestion_timestamp": "varchar"}, {"timestamp"}),
+    ("timestamp-in-the-future", _set("data_ingestion_timestamp", FUTURE), {}, {"timestamp"}),
+    ("cast-invalid-json", _set("cast_members", '[{"name": "Rhea Seehorn",'), {}, {"json", "json_shape"}),
+    ("directors-invalid-json", _set("directors", "Vince Gilligan"), {}, {"json", "json_shape"}),
+    ("reviews-invalid-json", _set("scraped_reviews", "[{'source_name': 'tmdb'}]"), {}, {"json", "json_shape"}),
+    ("cast-wrong-shape", _set("cast_members", '{"name": "Rhea Seehorn"}'), {}, {"json_shape"}),
+    ("reviews-wrong-shape", _set("scraped_reviews", '[{"source_name": "tmdb"}]'), {}, {"json_shape"}),
+    ("imdb-out-of-range", _set("imdb_rating", 74.0), {}, {"imdb"}),
+    ("rotten-tomatoes-no-percent", _set("rotten_tomatoes_rating", "86"), {}, {"rotten_tomatoes"}),
+    ("hash-not-hex", _set("source_data_hash", "not-a-hash"), {}, {"hash"}),
+    ("unknown-provider", _set("enrichment_provider", "openai"), {}, {"provider"}),
+]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "column_types", "expected"),
+    [pytest.param(m, t, e, id=i) for i, m, t, e in CORRUPTIONS],
+)
+def test_each_broken_property_fails_the_gate(
+    gx: Any, ctx: RunContext, mutate: Callable[[list[dict[str, Any]]], None], column_types: dict[str, str],
+    expected: set[str],
+) -> None:
+    rows = mart_rows(4)
+    mutate(rows)
+    create_mart(ctx.settings, rows, column_types=column_types)
+
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(ctx)
+
+    assert failed_checks(caught.value) == expected
+    lines = str(caught.value).splitlines()
+    assert len(lines) == 1 + len(caught.value.failures)  # a header, then one line per failed expectation
+    assert all(line.startswith("- expect_") for line in lines[1:])
+    report = json.loads(caught.value.reports[0].read_text(encoding="utf-8"))
+    assert report["success"] is False
+    assert report["statistics"]["failed"] == len(caught.value.failures)
+
+
+def test_failure_message_names_columns_and_samples(gx: Any, ctx: RunContext) -> None:
+    rows = mart_rows(4)
+    rows[1]["title"] = None
+    rows[3]["llm_generated_score"] = 11.0
+    rows[2]["content_type"] = "Mini-Series"
+    create_mart(ctx.settings, rows)
+
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(ctx)
+
+    message = str(caught.value)
+    assert "3 of " in message.splitlines()[0]
+    assert "- expect_column_values_to_not_be_null(title): 1 of 4 unexpected, e.g. [None]" in message
+    assert "expect_column_values_to_be_between(llm_generated_score, min_value=1.0, max_value=10.0): 1 of 4 " \
+           "unexpected, e.g. [11.0]" in message
+    assert "expect_column_values_to_be_in_set(content_type" in message and "'Mini-Series'" in message
+    assert "FAIL" in caught.value.reports[1].read_text(encoding="utf-8")
+
+
+def test_too_few_rows_fails(gx: Any, make_settings: Callable[..., Any], make_context: Callable[..., RunContext],
+                            tmp_path: Path) -> None:
+    ctx = make_context(make_settings(**{"quality.min_rows": 5, "quality.report_dir": str(tmp_path / "reports")}))
+    create_mart(ctx.settings, mart_rows(4))
+
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(ctx)
+
+    assert failed_checks(caught.value) == {"row_count"}
+    assert "min_value=5" in str(caught.value) and "observed 4" in str(caught.value)
+
+
+def test_row_drop_against_previous_successful_validation(gx: Any, ctx: RunContext) -> None:
+    now = datetime(2026, 11, 19, 6, 0, tzinfo=UTC)
+    record_run(ctx.settings, "run-a", STEP, "ok", 10, now - timedelta(days=2))
+    record_run(ctx.settings, "run-b", STEP, "ok", 9, now - timedelta(days=1))        # the latest success
+    record_run(ctx.settings, "run-c", STEP, "failed", 100, now)                      # failures do not count
+    record_run(ctx.settings, "run-d", "export_parquet", "ok", 500, now)              # other steps do not count
+    record_run(ctx.settings, ctx.run_id, STEP, "ok", 1000, now)                      # nor does this run
+    create_mart(ctx.settings, mart_rows(4))
+
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(ctx)   # 4 rows < ceil(9 * (1 - 0.5)) = 5
+
+    assert failed_checks(caught.value) == {"row_count"}
+    assert "min_value=5" in str(caught.value)
+
+    create_mart(ctx.settings, mart_rows(5))
+    result = validate_mart(ctx)
+    assert result.details["previous_rows"] == 9 and result.details["min_row_count"] == 5
+
+
+def test_missing_column_fails_clearly(gx: Any, ctx: RunContext) -> None:
+    rows = mart_rows(3)
+    create_mart(ctx.settings, rows)
+    ctx.warehouse.execute("alter table marts.movies_tv_shows_enriched drop column country")
+
+    with pytest.raises(QualityGateError, match="missing country"):
+        validate_mart(ctx)
+
+
+def test_missing_mart_fails_clearly(gx: Any, ctx: RunContext) -> None:
+    ctx.warehouse.execute("create schema if not exists marts")
+    with pytest.raises(QualityGateError, match="does not exist"):
+        validate_mart(ctx)
+
+
+@pytest.mark.postgres
+def test_gate_on_postgres(gx: Any, pg_database: str, make_settings: Callable[..., Any],
+                          make_context: Callable[..., RunContext], tmp_path: Any) -> None:
+    ctx = make_context(make_settings(**{"warehouse.target": "postgres",
+                                        "quality.report_dir": str(tmp_path / "pg-reports")}))
+    create_mart(ctx.settings, mart_rows(5))
+    record_run(ctx.settings, "run-prev", STEP, "ok", 6, datetime(2026, 11, 19, tzinfo=UTC))
+
+    result = validate_mart(ctx)
+    assert result.rows_in == 5 and result.details["previous_rows"] == 6
+
+    rows = mart_rows(5)
+    rows[0]["cast_members"] = "not json"
+    rows[4]["content_type"] = "movie"
+    create_mart(ctx.settings, rows)
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(ctx)
+    assert failed_checks(caught.value) == {"json", "json_shape", "content_type"}

@@ -1,0 +1,255 @@
+"""DVC snapshots in an isolated temporary project (git init + dvc init): gate → export → snapshot → restore.
+
+The real repository's data is never touched: every test gets its own project root, export directory,
+DVC cache, remote and DVC site cache under ``tmp_path``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import shutil
+import subprocess
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.fakes.s3_server import running_s3_server
+from tests.trending_now import create_mart, mart_rows
+from trending_now.config import PROJECT_ROOT, Settings
+from trending_now.context import RunContext, StepResult
+from trending_now.export import export_parquet
+from trending_now.quality import QualityGateError, validate_mart
+from trending_now.snapshot import (
+    STEP,
+    SnapshotError,
+    list_snapshots,
+    restore_snapshot,
+    snapshot,
+)
+
+AS_OF = date(2026, 11, 20)
+EXPORT = "movies_tv_shows_enriched_2026-11-20.parquet"
+PUBLISH_STEPS: tuple[Callable[[RunContext], StepResult], ...] = (validate_mart, export_parquet, snapshot)
+
+
+def run_publish(ctx: RunContext) -> list[StepResult]:
+    """The steps in the pipeline's order, stopping at the first exception (as the CLI and the DAG do)."""
+    return [step(ctx) for step in PUBLISH_STEPS]
+
+
+@pytest.fixture(scope="module")
+def gx() -> Any:
+    import great_expectations
+
+    return great_expectations
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A throw-away git + DVC project carrying the repository's committed DVC files (read, never written)."""
+    from dvc.repo import Repo
+
+    root = tmp_path / "project"
+    root.mkdir()
+    subprocess.run(["git", "init", "-q", str(root)], check=True)
+    Repo.init(str(root)).close()
+    for committed in (".dvc/config", ".dvcignore", "data/exports/.gitignore"):
+        target = root / committed
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(PROJECT_ROOT / committed, target)
+    return root
+
+
+@pytest.fixture
+def project_settings(project: Path, tmp_path: Path, make_settings: Callable[..., Settings]) -> Callable[..., Settings]:
+    def factory(**overrides: Any) -> Settings:
+        values = {
+            "export.dir": "data/exports",
+            "quality.report_dir": str(tmp_path / "reports"),
+            "dvc.local_remote_path": str(tmp_path / "dvc-remote"),
+            "dvc.site_cache_dir": str(tmp_path / "dvc-site-cache"),
+        }
+        values.update({k.replace("__", "."): v for k, v in overrides.items()})
+        return dataclasses.replace(make_settings(values), root=project)
+
+    return factory
+
+
+def forget_local_copy(root: Path) -> None:
+    """What a fresh machine lacks: the export, its pointer file and the DVC cache."""
+    exports = root / "data" / "exports"
+    for path in exports.glob("movies_tv_shows_enriched_*"):
+        path.unlink()
+    shutil.rmtree(root / ".dvc" / "cache", ignore_errors=True)
+
+
+def test_failed_gate_leaves_no_export_and_no_snapshot(
+    gx: Any, project: Path, project_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+    tmp_path: Path,
+) -> None:
+    ctx = make_context(project_settings())
+    rows = mart_rows(4)
+    rows[2]["llm_generated_score"] = 42.0
+    create_mart(ctx.settings, rows)
+
+    with pytest.raises(QualityGateError):
+        run_publish(ctx)
+
+    exports = project / "data" / "exports"
+    assert [p.name for p in exports.iterdir()] == [".gitignore"]  # no export, no pointer, no temporary file
+    assert not (project / ".dvc" / "cache").exists()
+    assert not (tmp_path / "dvc-remote").exists()
+    assert list_snapshots(ctx.settings) == []
+    assert len(list((tmp_path / "reports").glob("validation-2026-11-20-*.json"))) == 1  # the failure is reported
+
+
+def test_local_remote_round_trip(
+    gx: Any, project: Path, project_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+    tmp_path: Path,
+) -> None:
+    ctx = make_context(project_settings())
+    create_mart(ctx.settings, mart_rows(6))
+
+    _validated, exported, snapped = run_publish(ctx)
+
+    assert snapped.step == STEP == "snapshot_dvc"
+    data_file = project / "data" / "exports" / EXPORT
+    original = data_file.read_bytes()
+    assert snapped.details["md5"] == exported.details["md5"]
+    assert snapped.details["files_pushed"] == 1
+    assert (project / "data" / "exports" / f"{EXPORT}.dvc").exists()
+    remote = tmp_path / "dvc-remote"
+    md5 = snapped.details["md5"]
+    assert (remote / "files" / "md5" / md5[:2] / md5[2:]).read_bytes() == original
+    assert (remote / "manifests" / f"{EXPORT}.dvc").exists()
+    [listed] = list_snapshots(ctx.settings)
+    assert (listed.date, listed.md5, listed.size, listed.pushed, listed.local, listed.manifest) == (
+        AS_OF, md5, len(original), True, True, "local+remote")
+
+    again = snapshot(ctx)  # a re-run pushes nothing new and changes no pointer
+    assert again.details["files_pushed"] == 0 and again.details["md5"] == md5
+
+    forget_local_copy(project)
+    [remote_only] = list_snapshots(ctx.settings)
+    assert (remote_only.local, remote_only.pushed, remote_only.manifest) == (False, True, "remote")
+
+    restored = restore_snapshot(ctx.settings, AS_OF)
+
+    assert restored == data_file
+    assert restored.read_bytes() == original
+    assert list_snapshots(ctx.settings)[0].local is True
+    gitignore = project / "data" / "exports" / ".gitignore"  # exports already ignored: DVC leaves it alone
+    assert gitignore.read_text(encoding="utf-8") == (PROJECT_ROOT / "data/exports/.gitignore").read_text(
+        encoding="utf-8")
+    status = subprocess.run(["git", "status", "--porcelain", "--untracked-files=all"], cwd=project,
+                            capture_output=True, text=True, check=True).stdout
+    assert f"data/exports/{EXPORT}.dvc" in status and f"data/exports/{EXPORT}\n" not in status
+
+
+def test_two_days_are_listed_and_restored_independently(
+    gx: Any, project: Path, project_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+) -> None:
+    settings = project_settings()
+    day1 = make_context(settings, as_of=date(2026, 11, 19))
+    day2 = make_context(settings, as_of=AS_OF)
+    create_mart(settings, mart_rows(4))
+    run_publish(day1)
+    create_mart(settings, mart_rows(5))
+    run_publish(day2)
+    exports = project / "data" / "exports"
+    bytes1 = (exports / "movies_tv_shows_enriched_2026-11-19.parquet").read_bytes()
+    bytes2 = (exports / EXPORT).read_bytes()
+
+    forget_local_copy(project)
+    listed = list_snapshots(settings)
+    assert [s.date for s in listed] == [date(2026, 11, 19), AS_OF]
+    assert all(s.pushed and not s.local for s in listed)
+
+    assert restore_snapshot(settings, date(2026, 11, 19)).read_bytes() == bytes1
+    assert not (exports / EXPORT).exists()  # only the day asked for comes back
+    assert restore_snapshot(settings, AS_OF).read_bytes() == bytes2
+
+
+def test_restore_unknown_day_fails_clearly(
+    project: Path, project_settings: Callable[..., Settings],
+) -> None:
+    with pytest.raises(SnapshotError, match="no snapshot for 2026-01-01"):
+        restore_snapshot(project_settings(), date(2026, 1, 1))
+
+
+def test_export_outside_the_project_is_refused(
+    project_settings: Callable[..., Settings], make_context: Callable[..., RunContext], tmp_path: Path,
+) -> None:
+    ctx = make_context(project_settings(**{"export.dir": str(tmp_path / "elsewhere")}))
+    with pytest.raises(SnapshotError, match="outside the DVC project"):
+        snapshot(ctx)
+
+
+def test_missing_export_is_refused(project_settings: Callable[..., Settings],
+                                   make_context: Callable[..., RunContext]) -> None:
+    with pytest.raises(SnapshotError, match="run the export step"):
+        snapshot(make_context(project_settings()))
+
+
+def test_s3_remote_end_to_end_against_moto_server(
+    gx: Any, project: Path, project_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
+) -> None:
+    with running_s3_server(monkeypatch) as s3:
+        assert s3.endpoint_url.startswith("http://127.0.0.1:")
+        s3.create_bucket("trending-now-dvc")
+        settings = project_settings(**{
+            "dvc.remote": "s3",
+            "dvc.s3_url": "s3://trending-now-dvc/snapshots",
+            "aws.endpoint_url": s3.endpoint_url,
+        })
+        ctx = make_context(settings)
+        create_mart(settings, mart_rows(6))
+
+        *_, snapped = run_publish(ctx)
+
+        md5 = snapped.details["md5"]
+        keys = s3.keys("trending-now-dvc")
+        assert f"snapshots/files/md5/{md5[:2]}/{md5[2:]}" in keys
+        assert f"snapshots/manifests/{EXPORT}.dvc" in keys
+        assert snapped.details["manifest"] == f"s3://trending-now-dvc/snapshots/manifests/{EXPORT}.dvc"
+        assert not (tmp_path / "dvc-remote").exists()  # nothing went to the local remote
+        original = (project / "data" / "exports" / EXPORT).read_bytes()
+
+        forget_local_copy(project)
+        [listed] = list_snapshots(settings)
+        assert (listed.md5, listed.pushed, listed.local, listed.manifest) == (md5, True, False, "remote")
+
+        restored = restore_snapshot(settings, AS_OF)
+
+        assert restored.read_bytes() == original
+        assert (project / ".dvc" / "cache" / "files" / "md5" / md5[:2] / md5[2:]).exists()
+
+
+def test_works_without_git_as_on_a_deployed_worker(
+    tmp_path: Path, make_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+) -> None:
+    """A worker image has the code and .dvc/config but no .git: the step runs with core.no_scm."""
+    from dvc.repo import Repo
+
+    root = tmp_path / "worker"
+    root.mkdir()
+    Repo.init(str(root), no_scm=True).close()
+    (root / ".dvc" / "config").write_text("[core]\n    remote = local\n", encoding="utf-8")  # as committed
+    settings = dataclasses.replace(make_settings({
+        "export.dir": "data/exports",
+        "dvc.local_remote_path": str(tmp_path / "worker-remote"),
+        "dvc.site_cache_dir": str(tmp_path / "dvc-site-cache"),
+    }), root=root)
+    ctx = make_context(settings)
+    create_mart(settings, mart_rows(3))
+    export_parquet(ctx)
+    snapped = snapshot(ctx)
+    original = (root / "data" / "exports" / EXPORT).read_bytes()
+
+    forget_local_copy(root)
+    assert restore_snapshot(settings, AS_OF).read_bytes() == original
+    assert snapped.details["files_pushed"] == 1

@@ -1,0 +1,153 @@
+"""Export the mart to one Parquet file per run date: ``<export.dir>/movies_tv_shows_enriched_<as_of>.parquet``.
+
+The file has exactly :data:`~trending_now.mart_schema.MART_ARROW_SCHEMA`, rows sorted by ``id`` and zstd
+compression. The same data always gives the same bytes (fixed row order, fixed writer options, no
+timestamps in the file), so DVC sees no change when a day is re-run; an unchanged file is not even
+rewritten. The file is written atomically: a temporary file in the same directory, fsync, ``os.replace``;
+a failure leaves the previous file (or none) and no partial file.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable
+from datetime import date
+from pathlib import Path
+from typing import IO, Any
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from trending_now.context import RunContext, StepResult
+from trending_now.mart_schema import (
+    MART_ARROW_SCHEMA,
+    MART_NAME,
+    MartSchemaError,
+    read_mart_rows,
+    rows_to_arrow,
+)
+
+STEP = "export_parquet"
+COMPRESSION = "zstd"
+COMPRESSION_LEVEL = 9
+ROW_GROUP_SIZE = 64 * 1024
+FILE_MODE = 0o644
+
+
+class ExportError(RuntimeError):
+    """The mart cannot be exported as published (schema mismatch, duplicate ids, write failure)."""
+
+
+def export_path(export_dir: Path, as_of: date) -> Path:
+    return export_dir / f"{MART_NAME}_{as_of.isoformat()}.parquet"
+
+
+def prepare_table(table: pa.Table) -> pa.Table:
+    """Cast to the published schema (fail on any difference) and sort by ``id``."""
+    if table.schema.names != MART_ARROW_SCHEMA.names:
+        missing = [n for n in MART_ARROW_SCHEMA.names if n not in table.schema.names]
+        extra = [n for n in table.schema.names if n not in MART_ARROW_SCHEMA.names]
+        raise ExportError(
+            f"{MART_NAME} columns differ from the published schema "
+            f"(missing: {missing or 'none'}; unexpected: {extra or 'none'}; or out of order)"
+        )
+    try:
+        table = table.cast(MART_ARROW_SCHEMA, safe=True)
+    except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
+        raise ExportError(f"{MART_NAME} does not cast to the published schema: {exc}") from exc
+    ids = table.column("id")
+    if ids.null_count:
+        raise ExportError(f"{MART_NAME} has {ids.null_count} rows without an id")
+    if pc.count_distinct(ids).as_py() != table.num_rows:
+        raise ExportError(f"{MART_NAME} has duplicate ids; the export needs one row per id (run validate)")
+    return table.sort_by([("id", "ascending")]).combine_chunks()
+
+
+def write_parquet(table: pa.Table, sink: IO[bytes]) -> None:
+    """The writer options are fixed so equal tables give equal bytes."""
+    pq.write_table(
+        table,
+        sink,
+        compression=COMPRESSION,
+        compression_level=COMPRESSION_LEVEL,
+        row_group_size=ROW_GROUP_SIZE,
+        use_dictionary=True,
+        write_statistics=True,
+        version="2.6",
+        data_page_version="1.0",
+    )
+
+
+def file_digest(path: Path, algorithm: str = "md5") -> str:
+    digest = hashlib.new(algorithm)
+    with path.open("rb") as fh:
+        for chunk in iter(lambda: fh.read(1 << 20), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _fsync_dir(directory: Path) -> None:
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> bool:
+    """Write ``path`` through a temporary file in its directory; returns False when the bytes were unchanged.
+
+    An unchanged file is left as it is (same mtime), so nothing downstream sees a change.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
+    tmp = Path(tmp_name)
+    try:
+        os.fchmod(fd, FILE_MODE)  # mkstemp creates 0600; the export is shared data
+        with os.fdopen(fd, "wb") as fh:
+            write(fh)
+            fh.flush()
+            os.fsync(fh.fileno())
+        if (
+            path.exists()
+            and path.stat().st_size == tmp.stat().st_size
+            and file_digest(path) == file_digest(tmp)
+        ):
+            tmp.unlink()
+            return False
+        os.replace(tmp, path)
+        _fsync_dir(path.parent)
+        return True
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+
+
+def export_table(table: pa.Table, path: Path) -> dict[str, Any]:
+    """Write a prepared copy of ``table`` to ``path``; returns what was written."""
+    prepared = prepare_table(table)
+    changed = write_atomic(path, lambda sink: write_parquet(prepared, sink))
+    return {
+        "path": str(path),
+        "rows": prepared.num_rows,
+        "bytes": path.stat().st_size,
+        "md5": file_digest(path),
+        "changed": changed,
+    }
+
+
+def export_parquet(ctx: RunContext) -> StepResult:
+    try:
+        rows = read_mart_rows(ctx.warehouse)
+        table = rows_to_arrow(rows)
+    except MartSchemaError as exc:
+        raise ExportError(str(exc)) from exc
+    path = export_path(ctx.settings.path("export.dir"), ctx.as_of)
+    written = export_table(table, path)
+    ctx.progress(
+        f"exported {written['rows']} rows to {path} ({'changed' if written['changed'] else 'unchanged'})"
+    )
+    return StepResult(step=STEP, rows_in=len(rows), rows_out=written["rows"], details=written)
