@@ -219,7 +219,10 @@ def replay_settings(settings: Settings, overrides: dict[str, Any], target: str |
     """
     from trending_now.config import Secrets
 
-    replayed = settings.with_overrides({**overrides, "warehouse.target": target or "duckdb"})
+    # One local host serves every recorded site, so the per-host politeness limit is lifted for it.
+    replayed = settings.with_overrides(
+        {**overrides, "warehouse.target": target or "duckdb", "reviews.per_host_rps": 50}
+    )
     values = {name: settings.secrets.get(name) or "replay" for name in ("TMDB_API_KEY", "GUARDIAN_API_KEY")}
     if settings.secrets.get("GEMINI_API_KEY"):
         values["GEMINI_API_KEY"] = settings.secrets.get("GEMINI_API_KEY") or ""

@@ -1,0 +1,341 @@
+"""The HTTP helper every review adapter uses.
+
+One :class:`HttpClient` per run: thread-local ``requests`` sessions with a named User-Agent, a per-site
+rate limit, a cap on requests in flight, retries with exponential backoff on 429/5xx/timeouts (honouring
+``Retry-After``), robots.txt per site, and a conditional-request cache on disk (ETag / Last-Modified), so
+a re-run downloads only what changed. Secrets passed as query parameters never reach logs, error
+messages or cache files. ``sleep`` and ``clock`` are injectable so tests run without waiting.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import threading
+import time
+from collections import Counter, defaultdict
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from email.utils import parsedate_to_datetime
+from pathlib import Path
+from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.robotparser import RobotFileParser
+
+import requests
+
+from extract.reviews.settings import ReviewsSettings
+
+log = logging.getLogger(__name__)
+
+RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
+SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "key", "token", "access_token"})
+
+
+class FetchError(RuntimeError):
+    """A request could not be answered (timeouts or connection errors after every retry)."""
+
+
+class RobotsDisallowed(FetchError):
+    """robots.txt of the site forbids the URL for our User-Agent."""
+
+
+def redact_url(url: str) -> str:
+    """The URL with secret query parameters replaced, safe for logs, reasons and cache keys."""
+    parts = urlsplit(url)
+    if not parts.query:
+        return url
+    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    return urlunsplit(parts._replace(query=urlencode(query).replace("%2A%2A%2A", "***")))
+
+
+def build_url(url: str, params: Mapping[str, Any] | None) -> str:
+    if not params:
+        return url
+    clean = [(k, str(v)) for k, v in params.items() if v is not None]
+    return f"{url}{'&' if '?' in url else '?'}{urlencode(clean)}"
+
+
+def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    return max(0.0, when.timestamp() - (time.time() if now is None else now))
+
+
+@dataclass
+class HttpResponse:
+    url: str  # redacted
+    status: int
+    body: bytes
+    headers: dict[str, str]
+    from_cache: bool = False
+    attempts: int = 1
+
+    @property
+    def text(self) -> str:
+        content_type = self.headers.get("Content-Type", "") or self.headers.get("content-type", "")
+        charset = "utf-8"
+        for part in content_type.split(";"):
+            name, _, value = part.strip().partition("=")
+            if name.lower() == "charset" and value:
+                charset = value.strip('"')
+        try:
+            return self.body.decode(charset, errors="replace")
+        except LookupError:
+            return self.body.decode("utf-8", errors="replace")
+
+    def json(self) -> Any:
+        return json.loads(self.text)
+
+
+class RateLimiter:
+    """At most ``rps`` request starts per second per key; callers reserve a slot, then sleep outside the lock."""
+
+    def __init__(self, rps: float, clock: Callable[[], float], sleep: Callable[[float], None]) -> None:
+        self.interval = 0.0 if rps <= 0 else 1.0 / rps
+        self.clock = clock
+        self.sleep = sleep
+        self._next: dict[str, float] = {}
+        self._lock = threading.Lock()
+
+    def acquire(self, key: str) -> float:
+        if self.interval <= 0:
+            return 0.0
+        with self._lock:
+            now = self.clock()
+            start = max(now, self._next.get(key, now))
+            self._next[key] = start + self.interval
+        wait = start - now
+        if wait > 0:
+            self.sleep(wait)
+        return wait
+
+
+class HttpCache:
+    """Bodies of 200 responses with their validators, one ``<sha256>.json`` + ``<sha256>.body`` per URL."""
+
+    def __init__(self, directory: Path) -> None:
+        self.directory = Path(directory)
+        self.directory.mkdir(parents=True, exist_ok=True)
+
+    def _paths(self, url: str) -> tuple[Path, Path]:
+        key = hashlib.sha256(redact_url(url).encode()).hexdigest()
+        return self.directory / f"{key}.json", self.directory / f"{key}.body"
+
+    def load(self, url: str) -> tuple[dict[str, Any], bytes] | None:
+        meta_path, body_path = self._paths(url)
+        try:
+            meta = json.loads(meta_path.read_text(encoding="utf-8"))
+            return meta, body_path.read_bytes()
+        except (OSError, ValueError):
+            return None
+
+    def validators(self, url: str) -> dict[str, str]:
+        cached = self.load(url)
+        if not cached:
+            return {}
+        meta, _ = cached
+        headers = {}
+        if meta.get("etag"):
+            headers["If-None-Match"] = meta["etag"]
+        if meta.get("last_modified"):
+            headers["If-Modified-Since"] = meta["last_modified"]
+        return headers
+
+    def store(self, url: str, headers: Mapping[str, str], body: bytes) -> None:
+        etag, last_modified = headers.get("ETag"), headers.get("Last-Modified")
+        if not etag and not last_modified:
+            return
+        meta_path, body_path = self._paths(url)
+        meta = {
+            "url": redact_url(url),
+            "etag": etag,
+            "last_modified": last_modified,
+            "content_type": headers.get("Content-Type"),
+            "stored_at": time.time(),
+        }
+        suffix = f".{os.getpid()}.{threading.get_ident()}.tmp"
+        for path, data in ((body_path, body), (meta_path, json.dumps(meta).encode())):
+            tmp = path.with_name(path.name + suffix)
+            tmp.write_bytes(data)
+            tmp.replace(path)
+
+
+@dataclass
+class _Robots:
+    parser: RobotFileParser | None
+    reason: str | None = None  # set when the whole site is off limits (robots.txt unreachable)
+
+
+@dataclass
+class HttpClient:
+    """Shared by the adapters of one run; thread-safe."""
+
+    settings: ReviewsSettings
+    sleep: Callable[[float], None] = time.sleep
+    clock: Callable[[], float] = time.monotonic
+    session_factory: Callable[[], requests.Session] = requests.Session
+    stats: dict[str, Counter[str]] = field(default_factory=lambda: defaultdict(Counter))
+
+    def __post_init__(self) -> None:
+        self.limiter = RateLimiter(self.settings.per_host_rps, self.clock, self.sleep)
+        self.cache = HttpCache(self.settings.cache_dir) if self.settings.cache_dir else None
+        self._in_flight = threading.BoundedSemaphore(max(1, self.settings.concurrency))
+        self._local = threading.local()
+        self._sessions: list[requests.Session] = []
+        self._lock = threading.Lock()
+        self._robots: dict[str, _Robots] = {}
+        self._robots_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+
+    # ---- public ----------------------------------------------------------------------------------
+    def get(
+        self,
+        url: str,
+        params: Mapping[str, Any] | None = None,
+        *,
+        source: str,
+        site_root: str | None = None,
+        use_cache: bool = True,
+    ) -> HttpResponse:
+        """GET with retries; returns the final response whatever its status.
+
+        ``site_root`` turns on robots.txt checks against ``<site_root>/robots.txt`` (paths relative to it).
+        Raises :class:`RobotsDisallowed` or :class:`FetchError` (timeouts/connection errors after retries).
+        """
+        full = build_url(url, params)
+        if site_root:
+            self._check_robots(full, site_root, source)
+        validators = self.cache.validators(full) if (self.cache and use_cache) else {}
+        response = self._request(full, source, validators)
+        if response.status == 304 and validators and self.cache:
+            cached = self.cache.load(full)
+            if cached:
+                meta, body = cached
+                self._count(source, "cache_hits")
+                headers = {"Content-Type": meta.get("content_type") or "", "ETag": meta.get("etag") or ""}
+                return HttpResponse(redact_url(full), 200, body, headers, from_cache=True,
+                                    attempts=response.attempts)
+        if response.status == 200:
+            self._count(source, "downloads")
+            if self.cache and use_cache:
+                self.cache.store(full, response.headers, response.body)
+        return response
+
+    def source_stats(self, source: str) -> dict[str, int]:
+        with self._lock:
+            return dict(self.stats.get(source, Counter()))
+
+    def close(self) -> None:
+        with self._lock:
+            for session in self._sessions:
+                session.close()
+            self._sessions.clear()
+
+    def __enter__(self) -> HttpClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- internals -------------------------------------------------------------------------------
+    def _count(self, source: str, name: str, n: int = 1) -> None:
+        with self._lock:
+            self.stats[source][name] += n
+
+    def _session(self) -> requests.Session:
+        session = getattr(self._local, "session", None)
+        if session is None:
+            session = self.session_factory()
+            session.headers["User-Agent"] = self.settings.user_agent
+            self._local.session = session
+            with self._lock:
+                self._sessions.append(session)
+        return session
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(retry_after, self.settings.max_backoff_s)
+        return min(self.settings.backoff_base_s * (2**attempt), self.settings.max_backoff_s)
+
+    def _request(self, url: str, source: str, headers: Mapping[str, str]) -> HttpResponse:
+        safe = redact_url(url)
+        host_key = _site_key(url)
+        attempts = self.settings.max_retries + 1
+        last_error = ""
+        for attempt in range(attempts):
+            self.limiter.acquire(host_key)
+            self._count(source, "requests")
+            try:
+                with self._in_flight:
+                    raw = self._session().get(url, headers=dict(headers), timeout=self.settings.timeout_s,
+                                              allow_redirects=True)
+            except requests.Timeout:
+                last_error = f"timed out after {self.settings.timeout_s:g}s"
+            except requests.ConnectionError as exc:
+                last_error = f"connection failed ({type(exc).__name__})"
+            else:
+                body = raw.content
+                response = HttpResponse(safe, raw.status_code, body, dict(raw.headers), attempts=attempt + 1)
+                if raw.status_code not in RETRY_STATUSES or attempt == attempts - 1:
+                    return response
+                delay = self._backoff(attempt, parse_retry_after(raw.headers.get("Retry-After")))
+                self._count(source, "retries")
+                log.info("%s: HTTP %s for %s, retry %d/%d in %.2fs", source, raw.status_code, safe,
+                         attempt + 1, attempts - 1, delay)
+                self.sleep(delay)
+                continue
+            if attempt == attempts - 1:
+                break
+            delay = self._backoff(attempt, None)
+            self._count(source, "retries")
+            log.info("%s: %s for %s, retry %d/%d in %.2fs", source, last_error, safe, attempt + 1,
+                     attempts - 1, delay)
+            self.sleep(delay)
+        raise FetchError(f"{last_error} ({attempts} attempt{'s' if attempts > 1 else ''}) for {safe}")
+
+    def _check_robots(self, url: str, site_root: str, source: str) -> None:
+        root = site_root.rstrip("/")
+        robots = self._robots_for(root, source)
+        if robots.reason:
+            raise RobotsDisallowed(robots.reason)
+        relative = url[len(root):] if url.startswith(root) else urlsplit(url).path
+        relative = relative if relative.startswith("/") else "/" + relative
+        if robots.parser is not None and not robots.parser.can_fetch(self.settings.user_agent, relative):
+            raise RobotsDisallowed(f"robots.txt disallows {relative.split('?')[0]}")
+
+    def _robots_for(self, root: str, source: str) -> _Robots:
+        with self._robots_locks[root]:
+            if root in self._robots:
+                return self._robots[root]
+            robots_url = f"{root}/robots.txt"
+            try:
+                response = self.get(robots_url, source=source)
+            except FetchError as exc:
+                entry = _Robots(None, f"robots.txt unreachable ({exc}); not crawling the site")
+            else:
+                if response.status == 200:
+                    parser = RobotFileParser(robots_url)
+                    parser.parse(response.text.splitlines())
+                    entry = _Robots(parser)
+                elif 400 <= response.status < 500:
+                    entry = _Robots(None)  # RFC 9309: no robots.txt = everything allowed
+                else:
+                    entry = _Robots(None, f"robots.txt answered HTTP {response.status}; not crawling the site")
+            self._robots[root] = entry
+            return entry
+
+
+def _site_key(url: str) -> str:
+    """Rate-limit key: scheme, host and port (one key per real host)."""
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"

@@ -1,0 +1,101 @@
+"""Typed records at the boundaries of the review extract: what goes in (a subject), what comes out."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import UTC, date, datetime
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+Source = Literal["tmdb", "rogerebert", "guardian"]
+FetchStatus = Literal["ok", "no_reviews", "not_found", "skipped", "error"]
+CRITIC_SOURCES = frozenset({"rogerebert", "guardian"})
+PAYLOAD_EXCERPT_CHARS = 2000
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
+
+
+class Subject(BaseModel):
+    """One movie or show to find reviews for (a new season is reviewed as its parent show)."""
+
+    model_config = ConfigDict(frozen=True)
+
+    title_id: str
+    content_type: Literal["movie", "show"]
+    title: str
+    year: int | None = None
+    tmdb_id: str | None = None
+    imdb_id: str | None = None
+
+
+class Review(BaseModel):
+    """One row of ``raw_reviews.reviews`` (docs/raw-tables.md)."""
+
+    title_id: str
+    source: Source
+    review_key: str
+    author: str | None = None
+    review_text: str
+    original_score: str | None = None
+    score_normalized: float | None = Field(default=None, ge=0.0, le=10.0)
+    review_url: str | None = None
+    published_at: datetime | None = None
+    extracted_at: datetime = Field(default_factory=utc_now)
+
+    @property
+    def is_critic(self) -> bool:
+        return self.source in CRITIC_SOURCES
+
+
+class FetchOutcome(BaseModel):
+    """One row of ``raw_reviews.review_fetches``: what one source answered for one title."""
+
+    title_id: str
+    source: Source
+    status: FetchStatus
+    reason: str | None = None
+    reviews_found: int = 0
+    fetched_at: datetime = Field(default_factory=utc_now)
+
+
+class QuarantineEntry(BaseModel):
+    """One row of ``raw_reviews.quarantine``: a payload we fetched but could not turn into reviews."""
+
+    record_key: str
+    source: str
+    entity_id: str | None = None
+    reason: str
+    payload: str
+    as_of_date: date
+    quarantined_at: datetime = Field(default_factory=utc_now)
+
+    @classmethod
+    def build(cls, source: str, entity_id: str | None, reason: str, payload: str, as_of_date: date) -> QuarantineEntry:
+        excerpt = payload[:PAYLOAD_EXCERPT_CHARS]
+        key = hashlib.sha256(f"{source}\n{excerpt}".encode()).hexdigest()
+        return cls(record_key=key, source=source, entity_id=entity_id, reason=reason, payload=excerpt,
+                   as_of_date=as_of_date)
+
+
+class SourceResult(BaseModel):
+    """Everything one adapter produced for one subject."""
+
+    outcome: FetchOutcome
+    reviews: list[Review] = Field(default_factory=list)
+    quarantine: list[QuarantineEntry] = Field(default_factory=list)
+
+
+class TitleHarvest(BaseModel):
+    """Everything the three adapters produced for one subject, after dedupe and selection."""
+
+    subject: Subject
+    reviews: list[Review] = Field(default_factory=list)
+    outcomes: list[FetchOutcome] = Field(default_factory=list)
+    quarantine: list[QuarantineEntry] = Field(default_factory=list)
+
+
+class LayoutError(ValueError):
+    """A page was fetched but the expected structure is missing (template drift or garbage)."""

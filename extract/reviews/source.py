@@ -1,0 +1,123 @@
+"""dlt source ``reviews``: the titles resource feeds three transformers.
+
+``reviews`` (merge on title_id, source, review_key), ``review_fetches`` (merge on title_id, source) and
+``quarantine`` (merge on record_key) all read from one :class:`Harvester`, which fetches each title once.
+Column hints pin every contract column's type (docs/raw-tables.md), so a run where a column is always
+null still creates it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from datetime import date
+from typing import Any
+
+import dlt
+from dlt.common.typing import TDataItems
+
+from extract.reviews.harvest import Harvester
+from extract.reviews.http import HttpClient
+from extract.reviews.models import Subject
+from extract.reviews.settings import ReviewsSettings
+
+REVIEW_COLUMNS: dict[str, Any] = {
+    "title_id": {"data_type": "text", "nullable": False},
+    "source": {"data_type": "text", "nullable": False},
+    "review_key": {"data_type": "text", "nullable": False},
+    "author": {"data_type": "text", "nullable": True},
+    "review_text": {"data_type": "text", "nullable": True},
+    "original_score": {"data_type": "text", "nullable": True},
+    "score_normalized": {"data_type": "double", "nullable": True},
+    "review_url": {"data_type": "text", "nullable": True},
+    "published_at": {"data_type": "timestamp", "nullable": True},
+    "extracted_at": {"data_type": "timestamp", "nullable": True},
+}
+FETCH_COLUMNS: dict[str, Any] = {
+    "title_id": {"data_type": "text", "nullable": False},
+    "source": {"data_type": "text", "nullable": False},
+    "status": {"data_type": "text", "nullable": True},
+    "reason": {"data_type": "text", "nullable": True},
+    "reviews_found": {"data_type": "bigint", "nullable": True},
+    "fetched_at": {"data_type": "timestamp", "nullable": True},
+}
+QUARANTINE_COLUMNS: dict[str, Any] = {
+    "record_key": {"data_type": "text", "nullable": False},
+    "source": {"data_type": "text", "nullable": True},
+    "entity_id": {"data_type": "text", "nullable": True},
+    "reason": {"data_type": "text", "nullable": True},
+    "payload": {"data_type": "text", "nullable": True},
+    "as_of_date": {"data_type": "date", "nullable": True},
+    "quarantined_at": {"data_type": "timestamp", "nullable": True},
+}
+
+
+def _batches(titles: Iterable[Subject | dict[str, Any]], size: int) -> Iterator[list[Subject]]:
+    batch: list[Subject] = []
+    for title in titles:
+        batch.append(title if isinstance(title, Subject) else Subject.model_validate(title))
+        if len(batch) >= size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+@dlt.source(name="reviews", max_table_nesting=0)
+def reviews_source(
+    titles: Iterable[Subject | dict[str, Any]],
+    settings: ReviewsSettings,
+    as_of: date,
+    harvester: Harvester | None = None,
+    client: HttpClient | None = None,
+    batch_size: int | None = None,
+) -> Any:
+    """Reviews of ``titles`` (subjects: movie or show, with TMDB/IMDb ids) from TMDB, RogerEbert and the Guardian.
+
+    Pass a ``harvester`` to read its counters after the run; otherwise one is built on ``client``
+    (or on a new :class:`HttpClient`).
+    """
+    if harvester is None:
+        harvester = Harvester(settings, client or HttpClient(settings), as_of)
+    size = batch_size or max(1, settings.concurrency * 8)
+
+    @dlt.resource(name="review_subjects", selected=False)
+    def review_subjects() -> Iterator[list[Subject]]:
+        yield from _batches(titles, size)
+
+    @dlt.transformer(
+        data_from=review_subjects,
+        name="reviews",
+        write_disposition="merge",
+        primary_key=("title_id", "source", "review_key"),
+        columns=REVIEW_COLUMNS,
+    )
+    def reviews(batch: list[Subject]) -> TDataItems:
+        rows = [r.model_dump() for h in harvester.harvest_many(batch) for r in h.reviews]
+        if rows:
+            yield rows
+
+    @dlt.transformer(
+        data_from=review_subjects,
+        name="review_fetches",
+        write_disposition="merge",
+        primary_key=("title_id", "source"),
+        columns=FETCH_COLUMNS,
+    )
+    def review_fetches(batch: list[Subject]) -> TDataItems:
+        rows = [o.model_dump() for h in harvester.harvest_many(batch) for o in h.outcomes]
+        if rows:
+            yield rows
+
+    @dlt.transformer(
+        data_from=review_subjects,
+        name="quarantine",
+        write_disposition="merge",
+        primary_key="record_key",
+        columns=QUARANTINE_COLUMNS,
+    )
+    def quarantine(batch: list[Subject]) -> TDataItems:
+        rows = [q.model_dump() for h in harvester.harvest_many(batch) for q in h.quarantine]
+        if rows:
+            yield rows
+
+    return review_subjects, reviews, review_fetches, quarantine
