@@ -2,7 +2,9 @@
 
 Flow: read pending inputs -> build jobs of ``enrich.batch_size`` titles -> run at most
 ``enrich.concurrency`` jobs at once (thread pool), each behind the token bucket and the budget cap, with
-retries (exponential backoff + jitter, RetryInfo honoured) -> rows go to the side table in small chunks.
+retries (exponential backoff + jitter, RetryInfo honoured) -> each row is journaled (fsynced) as it
+arrives -> rows go to the side table in small chunks. A run first loads what a crashed run left in the
+journal, so those titles count as done and are not paid for again.
 
 Outcomes per title: ``ok`` row; ``failed`` row with the reason (stays pending, retried next run);
 or no row at all when the run stopped before its call (budget cap, a fatal API error) - also pending.
@@ -19,6 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from enrich.inputs import InputError, TitleInput, parse_input_row
+from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
 from enrich.providers.base import (
     CallUsage,
@@ -30,7 +33,7 @@ from enrich.providers.base import (
 from enrich.ratelimit import TokenBucket
 from enrich.retry import Backoff
 from enrich.schema import TitleEnrichment
-from enrich.store import ResultSink, enrichment_row, load_pending
+from enrich.store import ResultSink, enrichment_row, load_pending, open_journal, replay_journal
 from trending_now.config import ConfigError, Settings
 from trending_now.context import RunContext, StepResult
 
@@ -262,13 +265,21 @@ def enrich_titles(ctx: RunContext) -> StepResult:
     config = RunnerConfig.from_settings(settings)
     provider = make_provider(settings)
     try:
-        return _run(ctx, provider, config)
+        with open_journal(ctx.warehouse) as journal:
+            return _run(ctx, provider, config, journal)
     finally:
         provider.close()
 
 
-def _run(ctx: RunContext, provider: Provider, config: RunnerConfig) -> StepResult:
+def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Journal) -> StepResult:
     warehouse = ctx.warehouse
+    replayed = replay_journal(warehouse, journal)
+    if replayed.loaded or replayed.rejected:
+        ctx.progress(
+            f"enrich: loaded {replayed.loaded} result(s) a previous run left in the journal"
+            + (f"; {len(replayed.rejected)} torn/undecodable line(s) kept in {journal.rejected_path}"
+               if replayed.rejected else "")
+        )
     work = load_pending(warehouse, PROMPT_VERSION, provider.model)
     rows = work.rows[: ctx.limit] if ctx.limit is not None else work.rows
     result = StepResult(step=STEP, rows_in=len(rows), cache_hits=work.total_inputs - len(work.rows))
@@ -279,7 +290,7 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig) -> StepResul
     )
 
     totals = RunTotals()
-    sink = ResultSink(warehouse, config.flush_every, config.flush_seconds)
+    sink = ResultSink(warehouse, config.flush_every, config.flush_seconds, journal=journal)
     accumulated: dict[str, CallUsage] = {}
     hashes: dict[str, str] = {}
 
@@ -386,6 +397,8 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig) -> StepResul
         "thoughts_tokens": totals.usage.thoughts_tokens,
         "batch_size": config.batch_size,
         "flushes": sink.flushes,
+        "journal_replayed": replayed.loaded,
+        "journal_rejected_lines": len(replayed.rejected),
     }
     return result
 

@@ -1,8 +1,9 @@
 """The side table ``raw_enrichment.title_enrichments``: what is pending, and writing results in chunks.
 
 A title is pending when its ``(id, source_data_hash, prompt_version, model)`` has no ``status='ok'`` row.
-Results are written with dlt (merge on that key) in small chunks as they arrive, so a crash loses at most
-the last unflushed chunk, and a later ``ok`` row replaces an earlier ``failed`` one.
+Results are written with dlt (merge on that key) in small chunks, and a later ``ok`` row replaces an
+earlier ``failed`` one. Each row is first appended to the write-ahead journal (``enrich.journal``), so a
+crash between two chunks loses no paid result: the next run loads what the journal holds first.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from enrich.journal import Journal, RejectedLine, journal_path
 from enrich.providers.base import CallUsage
 from enrich.schema import TitleEnrichment
 from trending_now.warehouse import RAW_ENRICHMENT, Warehouse
@@ -124,9 +126,37 @@ def title_enrichments_resource(rows: list[dict[str, Any]]) -> Any:
     )
 
 
+def open_journal(warehouse: Warehouse) -> Journal:
+    """The target's journal, opened (and locked against a concurrent run on the same target)."""
+    path = journal_path(warehouse.pipelines_dir, warehouse.target)
+    return Journal(path, timestamp_fields=("enriched_at",)).open()
+
+
+@dataclass(frozen=True)
+class ReplayReport:
+    loaded: int
+    rejected: list[RejectedLine]
+
+
+def replay_journal(warehouse: Warehouse, journal: Journal) -> ReplayReport:
+    """Load the rows a crashed run left in the journal, then clear it. Undecodable lines are quarantined."""
+    contents = journal.read()
+    rows = contents.rows
+    if rows:
+        warehouse.dlt_run(PIPELINE, RAW_ENRICHMENT, title_enrichments_resource(rows))
+    journal.quarantine(contents.rejected)
+    if rows or contents.rejected:
+        journal.clear()
+    return ReplayReport(loaded=len(rows), rejected=contents.rejected)
+
+
 @dataclass
 class ResultSink:
-    """Buffers result rows and writes them with dlt every ``flush_every`` rows or ``flush_seconds``."""
+    """Buffers result rows and writes them with dlt every ``flush_every`` rows or ``flush_seconds``.
+
+    With a ``journal``, each row is journaled (fsynced) before it is buffered, and dropped from the
+    journal once its chunk is in the warehouse.
+    """
 
     warehouse: Warehouse
     flush_every: int = 25
@@ -136,11 +166,15 @@ class ResultSink:
     buffer: list[dict[str, Any]] = field(default_factory=list)
     written: int = 0
     flushes: int = 0
+    journal: Journal | None = None
 
     def __post_init__(self) -> None:
         self._last_flush = self.clock()
+        self._journaled: list[int] = []  # journal sequence numbers of the buffered rows
 
     def add(self, rows: list[dict[str, Any]]) -> None:
+        if self.journal is not None:
+            self._journaled.extend(self.journal.append(rows))
         self.buffer.extend(rows)
         self.maybe_flush()
 
@@ -154,11 +188,15 @@ class ResultSink:
         if not self.buffer:
             return
         rows, self.buffer = self.buffer, []
+        seqs, self._journaled = self._journaled, []
         try:
             self.warehouse.dlt_run(PIPELINE, RAW_ENRICHMENT, title_enrichments_resource(rows))
         except BaseException:
             self.buffer = rows + self.buffer  # not written: keep them for the next attempt
+            self._journaled = seqs + self._journaled
             raise
+        if self.journal is not None:
+            self.journal.discard(seqs)
         self.written += len(rows)
         self.flushes += 1
         if self.on_flush:
