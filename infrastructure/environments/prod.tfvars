@@ -1,0 +1,35 @@
+# Environment "prod". Apply with:
+#   terraform init -backend-config=environments/prod.backend.hcl
+#   terraform apply -var-file=environments/prod.tfvars
+environment = "prod"
+aws_region  = "us-east-1"
+
+# Replace with the repository that runs .github/workflows/cd_*.yml.
+github_repository  = "trending-now/trending-now"
+github_environment = "production"
+
+# Created by infrastructure/bootstrap; must match environments/prod.backend.hcl.
+terraform_state_bucket = "trending-now-tfstate-prod"
+terraform_lock_table   = "trending-now-tf-locks"
+
+vpc_cidr                   = "10.30.0.0/16"
+single_nat_gateway         = false
+enable_interface_endpoints = true
+
+kms_deletion_window_in_days    = 30
+force_destroy_buckets          = false
+secret_recovery_window_in_days = 30
+
+redshift_base_capacity                 = 8
+redshift_max_capacity                  = 64
+redshift_usage_limit_rpu_hours_per_day = 48
+redshift_usage_limit_breach_action     = "emit-metric"
+
+mwaa_environment_class = "mw1.medium"
+mwaa_min_workers       = 1
+mwaa_max_workers       = 5
+mwaa_schedulers        = 2
+
+tags = {
+  CostCenter = "data-platform"
+}

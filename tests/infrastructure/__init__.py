@@ -1,0 +1,1 @@
+"""Offline checks of infrastructure/ (Terraform) and .github/workflows/."""
