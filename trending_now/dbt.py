@@ -11,8 +11,10 @@ from typing import Any
 from trending_now.context import RunContext, StepResult
 
 # The two dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts).
-SELECT_BEFORE_ENRICH = ["resource_type:seed", "staging", "intermediate"]
-SELECT_MARTS = ["marts"]
+# (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
+# (b) the enrichment side table's staging, the pending model, the mart and its tests.
+SELECT_BEFORE_ENRICH = ["+int_titles_enrichment_input"]
+SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 
 

@@ -1,0 +1,68 @@
+{#
+    Reviews per title as a JSON array of {source_name, author, review_text, original_score,
+    score_normalized, review_url}, ordered by source, publication date and key so the text
+    (and so source_data_hash) is stable from run to run. Reviews filed under a season's id
+    are moved to the parent show.
+#}
+with
+
+reviews as (
+
+    select * from {{ ref('stg_reviews__reviews') }}
+
+),
+
+nodes as (
+
+    select * from {{ ref('int_titles__nodes_folded') }}
+
+),
+
+mapped as (
+
+    select
+        coalesce(nodes.title_id, reviews.title_id) as title_id,
+        reviews.source_name,
+        reviews.review_key,
+        reviews.author,
+        reviews.review_text,
+        reviews.original_score,
+        reviews.score_normalized,
+        reviews.review_url,
+        coalesce(
+            cast(reviews.published_at as {{ dbt.type_string() }}), ''
+        ) as published_sort_key
+
+    from reviews
+
+    left join nodes
+        on reviews.title_id = nodes.node_id
+
+    where reviews.review_text is not null
+
+),
+
+final as (
+
+    select
+        title_id,
+        count(*) as review_count,
+        {{ json_array_agg(
+            [
+                {"key": "source_name", "expr": "source_name", "type": "string"},
+                {"key": "author", "expr": "author", "type": "string"},
+                {"key": "review_text", "expr": "review_text", "type": "string"},
+                {"key": "original_score", "expr": "original_score", "type": "string"},
+                {"key": "score_normalized", "expr": "score_normalized", "type": "number"},
+                {"key": "review_url", "expr": "review_url", "type": "string"},
+            ],
+            "source_name, published_sort_key desc, review_key"
+        ) }} as scraped_reviews
+
+    from mapped
+
+    group by title_id
+
+)
+
+select * from final
