@@ -31,7 +31,11 @@ mapped as (
         reviews.review_url,
         coalesce(
             cast(reviews.published_at as {{ dbt.type_string() }}), ''
-        ) as published_sort_key
+        ) as published_sort_key,
+        {{ null_safe_hash([
+            'reviews.source_name', 'reviews.review_key', 'reviews.author', 'reviews.review_text',
+            'reviews.original_score', 'cast(round(reviews.score_normalized * 100) as bigint)', 'reviews.review_url'
+        ]) }} as review_fingerprint
 
     from reviews
 
@@ -57,7 +61,17 @@ final as (
                 {"key": "review_url", "expr": "review_url", "type": "string"},
             ],
             "source_name, published_sort_key desc, review_key"
-        ) }} as scraped_reviews
+        ) }} as scraped_reviews,
+        {#
+            What the hash sees of the reviews: one md5 per review over its fields (scores as whole
+            hundredths), joined in the same order. Unlike the JSON text, it is the same on every
+            warehouse, so source_data_hash (and the enrichment it keys) is portable.
+        #}
+        {{ dbt.listagg(
+            "review_fingerprint",
+            "','",
+            "order by source_name, published_sort_key desc, review_key"
+        ) }} as reviews_fingerprint
 
     from mapped
 

@@ -73,6 +73,7 @@ joined as (
         countries.production_countries as country,
         coalesce(reviews.scraped_reviews, '[]') as scraped_reviews,
         coalesce(reviews.review_count, 0) as review_count,
+        reviews.reviews_fingerprint,
         titles.tmdb_id,
         titles.imdb_id,
         titles.new_since
@@ -122,7 +123,7 @@ final as (
         imdb_id,
         new_since,
         {{ null_safe_hash([
-            'title', 'content_type', 'release_year', 'synopsis', 'source_genres', 'scraped_reviews'
+            'title', 'content_type', 'release_year', 'synopsis', 'source_genres', 'reviews_fingerprint'
         ]) }} as source_data_hash
 
     from joined
