@@ -93,6 +93,11 @@ def _failures(result: Any) -> str:
 
 def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
     """``dbt build --select <select>`` without unit tests (CI runs them with ``dbt test``)."""
+    from trending_now.raw_tables import ensure_raw_tables
+
+    created = ensure_raw_tables(ctx.warehouse)
+    if created:
+        ctx.progress(f"created empty raw table(s) no load has made yet: {', '.join(created)}")
     ctx.progress(f"dbt build --select {' '.join(select)}")
     result = invoke(ctx, ["build", "--select", *select, "--exclude", *EXCLUDE_UNIT_TESTS])
     counts: dict[str, int] = {}
@@ -102,7 +107,8 @@ def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
         counts[status] = counts.get(status, 0) + 1
         if getattr(node_result.node, "resource_type", "") == "model":
             models += 1
-    return StepResult(step=step, rows_out=models, details={"select": list(select), "statuses": counts})
+    details = {"select": list(select), "statuses": counts, "raw_tables_created": created}
+    return StepResult(step=step, rows_out=models, details=details)
 
 
 def build_before_enrich(ctx: RunContext) -> StepResult:
