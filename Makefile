@@ -44,7 +44,7 @@ test-fast: ## unit tests only (no dbt/Airflow end-to-end)
 lint: ## ruff, sqlfluff, workflow check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check trending_now
-	$(BIN)/sqlfluff lint $(DBT_DIR)/models $(DBT_DIR)/macros --nocolor
+	$(BIN)/sqlfluff lint $(DBT_DIR)/models --nocolor
 	$(BIN)/python scripts/check_workflows.py
 
 docs: manifest ## the dbt docs site (static index.html in dbt_project/target/)
