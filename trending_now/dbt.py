@@ -13,7 +13,7 @@ from trending_now.context import RunContext, StepResult
 # The two dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts).
 # (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
 # (b) the enrichment side table's staging, the pending model, the mart and its tests.
-SELECT_BEFORE_ENRICH = ["+int_titles_enrichment_input"]
+SELECT_BEFORE_ENRICH = ["+int_titles_enrichment_input", "stg_reviews__review_fetches"]
 SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 

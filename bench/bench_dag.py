@@ -1,0 +1,223 @@
+"""The Airflow DAG's costs: parse time by Cosmos load mode, and a whole day under Airflow vs the CLI.
+
+1. DAG parse time with ``LoadMode.DBT_MANIFEST`` (what the DAG uses) vs ``LoadMode.DBT_LS`` (Cosmos runs
+   ``dbt ls`` per task group while parsing; its Airflow-Variable cache is disabled to measure a cold parse,
+   the cost every changed project pays). Each parse runs in a fresh interpreter (imports included, as a
+   DAG processor pays them), ``--repeat`` times; the median is reported.
+2. Wall time of ``airflow dags test data_ingestion_trending_now <day>`` vs the CLI (``trending-now demo``) for
+   the same day, both against the replay server on the recorded samples, each into its own temporary DuckDB,
+   one after the other.
+
+Prints a Markdown table and writes it to bench/results/dag.md.
+
+    .venv/bin/python bench/bench_dag.py [--repeat 5] [--skip-runs]
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import io
+import os
+import shutil
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import date
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = Path(sys.executable).parent
+DBT_DIR = ROOT / "dbt_project"
+DAG_ID = "data_ingestion_trending_now"
+DAY = date(2026, 11, 20)
+RESULTS = ROOT / "bench" / "results" / "dag.md"
+
+sys.path.insert(0, str(ROOT))
+
+# Builds the DAG's two Cosmos groups with the given load mode, in a fresh interpreter; prints seconds.
+PARSE_SNIPPET = """
+import time
+started = time.perf_counter()
+import sys
+sys.path.insert(0, {dags!r})
+from airflow.sdk import DAG  # before cosmos: importing cosmos first is a circular import in Cosmos 1.15
+from cosmos import LoadMode
+from dag_settings import DagOptions, parse_settings
+from dbt_groups import SELECT_BEFORE_ENRICH, SELECT_MARTS, dbt_task_group
+options = DagOptions(parse_settings())
+with DAG("bench_parse", schedule=None) as dag:
+    a = dbt_task_group("dbt_staging_intermediate", SELECT_BEFORE_ENRICH, options,
+                       load_method=LoadMode.{mode})
+    b = dbt_task_group("dbt_marts", SELECT_MARTS, options, load_method=LoadMode.{mode})
+    a >> b
+print(f"{{time.perf_counter() - started:.4f}} {{len(dag.tasks)}}")
+"""
+
+QUIET = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "AIRFLOW__COSMOS__ENABLE_CACHE_DBT_LS": "False",
+    "SCARF_ANALYTICS": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+}
+
+
+def base_env(airflow_home: Path, target_path: Path) -> dict[str, str]:
+    drop = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "APP_ENV")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRENDING_NOW__") and k not in drop}
+    env.update(QUIET)
+    env.update(
+        PATH=f"{BIN}{os.pathsep}{env.get('PATH', '')}",
+        AIRFLOW_HOME=str(airflow_home),
+        AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
+        TRENDING_NOW__DBT__TARGET_PATH=str(target_path),
+    )
+    return env
+
+
+def run(cmd: list[str], env: dict[str, str], cwd: Path | None = None, timeout: float = 1800) -> float:
+    started = time.perf_counter()
+    proc = subprocess.run(cmd, env=env, cwd=cwd, capture_output=True, text=True, timeout=timeout, check=False)
+    elapsed = time.perf_counter() - started
+    if proc.returncode != 0:
+        raise SystemExit(
+            f"{' '.join(cmd[:4])} failed ({proc.returncode}):\n{(proc.stdout + proc.stderr)[-4000:]}"
+        )
+    return elapsed
+
+
+def parse_times(mode: str, env: dict[str, str], repeat: int) -> tuple[float, int]:
+    code = PARSE_SNIPPET.format(dags=str(ROOT / "dags"), mode=mode)
+    seconds: list[float] = []
+    tasks = 0
+    for _ in range(repeat):
+        proc = subprocess.run(
+            [sys.executable, "-c", code], env=env, capture_output=True, text=True, timeout=900, check=False
+        )
+        if proc.returncode != 0:
+            raise SystemExit(f"parse with {mode} failed:\n{proc.stderr[-4000:]}")
+        value, count = proc.stdout.strip().splitlines()[-1].split()
+        seconds.append(float(value))
+        tasks = int(count)
+    return statistics.median(seconds), tasks
+
+
+def project_root(tmp: Path) -> Path:
+    """A throw-away project root (config, DVC project, samples) so exports and reports stay out of the repo."""
+    from dvc.repo import Repo
+
+    root = tmp / "project"
+    shutil.copytree(ROOT / "config", root / "config")
+    (root / "data").mkdir(parents=True)
+    (root / "data" / "samples").symlink_to(ROOT / "data" / "samples")
+    with contextlib.redirect_stdout(io.StringIO()):  # "Initialized DVC repository." is not part of the table
+        Repo.init(str(root), no_scm=True).close()
+    (root / ".dvc" / "config").write_text("[core]\n    remote = local\n", encoding="utf-8")
+    return root
+
+
+def project_env(root: Path) -> dict[str, str]:
+    return {
+        "TRENDING_NOW_ROOT": str(root),
+        "APP_ENV": "dev",
+        "TRENDING_NOW__WAREHOUSE__TARGET": "duckdb",
+        "TRENDING_NOW__WAREHOUSE__DUCKDB_PATH": str(root / "warehouse" / "trending_now.duckdb"),
+        "TRENDING_NOW__WAREHOUSE__PIPELINES_DIR": str(root / "warehouse" / ".dlt"),
+        "TRENDING_NOW__REVIEWS__CACHE_DIR": str(root / "warehouse" / "http-cache"),
+        "TRENDING_NOW__REVIEWS__PER_HOST_RPS": "50",  # every replayed "host" is 127.0.0.1
+        "TRENDING_NOW__ENRICH__PROVIDER": "heuristic",
+        "TRENDING_NOW__DBT__PROJECT_DIR": str(DBT_DIR),
+        "TRENDING_NOW__DBT__PROFILES_DIR": str(DBT_DIR),
+        "TRENDING_NOW__DBT__LOG_PATH": str(root / "dbt-logs"),
+        "TRENDING_NOW__DVC__SITE_CACHE_DIR": str(root / "dvc-site-cache"),
+    }
+
+
+def day_runs(tmp: Path, env: dict[str, str], airflow_home: Path) -> tuple[float, float]:
+    from trending_now.replay import ReplayServer
+
+    cli_root = project_root(tmp / "cli")
+    cli_env = {**env, **project_env(cli_root), "TRENDING_NOW__DBT__TARGET_PATH": str(tmp / "cli-target")}
+    cli_s = run([str(BIN / "trending-now"), "demo", "--as-of", DAY.isoformat(), "--quiet"], cli_env)
+
+    airflow_root = project_root(tmp / "airflow")
+    with ReplayServer(ROOT / "data" / "samples") as server:
+        replay = {
+            f"TRENDING_NOW__{k.upper().replace('.', '__')}": v for k, v in server.settings_overrides().items()
+        }
+        af_env = {
+            **env,
+            **project_env(airflow_root),
+            **replay,
+            "TMDB_API_KEY": "replay",
+            "GUARDIAN_API_KEY": "replay",
+        }
+        airflow_s = run(
+            [str(BIN / "airflow"), "dags", "test", DAG_ID, DAY.isoformat()], af_env, cwd=airflow_home
+        )
+    return airflow_s, cli_s
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--repeat", type=int, default=5, help="parses per load mode (median reported)")
+    parser.add_argument("--skip-runs", action="store_true", help="only the parse-time comparison")
+    args = parser.parse_args(argv)
+
+    with tempfile.TemporaryDirectory(prefix="bench-dag-") as tmp_name:
+        tmp = Path(tmp_name)
+        target, airflow_home = tmp / "dbt-target", tmp / "airflow-home"
+        airflow_home.mkdir()
+        env = base_env(airflow_home, target)
+        run(
+            [
+                str(BIN / "dbt"),
+                "parse",
+                "--quiet",
+                "--project-dir",
+                str(DBT_DIR),
+                "--profiles-dir",
+                str(DBT_DIR),
+            ],
+            {**env, "DBT_TARGET_PATH": str(target), "DBT_LOG_PATH": str(tmp / "dbt-logs")},
+        )
+        manifest_s, manifest_tasks = parse_times("DBT_MANIFEST", env, args.repeat)
+        ls_s, ls_tasks = parse_times("DBT_LS", env, args.repeat)
+        rows = [
+            "| measurement | value | ratio |",
+            "|---|---|---|",
+            f"| DAG parse, `LoadMode.DBT_MANIFEST` (median of {args.repeat}, fresh interpreter) "
+            f"| {manifest_s:.2f} s ({manifest_tasks} dbt tasks) | 1.00× (baseline) |",
+            f"| DAG parse, `LoadMode.DBT_LS`, cache off (median of {args.repeat}) "
+            f"| {ls_s:.2f} s ({ls_tasks} dbt tasks) | {ls_s / manifest_s:.2f}× |",
+        ]
+        if not args.skip_runs:
+            for command in (("db", "migrate"), ("pools", "set", "llm_pool", "2", "LLM calls")):
+                run([str(BIN / "airflow"), *command], env, cwd=airflow_home)
+            airflow_s, cli_s = day_runs(tmp, env, airflow_home)
+            rows += [
+                f"| whole day {DAY}, `trending-now demo` (CLI, replay server, DuckDB) | {cli_s:.1f} s "
+                "| 1.00× (baseline) |",
+                f"| whole day {DAY}, `airflow dags test` (Cosmos, one task per model + tests) | {airflow_s:.1f} s "
+                f"| {airflow_s / cli_s:.2f}× |",
+            ]
+    table = "\n".join(rows)
+    header = (
+        f"# DAG benchmark ({DAY}, {os.cpu_count()} CPUs)\n\n"
+        "Parse: the DAG's two Cosmos task groups built in a fresh interpreter (imports included).\n"
+        "Whole day: the recorded samples through the replay server into a temporary DuckDB, run one after "
+        "the other.\n\n"
+    )
+    RESULTS.parent.mkdir(parents=True, exist_ok=True)
+    RESULTS.write_text(header + table + "\n", encoding="utf-8")
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

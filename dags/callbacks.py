@@ -1,0 +1,112 @@
+"""Failure notification for the Trending Now DAG: log the failing task, post JSON to an optional webhook.
+
+The webhook URL comes from the project config (``airflow.failure_webhook_url``, or the environment override
+``TRENDING_NOW__AIRFLOW__FAILURE_WEBHOOK_URL``). A callback must never fail the run a second time, so every
+error here is logged and swallowed. The URL itself is never logged (chat webhooks embed a token).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import urllib.error
+import urllib.request
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+log = logging.getLogger("trending_now.airflow.callbacks")
+
+WEBHOOK_TIMEOUT_S = 10.0
+# Secret names whose values must not leave the worker in a webhook body.
+_SECRET_ENV_NAMES = ("GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD", "PGPASSWORD")
+
+
+def _iso(value: Any) -> str | None:
+    if value is None:
+        return None
+    return value.isoformat() if isinstance(value, datetime) else str(value)
+
+
+def _first_line(error: BaseException | str | None) -> str | None:
+    if error is None:
+        return None
+    text = str(error).strip()
+    line = (text.splitlines() or [type(error).__name__])[0]
+    if isinstance(error, BaseException) and not text:
+        line = type(error).__name__
+    from trending_now.redact import redact
+
+    return redact(line, [v for v in (os.environ.get(n) for n in _SECRET_ENV_NAMES) if v and len(v) >= 4])[
+        :2000
+    ]
+
+
+def failure_payload(context: Mapping[str, Any]) -> dict[str, Any]:
+    """The JSON body describing a failed task (pure: reads only the callback context)."""
+    ti = context.get("ti") or context.get("task_instance")
+    dag_run = context.get("dag_run")
+    task = context.get("task")
+    return {
+        "event": "task_failed",
+        "dag_id": getattr(ti, "dag_id", None) or getattr(dag_run, "dag_id", None),
+        "task_id": getattr(ti, "task_id", None) or getattr(task, "task_id", None),
+        "map_index": getattr(ti, "map_index", -1),
+        "run_id": context.get("run_id") or getattr(dag_run, "run_id", None),
+        "logical_date": _iso(context.get("logical_date")),
+        "try_number": getattr(ti, "try_number", None),
+        "max_tries": getattr(ti, "max_tries", None),
+        "error": _first_line(context.get("exception")),
+        "log_url": getattr(ti, "log_url", None),
+    }
+
+
+def post_json(url: str, payload: Mapping[str, Any], timeout_s: float = WEBHOOK_TIMEOUT_S) -> bool:
+    """POST ``payload`` as JSON; True on a 2xx answer. Never raises."""
+    body = json.dumps(payload, default=str).encode("utf-8")
+    request = urllib.request.Request(
+        url,
+        data=body,
+        method="POST",
+        headers={"Content-Type": "application/json", "User-Agent": "trending-now-airflow/1"},
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+            ok = 200 <= response.status < 300
+            if not ok:
+                log.warning("failure webhook answered HTTP %s", response.status)
+            return ok
+    except urllib.error.HTTPError as exc:
+        log.warning("failure webhook answered HTTP %s", exc.code)
+    except Exception as exc:  # network errors, timeouts, bad URLs: reported, never raised
+        log.warning("failure webhook could not be reached: %s", type(exc).__name__)
+    return False
+
+
+def webhook_url() -> str | None:
+    """``airflow.failure_webhook_url`` from the project config (no secrets store lookup)."""
+    from dag_settings import parse_settings
+
+    value = parse_settings().get("airflow.failure_webhook_url")
+    return str(value).strip() or None if value else None
+
+
+def on_failure_callback(context: Mapping[str, Any]) -> None:
+    """Task failure callback: one log line with dag/task/run/try, then the optional webhook."""
+    try:
+        payload = failure_payload(context)
+        log.error(
+            "task failed: dag=%s task=%s run=%s try=%s/%s error=%s",
+            payload["dag_id"],
+            payload["task_id"],
+            payload["run_id"],
+            payload["try_number"],
+            payload["max_tries"],
+            payload["error"],
+        )
+        url = webhook_url()
+        if url:
+            post_json(url, payload)
+    except Exception:  # a broken callback must not mask the task's own failure
+        log.exception("on_failure_callback failed")

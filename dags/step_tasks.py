@@ -1,0 +1,86 @@
+"""Run pipeline steps inside Airflow tasks: the same ``trending_now.pipeline`` functions the CLI runs.
+
+A task builds a :class:`~trending_now.context.RunContext` from the Airflow run:
+``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and country come from the
+project config (or the run's params), and ``run_id`` is derived from Airflow's run id, so every task of one
+DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from collections.abc import Mapping
+from datetime import date, datetime
+from typing import Any
+
+RUN_ID_MAX = 64  # ops.pipeline_runs.run_id is varchar(64)
+_UNSAFE = re.compile(r"[^A-Za-z0-9_.:+-]")
+
+
+def run_id_for(airflow_run_id: str) -> str:
+    """``scheduled__2026-11-20T00:00:00+00:00`` is kept as is; longer ids are cut and suffixed with a hash."""
+    clean = _UNSAFE.sub("_", airflow_run_id)
+    if len(clean) <= RUN_ID_MAX:
+        return clean
+    digest = hashlib.sha1(airflow_run_id.encode("utf-8")).hexdigest()[:12]
+    return f"{clean[: RUN_ID_MAX - 13]}-{digest}"
+
+
+def as_of_for(logical_date: datetime | None, run_after: datetime | None, timezone: str) -> date:
+    """The run's day in the DAG's timezone; manual runs without a logical date use ``run_after``."""
+    import pendulum
+
+    moment = logical_date or run_after
+    if moment is None:
+        raise ValueError("the DAG run has neither a logical date nor a run_after time")
+    return pendulum.instance(moment).in_timezone(timezone).date()
+
+
+def _param(params: Mapping[str, Any] | None, name: str) -> Any:
+    value = (params or {}).get(name)
+    return None if value in (None, "") else value
+
+
+def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
+    """A RunContext for this Airflow run, with the full settings (secrets included)."""
+    from trending_now.config import load_settings
+    from trending_now.context import RunContext
+
+    settings = load_settings()
+    dag_run = airflow_context.get("dag_run")
+    params = airflow_context.get("params")
+    days = _param(params, "days") or settings.get("run.days", 7)
+    country = _param(params, "country") or settings.get("run.country", "US")
+    limit = _param(params, "limit")
+    return RunContext(
+        settings=settings,
+        as_of=as_of_for(airflow_context.get("logical_date"), getattr(dag_run, "run_after", None), timezone),
+        days=int(days),
+        country=str(country).upper(),
+        limit=int(limit) if limit is not None else None,
+        run_id=run_id_for(str(airflow_context.get("run_id") or getattr(dag_run, "run_id", ""))),
+    )
+
+
+def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+    """Run one named step under the run lock; returns its counters (pushed to XCom by the task)."""
+    from trending_now.pipeline import run_steps, steps_named
+
+    ctx = build_context(airflow_context, timezone)
+    ctx.progress(
+        f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {ctx.country}, {ctx.warehouse.target})"
+    )
+    records = run_steps(ctx, steps_named([step_name]))
+    result = records[-1].result
+    return {
+        "run_id": ctx.run_id,
+        "as_of": ctx.as_of.isoformat(),
+        "step": result.step,
+        "rows_in": result.rows_in,
+        "rows_out": result.rows_out,
+        "quarantined": result.quarantined,
+        "llm_calls": result.llm_calls,
+        "cost_usd": result.cost_usd,
+        "duration_s": records[-1].duration_s,
+    }

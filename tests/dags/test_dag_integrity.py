@@ -1,0 +1,209 @@
+"""DAG integrity: the file parses, the graph has the designed shape, every task is retried and reported.
+
+The Cosmos tasks are compared with what dbt itself selects for the CLI's selections
+(:data:`trending_now.dbt.SELECT_BEFORE_ENRICH` / ``SELECT_MARTS``), so the DAG and ``trending-now run``
+build the same models.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.dags.conftest import DAG_ID, DAGS_DIR, DbtSelection
+
+LINEAR = [
+    "extract_releases",
+    "extract_reviews",
+    "prepare_raw_tables",
+    "enrich_titles",
+    "validate_mart",
+    "export_parquet",
+    "snapshot_dvc",
+]
+GROUPS = ("dbt_staging_intermediate", "dbt_marts")
+
+
+@pytest.fixture(scope="module")
+def parsed(dbt_selection: DbtSelection, request: pytest.FixtureRequest) -> Any:
+    """Parse dags/ once with a DagBag (the scheduler's loader), pointing Cosmos at the fresh manifest."""
+    from airflow.dag_processing.dagbag import DagBag
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("TRENDING_NOW__DBT__TARGET_PATH", str(dbt_selection.manifest.parent))
+        mp.delenv("APP_ENV", raising=False)
+        started = time.perf_counter()
+        bag = DagBag(dag_folder=str(DAGS_DIR), known_pools={"default_pool", "llm_pool"})
+        elapsed = time.perf_counter() - started
+    message = (
+        f"DagBag parse of dags/: {elapsed:.2f}s ({len(bag.dags)} DAG(s), {len(bag.import_errors)} error(s))"
+    )
+    capture = request.config.pluginmanager.get_plugin("capturemanager")
+    if capture is not None:
+        with capture.global_and_fixture_disabled():
+            print(f"\n{message}")
+    else:
+        print(message)
+    return bag
+
+
+@pytest.fixture(scope="module")
+def dag(parsed: Any) -> Any:
+    assert parsed.import_errors == {}, parsed.import_errors
+    assert DAG_ID in parsed.dags, sorted(parsed.dags)
+    return parsed.dags[DAG_ID]
+
+
+def _manifest(selection: DbtSelection) -> dict[str, Any]:
+    return json.loads(selection.manifest.read_text(encoding="utf-8"))
+
+
+def test_the_dags_folder_imports_without_errors(parsed: Any) -> None:
+    assert parsed.import_errors == {}
+    assert list(parsed.dags) == [DAG_ID]  # helper modules are not mistaken for DAG files
+
+
+def test_schedule_and_run_limits(dag: Any) -> None:
+    assert dag.max_active_runs == 1
+    assert dag.catchup is False
+    assert dag.timetable.expression in ("@daily", "0 0 * * *")
+    assert dag.start_date is not None and dag.start_date.year == 2026
+    assert dag.doc_md and "movies_tv_shows_enriched" in dag.doc_md
+    assert {"trending-now", "dbt"} <= set(dag.tags)
+    # DuckDB allows one writer: Cosmos model tasks of the default (duckdb) target never run side by side.
+    assert dag.max_active_tasks == 1
+
+
+def test_no_cycles(dag: Any) -> None:
+    from airflow.utils.dag_cycle_tester import check_cycle
+
+    check_cycle(dag)  # raises AirflowDagCycleException on a cycle
+    assert len(dag.topological_sort()) == len(dag.tasks)
+
+
+def test_every_task_retries_with_backoff_and_reports_failures(dag: Any) -> None:
+    from callbacks import on_failure_callback
+
+    for task in dag.tasks:
+        assert task.retries == 2, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+        assert task.max_retry_delay == timedelta(minutes=30), task.task_id
+        assert task.execution_timeout is not None and task.execution_timeout > timedelta(0), task.task_id
+        callbacks = task.on_failure_callback
+        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
+        assert on_failure_callback in callbacks, task.task_id
+        assert task.owner == "data-engineering", task.task_id
+
+
+def test_enrich_runs_in_the_llm_pool_and_nothing_else_does(dag: Any) -> None:
+    assert dag.get_task("enrich_titles").pool == "llm_pool"
+    assert [t.task_id for t in dag.tasks if t.pool == "llm_pool"] == ["enrich_titles"]
+
+
+def test_linear_steps_are_in_pipeline_order(dag: Any) -> None:
+    from trending_now.pipeline import STEP_NAMES
+
+    ids = {t.task_id for t in dag.tasks}
+    assert set(LINEAR) <= ids
+    # Every pipeline step is either a Python task or a Cosmos group, in the order of trending_now.pipeline.
+    assert [n for n in STEP_NAMES if n in LINEAR or n in GROUPS] == list(STEP_NAMES)
+    assert set(LINEAR) - set(STEP_NAMES) == {"prepare_raw_tables"}
+    order = [t.task_id for t in dag.topological_sort()]
+    positions = [order.index(name) for name in LINEAR]
+    assert positions == sorted(positions)
+
+
+def _group_tasks(dag: Any, group: str) -> list[Any]:
+    return [t for t in dag.tasks if t.task_id.startswith(f"{group}.")]
+
+
+def _upstream_closure(dag: Any, task_id: str) -> set[str]:
+    return set(dag.get_task(task_id).get_flat_relative_ids(upstream=True))
+
+
+def test_groups_sit_between_the_python_steps(dag: Any) -> None:
+    staging = {t.task_id for t in _group_tasks(dag, "dbt_staging_intermediate")}
+    marts = {t.task_id for t in _group_tasks(dag, "dbt_marts")}
+    assert staging and marts
+    # Everything of the staging group runs after both extracts (and the raw tables exist) and before enrich.
+    for task_id in staging:
+        assert {"extract_releases", "extract_reviews", "prepare_raw_tables"} <= _upstream_closure(
+            dag, task_id
+        )
+    assert staging <= _upstream_closure(dag, "enrich_titles")
+    # Everything of the marts group runs after enrich and before the GE gate.
+    for task_id in marts:
+        assert "enrich_titles" in _upstream_closure(dag, task_id), task_id
+    assert marts <= _upstream_closure(dag, "validate_mart")
+    assert _upstream_closure(dag, "snapshot_dvc") == {t.task_id for t in dag.tasks} - {"snapshot_dvc"}
+
+
+def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
+    """unique_id -> run/seed task, read from the tasks' own dbt selection (``fqn:...``)."""
+    nodes: dict[str, Any] = {}
+    for task in _group_tasks(dag, group):
+        name = task.task_id.split(".", 1)[1]
+        if name.endswith(("_run", ".run")):
+            nodes[f"model.trending_now.{name[:-4]}"] = task
+        elif name.endswith(("_seed", ".seed")):
+            nodes[f"seed.trending_now.{name[:-5]}"] = task
+    return nodes
+
+
+@pytest.mark.parametrize(
+    ("group", "field"), [("dbt_staging_intermediate", "before_enrich"), ("dbt_marts", "marts")]
+)
+def test_cosmos_renders_exactly_the_nodes_dbt_selects(
+    dag: Any, dbt_selection: DbtSelection, group: str, field: str
+) -> None:
+    expected = getattr(dbt_selection, field)
+    assert expected, f"dbt selected nothing for {group}"
+    assert set(_rendered_nodes(dag, group)) == set(expected)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_model_is_followed_by_its_data_tests(dag: Any, dbt_selection: DbtSelection, group: str) -> None:
+    manifest = _manifest(dbt_selection)
+    unit_tests = set(manifest.get("unit_tests", {}))
+    for unique_id, run_task in _rendered_nodes(dag, group).items():
+        data_tests = [
+            child for child in manifest["child_map"].get(unique_id, []) if child.startswith("test.")
+        ]
+        name = unique_id.split(".")[-1]
+        test_id = f"{group}.{name}.test"
+        if data_tests:
+            assert test_id in dag.task_dict, f"{unique_id} has {len(data_tests)} data tests but no test task"
+            assert run_task.task_id in dag.get_task(test_id).upstream_task_ids
+            # Only data tests run there: unit tests are excluded from the dbt command.
+            assert "test_type:unit" in str(dag.get_task(test_id).exclude)
+    assert not {t.task_id for t in dag.tasks} & {u.split(".")[-1] for u in unit_tests}
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_model_dependencies_follow_the_manifest(dag: Any, dbt_selection: DbtSelection, group: str) -> None:
+    manifest = _manifest(dbt_selection)
+    rendered = _rendered_nodes(dag, group)
+    for unique_id, run_task in rendered.items():
+        parents = [p for p in manifest["parent_map"].get(unique_id, []) if p in rendered]
+        for parent in parents:
+            assert rendered[parent].task_id in _upstream_closure(dag, run_task.task_id), (unique_id, parent)
+
+
+def test_dbt_tasks_carry_no_secret_in_their_rendered_env(dag: Any) -> None:
+    from dbt_groups import inject_warehouse_env
+
+    for task in _group_tasks(dag, "dbt_staging_intermediate") + _group_tasks(dag, "dbt_marts"):
+        if not hasattr(task, "env"):
+            continue
+        assert not any("PASSWORD" in key for key in task.env), task.task_id
+        assert inject_warehouse_env in task.interceptors, task.task_id
+        assert task.profile_config.target_name == "duckdb"
+
+
+def test_mart_asset_is_an_outlet_of_the_export(dag: Any) -> None:
+    outlets = dag.get_task("export_parquet").outlets
+    assert [o.uri for o in outlets] == ["trending_now://marts/movies_tv_shows_enriched"]
