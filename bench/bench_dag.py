@@ -36,6 +36,9 @@ DAY = date(2026, 11, 20)
 RESULTS = ROOT / "bench" / "results" / "dag.md"
 
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "bench"))
+
+from _common import write_result  # noqa: E402
 
 # Builds the DAG's two Cosmos groups with the given load mode, in a fresh interpreter; prints seconds.
 PARSE_SNIPPET = """
@@ -207,14 +210,12 @@ def main(argv: list[str] | None = None) -> int:
                 f"| {airflow_s / cli_s:.2f}× |",
             ]
     table = "\n".join(rows)
-    header = (
-        f"# DAG benchmark ({DAY}, {os.cpu_count()} CPUs)\n\n"
+    notes = (
         "Parse: the DAG's two Cosmos task groups built in a fresh interpreter (imports included).\n"
         "Whole day: the recorded samples through the replay server into a temporary DuckDB, run one after "
-        "the other.\n\n"
+        "the other."
     )
-    RESULTS.parent.mkdir(parents=True, exist_ok=True)
-    RESULTS.write_text(header + table + "\n", encoding="utf-8")
+    write_result("dag", f"DAG benchmark ({DAY})", table, notes, out=RESULTS)
     print(table)
     return 0
 

@@ -27,6 +27,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 
 import dlt  # noqa: E402
 import duckdb  # noqa: E402
+from _common import write_result  # noqa: E402
 
 from tests.dbt.dbt_helpers import AFTER_ENRICHMENT, BEFORE_ENRICHMENT, run_dbt  # noqa: E402
 from tests.dbt.raw_loader import RawLoader, enrichment_record, review_record, title_record  # noqa: E402
@@ -155,9 +156,7 @@ def main(argv: list[str] | None = None) -> int:
             f"Machine: {os.cpu_count()} CPUs shared.\n")
     print(table)
     print(note)
-    out = ROOT / "bench" / "results" / "dbt.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text("# dbt build: first vs incremental\n\n" + table + "\n" + note, encoding="utf-8")
+    write_result("dbt", "dbt build: first vs incremental", table, note)
     return 0
 
 

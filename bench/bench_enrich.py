@@ -27,6 +27,8 @@ from pydantic import BaseModel, Field
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import write_result  # noqa: E402
+
 from enrich.inputs import TitleInput, parse_input_row  # noqa: E402
 from enrich.runner import enrich_titles  # noqa: E402
 from enrich.vocabulary import PRIMARY_GENRES, Genre  # noqa: E402
@@ -193,8 +195,7 @@ def main(argv: list[str] | None = None) -> int:
     )
     report = f"{header}\n{table(results, base)}\n"
     print(report)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(report, encoding="utf-8")
+    write_result("enrich", "Enrichment: calls, tokens and wall time", report, out=args.out)
     print(json.dumps({"written": str(args.out)}))
     return 0
 

@@ -24,6 +24,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import write_result  # noqa: E402
+
 AS_OF = date(2026, 11, 20)
 FORMATS = ("parquet", "insert_values")
 
@@ -129,8 +131,7 @@ def main(argv: list[str] | None = None) -> int:
         ratios.append(f"| {n:,} | {iv['total_s'] / p['total_s']:.2f}x | {p['peak_rss_mb'] / iv['peak_rss_mb']:.2f} |")
     table = "\n".join(lines + ratios) + "\n"
     print(table)
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    args.out.write_text(f"# bench_justwatch\n\n{table}", encoding="utf-8")
+    write_result("justwatch", "bench_justwatch: JustWatch extract -> DuckDB", table, out=args.out)
     return 0
 
 

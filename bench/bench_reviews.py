@@ -20,6 +20,8 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from _common import write_result  # noqa: E402
+
 from extract.reviews.harvest import Harvester  # noqa: E402
 from extract.reviews.http import HttpClient  # noqa: E402
 from extract.reviews.models import Subject  # noqa: E402
@@ -103,9 +105,7 @@ def main(argv: list[str] | None = None) -> int:
     ]
     table = "\n".join(lines)
     print(table)
-    out = ROOT / "bench" / "results" / "reviews.md"
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(table + "\n", encoding="utf-8")
+    write_result("reviews", "Review fetching throughput", table)
     return 0
 
 
