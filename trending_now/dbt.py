@@ -75,19 +75,28 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
     return result
 
 
+_HEADERS = ("Database Error", "Runtime Error", "Compilation Error", "Parsing Error", "Dependency Error")
+
+
+def _cause_line(text: str) -> str:
+    """The first line of a dbt error, joined with the next when it is only a header like ``Database Error``."""
+    lines = [line.strip() for line in text.strip().splitlines() if line.strip()]
+    if not lines:
+        return ""
+    if len(lines) > 1 and lines[0].rstrip(":") in _HEADERS:
+        return f"{lines[0].rstrip(':')}: {lines[1]}"
+    return lines[0]
+
+
 def _failures(result: Any) -> str:
     if result.exception is not None:
-        return (
-            str(result.exception).strip().splitlines()[0]
-            if str(result.exception).strip()
-            else repr(result.exception)
-        )
+        return _cause_line(str(result.exception)) or repr(result.exception)
     failed: list[str] = []
     for node_result in getattr(result.result, "results", None) or []:
         status = str(getattr(node_result, "status", ""))
         if status.lower() in ("error", "fail", "runtime error"):
-            message = (getattr(node_result, "message", "") or "").strip().splitlines()
-            failed.append(f"{node_result.node.name} ({status}: {message[0] if message else 'no message'})")
+            message = _cause_line(getattr(node_result, "message", "") or "")
+            failed.append(f"{node_result.node.name} ({status}: {message or 'no message'})")
     return "; ".join(failed[:8]) or "see dbt_project/logs/dbt.log"
 
 

@@ -47,12 +47,26 @@ STEPS: tuple[Step, ...] = (
 STEP_NAMES = tuple(step.name for step in STEPS)
 
 
+def one_line(cause: BaseException) -> str:
+    """The first meaningful line of an error; dlt's ``PipelineStepFailed`` is unwrapped to the real cause.
+
+    dlt's message starts ``Pipeline execution failed at `step=sync` with exception:`` and puts the cause
+    on later lines, so its first line alone would say nothing about what went wrong.
+    """
+    prefix = ""
+    inner = getattr(cause, "exception", None)
+    if type(cause).__name__ == "PipelineStepFailed" and isinstance(inner, BaseException):
+        prefix = f"dlt {getattr(cause, 'step', 'run')} step failed: "
+        cause = inner
+    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
+    return prefix + (lines[0] if lines else type(cause).__name__)
+
+
 class StepFailed(RuntimeError):
     """A step raised; ``str()`` is the one-line cause, secrets scrubbed."""
 
     def __init__(self, step: str, cause: BaseException, secrets: Sequence[str]) -> None:
-        first_line = (str(cause).strip().splitlines() or [type(cause).__name__])[0]
-        super().__init__(redact(f"{step}: {first_line}", secrets))
+        super().__init__(redact(f"{step}: {one_line(cause)}", secrets))
         self.step = step
 
 
@@ -110,6 +124,11 @@ def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
     records: list[StepRecord] = []
     secrets = ctx.settings.secrets.values()
     with run_lock(ctx):
+        try:  # fail before any source is called when the warehouse cannot be reached
+            with ctx.warehouse.connect():
+                pass
+        except Exception as exc:
+            raise StepFailed("warehouse", exc, secrets) from exc
         for index, step in enumerate(steps, start=1):
             ctx.progress(f"[{index}/{len(steps)}] {step.name}")
             started = utcnow()
@@ -143,4 +162,4 @@ def _record_quietly(ctx: RunContext, records: list[StepRecord]) -> None:
     try:
         record_steps(ctx.warehouse, records)
     except Exception as exc:  # the warehouse itself may be what failed
-        ctx.progress(f"could not record run metrics: {redact(str(exc), ctx.settings.secrets.values())}")
+        ctx.progress(f"could not record run metrics: {redact(one_line(exc), ctx.settings.secrets.values())}")

@@ -1,0 +1,110 @@
+"""Cases 2, 6, 7: enrichment killed mid-way, the LLM rate-limited for a while, the budget cap hit.
+
+The LLM is the fake Gemini server (real google-genai SDK); the raw data is a copy of the reference
+warehouse before enrichment, so each case pays only for the enrich step and the mart.
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from enrich.journal import decode_lines, journal_path
+from tests.reliability.conftest import (
+    RateLimitedGemini,
+    Reference,
+    assert_converged,
+    enrichment_ids,
+    gemini_project,
+    state_of,
+)
+
+pytestmark = pytest.mark.slow
+AFTER_ENRICH = ["enrich_titles", "dbt_marts"]
+
+
+def _call_ids(calls: list[Any]) -> Counter[str]:
+    return Counter(title_id for call in calls for title_id in call.ids)
+
+
+def test_killed_mid_enrichment_rerun_pays_only_for_unpaid_titles(
+    tmp_path: Path, reference: Reference, gemini_reference: dict[str, Any], fake_gemini: RateLimitedGemini
+) -> None:
+    all_ids = {row["id"] for row in gemini_reference["mart"]}
+    project = gemini_project(reference, tmp_path, fake_gemini, **{"enrich.concurrency": 2})
+    fake_gemini.latency_s = 0.15  # slow answers, so the kill lands mid-way
+    cli = project.cli("enrich")
+    cli.wait_for(lambda: fake_gemini.call_count >= 12, "12 Gemini calls")
+    cli.kill()
+    first_calls = list(fake_gemini.calls)
+    fake_gemini.latency_s = 0.0
+
+    # what the killed run kept: fsynced journal lines (not yet loaded: flush_every is 25) + loaded rows
+    settings = project.settings()
+    journal = journal_path(project.root / "data/warehouse/.dlt", "duckdb")
+    journaled = {row["id"] for row in decode_lines(journal.read_bytes()).rows if row["status"] == "ok"}
+    loaded = set(enrichment_ids(settings))
+    done = journaled | loaded
+    assert journaled, "the kill should leave paid results in the journal only"
+    assert len(first_calls) - len(done) <= 2  # at most the in-flight calls (concurrency 2) were lost
+
+    results = project.run(AFTER_ENRICH)
+    enrich = results["enrich_titles"]
+    rerun_calls = _call_ids(fake_gemini.calls[len(first_calls):])
+    assert enrich.details["journal_replayed"] == len(journaled)  # the journal was replayed first
+    assert set(rerun_calls) == all_ids - done  # never pays twice for a title whose answer was kept
+    assert all(count == 1 for count in rerun_calls.values())
+    assert enrich.llm_calls == len(all_ids - done)
+    assert journal.read_bytes() == b""  # replayed and loaded: the journal is empty again
+    assert_converged(state_of(settings), gemini_reference)
+
+
+def test_llm_rate_limited_for_a_while_then_recovers(
+    tmp_path: Path, reference: Reference, gemini_reference: dict[str, Any], fake_gemini: RateLimitedGemini
+) -> None:
+    project = gemini_project(
+        reference, tmp_path, fake_gemini,
+        **{"enrich.max_retries": 10, "enrich.backoff_base_s": 0.2, "enrich.backoff_max_s": 1.0},
+    )
+    fake_gemini.rate_limit_for(2.0)
+    results = project.run(AFTER_ENRICH)
+    enrich = results["enrich_titles"]
+    assert fake_gemini.rate_limited > 0
+    assert enrich.rows_out == len(gemini_reference["mart"]) and enrich.details["failed"] == 0
+    assert enrich.details["retries"] == fake_gemini.rate_limited  # every 429 was retried and counted
+    assert enrich.llm_calls == fake_gemini.call_count + fake_gemini.rate_limited
+    row = project.context().warehouse.fetch_all(
+        "select llm_calls, details from ops.pipeline_runs where step = 'enrich_titles'"
+    )[0]
+    assert json.loads(row["details"])["retries"] == fake_gemini.rate_limited
+    assert_converged(state_of(project.settings()), gemini_reference)
+
+
+def test_budget_cap_leaves_the_rest_pending_and_the_next_run_finishes(
+    tmp_path: Path, reference: Reference, gemini_reference: dict[str, Any], fake_gemini: RateLimitedGemini
+) -> None:
+    all_ids = {row["id"] for row in gemini_reference["mart"]}
+    project = gemini_project(reference, tmp_path, fake_gemini, **{"enrich.max_cost_usd": 0.012})
+    results = project.run(AFTER_ENRICH)
+    enrich = results["enrich_titles"]
+    assert enrich.details["budget_stopped"] is True
+    assert 0 < enrich.rows_out < len(all_ids)
+    assert enrich.cost_usd <= 0.012
+    warehouse = project.context().warehouse
+    enriched = set(enrichment_ids(project.settings()))
+    assert len(enriched) == enrich.rows_out == fake_gemini.call_count
+    published = {r["id"] for r in warehouse.fetch_all("select id from marts.movies_tv_shows_enriched")}
+    pending = {r["id"] for r in warehouse.fetch_all("select id from intermediate.int_titles_pending_enrichment")}
+    assert published == enriched  # only enriched titles are published, none half-empty
+    assert pending == all_ids - enriched  # the rest stays visible as pending
+
+    calls_before = fake_gemini.call_count
+    results = project.run(AFTER_ENRICH, extra={"enrich.max_cost_usd": 5.0})
+    assert set(_call_ids(fake_gemini.calls[calls_before:])) == all_ids - enriched
+    assert results["enrich_titles"].cache_hits == len(enriched)
+    assert not warehouse.fetch_all("select id from intermediate.int_titles_pending_enrichment")
+    assert_converged(state_of(project.settings()), gemini_reference)

@@ -1,0 +1,95 @@
+"""Case 4: the warehouse is unreachable at start, or goes away in the middle of a run."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import _pg_admin_connect
+from tests.reliability.conftest import (
+    FaultyReplay,
+    Reference,
+    assert_converged,
+    new_project,
+    portable,
+    state_of,
+)
+
+pytestmark = [pytest.mark.slow, pytest.mark.postgres]
+
+
+def _closed_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def _files(root: Path) -> set[str]:
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_postgres_unreachable_at_start_fails_in_one_line_and_writes_nothing(
+    tmp_path: Path, server: FaultyReplay
+) -> None:
+    project = new_project(tmp_path, server, **{"warehouse.target": "postgres", "warehouse.postgres.host": "127.0.0.1",
+                                               "warehouse.postgres.port": _closed_port()})
+    before = _files(project.root)
+    hits_before = sum(server.hits.values())
+    cli = project.cli("run")
+    assert cli.wait() == 1
+    lines = cli.stderr.strip().splitlines()
+    print("observed:", lines)
+    assert len(lines) == 1, cli.stderr
+    assert lines[0].startswith("error: warehouse: cannot connect to the postgres warehouse: ")
+    assert "Connection refused" in lines[0]
+    assert cli.stdout == ""
+    assert sum(server.hits.values()) == hits_before  # no source was called
+    # nothing written but the (empty) run lock file
+    assert _files(project.root) - before == {"data/warehouse/.dlt/run-postgres.lock"}
+
+
+def _block_connections(database: str) -> None:
+    admin = _pg_admin_connect()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'alter database "{database}" allow_connections false')
+        cur.execute(
+            "select pg_terminate_backend(pid) from pg_stat_activity where datname = %s and pid <> pg_backend_pid()",
+            [database],
+        )
+    admin.close()
+
+
+def _allow_connections(database: str) -> None:
+    admin = _pg_admin_connect()
+    admin.autocommit = True
+    with admin.cursor() as cur:
+        cur.execute(f'alter database "{database}" allow_connections true')
+    admin.close()
+
+
+def test_postgres_goes_away_mid_run_fails_clearly_and_rerun_converges(
+    tmp_path: Path, server: FaultyReplay, reference: Reference, pg_database: str
+) -> None:
+    project = new_project(tmp_path, server, **{"warehouse.target": "postgres"})
+    cli = project.cli("run")
+    cli.wait_for_line("[3/8] dbt_staging_intermediate")
+    try:
+        _block_connections(pg_database)
+        code = cli.wait()
+    finally:
+        _allow_connections(pg_database)
+    assert code == 1
+    errors = [line for line in cli.stderr.splitlines() if line.startswith("error: ")]
+    print("observed:", errors)
+    assert len(errors) == 1, cli.stderr
+    assert errors[0].startswith(("error: dbt_staging_intermediate: ", "error: enrich_titles: ")), errors[0]
+    assert "terminat" in errors[0] or "not currently accepting connections" in errors[0], errors[0]
+    assert "[4/8]" not in cli.stderr or "[5/8]" not in cli.stderr
+
+    time.sleep(0.2)  # PostgreSQL finishes tearing down the terminated backends
+    project.run()
+    assert_converged(portable(state_of(project.settings())), portable(reference.state))
