@@ -2,28 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
-
-PRIMARY_GENRES: tuple[str, ...] = (
-    "Action & Adventure",
-    "Animation",
-    "Comedy",
-    "Crime",
-    "Documentary",
-    "Drama",
-    "Fantasy",
-    "History",
-    "Horror",
-    "Kids & Family",
-    "Music & Musical",
-    "Mystery & Thriller",
-    "Romance",
-    "Science-Fiction",
-    "Sport",
-    "War & Military",
-    "Western",
-    "Reality TV",
-)
+from typing import Literal, get_args
 
 Genre = Literal[
     "Action & Adventure",
@@ -45,6 +24,7 @@ Genre = Literal[
     "Western",
     "Reality TV",
 ]
+PRIMARY_GENRES: tuple[str, ...] = get_args(Genre)
 
 # JustWatch genre short names -> vocabulary ("eur", Made in Europe, is not a genre and maps to nothing).
 JUSTWATCH_GENRE_CODES: dict[str, str] = {
