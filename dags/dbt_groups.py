@@ -99,6 +99,10 @@ def render_config(select: list[str], load_method: Any = None) -> Any:
         load_method=load_method or LoadMode.DBT_MANIFEST,
         select=list(select),
         test_behavior=TestBehavior.AFTER_EACH,
+        # A test spanning two models (relationships) gets its own task after both; otherwise it runs in
+        # the first model's test task, maybe before the other model exists (found by the scheduler run
+        # in tests/integration; `airflow dags test` happened to pick a working order).
+        should_detach_multiple_parents_tests=True,
         emit_datasets=False,
     )
 
