@@ -110,9 +110,9 @@ def record_steps(warehouse: Warehouse, records: list[StepRecord]) -> None:
     if not records:
         return
     ensure_table(warehouse)
-    placeholders = ", ".join("?" for _ in COLUMNS)
+    markers = ", ".join("?" for _ in COLUMNS)
     warehouse.executemany(
-        f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({placeholders})", [rec.row() for rec in records]
+        f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", [rec.row() for rec in records]
     )
 
 

@@ -199,7 +199,7 @@ class Warehouse:
             cur.executemany(self._paramstyle(sql), rows)
 
     def _paramstyle(self, sql: str) -> str:
-        """Queries are written with ``?`` placeholders; psycopg2/redshift_connector want ``%s``."""
+        """Queries are written with ``?`` parameter markers; psycopg2/redshift_connector want ``%s``."""
         return sql if self.target == "duckdb" else sql.replace("?", "%s")
 
     def table_exists(self, schema: str, table: str) -> bool:
