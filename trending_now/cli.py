@@ -196,8 +196,14 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         from trending_now import snapshot
 
         if args.list:
-            for item in snapshot.list_snapshots(settings):
-                print(item)
+            items = snapshot.list_snapshots(settings)
+            if not items:
+                print("no snapshot yet")
+            for item in items:
+                print(
+                    f"{item.date}  {item.file}  md5 {item.md5}  {item.size:>10,} bytes  "
+                    f"{'pushed' if item.pushed else 'not pushed'}  {'local' if item.local else 'remote only'}"
+                )
         else:
             print(snapshot.restore_snapshot(settings, args.restore))
         return 0
