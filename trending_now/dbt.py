@@ -51,13 +51,14 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
     project_dir, profiles_dir = project_dirs(ctx)
     warehouse = ctx.warehouse
     full_args = [
+        *(["--quiet"] if ctx.quiet else []),
         *args,
         "--project-dir",
         str(project_dir),
         "--profiles-dir",
         str(profiles_dir),
         "--target",
-        warehouse.dbt_target,
+        warehouse.target,
     ]
     env = {
         **warehouse.dbt_env(),
@@ -66,8 +67,6 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         "DBT_LOG_PATH": str(_setting_path(ctx, "dbt.log_path", project_dir / "logs")),
         "DBT_TARGET_PATH": str(_setting_path(ctx, "dbt.target_path", project_dir / "target")),
     }
-    if ctx.quiet:
-        full_args = ["--quiet", *full_args] if args and args[0] != "--quiet" else full_args
     with _environ(env):
         result = dbtRunner().invoke(full_args)
     if not result.success:

@@ -209,10 +209,6 @@ class Warehouse:
         )
         return bool(rows and rows[0]["n"])
 
-    @property
-    def dbt_target(self) -> str:
-        return self.target
-
     def dbt_env(self) -> dict[str, str]:
         """Environment variables the profiles in dbt_project/profiles.yml read."""
         env = {"TRENDING_NOW_DUCKDB_PATH": str(self.duckdb_path)}
