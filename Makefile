@@ -22,7 +22,7 @@ help: ## list the targets
 setup: ## build .venv from the pinned lock (requirements.txt) with uv
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
 	uv venv --quiet --allow-existing --python $(PYTHON_VERSION) $(VENV)
-	VIRTUAL_ENV=$(VENV) uv pip sync --quiet requirements.txt
+	VIRTUAL_ENV=$(VENV) uv pip sync --quiet --compile-bytecode requirements.txt
 	VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e .
 	@echo "ready: $(VENV) ($$($(BIN)/python --version))"
 
