@@ -34,6 +34,7 @@ examples:
   trending-now run --as-of 2026-11-20        the whole job live for that day (needs network)
   trending-now enrich --limit 10             enrich at most 10 pending titles
   trending-now report --json                 metrics of the last run from ops.pipeline_runs
+  trending-now eval --set --check            gate: the enrichment on the evaluation set vs its baseline
 """
 
 
@@ -114,7 +115,97 @@ def build_parser() -> argparse.ArgumentParser:
     )
     report = sub.add_parser("report", parents=[common], help="show the last run's metrics")
     report.add_argument("--json", action="store_true", help="print them as JSON")
+    add_eval_parser(sub, common)
     return parser
+
+
+def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
+    evaluate = sub.add_parser(
+        "eval",
+        parents=[common],
+        help="score the enrichment against its sources (stored in ops.enrichment_evals)",
+        description="Score the enrichment with metrics that need no second model: primary genre within the "
+        "source genres, vocabulary, score vs critics (MAE, Spearman), summary grounding, retries, failures, "
+        "cost. Without --set: the enrichments the warehouse holds for the current inputs. With --set: run the "
+        "configured provider (heuristic, or Gemini when GEMINI_API_KEY is set) on the fixed evaluation set.",
+    )
+    evaluate.add_argument("--json", action="store_true", help="print the evaluations as JSON")
+    evaluate.add_argument(
+        "--set",
+        nargs="?",
+        const="",
+        default=None,
+        metavar="PATH",
+        help="evaluate on the evaluation set (default eval.set_path) instead of the warehouse",
+    )
+    evaluate.add_argument(
+        "--check",
+        action="store_true",
+        help="with --set: fail (exit 1) on a regression against the accepted baseline beyond eval.tolerances",
+    )
+    evaluate.add_argument(
+        "--accept", action="store_true", help="with --set: record these figures as the provider's baseline"
+    )
+
+
+def run_eval(args: argparse.Namespace, settings: Settings) -> int:
+    """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
+    from pathlib import Path
+
+    from trending_now import evaluation
+
+    use_set = args.set is not None or args.check or args.accept
+    comparisons: list[Any] = []
+    problem = None
+    if use_set and args.check and not args.accept:
+        from enrich.runner import resolve_provider_name
+
+        provider = resolve_provider_name(settings)
+        baseline_path = settings.path("eval.baseline_path")
+        if provider not in evaluation.read_baseline(baseline_path):  # before any paid call
+            print(
+                f"error: eval: no accepted baseline for provider {provider} in {baseline_path}; "
+                "review the figures of `trending-now eval --set` and record them with --accept",
+                file=sys.stderr,
+            )
+            return 1
+    if use_set:
+        found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
+        if args.check:
+            passed, comparisons, entry = evaluation.gate(settings, found)
+            if entry is not None and not passed:
+                regressed = ", ".join(c.metric for c in comparisons if c.regressed)
+                problem = (
+                    f"{found.label()} regressed against the baseline ({entry['model']} prompt "
+                    f"{entry['prompt_version']}): {regressed}"
+                )
+        if args.accept:
+            evaluation.accept(settings.path("eval.baseline_path"), found)
+        evaluations = [found]
+    else:
+        evaluations = evaluation.evaluate_warehouse(settings, args.as_of)
+    evaluation.store(make_context(args, settings).warehouse, evaluations)
+    if args.json:
+        payload = [e.as_dict() for e in evaluations]
+        for item in payload:
+            item["comparisons"] = [c.__dict__ for c in comparisons] if use_set else []
+        print(json.dumps(payload, indent=2, default=str))
+    else:
+        if not evaluations:
+            print("no enrichment stored for the current inputs yet")
+        for found in evaluations:
+            print(evaluation.describe(found))
+        if comparisons:
+            print("gate against the accepted baseline:")
+            print("\n".join(c.line() for c in comparisons))
+        if args.accept:
+            print(
+                f"accepted as the {evaluations[0].provider} baseline in {settings.path('eval.baseline_path')}"
+            )
+    if problem:
+        print(f"error: eval: {problem}", file=sys.stderr)
+        return 1
+    return 0
 
 
 def make_context(
@@ -210,6 +301,9 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
 
     if args.command == "demo":
         return run_demo(args, settings)
+
+    if args.command == "eval":
+        return run_eval(args, settings)
 
     ctx = make_context(args, settings)
     records = pipeline.run_steps(ctx, selected_steps(args))

@@ -1,0 +1,704 @@
+"""Measure the enrichment against its own sources, with no second model (``trending-now eval``).
+
+Metrics, per (provider, model, prompt_version):
+
+- ``primary_genre_in_source_rate``: share of titles whose primary genre is one of the title's source genres
+  (over titles with at least one source genre in the vocabulary);
+- ``secondary_genres_in_vocabulary_rate`` / ``vibe_tags_in_vocabulary_rate``: share of secondary genres in the
+  genre vocabulary, and of vibe tags in the mood vocabulary (:data:`VIBE_VOCABULARY`);
+- ``score_mae`` / ``score_spearman``: the score against the mean of the critics' normalised scores, over the
+  ``score_titles`` titles with at least 2 rated reviews;
+- ``summary_grounding_rate``: share of summary sentences whose content words come from the title's reviews
+  and synopsis (at least ``eval.grounding_min_overlap`` of them);
+- ``failure_rate``, ``validation_retries_per_title``, ``cost_per_title_usd``;
+- on the evaluation set only, ``expected_met_rate``: share of the set's fixed expectations met.
+
+Two ways in: :func:`evaluate_warehouse` scores what the warehouse holds for the current inputs (no call at
+all); :func:`evaluate_set` runs the configured provider on the fixed evaluation set (``eval.set_path``) and
+:func:`compare` gates it against the accepted baseline (``eval.baseline_path``) with ``eval.tolerances``.
+Every evaluation is stored as one row of ``ops.enrichment_evals``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import re
+import uuid
+from collections.abc import Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+from enrich.inputs import TitleInput, parse_genres, parse_input_row
+from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
+from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
+from enrich.schema import split_sentences
+from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
+from trending_now.config import ConfigError, Settings
+from trending_now.metrics import utcnow
+from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
+
+TABLE = f"{OPS}.enrichment_evals"
+INPUTS = "intermediate.int_titles_enrichment_input"
+ENRICHMENTS = f"{RAW_ENRICHMENT}.title_enrichments"
+
+# Metric -> "higher" or "lower" is better. The tolerances (how much worse is a regression) are config.
+METRICS: dict[str, str] = {
+    "primary_genre_in_source_rate": "higher",
+    "secondary_genres_in_vocabulary_rate": "higher",
+    "vibe_tags_in_vocabulary_rate": "higher",
+    "score_mae": "lower",
+    "score_spearman": "higher",
+    "summary_grounding_rate": "higher",
+    "failure_rate": "lower",
+    "validation_retries_per_title": "lower",
+    "cost_per_title_usd": "lower",
+    "expected_met_rate": "higher",
+}
+COUNTS = ("titles", "failures", "validation_retries", "score_titles", "calls")
+
+# The mood vocabulary: every vibe tag the project's rules know (the heuristic's keyword and genre tags).
+VIBE_VOCABULARY: frozenset[str] = frozenset([tag for _, tag in TAG_RULES] + list(GENRE_TAGS.values()))
+
+
+def _words(text: str) -> frozenset[str]:
+    return frozenset(text.split())
+
+
+# Words a faithful summary may use without the sources using them: it speaks about reviews of a title.
+FRAME_WORDS = _words(
+    "review reviews reviewer reviewers critic critics critical summary synopsis title film films movie "
+    "movies show shows series season available yet usable either overall"
+)
+STOPWORDS = _words(
+    """a about above across after again against all almost also although always am among an and another
+    any are around as at be because been before being below between both but by can could did do does
+    doing down during each even ever every few for from further had has have having he her here hers
+    herself him himself his how however i if in into is it its itself just least less like made make
+    makes many may me might more most much must my myself neither never no nor not now of off often on
+    once one only or other our ours out over own perhaps quite rather really same she should since so
+    some still such than that the their theirs them themselves then there these they this those though
+    through thus to too under until up upon us very was we well were what when where whether which while
+    who whom whose why will with within without would yet you your yours"""
+)
+_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+_NO_REVIEWS = re.compile(r"\b(no|not any|zero)\b[^.]*\breviews?\b|\bnot (been )?reviewed\b|\bunreviewed\b")
+
+
+# ---- pure metrics -------------------------------------------------------------------------------------
+def _stem(word: str) -> str:
+    word = word.strip("'’-")
+    for suffix in ("'s", "’s"):
+        if word.endswith(suffix):
+            word = word[: -len(suffix)]
+    if len(word) > 4 and word.endswith("ies"):
+        return word[:-3] + "y"
+    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+        return word[:-1]
+    return word
+
+
+def content_words(text: str) -> set[str]:
+    """Lowercase, stemmed words that carry content (stopwords and one/two-letter words dropped)."""
+    words = (_stem(w) for w in _WORD.findall(text.lower()))
+    return {w for w in words if len(w) > 2 and w not in STOPWORDS}
+
+
+def source_words(title: TitleInput) -> set[str]:
+    """What a grounded summary may draw on: reviews, synopsis, the title's name, review sources, frame words."""
+    texts = [title.title, title.synopsis or "", *(r.review_text for r in title.reviews)]
+    texts += [r.source_name for r in title.reviews] + [r.author or "" for r in title.reviews]
+    return content_words(" ".join(texts)) | {_stem(w) for w in FRAME_WORDS}
+
+
+def grounded_sentences(summary: str, title: TitleInput, min_overlap: float) -> tuple[int, int]:
+    """(grounded, total) sentences: a sentence is grounded when ``min_overlap`` of its content words are sourced."""
+    allowed = source_words(title)
+    sentences = split_sentences(summary)
+    grounded = 0
+    for sentence in sentences:
+        words = content_words(sentence)
+        if not words or len(words & allowed) / len(words) >= min_overlap:
+            grounded += 1
+    return grounded, len(sentences)
+
+
+def critic_score(title: TitleInput) -> tuple[float | None, int]:
+    """Mean of the reviews' normalised scores (0-10) and how many reviews were rated."""
+    scores = [r.score_normalized for r in title.reviews if r.score_normalized is not None]
+    return (sum(scores) / len(scores) if scores else None), len(scores)
+
+
+def _ranks(values: Sequence[float]) -> list[float]:
+    order = sorted(range(len(values)), key=lambda i: values[i])
+    ranks = [0.0] * len(values)
+    i = 0
+    while i < len(order):
+        j = i
+        while j + 1 < len(order) and values[order[j + 1]] == values[order[i]]:
+            j += 1
+        for k in range(i, j + 1):  # ties share their average rank
+            ranks[order[k]] = (i + j) / 2 + 1
+        i = j + 1
+    return ranks
+
+
+def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
+    """Spearman's rank correlation (Pearson over average ranks); None below 3 pairs or with no variance."""
+    if len(xs) != len(ys) or len(xs) < 3:
+        return None
+    rx, ry = _ranks(xs), _ranks(ys)
+    mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
+    cov = sum((a - mx) * (b - my) for a, b in zip(rx, ry, strict=True))
+    vx = math.sqrt(sum((a - mx) ** 2 for a in rx))
+    vy = math.sqrt(sum((b - my) ** 2 for b in ry))
+    return None if vx == 0 or vy == 0 else cov / (vx * vy)
+
+
+@dataclass
+class Enriched:
+    """One enrichment as stored (lists already split)."""
+
+    review_summary: str
+    score: float
+    vibe_tags: list[str]
+    primary_genre: str
+    secondary_genres: list[str]
+
+    @classmethod
+    def from_row(cls, row: dict[str, Any]) -> Enriched:
+        return cls(
+            review_summary=str(row.get("review_summary") or ""),
+            score=float(row.get("score") or 0),
+            vibe_tags=[t.strip() for t in str(row.get("vibe_tags") or "").split(",") if t.strip()],
+            primary_genre=str(row.get("primary_genre") or ""),
+            secondary_genres=parse_genres(row.get("secondary_genres")),
+        )
+
+    @classmethod
+    def from_model(cls, enrichment: Any) -> Enriched:
+        return cls(
+            enrichment.review_summary,
+            float(enrichment.score),
+            list(enrichment.vibe_tags),
+            str(enrichment.primary_genre),
+            [str(g) for g in enrichment.secondary_genres],
+        )
+
+
+@dataclass
+class Expectation:
+    """The fixed expectations of one evaluation-set title (derived from its inputs by :func:`expect`)."""
+
+    score_range: tuple[float, float] | None = None
+    primary_genre_in: list[str] = field(default_factory=list)
+    says_no_reviews: bool = False
+
+    def check(self, enriched: Enriched) -> tuple[int, int]:
+        """(met, checked)."""
+        met = checked = 0
+        if self.score_range is not None:
+            checked += 1
+            met += self.score_range[0] <= enriched.score <= self.score_range[1]
+        if self.primary_genre_in:
+            checked += 1
+            met += enriched.primary_genre in self.primary_genre_in
+        if self.says_no_reviews:
+            first = (split_sentences(enriched.review_summary) or [""])[0].lower()
+            checked += 1
+            met += bool(_NO_REVIEWS.search(first))
+        return met, checked
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "score_range": list(self.score_range) if self.score_range else None,
+            "primary_genre_in": self.primary_genre_in,
+            "says_no_reviews": self.says_no_reviews,
+        }
+
+
+def mapped_source_genres(title: TitleInput) -> list[str]:
+    genres: list[str] = []
+    for label in title.source_genres:
+        genre = to_vocabulary(label)
+        if genre and genre not in genres:
+            genres.append(genre)
+    return genres
+
+
+def expect(title: TitleInput, score_margin: float) -> Expectation:
+    """What any acceptable enrichment of ``title`` satisfies: the score within ``score_margin`` of the
+    critics' range, a primary genre among the source genres, a summary that says when there are no reviews."""
+    rated = [r.score_normalized for r in title.reviews if r.score_normalized is not None]
+    score_range = None
+    if rated:
+        low, high = max(1.0, min(rated) - score_margin), min(10.0, max(rated) + score_margin)
+        score_range = (round(low, 2), round(high, 2))
+    return Expectation(score_range, mapped_source_genres(title), says_no_reviews=not title.reviews)
+
+
+def score_enrichments(
+    pairs: Iterable[tuple[TitleInput, Enriched]],
+    *,
+    min_overlap: float,
+    expectations: dict[str, Expectation] | None = None,
+) -> dict[str, Any]:
+    """The quality metrics of enriched titles (operational figures are added by the caller)."""
+    titles = genre_titles = genre_hits = 0
+    secondary = secondary_ok = tags = tags_ok = 0
+    grounded = sentences = 0
+    llm: list[float] = []
+    critics: list[float] = []
+    met = checked = 0
+    for title, enriched in pairs:
+        titles += 1
+        allowed = mapped_source_genres(title)
+        if allowed:
+            genre_titles += 1
+            genre_hits += enriched.primary_genre in allowed
+        secondary += len(enriched.secondary_genres)
+        secondary_ok += sum(g in PRIMARY_GENRES for g in enriched.secondary_genres)
+        tags += len(enriched.vibe_tags)
+        tags_ok += sum(t.lower() in VIBE_VOCABULARY for t in enriched.vibe_tags)
+        g, n = grounded_sentences(enriched.review_summary, title, min_overlap)
+        grounded, sentences = grounded + g, sentences + n
+        mean, rated = critic_score(title)
+        if mean is not None and rated >= 2:
+            llm.append(enriched.score)
+            critics.append(mean)
+        if expectations and title.id in expectations:
+            m, c = expectations[title.id].check(enriched)
+            met, checked = met + m, checked + c
+
+    def rate(hits: int, total: int) -> float | None:
+        return round(hits / total, 4) if total else None
+
+    mae = sum(abs(a - b) for a, b in zip(llm, critics, strict=True)) / len(llm) if llm else None
+    rho = spearman(llm, critics)
+    metrics: dict[str, Any] = {
+        "titles": titles,
+        "primary_genre_in_source_rate": rate(genre_hits, genre_titles),
+        "secondary_genres_in_vocabulary_rate": rate(secondary_ok, secondary),
+        "vibe_tags_in_vocabulary_rate": rate(tags_ok, tags),
+        "score_titles": len(llm),
+        "score_mae": None if mae is None else round(mae, 4),
+        "score_spearman": None if rho is None else round(rho, 4),
+        "summary_grounding_rate": rate(grounded, sentences),
+    }
+    if expectations is not None:
+        metrics["expected_met_rate"] = rate(met, checked)
+    return metrics
+
+
+# ---- one evaluation --------------------------------------------------------------------------------
+@dataclass
+class Evaluation:
+    dataset: str  # "warehouse" | "eval_set"
+    provider: str
+    model: str
+    prompt_version: str
+    as_of: date | None
+    target: str
+    metrics: dict[str, Any]
+    eval_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
+    evaluated_at: Any = field(default_factory=utcnow)
+    gate: str | None = None  # "pass" | "fail" | None (not gated)
+    details: dict[str, Any] = field(default_factory=dict)
+
+    def label(self) -> str:
+        return f"{self.provider}/{self.model} prompt {self.prompt_version}"
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "eval_id": self.eval_id,
+            "evaluated_at": self.evaluated_at.isoformat(),
+            "dataset": self.dataset,
+            "as_of": self.as_of.isoformat() if self.as_of else None,
+            "target": self.target,
+            "provider": self.provider,
+            "model": self.model,
+            "prompt_version": self.prompt_version,
+            "metrics": self.metrics,
+            "gate": self.gate,
+            "details": self.details,
+        }
+
+
+def operational(
+    titles: int, failures: int, validation_retries: int, cost: float, calls: int
+) -> dict[str, Any]:
+    per = titles + failures
+    return {
+        "failures": failures,
+        "failure_rate": round(failures / per, 4) if per else None,
+        "validation_retries": validation_retries,
+        "validation_retries_per_title": round(validation_retries / per, 4) if per else None,
+        "cost_per_title_usd": round(cost / per, 8) if per else None,
+        "calls": calls,
+    }
+
+
+# ---- storage: ops.enrichment_evals -------------------------------------------------------------------
+_METRIC_COLUMNS = "\n".join(f"    {name} double precision," for name in METRICS)
+_COUNT_COLUMNS = "\n".join(f"    {name} bigint," for name in COUNTS)
+DDL = f"""
+create table if not exists {TABLE} (
+    eval_id varchar(64) not null,
+    evaluated_at timestamp not null,
+    dataset varchar(32) not null,
+    as_of date,
+    target varchar(16),
+    provider varchar(32) not null,
+    model varchar(128) not null,
+    prompt_version varchar(32) not null,
+{_COUNT_COLUMNS}
+{_METRIC_COLUMNS}
+    gate varchar(8),
+    details varchar(65535)
+)
+"""
+COLUMNS = (
+    "eval_id",
+    "evaluated_at",
+    "dataset",
+    "as_of",
+    "target",
+    "provider",
+    "model",
+    "prompt_version",
+    *COUNTS,
+    *METRICS,
+    "gate",
+    "details",
+)
+
+
+def store(warehouse: Warehouse, evaluations: Sequence[Evaluation]) -> None:
+    """Append the evaluations to ``ops.enrichment_evals`` (created on first use, like ``ops.pipeline_runs``)."""
+    if not evaluations:
+        return
+    with warehouse.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"create schema if not exists {OPS}")
+        cur.execute(DDL)
+    rows = []
+    for ev in evaluations:
+        m = ev.metrics
+        rows.append(
+            (
+                ev.eval_id,
+                ev.evaluated_at.replace(tzinfo=None),
+                ev.dataset,
+                ev.as_of,
+                ev.target,
+                ev.provider,
+                ev.model,
+                ev.prompt_version,
+                *(m.get(name) for name in COUNTS),
+                *(m.get(name) for name in METRICS),
+                ev.gate,
+                json.dumps(ev.details, default=str, sort_keys=True)[:60000],
+            )
+        )
+    markers = ", ".join("?" for _ in COLUMNS)
+    warehouse.executemany(f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", rows)
+
+
+def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
+    """The most recent stored evaluations, newest first."""
+    if not warehouse.table_exists(OPS, "enrichment_evals"):
+        return []
+    return warehouse.fetch_all(
+        f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"
+    )
+
+
+# ---- evaluating what the warehouse holds -------------------------------------------------------------
+def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[str, str, str], int]:
+    """Validation retries the enrich step reported per (provider, model, prompt_version), from ops.pipeline_runs."""
+    if not warehouse.table_exists(OPS, "pipeline_runs"):
+        return {}
+    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"
+    rows = warehouse.fetch_all(sql + (" and as_of = ?" if as_of else ""), [as_of] if as_of else [])
+    totals: dict[tuple[str, str, str], int] = {}
+    for row in rows:
+        details = json.loads(row["details"] or "{}")
+        key = (str(details.get("provider")), str(details.get("model")), str(details.get("prompt_version")))
+        # The runner counts validation and transient retries together as ``retries`` unless it reports
+        # ``validation_retries`` separately.
+        retries = details.get("validation_retries", details.get("retries", 0)) or 0
+        totals[key] = totals.get(key, 0) + int(retries)
+    return totals
+
+
+def _latest_as_of(warehouse: Warehouse) -> date | None:
+    if not warehouse.table_exists(OPS, "pipeline_runs"):
+        return None
+    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")
+    return rows[0]["as_of"] if rows and rows[0]["as_of"] else None
+
+
+def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Evaluation]:
+    """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
+    warehouse = Warehouse(settings)
+    for schema, table in (
+        ("intermediate", "int_titles_enrichment_input"),
+        (RAW_ENRICHMENT, "title_enrichments"),
+    ):
+        if not warehouse.table_exists(schema, table):
+            raise RuntimeError(f"{schema}.{table} does not exist: run the pipeline (trending-now run) first")
+    min_overlap = float(settings.require("eval.grounding_min_overlap"))
+    rows = warehouse.fetch_all(
+        f"select i.*, e.status, e.review_summary, e.score, e.vibe_tags, e.primary_genre, e.secondary_genres, "
+        f"e.cost_usd, e.provider, e.model, e.prompt_version from {INPUTS} i join {ENRICHMENTS} e "
+        "on e.id = i.id and e.source_data_hash = i.source_data_hash order by i.id"
+    )
+    groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
+    for row in rows:
+        groups.setdefault((row["provider"], row["model"], row["prompt_version"]), []).append(row)
+    as_of = as_of or _latest_as_of(warehouse)
+    retries = _retries_by_label(warehouse, as_of)
+    evaluations = []
+    for (provider, model, version), group in sorted(groups.items()):
+        ok = {r["id"]: r for r in group if r["status"] == "ok"}
+        failed = {r["id"] for r in group if r["status"] != "ok"} - set(ok)
+        pairs = [(parse_input_row(r), Enriched.from_row(r)) for r in ok.values()]
+        metrics = score_enrichments(pairs, min_overlap=min_overlap)
+        cost = sum(float(r["cost_usd"] or 0) for r in group)
+        metrics |= operational(len(ok), len(failed), retries.get((provider, model, version), 0), cost, 0)
+        evaluations.append(
+            Evaluation("warehouse", provider, model, version, as_of, warehouse.target, metrics)
+        )
+    return evaluations
+
+
+# ---- the evaluation set -----------------------------------------------------------------------------
+def load_set(path: Path) -> tuple[list[TitleInput], dict[str, Expectation]]:
+    data = json.loads(path.read_text(encoding="utf-8"))
+    titles, expectations = [], {}
+    for item in data["titles"]:
+        title = TitleInput.model_validate(item["input"])
+        exp = item["expected"]
+        titles.append(title)
+        expectations[title.id] = Expectation(
+            tuple(exp["score_range"]) if exp.get("score_range") else None,  # type: ignore[arg-type]
+            list(exp.get("primary_genre_in") or []),
+            bool(exp.get("says_no_reviews")),
+        )
+    return titles, expectations
+
+
+def build_set(warehouse: Warehouse, score_margin: float) -> dict[str, Any]:
+    """The evaluation set from the enrichment inputs a demo run built from data/samples (fixed inputs,
+    expected ranges derived by :func:`expect`)."""
+    rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")
+    items = []
+    for row in rows:
+        title = parse_input_row(row)
+        items.append(
+            {
+                "input": title.model_dump(mode="json"),
+                "expected": expect(title, score_margin).as_dict(),
+            }
+        )
+    return {
+        "about": "Fixed enrichment inputs from data/samples (trending-now demo, as of 2026-11-20) and the "
+        "expectations any acceptable enrichment meets; rebuild with scripts/build_eval_set.py.",
+        "score_margin": score_margin,
+        "titles": items,
+    }
+
+
+class _CountingProvider:
+    """Wraps a provider and counts the answers that failed validation (each one is retried or fails)."""
+
+    def __init__(self, inner: Provider) -> None:
+        self.inner = inner
+        self.name = inner.name
+        self.model = inner.model
+        self.invalid = 0
+
+    def call(self, titles: list[TitleInput]) -> CallResult:
+        try:
+            result = self.inner.call(titles)
+        except InvalidResponse:
+            self.invalid += 1
+            raise
+        self.invalid += len(result.problems)
+        return result
+
+    def estimate_max_cost(self, titles: list[TitleInput]) -> float:
+        return self.inner.estimate_max_cost(titles)
+
+    def close(self) -> None:
+        self.inner.close()
+
+
+def run_provider(
+    settings: Settings, titles: list[TitleInput]
+) -> tuple[str, str, dict[str, Enriched], dict[str, Any]]:
+    """Enrich ``titles`` with the configured provider through the runner's own job logic (budget, rate
+    limit, retries); nothing is written to the side table. Returns provider, model, results, operations."""
+    from enrich.ratelimit import TokenBucket
+    from enrich.runner import Budget, Job, JobRunner, RunnerConfig, make_provider
+
+    config = RunnerConfig.from_settings(settings)
+    provider = _CountingProvider(make_provider(settings))
+    limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
+    runner = JobRunner(provider, config, limiter, Budget(config.max_cost_usd))
+    size = config.batch_size
+    jobs = [Job(titles[i : i + size]) for i in range(0, len(titles), size)]
+    results: dict[str, Enriched] = {}
+    failed: dict[str, str] = {}
+    usage, calls = CallUsage(), 0
+    try:
+        with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="eval") as pool:
+            while jobs:
+                outcomes = list(pool.map(runner.run, jobs))
+                jobs = []
+                for outcome in outcomes:
+                    results.update({k: Enriched.from_model(v) for k, v in outcome.ok.items()})
+                    failed.update(outcome.failed)
+                    failed.update({t.id: "not evaluated: run stopped" for t in outcome.stopped})
+                    usage.add(outcome.usage)
+                    calls += outcome.calls
+                    jobs += [Job([t], alone_retry=True) for t in outcome.retry_alone]
+    finally:
+        provider.close()
+    ops = operational(len(results), len(failed), provider.invalid, usage.cost_usd, calls)
+    ops_details = {
+        "failed": dict(sorted(failed.items())),
+        "cost_usd": round(usage.cost_usd, 6),
+        "input_tokens": usage.input_tokens,
+        "output_tokens": usage.output_tokens,
+    }
+    return provider.name, provider.model, results, {**ops, "_details": ops_details}
+
+
+def evaluate_set(settings: Settings, path: Path | None = None, as_of: date | None = None) -> Evaluation:
+    """Run the configured provider on the evaluation set and score it."""
+    from enrich.prompt import PROMPT_VERSION
+
+    path = path or settings.path("eval.set_path")
+    titles, expectations = load_set(path)
+    provider, model, results, ops = run_provider(settings, titles)
+    details = ops.pop("_details")
+    by_id = {t.id: t for t in titles}
+    pairs = [(by_id[i], e) for i, e in sorted(results.items())]
+    metrics = score_enrichments(
+        pairs, min_overlap=float(settings.require("eval.grounding_min_overlap")), expectations=expectations
+    )
+    metrics |= ops
+    details["set"] = str(path.name)
+    return Evaluation(
+        "eval_set",
+        provider,
+        model,
+        PROMPT_VERSION,
+        as_of,
+        Warehouse(settings).target,
+        metrics,
+        details=details,
+    )
+
+
+# ---- the gate ---------------------------------------------------------------------------------------
+@dataclass
+class Comparison:
+    metric: str
+    baseline: float | None
+    candidate: float | None
+    tolerance: float
+    regressed: bool
+
+    def line(self) -> str:
+        def fmt(v: float | None) -> str:
+            return "-" if v is None else f"{v:.4g}"
+
+        verdict = "REGRESSION" if self.regressed else "ok"
+        return (
+            f"  {self.metric:<38} baseline {fmt(self.baseline):>9}  now {fmt(self.candidate):>9}  "
+            f"tolerance {self.tolerance:g} ({METRICS[self.metric]} is better)  {verdict}"
+        )
+
+
+def tolerances(settings: Settings) -> dict[str, float]:
+    configured = settings.section("eval").get("tolerances") or {}
+    missing = [m for m in METRICS if m not in configured]
+    if missing:
+        raise ConfigError(f"eval.tolerances lacks {', '.join(missing)} (config/base.yaml)")
+    return {m: float(configured[m]) for m in METRICS}
+
+
+def compare(candidate: dict[str, Any], baseline: dict[str, Any], tol: dict[str, float]) -> list[Comparison]:
+    """Each metric against the baseline; worse by more than its tolerance (or lost) is a regression."""
+    result = []
+    for metric, better in METRICS.items():
+        base, now = baseline.get(metric), candidate.get(metric)
+        if base is None:
+            regressed = False
+        elif now is None:
+            regressed = True
+        else:
+            worse = (base - now) if better == "higher" else (now - base)
+            regressed = worse > tol[metric] + 1e-9
+        result.append(Comparison(metric, base, now, tol[metric], regressed))
+    return result
+
+
+def read_baseline(path: Path) -> dict[str, Any]:
+    return json.loads(path.read_text(encoding="utf-8")) if path.exists() else {}
+
+
+def accept(path: Path, evaluation: Evaluation) -> None:
+    """Record ``evaluation`` as its provider's accepted baseline (a reviewed change to a committed file)."""
+    baseline = read_baseline(path)
+    baseline[evaluation.provider] = {
+        "model": evaluation.model,
+        "prompt_version": evaluation.prompt_version,
+        "metrics": {k: evaluation.metrics.get(k) for k in (*COUNTS, *METRICS)},
+    }
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps(baseline, indent=2, sort_keys=True) + "\n", encoding="utf-8")
+
+
+def gate(settings: Settings, evaluation: Evaluation) -> tuple[bool, list[Comparison], dict[str, Any] | None]:
+    """Compare with the provider's accepted baseline; (passed, comparisons, baseline entry)."""
+    entry = read_baseline(settings.path("eval.baseline_path")).get(evaluation.provider)
+    if not entry:
+        return False, [], None
+    comparisons = compare(evaluation.metrics, entry["metrics"], tolerances(settings))
+    passed = not any(c.regressed for c in comparisons)
+    evaluation.gate = "pass" if passed else "fail"
+    evaluation.details["baseline"] = {k: entry.get(k) for k in ("model", "prompt_version")}
+    return passed, comparisons, entry
+
+
+# ---- text output -------------------------------------------------------------------------------------
+def describe(evaluation: Evaluation) -> str:
+    m = evaluation.metrics
+
+    def pct(name: str) -> str:
+        return "-" if m.get(name) is None else f"{m[name] * 100:.1f}%"
+
+    def num(name: str, spec: str = ".2f") -> str:
+        return "-" if m.get(name) is None else format(m[name], spec)
+
+    lines = [
+        f"{evaluation.dataset} · {evaluation.label()} · {m['titles']} titles"
+        + (f" · as of {evaluation.as_of}" if evaluation.as_of else ""),
+        f"  primary genre in source genres  {pct('primary_genre_in_source_rate')}",
+        f"  secondary genres in vocabulary  {pct('secondary_genres_in_vocabulary_rate')}",
+        f"  vibe tags in mood vocabulary    {pct('vibe_tags_in_vocabulary_rate')}",
+        f"  score vs critics ({m['score_titles']} titles)   MAE {num('score_mae')}  "
+        f"Spearman {num('score_spearman')}",
+        f"  summary sentences grounded      {pct('summary_grounding_rate')}",
+        f"  failures {m['failures']} ({pct('failure_rate')})  validation retries {m['validation_retries']}  "
+        f"cost/title ${num('cost_per_title_usd', '.6f')}",
+    ]
+    if "expected_met_rate" in m:
+        lines.append(f"  expectations met                {pct('expected_met_rate')}")
+    return "\n".join(lines)
