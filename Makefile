@@ -29,14 +29,29 @@ setup: ## build .venv from the pinned lock (requirements.txt) with uv
 lock: ## re-compile requirements.txt from requirements.in
 	uv pip compile --quiet requirements.in -o requirements.txt --python-version $(PYTHON_VERSION)
 
+# Amazon MWAA: its Airflow and Python (infrastructure/modules/mwaa/essential-constraints.txt says which).
+MWAA_PYTHON_VERSION ?= 3.12
+MWAA_VENV ?= /tmp/mwaa-venv
+MWAA_CONSTRAINTS := infrastructure/modules/mwaa/essential-constraints.txt
+.PHONY: lock-mwaa mwaa-check
+
+lock-mwaa: ## re-compile requirements-mwaa.txt (runtime only, for MWAA's Airflow and Python)
+	uv pip compile --quiet requirements-mwaa.in -o requirements-mwaa.txt --python-version $(MWAA_PYTHON_VERSION) --constraint $(MWAA_CONSTRAINTS)
+
+mwaa-check: ## venv from requirements-mwaa.txt; parse the DAG under MWAA's Airflow (not in `make test`)
+	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
+	uv venv --quiet --allow-existing --python $(MWAA_PYTHON_VERSION) $(MWAA_VENV)
+	VIRTUAL_ENV=$(MWAA_VENV) uv pip sync --quiet requirements-mwaa.txt
+	$(MWAA_VENV)/bin/python scripts/mwaa_check.py
+
 manifest: ## dbt parse -> dbt_project/target/manifest.json (Cosmos renders the DAG from it)
 	$(BIN)/dbt parse $(DBT_ARGS) --quiet
 
 demo: ## the whole daily job offline: recorded samples, replay server, DuckDB
 	$(BIN)/trending-now demo
 
-test: manifest ## every test: pytest (unit, fakes, DuckDB + PostgreSQL, dbt, Airflow)
-	$(BIN)/pytest -q -p no:cacheprovider
+test: manifest ## every test, in parallel (pytest-xdist): unit, fakes, DuckDB + PostgreSQL, dbt, Airflow
+	$(BIN)/pytest -q -p no:cacheprovider -n auto --dist loadscope --durations=15
 
 test-fast: ## unit tests only (no dbt/Airflow end-to-end)
 	$(BIN)/pytest -q -m "not slow and not postgres"

@@ -103,3 +103,43 @@ def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
         with admin.cursor() as cur:
             cur.execute(f'drop database if exists "{name}" with (force)')
         admin.close()
+
+
+# ---- No silent skips under CI ---------------------------------------------------------------------------
+# Under CI (CI=true) a skipped test fails the run unless its node id starts with an entry of
+# tests/skip_allowlist.txt ("<node id prefix>  # <reason>"): a green CI must not hide a test that never ran.
+SKIP_ALLOWLIST = Path(__file__).with_name("skip_allowlist.txt")
+
+
+def _allowed_skips() -> dict[str, str]:
+    allowed: dict[str, str] = {}
+    for line in SKIP_ALLOWLIST.read_text().splitlines():
+        prefix, _, reason = line.partition("#")
+        if prefix.strip():
+            if not reason.strip():
+                raise pytest.UsageError(f"{SKIP_ALLOWLIST.name}: {prefix.strip()} needs a reason after '#'")
+            allowed[prefix.strip()] = reason.strip()
+    return allowed
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI"):
+        allowed = _allowed_skips()
+        if not any(report.nodeid.startswith(prefix) for prefix in allowed):
+            reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
+            _UNEXPECTED_SKIPS.append(f"{report.nodeid}: {reason}")
+
+
+_UNEXPECTED_SKIPS: list[str] = []
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    if hasattr(session.config, "workerinput") or not _UNEXPECTED_SKIPS:
+        return  # xdist workers report to the controller, which decides
+    reporter = session.config.pluginmanager.get_plugin("terminalreporter")
+    lines = [f"CI=true and {len(_UNEXPECTED_SKIPS)} test(s) skipped without an entry in {SKIP_ALLOWLIST.name}:"]
+    lines += [f"  {item}" for item in _UNEXPECTED_SKIPS]
+    if reporter is not None:
+        for line in lines:
+            reporter.write_line(line, red=True)
+    session.exitstatus = pytest.ExitCode.TESTS_FAILED
