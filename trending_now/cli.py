@@ -240,7 +240,36 @@ def selected_steps(args: argparse.Namespace) -> list[Any]:
     return pipeline.steps_in_group(command)
 
 
-def print_summary(ctx: RunContext, records: Sequence[StepRecord]) -> None:
+def run_and_report(
+    ctx: RunContext, steps: Sequence[Any], report: bool
+) -> tuple[list[StepRecord], str | None]:
+    """Run ``steps``; with ``report`` (run, demo) write the run report afterwards, also when a step failed."""
+    from trending_now import pipeline
+
+    try:
+        records = pipeline.run_steps(ctx, steps)
+    except pipeline.StepFailed as exc:
+        if report and exc.step != "warehouse":  # an unreachable warehouse has nothing to report from
+            where = write_run_report(ctx)
+            if where:
+                ctx.progress(f"run report {where}")
+        raise
+    return records, (write_run_report(ctx) if report else None)
+
+
+def write_run_report(ctx: RunContext) -> str | None:
+    """The report's path (and S3 URI when uploaded); a report that cannot be written never fails the run."""
+    from trending_now.report import write_and_publish
+
+    try:
+        path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
+    except Exception as exc:
+        ctx.progress(f"could not write the run report: {redact(str(exc), ctx.settings.secrets.values())}")
+        return None
+    return f"{path}" + (f" ({uri})" if uri else "")
+
+
+def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | None = None) -> None:
     by_step = {r.result.step: r.result for r in records}
 
     def value(step: str, field: str) -> Any:
@@ -261,11 +290,12 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord]) -> None:
         f"  quarantined {quarantined}",
         "  step times " + ", ".join(f"{r.result.step} {r.duration_s:.1f}s" for r in records),
     ]
+    if report:
+        lines.append(f"  report     {report}")
     print("\n".join(lines))
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    from trending_now import pipeline
 
     if args.command == "report":
         from trending_now.metrics import last_run
@@ -306,8 +336,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return run_eval(args, settings)
 
     ctx = make_context(args, settings)
-    records = pipeline.run_steps(ctx, selected_steps(args))
-    print_summary(ctx, records)
+    records, report = run_and_report(ctx, selected_steps(args), report=args.command == "run")
+    print_summary(ctx, records, report)
     return 0
 
 
@@ -339,10 +369,10 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
         demo = replay_settings(settings, server.settings_overrides(), args.target)
         ctx = make_context(args, demo, default_as_of=DEMO_AS_OF)
         ctx.progress(f"replay server {server.base_url} serving {len(server.routes)} recorded responses")
-        records = pipeline.run_steps(ctx, pipeline.STEPS)
+        records, report = run_and_report(ctx, pipeline.STEPS, report=True)
         if server.misses:
             ctx.progress(f"{len(server.misses)} request(s) had no recording (answered 404)")
-    print_summary(ctx, records)
+    print_summary(ctx, records, report)
     return 0
 
 
