@@ -1,15 +1,30 @@
 # VPC with public subnets (NAT gateways only) and private subnets (Redshift Serverless, MWAA,
 # interface endpoints). Nothing in the private subnets is reachable from the internet; outbound
 # traffic (PyPI for MWAA's requirements, JustWatch/TMDB/Gemini for the tasks) leaves through NAT.
+# The zones are pinned by name (<region>a, <region>b, ... az_count of them), so the subnets never
+# move when AWS adds a zone to the region; a pinned zone that is not available fails the plan.
 data "aws_availability_zones" "available" {
   state = "available"
+
+  filter {
+    name   = "zone-name"
+    values = local.zone_names
+  }
+
+  lifecycle {
+    postcondition {
+      condition     = length(self.names) == var.az_count
+      error_message = "Not every pinned Availability Zone (${join(", ", local.zone_names)}) is available in this region."
+    }
+  }
 }
 
 data "aws_region" "current" {}
 
 locals {
-  azs       = slice(data.aws_availability_zones.available.names, 0, var.az_count)
-  nat_count = var.single_nat_gateway ? 1 : var.az_count
+  zone_names = [for letter in slice(["a", "b", "c", "d", "e", "f"], 0, var.az_count) : "${data.aws_region.current.name}${letter}"]
+  azs        = sort(data.aws_availability_zones.available.names)
+  nat_count  = var.single_nat_gateway ? 1 : var.az_count
   interface_endpoints = var.enable_interface_endpoints ? toset([
     "secretsmanager",
     "logs",

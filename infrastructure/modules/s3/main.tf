@@ -114,20 +114,19 @@ resource "aws_s3_bucket_lifecycle_configuration" "data" {
     }
   }
 
+  # One rule per transition (no nested dynamic block, which checkov cannot render). Where two
+  # transitions apply to an object, S3 takes the one to the cheaper storage class.
   dynamic "rule" {
-    for_each = length(local.lifecycle[each.key].transitions) > 0 ? [1] : []
+    for_each = local.lifecycle[each.key].transitions
     content {
-      id     = "storage-class-transitions"
+      id     = "to-${lower(rule.value.storage_class)}"
       status = "Enabled"
 
       filter {}
 
-      dynamic "transition" {
-        for_each = local.lifecycle[each.key].transitions
-        content {
-          days          = transition.value.days
-          storage_class = transition.value.storage_class
-        }
+      transition {
+        days          = rule.value.days
+        storage_class = rule.value.storage_class
       }
     }
   }
