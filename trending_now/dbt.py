@@ -68,10 +68,40 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         "DBT_TARGET_PATH": str(_setting_path(ctx, "dbt.target_path", project_dir / "target")),
     }
     with _environ(env):
-        result = dbtRunner().invoke(full_args)
+        manifest = _parsed_manifest(full_args, env, project_dir) if args[0] in _USES_MANIFEST else None
+        result = dbtRunner(manifest=manifest).invoke(full_args)
     if not result.success:
         raise DbtError(f"dbt {' '.join(args[:1])} failed: {_failures(result)}")
     return result
+
+
+# Parsing the project costs ~2 s per dbt invocation and a run makes several: parse once per process and
+# hand the manifest to the next invocations, as long as the project files, arguments and environment match.
+_USES_MANIFEST = frozenset({"build", "run", "test", "ls", "compile", "seed"})
+_MANIFESTS: dict[tuple[Any, ...], Any] = {}
+
+
+def _project_fingerprint(project_dir: Path) -> tuple[tuple[str, int, int], ...]:
+    files = [project_dir / "dbt_project.yml"]
+    for folder in ("models", "macros", "seeds", "tests", "snapshots", "analyses"):
+        files.extend(p for p in sorted((project_dir / folder).rglob("*")) if p.is_file())
+    return tuple((str(p), p.stat().st_mtime_ns, p.stat().st_size) for p in files if p.exists())
+
+
+def _parsed_manifest(full_args: Sequence[str], env: dict[str, str], project_dir: Path) -> Any:
+    from dbt.cli.main import dbtRunner
+
+    if "--vars" in full_args or "--full-refresh" in full_args:
+        return None
+    flags = [a for a in full_args[full_args.index("--project-dir") :]]
+    key = (tuple(flags), tuple(sorted(env.items())), _project_fingerprint(project_dir))
+    if key not in _MANIFESTS:
+        result = dbtRunner().invoke(["--quiet", "parse", *flags])
+        if not result.success or result.result is None:
+            return None  # let the real command report the parse error
+        _MANIFESTS.clear()
+        _MANIFESTS[key] = result.result
+    return _MANIFESTS[key]
 
 
 _HEADERS = ("Database Error", "Runtime Error", "Compilation Error", "Parsing Error", "Dependency Error")
