@@ -113,7 +113,6 @@ module "mwaa" {
   source = "./modules/mwaa"
 
   environment_name                = local.name_prefix
-  airflow_version                 = var.mwaa_airflow_version
   environment_class               = var.mwaa_environment_class
   min_workers                     = var.mwaa_min_workers
   max_workers                     = var.mwaa_max_workers

@@ -135,13 +135,6 @@ variable "redshift_allowed_cidr_blocks" {
 }
 
 # ---- mwaa ----
-variable "mwaa_airflow_version" {
-  # Must track the apache-airflow pin of requirements.txt; see modules/mwaa/variables.tf.
-  description = "Airflow version of the MWAA environment (newest 3.x MWAA offers; keep in line with requirements.txt)."
-  type        = string
-  default     = "3.0.6"
-}
-
 variable "mwaa_environment_class" {
   description = "MWAA environment class."
   type        = string
@@ -167,9 +160,11 @@ variable "mwaa_schedulers" {
 }
 
 variable "mwaa_requirements_file" {
+  # requirements-mwaa.txt: runtime only, compiled for MWAA's Airflow and Python (`make lock-mwaa`).
+  # requirements.txt (the development lock: Airflow 3.3, pytest, checkov...) cannot install on MWAA.
   description = "Requirements file (relative to infrastructure/) that Terraform uploads as <mwaa bucket>/requirements.txt; null for none."
   type        = string
-  default     = "../requirements.txt"
+  default     = "../requirements-mwaa.txt"
 }
 
 variable "mwaa_webserver_access_mode" {

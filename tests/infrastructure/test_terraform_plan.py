@@ -111,9 +111,8 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> tup
     base = tmp_path_factory.mktemp("plan")
     work = base / "infrastructure"
     shutil.copytree(INFRA, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
-    shutil.copy(
-        ROOT / "requirements.txt", base / "requirements.txt"
-    )  # mwaa_requirements_file = ../requirements.txt
+    # mwaa_requirements_file = ../requirements-mwaa.txt
+    shutil.copy(ROOT / "requirements-mwaa.txt", base / "requirements-mwaa.txt")
     (work / "override.tf").write_text(OVERRIDE.replace("ENDPOINT", moto_endpoint), encoding="utf-8")
     cli_config = base / "terraformrc"
     cli_config.write_text(
@@ -178,3 +177,7 @@ def test_plan(workdir: tuple[Path, dict[str, str]], env_name: str) -> None:
         assert re.search(rf'\+ {output}\s+= "{re.escape(value)}"', result.stdout), (
             f"output {output} != {value}"
         )
+    # the Airflow MWAA runs is the one requirements-mwaa.txt pins (both from the MWAA constraints file)
+    airflow = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements-mwaa.txt").read_text(), re.M)
+    assert airflow and re.search(rf'\+ airflow_version\s+= "{re.escape(airflow.group(1))}"', result.stdout)
+    assert re.search(r'\+ key\s+= "requirements.txt"', result.stdout)

@@ -2,6 +2,11 @@
 # script, so their S3 object versions are pinned in the environment and a change to either one
 # updates the environment; CD syncs dags/ and the project packages into <bucket>/<dag_s3_path>/.
 locals {
+  # The Airflow version is the apache-airflow pin of the constraints MWAA enforces for it
+  # (essential-constraints.txt, next to this file), the file requirements-mwaa.txt is compiled
+  # against: moving MWAA to another Airflow means replacing that file and running `make lock-mwaa`.
+  airflow_version = regex("(?m)^apache-airflow==([0-9]+[.][0-9]+[.][0-9]+)$", file("${path.module}/essential-constraints.txt"))[0]
+
   requirements_key   = "requirements.txt"
   startup_script_key = "startup/startup.sh"
 
@@ -59,7 +64,7 @@ resource "aws_vpc_security_group_egress_rule" "all" {
 
 resource "aws_mwaa_environment" "this" {
   name                             = var.environment_name
-  airflow_version                  = var.airflow_version
+  airflow_version                  = local.airflow_version
   environment_class                = var.environment_class
   min_workers                      = var.min_workers
   max_workers                      = var.max_workers

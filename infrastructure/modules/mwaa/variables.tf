@@ -3,21 +3,6 @@ variable "environment_name" {
   type        = string
 }
 
-variable "airflow_version" {
-  # MUST track the apache-airflow pin of requirements.txt (the project runs Airflow 3.3 locally).
-  # MWAA only offers the Airflow versions it has released; pick the newest 3.x MWAA supports and
-  # move it up together with requirements.txt whenever MWAA ships the version the lock pins, since
-  # MWAA installs requirements.txt against the constraints of *its* Airflow version.
-  description = "Airflow version of the MWAA environment (a 3.x release offered by MWAA; keep in line with requirements.txt)."
-  type        = string
-  default     = "3.0.6"
-
-  validation {
-    condition     = can(regex("^3\\.[0-9]+\\.[0-9]+$", var.airflow_version))
-    error_message = "airflow_version must be an Airflow 3.x version such as 3.0.6 (the DAG uses the Airflow 3 SDK)."
-  }
-}
-
 variable "environment_class" {
   description = "MWAA environment class (mw1.small, mw1.medium, mw1.large, ...)."
   type        = string
@@ -64,7 +49,7 @@ variable "dag_s3_path" {
 }
 
 variable "requirements_file" {
-  description = "Local path of the requirements file Terraform uploads to <bucket>/requirements.txt (relative to the root module). null: no requirements."
+  description = "Local path of the requirements file Terraform uploads to <bucket>/requirements.txt (the project's requirements-mwaa.txt, compiled for this module's Airflow). null: no requirements."
   type        = string
   default     = null
 }

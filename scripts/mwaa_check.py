@@ -1,0 +1,133 @@
+"""Parse the DAG the way Amazon MWAA will: under the Airflow of requirements-mwaa.txt.
+
+Run it with the interpreter of a venv built from requirements-mwaa.txt (``make mwaa-check`` builds
+one and runs this script with it). It
+
+1. checks that the installed Airflow is the one MWAA runs (the ``apache-airflow`` pin of
+   infrastructure/modules/mwaa/essential-constraints.txt);
+2. writes a fresh dbt manifest with that venv's dbt (``dbt parse --target redshift``, offline: the
+   profile's defaults need no warehouse);
+3. loads dags/ with Airflow's DagBag, as the MWAA scheduler does, with APP_ENV=staging;
+4. fails unless there are 0 import errors, the DAG is there and Cosmos rendered its dbt groups.
+
+Everything it writes goes to a temporary directory. Exit 0 when the DAG parses, 1 otherwise.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+DAGS_DIR = ROOT / "dags"
+DBT_DIR = ROOT / "dbt_project"
+CONSTRAINTS = ROOT / "infrastructure" / "modules" / "mwaa" / "essential-constraints.txt"
+DAG_ID = "data_ingestion_trending_now"
+DBT_GROUPS = ("dbt_staging_intermediate", "dbt_marts")
+QUIET_ENV = {
+    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
+    "SCARF_ANALYTICS": "false",
+    "DO_NOT_TRACK": "1",
+    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
+    "RUNTIME__DLTHUB_TELEMETRY": "false",
+}
+
+
+def mwaa_airflow_version(constraints: Path = CONSTRAINTS) -> str:
+    """The Airflow version MWAA runs: the apache-airflow pin MWAA enforces."""
+    match = re.search(r"^apache-airflow==(\S+)$", constraints.read_text(encoding="utf-8"), re.M)
+    if not match:
+        raise SystemExit(f"{constraints}: no apache-airflow==<version> line")
+    return match.group(1)
+
+
+def write_manifest(target_path: Path) -> Path:
+    """``dbt parse --target redshift`` with this interpreter's dbt; returns manifest.json."""
+    dbt = Path(sys.executable).parent / "dbt"
+    subprocess.run(
+        [
+            str(dbt), "--quiet", "parse", "--target", "redshift",
+            "--project-dir", str(DBT_DIR), "--profiles-dir", str(DBT_DIR),
+            "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
+        ],
+        check=True,
+        env={**os.environ, **QUIET_ENV},
+        timeout=600,
+    )  # fmt: skip
+    return target_path / "manifest.json"
+
+
+def _dagbag_class() -> type:
+    try:  # Airflow >= 3.1
+        from airflow.dag_processing.dagbag import DagBag
+    except ImportError:  # Airflow 3.0 (MWAA)
+        from airflow.models.dagbag import DagBag
+    return DagBag
+
+
+def parse_dags() -> list[str]:
+    """Problems found parsing dags/ (empty when the DAG and its Cosmos groups are there)."""
+    bag = _dagbag_class()(dag_folder=str(DAGS_DIR), include_examples=False)
+    problems = [f"import error in {path}: {error}" for path, error in bag.import_errors.items()]
+    dag = bag.dags.get(DAG_ID)
+    if dag is None:
+        return [*problems, f"DAG {DAG_ID!r} not found (DAGs: {sorted(bag.dags)})"]
+    for group in DBT_GROUPS:
+        tasks = [t for t in dag.task_ids if t.startswith(f"{group}.")]
+        print(f"  {group}: {len(tasks)} Cosmos task(s)")
+        if not tasks:
+            problems.append(f"Cosmos rendered no task in group {group!r}")
+    print(f"  {DAG_ID}: {len(dag.task_ids)} task(s), {len(bag.import_errors)} import error(s)")
+    from airflow import plugins_manager
+
+    for name, error in getattr(plugins_manager, "import_errors", {}).items():
+        # not a parse failure (e.g. Cosmos' UI plugin needs Airflow >= 3.1), but MWAA shows it
+        print(f"  warning: plugin {name} does not load: {str(error).splitlines()[-1]}")
+    return problems
+
+
+def main() -> int:
+    from importlib.metadata import version
+
+    expected = mwaa_airflow_version()
+    installed = {name: version(name) for name in ("apache-airflow", "astronomer-cosmos", "dbt-core")}
+    print(
+        "mwaa-check: "
+        + ", ".join(f"{k} {v}" for k, v in installed.items())
+        + f", Python {sys.version.split()[0]}"
+    )
+    if installed["apache-airflow"] != expected:
+        print(
+            f"mwaa-check: Airflow {installed['apache-airflow']} installed, MWAA runs {expected}",
+            file=sys.stderr,
+        )
+        return 1
+    with tempfile.TemporaryDirectory(prefix="tn-mwaa-check-") as tmp:
+        work = Path(tmp)
+        manifest = write_manifest(work / "target")
+        os.environ.update(QUIET_ENV)
+        os.environ.update(
+            {
+                "AIRFLOW_HOME": str(work / "airflow"),
+                "APP_ENV": "staging",
+                "TRENDING_NOW__DBT__TARGET_PATH": str(manifest.parent),
+            }
+        )
+        sys.path.insert(0, str(DAGS_DIR))  # MWAA puts the DAGs folder on sys.path
+        sys.path.insert(0, str(ROOT))  # the packages CD syncs next to the DAGs
+        problems = parse_dags()
+    for line in problems:
+        print(f"mwaa-check: {line}", file=sys.stderr)
+    if problems:
+        return 1
+    print(f"mwaa-check: the DAG parses under Airflow {expected} with 0 import errors")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
