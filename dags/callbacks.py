@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import logging
-import os
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
@@ -19,8 +18,6 @@ from typing import Any
 log = logging.getLogger("trending_now.airflow.callbacks")
 
 WEBHOOK_TIMEOUT_S = 10.0
-# Secret names whose values must not leave the worker in a webhook body.
-_SECRET_ENV_NAMES = ("GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD", "PGPASSWORD")
 
 
 def _iso(value: Any) -> str | None:
@@ -38,9 +35,26 @@ def _first_line(error: BaseException | str | None) -> str | None:
         line = type(error).__name__
     from trending_now.redact import redact
 
-    return redact(line, [v for v in (os.environ.get(n) for n in _SECRET_ENV_NAMES) if v and len(v) >= 4])[
-        :2000
-    ]
+    return redact(line, _secrets())[:2000]
+
+
+def _secrets() -> list[str]:
+    """The secrets the task's settings load (``.env`` or AWS Secrets Manager) and those in the environment.
+
+    A failure may come from a secret loaded from Secrets Manager that was never in ``os.environ``: the
+    settings are loaded again here. When they cannot be (the failure may be the secrets store itself),
+    the environment's values are still scrubbed.
+    """
+    from step_tasks import loaded_secrets
+
+    from trending_now.config import Settings, load_settings
+
+    try:
+        settings = load_settings()
+    except Exception as exc:  # scrub what we can; the callback must not fail
+        log.warning("failure callback could not load the settings' secrets: %s", type(exc).__name__)
+        settings = Settings(data={})
+    return loaded_secrets(settings)
 
 
 def failure_payload(context: Mapping[str, Any]) -> dict[str, Any]:
@@ -86,7 +100,7 @@ def post_json(url: str, payload: Mapping[str, Any], timeout_s: float = WEBHOOK_T
 
 def webhook_url() -> str | None:
     """``airflow.failure_webhook_url`` from the project config (no secrets store lookup)."""
-    from dag_settings import parse_settings
+    from trending_now.config import parse_settings
 
     value = parse_settings().get("airflow.failure_webhook_url")
     return str(value).strip() or None if value else None

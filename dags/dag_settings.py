@@ -1,68 +1,35 @@
-"""Parse-time settings of the Trending Now DAG.
+"""Parse-time options of the Trending Now DAG, read from the project settings once.
 
 The scheduler parses DAG files every few seconds, so parsing must be cheap and must not call a secrets
-store: :func:`parse_settings` merges ``config/base.yaml`` <- ``config/<APP_ENV>.yaml`` <-
-``TRENDING_NOW__...`` exactly like :func:`trending_now.config.load_settings` but leaves the secrets empty.
-Tasks load the full settings (with secrets) when they run.
+store: the options come from :func:`trending_now.config.parse_settings` (the one settings loader, without
+secrets). Tasks load the full settings (with secrets) when they run.
 
-Keys read from the ``airflow`` section (all optional; defaults in :data:`DEFAULTS`):
-``llm_pool``, ``failure_webhook_url``, ``retries``, ``retry_delay_s``, ``max_retry_delay_s``,
-``timeouts_min.<task>``, ``max_active_tasks``, ``timezone``. Cosmos reads the manifest from
-``<dbt.target_path>/manifest.json`` (default ``dbt_project/target/manifest.json``, written by ``make manifest``).
+Keys read from the ``airflow`` section (defaults in ``config/base.yaml``): ``llm_pool``, ``retries``,
+``retry_delay_s``, ``max_retry_delay_s``, ``timeouts_min.<task>``, ``max_active_tasks``, ``timezone``.
+Cosmos reads the manifest from ``<dbt.target_path>/manifest.json`` (default ``dbt_project/target/manifest.json``,
+written by ``make manifest``).
 """
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import (
-    APP_ENVS,
-    PROJECT_ROOT,
-    ConfigError,
-    Settings,
-    deep_merge,
-    env_overrides,
-    read_yaml,
-)
+from trending_now.config import Settings
 
-DEFAULTS: dict[str, Any] = {
-    "llm_pool": "llm_pool",
-    "failure_webhook_url": None,
-    "retries": 2,
-    "retry_delay_s": 120,
-    "max_retry_delay_s": 1800,
-    "max_active_tasks": 8,
-    "timezone": "UTC",
-}
-# Per-task execution timeouts in minutes (``airflow.timeouts_min.<task>`` overrides one).
+# Per-task execution timeouts in minutes when ``airflow.timeouts_min.<task>`` does not set one; a step
+# without an entry gets DEFAULT_TIMEOUT_MIN (a new step needs no edit here).
+DEFAULT_TIMEOUT_MIN = 30
 TIMEOUTS_MIN: dict[str, int] = {
     "extract_releases": 30,
     "extract_reviews": 60,
-    "prepare_raw_tables": 10,
-    "dbt_staging_intermediate": 20,  # each Cosmos task (one model run, one test run)
     "enrich_titles": 120,
-    "dbt_marts": 30,
     "validate_mart": 20,
     "export_parquet": 15,
     "snapshot_dvc": 15,
 }
-
-
-def parse_settings(environ: dict[str, str] | None = None) -> Settings:
-    """Settings without secrets, for DAG parsing and callbacks."""
-    environ = dict(os.environ) if environ is None else environ
-    root = Path(environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
-    env = (environ.get("APP_ENV") or "dev").lower()
-    if env not in APP_ENVS:
-        raise ConfigError(f"APP_ENV={env!r} is not one of {', '.join(APP_ENVS)}")
-    config_dir = root / "config"
-    data = deep_merge(read_yaml(config_dir / "base.yaml"), read_yaml(config_dir / f"{env}.yaml"))
-    data = deep_merge(data, env_overrides(environ))
-    return Settings(data=data, env=env, root=root)
 
 
 @dataclass(frozen=True)
@@ -72,7 +39,7 @@ class DagOptions:
     settings: Settings
 
     def airflow(self, key: str) -> Any:
-        return self.settings.get(f"airflow.{key}", DEFAULTS.get(key))
+        return self.settings.require(f"airflow.{key}")
 
     @property
     def target(self) -> str:
@@ -84,7 +51,7 @@ class DagOptions:
 
     @property
     def retries(self) -> int:
-        return int(self.airflow("retries"))
+        return int(self.settings.get("airflow.retries", 0))
 
     @property
     def retry_delay(self) -> timedelta:
@@ -96,7 +63,7 @@ class DagOptions:
 
     @property
     def max_active_tasks(self) -> int:
-        # DuckDB allows one writing process per file: Cosmos model tasks must not run side by side.
+        # DuckDB allows one writing process per file: tasks must not run side by side on it.
         return 1 if self.target == "duckdb" else int(self.airflow("max_active_tasks"))
 
     @property
@@ -104,7 +71,9 @@ class DagOptions:
         return str(self.airflow("timezone"))
 
     def timeout(self, task: str) -> timedelta:
-        minutes = self.settings.get(f"airflow.timeouts_min.{task}", TIMEOUTS_MIN[task])
+        minutes = self.settings.get(
+            f"airflow.timeouts_min.{task}", TIMEOUTS_MIN.get(task, DEFAULT_TIMEOUT_MIN)
+        )
         return timedelta(minutes=float(minutes))
 
     @property

@@ -1,17 +1,20 @@
 """Airflow 3 DAG ``data_ingestion_trending_now``: the daily Trending Now job.
 
-extract_releases -> extract_reviews -> dbt_staging_intermediate (Cosmos) -> enrich_titles (llm_pool)
--> dbt_marts (Cosmos, tests after each model) -> validate_mart -> export_parquet -> snapshot_dvc
+The task chain is ``trending_now.pipeline.STEPS``, the CLI's own step list, in its order: a dbt step
+(one with a selection in ``trending_now.dbt.SELECTIONS``) becomes a Cosmos task group (one ``dbt build``,
+a sensor per model and test: dags/dbt_groups.py), every other step a Python task calling the same
+function as the CLI. A step added to STEPS appears here without an edit. Configuration comes from the
+project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); see docs/airflow.md.
 
-The Python steps call the same ``trending_now.pipeline`` functions as the ``trending-now`` CLI; the dbt
-layers are rendered model by model by astronomer-cosmos from the dbt manifest. Configuration comes from
-the project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); see docs/airflow.md.
+No task reads another task's local disk: every step reads the warehouse or the shared remote (S3), so the
+tasks of one run may land on different workers.
 """
 
 from __future__ import annotations
 
 import os
 import sys
+from itertools import pairwise
 from typing import Any
 
 # Airflow puts the dags folder on sys.path; direct imports (tests, bench) need it too.
@@ -22,42 +25,58 @@ if _DAGS_DIR not in sys.path:
 import pendulum  # noqa: E402
 from airflow.sdk import DAG, Asset, Param, task  # noqa: E402
 from callbacks import on_failure_callback  # noqa: E402
-from dag_settings import DagOptions, parse_settings  # noqa: E402
-from dbt_groups import SELECT_BEFORE_ENRICH, SELECT_MARTS, dbt_task_group  # noqa: E402
+from dag_settings import DagOptions  # noqa: E402
+from dbt_groups import dbt_selection, dbt_task_group  # noqa: E402
+
+from trending_now.config import parse_settings  # noqa: E402
+from trending_now.pipeline import STEPS, Step  # noqa: E402
 
 DAG_ID = "data_ingestion_trending_now"
 MART_ASSET = Asset("trending_now://marts/movies_tv_shows_enriched")
 
 options = DagOptions(parse_settings())
 TIMEZONE = options.timezone
+# Task arguments a Python step needs beyond the defaults, by step name (a step without an entry needs none).
+TASK_ARGS: dict[str, dict[str, Any]] = {
+    "enrich_titles": {"pool": options.llm_pool, "pool_slots": 1},  # bounds concurrent LLM work across runs
+    "export_parquet": {"outlets": [MART_ASSET]},
+}
 
 DOC_MD = f"""
 ### Trending Now — daily ingestion
 
 This week's streaming releases (JustWatch) and their critics' reviews are loaded raw with dlt, modelled
-with dbt (staging → intermediate), enriched by the LLM (one structured call per new or changed title),
-published as `marts.movies_tv_shows_enriched` (dbt model with contract and tests), checked by the
-Great Expectations gate, exported to Parquet and versioned with DVC.
+with dbt, enriched by the LLM (one structured call per new or changed title), published as
+`marts.movies_tv_shows_enriched` (dbt model with contract and tests), checked by the Great Expectations
+gate, exported to Parquet and versioned with DVC. Steps, in order: {", ".join(s.name for s in STEPS)}.
 
 * **as-of day** = the run's logical date in {TIMEZONE} (`ds`); window = `run.days` days ending that day.
 * **warehouse** = `{options.target}` (config `warehouse.target`, env `APP_ENV`).
 * **re-run a day**: clear the run (or `airflow dags test {DAG_ID} YYYY-MM-DD`); every step is idempotent.
+* **dbt groups**: one `dbt build` per group (`dbt_producer_watcher`), one sensor task per model and test.
 * **pool** `{options.llm_pool}` bounds concurrent LLM enrichment across runs.
-* metrics of each step: `ops.pipeline_runs` (run id = the Airflow run id).
+* metrics of each Python step: `ops.pipeline_runs` (run id = the Airflow run id).
 """
 
 
-def _step(name: str, **task_kwargs: Any) -> Any:
-    """An ``@task`` running the pipeline step ``name`` for this DAG run."""
+def python_task(step: Step) -> Any:
+    """An ``@task`` running the pipeline step ``step`` for this DAG run."""
 
     def run(**context: Any) -> dict[str, Any]:
         from step_tasks import run_step
 
-        return run_step(name, context, TIMEZONE)
+        return run_step(step.name, context, TIMEZONE)
 
-    run.__name__ = name
-    run.__doc__ = f"Run the `{name}` step of trending_now.pipeline for the run's as-of day."
-    return task(task_id=name, execution_timeout=options.timeout(name), **task_kwargs)(run)
+    run.__name__ = step.name
+    run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for the run's as-of day."
+    return task(
+        task_id=step.name, execution_timeout=options.timeout(step.name), **TASK_ARGS.get(step.name, {})
+    )(run)()
+
+
+def step_node(step: Step) -> Any:
+    """A Cosmos task group for a dbt step, a Python task for any other."""
+    return dbt_task_group(step, options) if dbt_selection(step) else python_task(step)
 
 
 with DAG(
@@ -89,32 +108,6 @@ with DAG(
     tags=["trending-now", "elt", "dbt", "llm"],
     doc_md=DOC_MD,
 ) as dag:
-    extract_releases = _step("extract_releases")()
-    extract_reviews = _step("extract_reviews")()
-
-    @task(task_id="prepare_raw_tables", execution_timeout=options.timeout("prepare_raw_tables"))
-    def prepare_raw_tables() -> list[str]:
-        """Create empty the raw tables dbt reads that no load has made yet (idempotent)."""
-        from dbt_groups import prepare_raw_tables as ensure
-
-        return ensure()
-
-    raw_tables = prepare_raw_tables()
-    dbt_staging_intermediate = dbt_task_group("dbt_staging_intermediate", SELECT_BEFORE_ENRICH, options)
-    enrich_titles = _step("enrich_titles", pool=options.llm_pool, pool_slots=1)()
-    dbt_marts = dbt_task_group("dbt_marts", SELECT_MARTS, options)
-    validate_mart = _step("validate_mart")()
-    export_parquet = _step("export_parquet", outlets=[MART_ASSET])()
-    snapshot_dvc = _step("snapshot_dvc")()
-
-    (
-        extract_releases
-        >> extract_reviews
-        >> raw_tables
-        >> dbt_staging_intermediate
-        >> enrich_titles
-        >> dbt_marts
-        >> validate_mart
-        >> export_parquet
-        >> snapshot_dvc
-    )
+    nodes = [step_node(step) for step in STEPS]
+    for upstream, downstream in pairwise(nodes):
+        upstream >> downstream

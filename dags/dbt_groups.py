@@ -1,75 +1,67 @@
-"""Cosmos configuration for the two dbt task groups of the Trending Now DAG.
+"""Cosmos task groups for the dbt steps of the Trending Now DAG, in ``ExecutionMode.WATCHER``.
 
-The DAG is rendered from ``dbt_project/target/manifest.json`` (``LoadMode.DBT_MANIFEST``: no dbt process at
-parse time; ``make manifest`` writes it). Every model becomes a run task followed by its test task.
+A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`trending_now.dbt.SELECTIONS`)
+becomes one ``DbtTaskGroup``: a producer task runs **one** ``dbt build --select <the step's selection>``
+(the CLI's command, dbt's own threads), and one sensor per model and per model's tests reports that node's
+result, so the Airflow grid still shows every model and test. A failed model's sensor fails; its retry
+runs ``dbt`` for that model alone (Cosmos' fallback, like ``ExecutionMode.LOCAL``), and the producer's own
+retry only skips (it never builds twice). Measured in bench/bench_dag.py against the per-model
+``ExecutionMode.LOCAL`` shape the DAG used before.
 
-The groups use the CLI's selections, :data:`trending_now.dbt.SELECT_BEFORE_ENRICH` and ``SELECT_MARTS``
-(graph selectors, which Cosmos resolves on the manifest itself); ``tests/dags/test_dag_integrity.py``
-checks that Cosmos renders exactly the nodes ``dbt ls`` selects for them.
+The first sensors of a group wait for the producer to finish (:func:`wait_for_the_build`) instead of
+polling beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which
+runs one task at a time) picks first, DuckDB's one-writer rule holds, and no worker slot sits in a sensor
+while dbt builds. Each sensor finds its node's result at its first poke.
 
-Warehouse credentials: the DAG file puts only non-secret dbt environment values in the operators' ``env``
-(a templated field, visible under "Rendered Template" in the UI). :func:`inject_warehouse_env` is a Cosmos
-interceptor that runs in the worker right before dbt starts, after the templated fields were rendered and
-stored: it loads the full settings (secrets from ``.env`` or AWS Secrets Manager), adds
-``Warehouse.dbt_env()`` (for Redshift/PostgreSQL this includes the password) to the operator's env and
-registers the secret values with Airflow's log masker, so they show as ``***`` in task logs.
+Warehouse credentials and the raw tables: :func:`prepare_warehouse` is a Cosmos interceptor, run in the
+worker right before dbt starts (after the templated fields were rendered). It loads the full settings,
+registers every secret with Airflow's masker, puts ``Warehouse.dbt_env()`` into the task process's
+environment (never into the operator's templated ``env``, which Airflow renders and stores again after
+execution), and creates the raw tables no load has made yet, exactly as ``trending_now.dbt.build`` does
+before the CLI's ``dbt build``.
 """
 
 from __future__ import annotations
 
+import os
+from datetime import timedelta
 from typing import Any
 
 from dag_settings import DagOptions
 
-from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECT_BEFORE_ENRICH, SELECT_MARTS
+from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECTIONS
+from trending_now.pipeline import Step
 
-__all__ = [
-    "SELECT_BEFORE_ENRICH",
-    "SELECT_MARTS",
-    "dbt_task_group",
-    "inject_warehouse_env",
-    "prepare_raw_tables",
-]
 PROFILE_NAME = "trending_now"
-# Non-secret variables every dbt invocation gets.
+# Non-secret variables every dbt invocation gets (the templated, rendered ``env``).
 STATIC_DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
-_SECRET_ENV_MARKERS = ("PASSWORD", "SECRET", "TOKEN", "KEY")
+PRODUCER_TASK_ID = "dbt_producer_watcher"  # cosmos.constants.PRODUCER_WATCHER_TASK_ID
+# The producer's retry only restores the node statuses and skips (Cosmos never builds twice): no wait.
+PRODUCER_ARGS = {"retries": 1, "retry_delay": timedelta(seconds=1), "retry_exponential_backoff": False}
 
 
-def inject_warehouse_env(context: Any, operator: Any) -> None:
-    """Cosmos interceptor: the warehouse's dbt env (with credentials), resolved at run time and masked."""
-    from airflow.sdk.log import mask_secret
-
-    from trending_now.config import load_settings
-    from trending_now.warehouse import Warehouse
-
-    settings = load_settings()
-    dbt_env = Warehouse(settings).dbt_env()
-    secret_values = [
-        value
-        for name, value in dbt_env.items()
-        if value and any(marker in name.upper() for marker in _SECRET_ENV_MARKERS)
-    ]
-    for value in [*secret_values, *settings.secrets.values()]:
-        mask_secret(value)
-    operator.env = {**(operator.env or {}), **dbt_env}
+def dbt_selection(step: Step) -> list[str] | None:
+    """The dbt selection a step builds, or None for a Python step."""
+    select = SELECTIONS.get(step.name)
+    return list(select) if select else None
 
 
-def prepare_raw_tables() -> list[str]:
-    """Create the raw tables no load has made yet (a fresh warehouse, a first run before any enrichment).
+def prepare_warehouse(context: Any, operator: Any) -> None:
+    """Cosmos interceptor: dbt's warehouse environment (credentials masked, not rendered) and the raw tables."""
+    from step_tasks import load_task_settings
 
-    ``trending_now.dbt.build`` does this before each dbt invocation of the CLI; in the DAG it is one task
-    ahead of the first dbt group, so every ``source()`` of both groups exists.
-    """
-    from trending_now.config import load_settings
     from trending_now.raw_tables import ensure_raw_tables
     from trending_now.warehouse import Warehouse
 
-    return ensure_raw_tables(Warehouse(load_settings()))
+    warehouse = Warehouse(load_task_settings())
+    os.environ.update(warehouse.dbt_env())  # the task's own process; Cosmos' append_env passes it to dbt
+    created = ensure_raw_tables(warehouse)
+    if created:
+        operator.log.info("created empty raw table(s) no load has made yet: %s", ", ".join(created))
 
 
 def cosmos_configs(options: DagOptions) -> dict[str, Any]:
-    """ProjectConfig, ProfileConfig and ExecutionConfig shared by both groups."""
+    """ProjectConfig, ProfileConfig and ExecutionConfig shared by every dbt group."""
     from cosmos import ExecutionConfig, ExecutionMode, InvocationMode, ProfileConfig, ProjectConfig
 
     return {
@@ -85,9 +77,10 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
             profiles_yml_filepath=options.dbt_profiles_yml,
         ),
         "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.LOCAL,
+            execution_mode=ExecutionMode.WATCHER,
             # dbt runs in the task's own process through dbtRunner: no interpreter start-up per task.
             invocation_mode=InvocationMode.DBT_RUNNER,
+            setup_operator_args=dict(PRODUCER_ARGS),
         ),
     }
 
@@ -99,9 +92,7 @@ def render_config(select: list[str], load_method: Any = None) -> Any:
         load_method=load_method or LoadMode.DBT_MANIFEST,
         select=list(select),
         test_behavior=TestBehavior.AFTER_EACH,
-        # A test spanning two models (relationships) gets its own task after both; otherwise it runs in
-        # the first model's test task, maybe before the other model exists (found by the scheduler run
-        # in tests/integration; `airflow dags test` happened to pick a working order).
+        # A test spanning two models (relationships) gets its own task after both (found by a scheduler run).
         should_detach_multiple_parents_tests=True,
         emit_datasets=False,
     )
@@ -111,25 +102,48 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
     return {
         "env": dict(STATIC_DBT_ENV),
         "append_env": True,
-        "interceptors": [inject_warehouse_env],
+        "interceptors": [prepare_warehouse],
         "install_deps": False,
-        # Cosmos renders no unit-test tasks from the manifest (they are not manifest "nodes") and its manifest
-        # selector rejects `test_type:`; the excludes go to each dbt command instead, so a model's test task
-        # runs its data tests only (CI runs the unit tests with `dbt test`).
+        # Unit tests are not manifest nodes Cosmos renders, and its manifest selector rejects `test_type:`;
+        # the exclude goes to the dbt command instead (CI runs the unit tests with `dbt test`).
         "exclude": " ".join(EXCLUDE_UNIT_TESTS),
         "emit_datasets": False,
         "execution_timeout": options.timeout(group),
+        # the producer has finished when the sensors start: one synchronous poke finds the result
+        "deferrable": False,
+        "poke_interval": 1,
     }
 
 
-def dbt_task_group(group_id: str, select: list[str], options: DagOptions, **kwargs: Any) -> Any:
-    """A Cosmos ``DbtTaskGroup`` running ``select`` with tests after each model."""
+def wait_for_the_build(group: Any) -> None:
+    """Put the group's first sensors after the producer's gate task (``dbt_producer_watcher_done``).
+
+    The gate succeeds when the producer succeeded, or failed and was retried (its retry restores the node
+    results and skips): the sensors then report each node and retry the failed ones. When the producer
+    could not run (an upstream step failed) the gate, and so every sensor, is ``upstream_failed``.
+    """
+    tasks = list(group.iter_tasks())
+    ids = {t.task_id for t in tasks}
+    gate = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
+    producer = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}"))
+    for task in tasks:
+        if task not in (producer, gate) and not task.upstream_task_ids & ids:
+            gate >> task
+
+
+def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
+    """The Cosmos ``DbtTaskGroup`` of a dbt step: one ``dbt build``, a sensor per model and per test."""
     from cosmos import DbtTaskGroup
 
-    return DbtTaskGroup(
-        group_id=group_id,
+    select = dbt_selection(step)
+    if not select:
+        raise ValueError(f"{step.name} has no dbt selection in trending_now.dbt.SELECTIONS")
+    group = DbtTaskGroup(
+        group_id=step.name,
         render_config=render_config(select, kwargs.pop("load_method", None)),
-        operator_args=operator_args(options, group_id),
+        operator_args=operator_args(options, step.name),
         **cosmos_configs(options),
         **kwargs,
     )
+    wait_for_the_build(group)
+    return group

@@ -42,12 +42,40 @@ def _param(params: Mapping[str, Any] | None, name: str) -> Any:
     return None if value in (None, "") else value
 
 
-def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
-    """A RunContext for this Airflow run, with the full settings (secrets included)."""
+def loaded_secrets(settings: Any) -> list[str]:
+    """Every secret value the settings loaded, plus secret-named variables of the process environment."""
+    import os
+
+    from trending_now.config import SECRET_NAMES
+
+    from_env = [os.environ.get(name) or "" for name in SECRET_NAMES]
+    return sorted({v for v in [*settings.secrets.values(), *from_env] if len(v) >= 4})
+
+
+def mask_secrets(settings: Any) -> list[str]:
+    """Register every loaded secret with Airflow's masker (``***`` in task logs, task and supervisor)."""
+    from airflow.sdk.log import mask_secret
+
+    values = loaded_secrets(settings)
+    for value in values:
+        mask_secret(value)
+    return values
+
+
+def load_task_settings() -> Any:
+    """The full settings (secrets from ``.env`` or AWS Secrets Manager), their secrets masked at once."""
     from trending_now.config import load_settings
-    from trending_now.context import RunContext
 
     settings = load_settings()
+    mask_secrets(settings)
+    return settings
+
+
+def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
+    """A RunContext for this Airflow run, with the full settings (secrets included and masked)."""
+    from trending_now.context import RunContext
+
+    settings = load_task_settings()
     dag_run = airflow_context.get("dag_run")
     params = airflow_context.get("params")
     days = _param(params, "days") or settings.get("run.days", 7)

@@ -19,7 +19,11 @@ import yaml
 
 ENV_PREFIX = "TRENDING_NOW__"
 APP_ENVS = ("dev", "staging", "prod")
-SECRET_NAMES = ("GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD")
+# Every secret the project reads, in one place: loaded from .env / the environment (dev) or the AWS secret,
+# scrubbed from errors and webhooks, registered with Airflow's masker.
+SECRET_NAMES = ("GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD", "PGPASSWORD")
+# libpq's standard variables: honoured from the process environment and, in dev, from .env (the environment wins).
+PG_ENV_NAMES = ("PGHOST", "PGPORT", "PGDATABASE", "PGUSER")
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -138,6 +142,12 @@ class Settings:
     env: str = "dev"
     secrets: Secrets = field(default_factory=Secrets)
     root: Path = PROJECT_ROOT
+    # Non-secret standard variables (PG_ENV_NAMES) found in .env; the process environment takes precedence.
+    dotenv_defaults: dict[str, str] = field(default_factory=dict)
+
+    def environ(self, name: str) -> str | None:
+        """A standard variable (``PGHOST``...): the process environment, else ``.env`` (dev)."""
+        return os.environ.get(name) or self.dotenv_defaults.get(name)
 
     def get(self, dotted: str, default: Any = None) -> Any:
         node: Any = self.data
@@ -174,17 +184,15 @@ class Settings:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        return Settings(deep_merge(self.data, nested), self.env, self.secrets, self.root)
+        return Settings(
+            deep_merge(self.data, nested), self.env, self.secrets, self.root, self.dotenv_defaults
+        )
 
 
-def load_settings(
-    app_env: str | None = None,
-    *,
-    root: Path | None = None,
-    environ: Mapping[str, str] | None = None,
-) -> Settings:
-    """Load settings for ``app_env`` (default ``$APP_ENV`` or ``dev``)."""
-    environ = os.environ if environ is None else environ
+def _merged_config(
+    app_env: str | None, root: Path | None, environ: Mapping[str, str]
+) -> tuple[dict[str, Any], str, Path]:
+    """``base.yaml`` <- ``<APP_ENV>.yaml`` <- ``TRENDING_NOW__...``: the data, the env name and the root."""
     root = Path(root or environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
     env = (app_env or environ.get("APP_ENV") or "dev").lower()
     if env not in APP_ENVS:
@@ -194,12 +202,31 @@ def load_settings(
     if not base_file.exists():
         raise ConfigError(f"{base_file} not found")
     data = deep_merge(read_yaml(base_file), read_yaml(config_dir / f"{env}.yaml"))
-    data = deep_merge(data, env_overrides(environ))
+    return deep_merge(data, env_overrides(environ)), env, root
 
+
+def parse_settings(
+    app_env: str | None = None,
+    *,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """The settings without secrets: cheap and safe where no secret may be read (Airflow DAG parsing)."""
+    data, env, root = _merged_config(app_env, root, os.environ if environ is None else environ)
+    return Settings(data=data, env=env, root=root)
+
+
+def _read_secrets(
+    data: Mapping[str, Any], root: Path, environ: Mapping[str, str]
+) -> tuple[Secrets, dict[str, str]]:
+    """The secrets (from .env + environment, or AWS) and the non-secret PG* defaults found in .env."""
     source = str((data.get("secrets") or {}).get("source") or "dotenv")
     found: dict[str, str] = {}
+    dotenv_defaults: dict[str, str] = {}
     if source == "dotenv":
-        found.update(read_dotenv(root / ".env"))
+        dotenv = read_dotenv(root / ".env")
+        found.update({name: value for name, value in dotenv.items() if name not in PG_ENV_NAMES})
+        dotenv_defaults = {name: dotenv[name] for name in PG_ENV_NAMES if dotenv.get(name)}
         found.update({name: environ[name] for name in SECRET_NAMES if environ.get(name)})
     elif source == "aws":
         secret_id = (data.get("secrets") or {}).get("aws_secret_id")
@@ -209,4 +236,17 @@ def load_settings(
         found.update(load_aws_secrets(secret_id, aws.get("region") or "us-east-1", aws.get("endpoint_url")))
     else:
         raise ConfigError(f"secrets.source={source!r} is not 'dotenv' or 'aws'")
-    return Settings(data=data, env=env, secrets=Secrets(found, source), root=root)
+    return Secrets(found, source), dotenv_defaults
+
+
+def load_settings(
+    app_env: str | None = None,
+    *,
+    root: Path | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Settings:
+    """Load settings for ``app_env`` (default ``$APP_ENV`` or ``dev``), secrets included."""
+    environ = os.environ if environ is None else environ
+    data, env, root = _merged_config(app_env, root, environ)
+    secrets, dotenv_defaults = _read_secrets(data, root, environ)
+    return Settings(data=data, env=env, secrets=secrets, root=root, dotenv_defaults=dotenv_defaults)

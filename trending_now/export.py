@@ -5,6 +5,10 @@ compression. The same data always gives the same bytes (fixed row order, fixed w
 timestamps in the file), so DVC sees no change when a day is re-run; an unchanged file is not even
 rewritten. The file is written atomically: a temporary file in the same directory, fsync, ``os.replace``;
 a failure leaves the previous file (or none) and no partial file.
+
+The same bytes are then staged on the shared remote (``<remote>/exports/<file>`` and its ``.md5``,
+:mod:`trending_now.remote`): the snapshot step, maybe on another worker or in another checkout, snapshots
+exactly those bytes and never a file that happens to lie on its own disk.
 """
 
 from __future__ import annotations
@@ -21,6 +25,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from trending_now.config import Settings
 from trending_now.context import RunContext, StepResult
 from trending_now.mart_schema import (
     MART_ARROW_SCHEMA,
@@ -29,8 +34,10 @@ from trending_now.mart_schema import (
     read_mart_rows,
     rows_to_arrow,
 )
+from trending_now.remote import open_remote
 
 STEP = "export_parquet"
+STAGED_DIR = "exports"  # on the shared remote
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
 ROW_GROUP_SIZE = 64 * 1024
@@ -139,6 +146,33 @@ def export_table(table: pa.Table, path: Path) -> dict[str, Any]:
     }
 
 
+def stage_export(settings: Settings, path: Path, md5: str) -> str:
+    """Put the export's bytes, then their md5, on the shared remote; returns where."""
+    remote = open_remote(settings)
+    target = remote.path(STAGED_DIR, path.name)
+    remote.write_bytes(target, path.read_bytes())
+    remote.write_bytes(f"{target}.md5", md5.encode("ascii"))  # last: the bytes are complete when it matches
+    return f"{remote.url.rstrip('/')}/{STAGED_DIR}/{path.name}"
+
+
+def fetch_staged_export(settings: Settings, path: Path) -> str:
+    """Write the day's staged export from the shared remote to ``path`` (atomically); returns its md5.
+
+    Whatever lies at ``path`` (an older run's file, another checkout's) is replaced by the staged bytes.
+    """
+    remote = open_remote(settings)
+    target = remote.path(STAGED_DIR, path.name)
+    expected = remote.read_bytes(f"{target}.md5")
+    data = remote.read_bytes(target)
+    if expected is None or data is None:
+        raise ExportError(f"no staged export {path.name} on the {remote.url} remote")
+    md5 = hashlib.md5(data, usedforsecurity=False).hexdigest()
+    if md5 != expected.decode("ascii").strip():
+        raise ExportError(f"the staged {path.name} does not match its md5 (an export was cut short)")
+    write_atomic(path, lambda sink: sink.write(data))
+    return md5
+
+
 def export_parquet(ctx: RunContext) -> StepResult:
     try:
         rows = read_mart_rows(ctx.warehouse)
@@ -147,6 +181,7 @@ def export_parquet(ctx: RunContext) -> StepResult:
         raise ExportError(str(exc)) from exc
     path = export_path(ctx.settings.path("export.dir"), ctx.as_of)
     written = export_table(table, path)
+    written["staged"] = stage_export(ctx.settings, path, written["md5"])
     ctx.progress(
         f"exported {written['rows']} rows to {path} ({'changed' if written['changed'] else 'unchanged'})"
     )

@@ -1,5 +1,8 @@
 """Version the daily Parquet exports with DVC so any day's table can be fetched again.
 
+The step snapshots the bytes the export step staged on the shared remote (``<remote>/exports/``), fetched
+into the export directory first: it may run on another worker, or in another checkout, than the export.
+
 The DVC project root is the project root (``settings.root``; ``.dvc/config`` is committed). Each export
 ``data/exports/movies_tv_shows_enriched_<as_of>.parquet`` gets its own pointer file ``<export>.dvc``
 (``dvc add``), its bytes are pushed to the remote — a local directory by default (``dvc.local_remote_path``),
@@ -25,14 +28,14 @@ from typing import Any
 
 import yaml
 
-from trending_now.config import ConfigError, Settings
+from trending_now.config import Settings
 from trending_now.context import RunContext, StepResult
-from trending_now.export import export_path, file_digest
+from trending_now.export import ExportError, export_path, fetch_staged_export, file_digest
 from trending_now.mart_schema import MART_NAME
+from trending_now.remote import remote_name, s3_url
 
 STEP = "snapshot_dvc"
 MANIFEST_DIR = "manifests"
-REMOTES = ("local", "s3")
 _POINTER_RE = re.compile(rf"^{re.escape(MART_NAME)}_(\d{{4}}-\d{{2}}-\d{{2}})\.parquet\.dvc$")
 
 
@@ -81,23 +84,13 @@ def date_of_pointer(name: str) -> date | None:
 
 
 # ---- DVC repository and remote -------------------------------------------------------------------------
-def remote_name(settings: Settings) -> str:
-    name = str(settings.get("dvc.remote", "local")).lower()
-    if name not in REMOTES:
-        raise ConfigError(f"dvc.remote={name!r} is not one of {', '.join(REMOTES)}")
-    return name
-
-
 def dvc_config(settings: Settings) -> dict[str, Any]:
     """The DVC config override built from our settings (merged over the committed ``.dvc/config``)."""
     name = remote_name(settings)
     if name == "local":
         remote: dict[str, Any] = {"url": str(settings.path("dvc.local_remote_path"))}
     else:
-        url = str(settings.require("dvc.s3_url"))
-        if not url.startswith("s3://"):
-            raise ConfigError(f"dvc.s3_url={url!r} must start with s3://")
-        remote = {"url": url, "region": str(settings.get("aws.region", "us-east-1"))}
+        remote = {"url": s3_url(settings), "region": str(settings.get("aws.region", "us-east-1"))}
         if settings.get("aws.endpoint_url"):
             remote["endpointurl"] = str(settings.get("aws.endpoint_url"))
     core: dict[str, Any] = {"remote": name, "analytics": False, "check_update": False, "autostage": False}
@@ -178,8 +171,10 @@ def snapshot(ctx: RunContext) -> StepResult:
     settings = ctx.settings
     directory = export_dir(settings)
     data_file = export_path(directory, ctx.as_of)
-    if not data_file.exists():
-        raise SnapshotError(f"{data_file} does not exist: run the export step for {ctx.as_of} first")
+    try:
+        staged_md5 = fetch_staged_export(settings, data_file)
+    except ExportError as exc:
+        raise SnapshotError(f"{exc}: run the export step for {ctx.as_of} first") from exc
     with open_repo(settings) as repo:
         try:
             repo.add([str(data_file)])
@@ -190,6 +185,10 @@ def snapshot(ctx: RunContext) -> StepResult:
             ) from exc
         pointer_file = data_file.with_name(data_file.name + ".dvc")
         pointer = Pointer.parse(pointer_file.read_text(encoding="utf-8"), str(pointer_file))
+        if pointer.md5 != staged_md5:
+            raise SnapshotError(
+                f"DVC recorded md5 {pointer.md5} for {data_file.name}, the export {staged_md5}"
+            )
         if not _remote_has(repo, settings, pointer.md5):
             raise SnapshotError(f"after push, the {remote_name(settings)} remote does not hold {pointer.md5}")
         manifest = publish_manifest(repo, settings, pointer_file)

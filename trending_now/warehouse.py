@@ -48,14 +48,15 @@ class Warehouse:
         return self.settings.path("warehouse.pipelines_dir")
 
     def postgres_params(self) -> dict[str, Any]:
+        """Config values, else libpq's PG* variables (process environment, then ``.env`` in dev)."""
         cfg = self.settings.section("warehouse").get("postgres") or {}
-        env = os.environ
+        env = self.settings.environ
         return {
-            "host": cfg.get("host") or env.get("PGHOST") or "127.0.0.1",
-            "port": int(cfg.get("port") or env.get("PGPORT") or 5432),
-            "dbname": cfg.get("database") or env.get("PGDATABASE") or "trending_now",
-            "user": cfg.get("user") or env.get("PGUSER") or "trending_now",
-            "password": env.get("PGPASSWORD") or "",
+            "host": cfg.get("host") or env("PGHOST") or "127.0.0.1",
+            "port": int(cfg.get("port") or env("PGPORT") or 5432),
+            "dbname": cfg.get("database") or env("PGDATABASE") or "trending_now",
+            "user": cfg.get("user") or env("PGUSER") or "trending_now",
+            "password": os.environ.get("PGPASSWORD") or self.settings.secrets.get("PGPASSWORD") or "",
         }
 
     def redshift_params(self) -> dict[str, Any]:
@@ -74,7 +75,12 @@ class Warehouse:
             "dbname": cfg.get("database") or "trending_now",
             "user": cfg.get("user") or "trending_now",
             "password": password,
+            "sslmode": self.redshift_sslmode(),
         }
+
+    def redshift_sslmode(self) -> str:
+        """TLS always: ``verify-full`` when a CA bundle is configured (``warehouse.redshift.sslrootcert``)."""
+        return "verify-full" if self.settings.get("warehouse.redshift.sslrootcert") else "require"
 
     # ---- dlt -------------------------------------------------------------------------------------
     def dlt_destination(self) -> Any:
@@ -103,9 +109,16 @@ class Warehouse:
                 "password": p["password"],
                 "host": p["host"],
                 "port": p["port"],
+                "query": self._redshift_ssl_query(),
             },
             staging_iam_role=self.settings.get("warehouse.redshift.iam_role_arn"),
         )
+
+    def _redshift_ssl_query(self) -> dict[str, str]:
+        query = {"sslmode": self.redshift_sslmode()}
+        if self.settings.get("warehouse.redshift.sslrootcert"):
+            query["sslrootcert"] = str(self.settings.path("warehouse.redshift.sslrootcert"))
+        return query
 
     def dlt_staging(self) -> Any:
         """Redshift loads through parquet files on S3 (COPY), never row-by-row inserts."""
@@ -167,6 +180,10 @@ class Warehouse:
                     database=p["dbname"],
                     user=p["user"],
                     password=p["password"],
+                    ssl=True,
+                    # redshift_connector knows verify-ca/verify-full; "require" is its verify-ca with the
+                    # bundled Amazon CA, stricter than libpq's require
+                    sslmode="verify-full" if p["sslmode"] == "verify-full" else "verify-ca",
                 )
         except WarehouseError:
             raise
@@ -229,5 +246,6 @@ class Warehouse:
                 REDSHIFT_DATABASE=p["dbname"],
                 REDSHIFT_USER=p["user"],
                 REDSHIFT_PASSWORD=p["password"],
+                REDSHIFT_SSLMODE=p["sslmode"],
             )
         return env

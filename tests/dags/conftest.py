@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trending_now.config import PROJECT_ROOT
-from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECT_BEFORE_ENRICH, SELECT_MARTS
+from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECTIONS
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -55,8 +55,8 @@ def clean_environ() -> dict[str, str]:
 @dataclass(frozen=True)
 class DbtSelection:
     manifest: Path
-    before_enrich: frozenset[str]  # unique ids of the models and seeds dbt selects for SELECT_BEFORE_ENRICH
-    marts: frozenset[str]
+    # dbt step name -> unique ids of the models and seeds dbt selects for its selection (trending_now.dbt.SELECTIONS)
+    nodes: dict[str, frozenset[str]]
 
 
 def _dbt_ls(select: list[str], target_path: Path) -> frozenset[str]:
@@ -92,16 +92,15 @@ def _dbt_ls(select: list[str], target_path: Path) -> frozenset[str]:
 
 @pytest.fixture(scope="session")
 def dbt_selection() -> Iterator[DbtSelection]:
-    """``dbt ls`` of both selections of trending_now.dbt; writes a fresh manifest.json to a temp target."""
+    """``dbt ls`` of every dbt step's selection; writes a fresh manifest.json to a temp target."""
     if not (DBT_DIR / "dbt_project.yml").exists():
         pytest.skip("dbt_project/ is not there yet")
     with tempfile.TemporaryDirectory(prefix="tn-dbt-target-") as path:
         target = Path(path)
-        before = _dbt_ls(SELECT_BEFORE_ENRICH, target)
-        marts = _dbt_ls(SELECT_MARTS, target)
+        nodes = {step: _dbt_ls(list(select), target) for step, select in SELECTIONS.items()}
         manifest = target / "manifest.json"
         assert manifest.exists(), "dbt ls wrote no manifest.json"
-        yield DbtSelection(manifest=manifest, before_enrich=before, marts=marts)
+        yield DbtSelection(manifest=manifest, nodes=nodes)
 
 
 @dataclass(frozen=True)

@@ -1,8 +1,9 @@
-"""DAG integrity: the file parses, the graph has the designed shape, every task is retried and reported.
+"""DAG integrity: the file parses, the graph is the CLI's step list, every task is retried and reported.
 
-The Cosmos tasks are compared with what dbt itself selects for the CLI's selections
-(:data:`trending_now.dbt.SELECT_BEFORE_ENRICH` / ``SELECT_MARTS``), so the DAG and ``trending-now run``
-build the same models.
+The chain is built from ``trending_now.pipeline.STEPS``: a dbt step (a selection in
+``trending_now.dbt.SELECTIONS``) is a Cosmos task group in ``ExecutionMode.WATCHER``, every other step a
+Python task. The Cosmos tasks are compared with what dbt itself selects for each step's selection, so the
+DAG and ``trending-now run`` build the same models.
 """
 
 from __future__ import annotations
@@ -10,22 +11,18 @@ from __future__ import annotations
 import json
 import time
 from datetime import timedelta
+from itertools import pairwise
 from typing import Any
 
 import pytest
 
 from tests.dags.conftest import DAG_ID, DAGS_DIR, DbtSelection
+from trending_now.dbt import SELECTIONS
+from trending_now.pipeline import STEP_NAMES
 
-LINEAR = [
-    "extract_releases",
-    "extract_reviews",
-    "prepare_raw_tables",
-    "enrich_titles",
-    "validate_mart",
-    "export_parquet",
-    "snapshot_dvc",
-]
-GROUPS = ("dbt_staging_intermediate", "dbt_marts")
+GROUPS = tuple(name for name in STEP_NAMES if name in SELECTIONS)
+PYTHON_STEPS = tuple(name for name in STEP_NAMES if name not in SELECTIONS)
+PRODUCER = "dbt_producer_watcher"
 
 
 @pytest.fixture(scope="module")
@@ -85,36 +82,31 @@ def test_no_cycles(dag: Any) -> None:
     assert len(dag.topological_sort()) == len(dag.tasks)
 
 
+def _is_producer(task: Any) -> bool:
+    return task.task_id.endswith((f".{PRODUCER}", f".{PRODUCER}_done"))
+
+
 def test_every_task_retries_with_backoff_and_reports_failures(dag: Any) -> None:
     from callbacks import on_failure_callback
 
     for task in dag.tasks:
-        assert task.retries == 2, task.task_id
-        assert task.retry_exponential_backoff, task.task_id
-        assert task.max_retry_delay == timedelta(minutes=30), task.task_id
+        if task.task_id.endswith(f".{PRODUCER}_done"):
+            continue  # Cosmos' empty gate task: nothing to time out, retry or report
         assert task.execution_timeout is not None and task.execution_timeout > timedelta(0), task.task_id
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert on_failure_callback in callbacks, task.task_id
         assert task.owner == "data-engineering", task.task_id
+        if _is_producer(task):
+            continue  # the producer's retry only restores the results and skips: no backoff to wait for
+        assert task.retries == 2, task.task_id
+        assert task.retry_exponential_backoff, task.task_id
+        assert task.max_retry_delay == timedelta(minutes=30), task.task_id
 
 
 def test_enrich_runs_in_the_llm_pool_and_nothing_else_does(dag: Any) -> None:
     assert dag.get_task("enrich_titles").pool == "llm_pool"
     assert [t.task_id for t in dag.tasks if t.pool == "llm_pool"] == ["enrich_titles"]
-
-
-def test_linear_steps_are_in_pipeline_order(dag: Any) -> None:
-    from trending_now.pipeline import STEP_NAMES
-
-    ids = {t.task_id for t in dag.tasks}
-    assert set(LINEAR) <= ids
-    # Every pipeline step is either a Python task or a Cosmos group, in the order of trending_now.pipeline.
-    assert [n for n in STEP_NAMES if n in LINEAR or n in GROUPS] == list(STEP_NAMES)
-    assert set(LINEAR) - set(STEP_NAMES) == {"prepare_raw_tables"}
-    order = [t.task_id for t in dag.topological_sort()]
-    positions = [order.index(name) for name in LINEAR]
-    assert positions == sorted(positions)
 
 
 def _group_tasks(dag: Any, group: str) -> list[Any]:
@@ -125,21 +117,37 @@ def _upstream_closure(dag: Any, task_id: str) -> set[str]:
     return set(dag.get_task(task_id).get_flat_relative_ids(upstream=True))
 
 
-def test_groups_sit_between_the_python_steps(dag: Any) -> None:
-    staging = {t.task_id for t in _group_tasks(dag, "dbt_staging_intermediate")}
-    marts = {t.task_id for t in _group_tasks(dag, "dbt_marts")}
-    assert staging and marts
-    # Everything of the staging group runs after both extracts (and the raw tables exist) and before enrich.
-    for task_id in staging:
-        assert {"extract_releases", "extract_reviews", "prepare_raw_tables"} <= _upstream_closure(
-            dag, task_id
-        )
-    assert staging <= _upstream_closure(dag, "enrich_titles")
-    # Everything of the marts group runs after enrich and before the GE gate.
-    for task_id in marts:
-        assert "enrich_titles" in _upstream_closure(dag, task_id), task_id
-    assert marts <= _upstream_closure(dag, "validate_mart")
-    assert _upstream_closure(dag, "snapshot_dvc") == {t.task_id for t in dag.tasks} - {"snapshot_dvc"}
+def _step_task_ids(dag: Any, step: str) -> set[str]:
+    return {t.task_id for t in _group_tasks(dag, step)} if step in GROUPS else {step}
+
+
+def test_the_chain_is_the_pipelines_step_list(dag: Any) -> None:
+    """Every step of trending_now.pipeline.STEPS, nothing else, each after all of the step before it."""
+    ids = {t.task_id for t in dag.tasks}
+    assert set(PYTHON_STEPS) <= ids
+    assert ids == set().union(*(_step_task_ids(dag, step) for step in STEP_NAMES))  # no DAG-only task
+    for before, after in pairwise(STEP_NAMES):
+        for task_id in _step_task_ids(dag, after):
+            assert _step_task_ids(dag, before) <= _upstream_closure(dag, task_id), (before, task_id)
+
+
+@pytest.mark.parametrize("group", GROUPS)
+def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str) -> None:
+    """One producer (one `dbt build` of the step's selection); every sensor waits for its gate task."""
+    from cosmos.operators.watcher import DbtProducerWatcherOperator
+
+    tasks = _group_tasks(dag, group)
+    producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
+    assert [p.task_id for p in producers] == [f"{group}.{PRODUCER}"]
+    assert producers[0].select.split() == list(SELECTIONS[group])
+    ids = {t.task_id for t in tasks}
+    for task in tasks:
+        if _is_producer(task):
+            continue
+        assert task.upstream_task_ids & ids, f"{task.task_id} does not wait for its group"
+        assert f"{group}.{PRODUCER}_done" in _upstream_closure(dag, task.task_id), task.task_id
+        assert task.trigger_rule == "all_success", task.task_id
+        assert task.deferrable is False, task.task_id
 
 
 def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
@@ -154,13 +162,11 @@ def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
     return nodes
 
 
-@pytest.mark.parametrize(
-    ("group", "field"), [("dbt_staging_intermediate", "before_enrich"), ("dbt_marts", "marts")]
-)
+@pytest.mark.parametrize("group", GROUPS)
 def test_cosmos_renders_exactly_the_nodes_dbt_selects(
-    dag: Any, dbt_selection: DbtSelection, group: str, field: str
+    dag: Any, dbt_selection: DbtSelection, group: str
 ) -> None:
-    expected = getattr(dbt_selection, field)
+    expected = dbt_selection.nodes[group]
     assert expected, f"dbt selected nothing for {group}"
     assert set(_rendered_nodes(dag, group)) == set(expected)
 
@@ -193,15 +199,16 @@ def test_model_dependencies_follow_the_manifest(dag: Any, dbt_selection: DbtSele
             assert rendered[parent].task_id in _upstream_closure(dag, run_task.task_id), (unique_id, parent)
 
 
-def test_dbt_tasks_carry_no_secret_in_their_rendered_env(dag: Any) -> None:
-    from dbt_groups import inject_warehouse_env
+def test_dbt_tasks_carry_no_secret_in_their_templated_env(dag: Any) -> None:
+    from dbt_groups import prepare_warehouse
 
-    for task in _group_tasks(dag, "dbt_staging_intermediate") + _group_tasks(dag, "dbt_marts"):
-        if not hasattr(task, "env"):
-            continue
-        assert not any("PASSWORD" in key for key in task.env), task.task_id
-        assert inject_warehouse_env in task.interceptors, task.task_id
-        assert task.profile_config.target_name == "duckdb"
+    for group in GROUPS:
+        for task in _group_tasks(dag, group):
+            if not hasattr(task, "env"):
+                continue
+            assert not any("PASSWORD" in key for key in task.env or {}), task.task_id
+            assert prepare_warehouse in task.interceptors, task.task_id
+            assert task.profile_config.target_name == "duckdb"
 
 
 def test_mart_asset_is_an_outlet_of_the_export(dag: Any) -> None:

@@ -2,10 +2,26 @@
 
 from __future__ import annotations
 
+import logging
+import os
+import shutil
 from datetime import UTC, date, datetime
+from pathlib import Path
 from types import SimpleNamespace
+from typing import Any
 
 import pytest
+
+from trending_now.config import PROJECT_ROOT
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Any:
+    """The interceptor writes dbt's variables into the process environment (as a task process does)."""
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
 
 
 def test_run_id_keeps_airflow_ids_and_bounds_long_ones() -> None:
@@ -50,7 +66,9 @@ def test_build_context_uses_config_then_params(monkeypatch: pytest.MonkeyPatch, 
 
 
 def test_parse_settings_never_reads_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
-    from dag_settings import DagOptions, parse_settings
+    from dag_settings import DagOptions
+
+    from trending_now.config import parse_settings
 
     # staging reads secrets from AWS Secrets Manager; parsing the DAG must not call it.
     monkeypatch.setenv("APP_ENV", "staging")
@@ -61,21 +79,85 @@ def test_parse_settings_never_reads_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     assert options.max_active_tasks == 8
     monkeypatch.setenv("TRENDING_NOW__AIRFLOW__TIMEOUTS_MIN__ENRICH_TITLES", "5")
     assert DagOptions(parse_settings()).timeout("enrich_titles").total_seconds() == 300
+    assert DagOptions(parse_settings()).timeout("a_step_added_later").total_seconds() == 30 * 60
 
 
-def test_dbt_credentials_are_added_at_run_time_and_masked(monkeypatch: pytest.MonkeyPatch) -> None:
-    from types import SimpleNamespace
-
+def _masked(text: str) -> str:
     from airflow.sdk._shared.secrets_masker.secrets_masker import redact
-    from dbt_groups import STATIC_DBT_ENV, inject_warehouse_env
 
-    monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__TARGET", "postgres")
+    return redact(text)
+
+
+def test_python_tasks_mask_every_secret_the_settings_loaded(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """Secrets from .env (not in os.environ) are registered with Airflow's masker when a task loads them."""
+    from step_tasks import build_context
+
+    root = tmp_path / "project"
+    shutil.copytree(PROJECT_ROOT / "config", root / "config")
+    (root / ".env").write_text("GEMINI_API_KEY=gemini-from-dotenv-0815\nPGPASSWORD=pg-from-dotenv-0815\n")
+    monkeypatch.setenv("TRENDING_NOW_ROOT", str(root))
+    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
+    monkeypatch.delenv("PGPASSWORD", raising=False)
+    monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    airflow_context = {
+        "run_id": "manual__x",
+        "logical_date": datetime(2026, 11, 20, tzinfo=UTC),
+        "params": {},
+    }
+    ctx = build_context(airflow_context, "UTC")
+    assert ctx.settings.secrets.get("GEMINI_API_KEY") == "gemini-from-dotenv-0815"
+    assert _masked("key gemini-from-dotenv-0815 and pg-from-dotenv-0815") == "key *** and ***"
+
+
+def test_dbt_credentials_reach_dbt_through_the_process_env_masked_never_the_templated_env(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from dbt_groups import STATIC_DBT_ENV, prepare_warehouse
+
+    monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     monkeypatch.setenv("PGHOST", "db.internal")
     monkeypatch.setenv("PGPASSWORD", "pg-password-4711")
-    operator = SimpleNamespace(env=dict(STATIC_DBT_ENV))
-    inject_warehouse_env({}, operator)
-    assert operator.env["PGPASSWORD"] == "pg-password-4711"
-    assert operator.env["PGHOST"] == "db.internal"
-    assert operator.env["DO_NOT_TRACK"] == "1"  # the rendered, non-secret values stay
-    assert redact("connecting with pg-password-4711") == "connecting with ***"
-    assert redact("host db.internal") == "host db.internal"
+    operator = SimpleNamespace(env=dict(STATIC_DBT_ENV), log=logging.getLogger("test"))
+    prepare_warehouse({}, operator)
+    assert operator.env == STATIC_DBT_ENV  # the templated field, rendered and stored by Airflow, is unchanged
+    assert os.environ["TRENDING_NOW_DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
+    assert _masked("connecting with pg-password-4711") == "connecting with ***"
+    assert _masked("host db.internal") == "host db.internal"
+    # the raw tables dbt reads exist before dbt starts, as trending_now.dbt.build makes them for the CLI
+    import duckdb
+
+    with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
+        schemas = {
+            r[0]
+            for r in conn.execute("select distinct table_schema from information_schema.tables").fetchall()
+        }
+    assert {"raw_justwatch", "raw_reviews"} <= schemas
+
+
+def test_no_password_in_rendered_template_fields_before_or_after_execution(
+    monkeypatch: pytest.MonkeyPatch, dbt_selection: Any
+) -> None:
+    """The postgres DAG's dbt producer: render its templates, run the interceptor, render again (Airflow 3
+    re-renders after execution for Cosmos): the password never appears in a templated field."""
+    import importlib
+
+    monkeypatch.setenv("TRENDING_NOW__DBT__TARGET_PATH", str(dbt_selection.manifest.parent))
+    monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__TARGET", "postgres")
+    monkeypatch.setenv("PGPASSWORD", "pg-password-rendered-4711")
+    monkeypatch.setattr("trending_now.raw_tables.ensure_raw_tables", lambda warehouse: [])  # no server here
+    import data_ingestion_trending_now as module
+
+    dag = importlib.reload(module).dag
+    producer = dag.get_task("dbt_marts.dbt_producer_watcher")
+    assert producer.profile_config.target_name == "postgres"
+
+    def rendered() -> str:
+        return repr({field: getattr(producer, field, None) for field in producer.template_fields})
+
+    before = rendered()
+    producer.interceptors[0]({}, producer)
+    after = rendered()
+    assert os.environ["PGPASSWORD"] == "pg-password-rendered-4711"  # dbt gets it from the process env
+    assert "pg-password-rendered-4711" not in before and "pg-password-rendered-4711" not in after

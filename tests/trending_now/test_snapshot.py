@@ -253,3 +253,67 @@ def test_works_without_git_as_on_a_deployed_worker(
     forget_local_copy(root)
     assert restore_snapshot(settings, AS_OF).read_bytes() == original
     assert snapped.details["files_pushed"] == 1
+
+
+def _checkout(root: Path) -> Path:
+    """A fresh checkout as a second worker has it: the committed DVC files, no export, no cache, no git."""
+    from dvc.repo import Repo
+
+    root.mkdir(parents=True)
+    Repo.init(str(root), no_scm=True).close()
+    shutil.copyfile(PROJECT_ROOT / ".dvc" / "config", root / ".dvc" / "config")
+    return root
+
+
+@pytest.mark.parametrize("remote", ["local", "s3"])
+def test_snapshot_in_a_second_checkout_takes_exactly_the_exported_bytes(
+    gx: Any, tmp_path: Path, make_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+    monkeypatch: pytest.MonkeyPatch, remote: str,
+) -> None:
+    """`export` in checkout A, `snapshot` in a fresh checkout B (another worker): one warehouse, one remote.
+
+    B's export folder even holds a stale file of an older run: the snapshot takes the exported bytes from
+    the remote, never what lies on its own disk.
+    """
+    with running_s3_server(monkeypatch) as s3:
+        shared = {"dvc.local_remote_path": str(tmp_path / "shared-remote"), "export.dir": "data/exports"}
+        if remote == "s3":
+            s3.create_bucket("trending-now-dvc")
+            shared.update({"dvc.remote": "s3", "dvc.s3_url": "s3://trending-now-dvc/snapshots",
+                           "aws.endpoint_url": s3.endpoint_url})
+
+        def worker(name: str) -> Settings:
+            return dataclasses.replace(make_settings({
+                **shared,
+                "warehouse.pipelines_dir": str(tmp_path / name / ".dlt"),
+                "dvc.site_cache_dir": str(tmp_path / name / "dvc-site-cache"),
+            }), root=_checkout(tmp_path / name / "checkout"))
+
+        a, b = worker("a"), worker("b")
+        create_mart(a, mart_rows(6))  # the shared warehouse (one DuckDB file for both)
+        exported = export_parquet(make_context(a))
+        exported_bytes = (a.root / "data" / "exports" / EXPORT).read_bytes()
+        stale = b.root / "data" / "exports" / EXPORT
+        stale.parent.mkdir(parents=True)
+        stale.write_bytes(b"an older run's export")
+
+        snapped = snapshot(make_context(b))
+
+        assert snapped.details["md5"] == exported.details["md5"]
+        assert stale.read_bytes() == exported_bytes
+        shutil.rmtree(b.root / "data" / "exports")
+        assert restore_snapshot(worker("c"), AS_OF).read_bytes() == exported_bytes  # any third machine
+
+
+def test_snapshot_without_a_staged_export_names_the_step_to_run(
+    tmp_path: Path, make_settings: Callable[..., Settings], make_context: Callable[..., RunContext],
+) -> None:
+    """A file on the snapshot worker's own disk is not an export: only the staged bytes are."""
+    settings = dataclasses.replace(make_settings({"export.dir": "data/exports",
+                                                  "dvc.site_cache_dir": str(tmp_path / "site")}),
+                                   root=_checkout(tmp_path / "checkout"))
+    local = settings.root / "data" / "exports" / EXPORT
+    local.parent.mkdir(parents=True)
+    local.write_bytes(b"left over")
+    with pytest.raises(SnapshotError, match="no staged export .* run the export step for 2026-11-20"):
+        snapshot(make_context(settings))

@@ -1,0 +1,76 @@
+"""The shared remote every worker can read: the DVC remote's location, as a filesystem.
+
+Tasks of one Airflow run may land on different workers (MWAA), so nothing one task writes to its local disk
+is there for the next. What must pass between tasks or survive a worker goes to this remote: the day's
+export (``exports/``, read by the snapshot step) and the enrichment journal (``enrichment-journal/``).
+It is ``dvc.local_remote_path`` (a folder: dev, tests, a shared volume) when ``dvc.remote: local`` and
+``dvc.s3_url`` when ``dvc.remote: s3`` (staging, prod; ``aws.endpoint_url`` for a test server), with the
+standard AWS credential chain. The DVC data itself (``files/``, ``manifests/``) lives beside them.
+"""
+
+from __future__ import annotations
+
+import posixpath
+from dataclasses import dataclass
+from typing import Any
+
+from trending_now.config import ConfigError, Settings
+
+REMOTES = ("local", "s3")
+
+
+def remote_name(settings: Settings) -> str:
+    name = str(settings.get("dvc.remote", "local")).lower()
+    if name not in REMOTES:
+        raise ConfigError(f"dvc.remote={name!r} is not one of {', '.join(REMOTES)}")
+    return name
+
+
+def s3_url(settings: Settings) -> str:
+    url = str(settings.require("dvc.s3_url"))
+    if not url.startswith("s3://"):
+        raise ConfigError(f"dvc.s3_url={url!r} must start with s3://")
+    return url
+
+
+@dataclass(frozen=True)
+class Remote:
+    """A filesystem (fsspec) and the remote's root path on it."""
+
+    fs: Any
+    root: str
+    url: str
+
+    def path(self, *parts: str) -> str:
+        return "/".join([self.root.rstrip("/"), *parts])
+
+    def write_bytes(self, path: str, data: bytes) -> None:
+        """Write a whole object; on a folder remote through a temporary file and a rename (no torn file)."""
+        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        if self.url.startswith("s3://"):
+            self.fs.pipe_file(path, data)  # an S3 PUT is atomic
+            return
+        tmp = f"{path}.tmp-upload"
+        self.fs.pipe_file(tmp, data)
+        self.fs.mv(tmp, path)
+
+    def read_bytes(self, path: str) -> bytes | None:
+        """The object's bytes, or None when there is none."""
+        try:
+            return self.fs.cat_file(path)
+        except FileNotFoundError:
+            return None
+
+
+def open_remote(settings: Settings) -> Remote:
+    import fsspec
+
+    if remote_name(settings) == "local":
+        root = str(settings.path("dvc.local_remote_path"))
+        return Remote(fsspec.filesystem("file", auto_mkdir=True), root, root)
+    url = s3_url(settings)
+    client_kwargs: dict[str, Any] = {"region_name": str(settings.get("aws.region", "us-east-1"))}
+    if settings.get("aws.endpoint_url"):
+        client_kwargs["endpoint_url"] = str(settings.get("aws.endpoint_url"))
+    fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, skip_instance_cache=True)
+    return Remote(fs, url.removeprefix("s3://").rstrip("/"), url)
