@@ -315,5 +315,5 @@ def test_snapshot_without_a_staged_export_names_the_step_to_run(
     local = settings.root / "data" / "exports" / EXPORT
     local.parent.mkdir(parents=True)
     local.write_bytes(b"left over")
-    with pytest.raises(SnapshotError, match="no staged export .* run the export step for 2026-11-20"):
+    with pytest.raises(SnapshotError, match=r"no staged export .* run the export step for 2026-11-20"):
         snapshot(make_context(settings))
