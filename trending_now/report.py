@@ -253,6 +253,10 @@ def column_chart(
     base_y = top + plot_h
     parts.append(f'<line class="axis" x1="{left}" y1="{base_y}" x2="{width - right}" y2="{base_y}"/>')
     every = max(1, round(len(columns) / 10))
+    if not any(v > 0 for _, v in columns):
+        parts.append(
+            f'<text class="none" x="{width / 2}" y="{top + plot_h / 2}" text-anchor="middle">none in these runs</text>'
+        )
     for i, (label, value) in enumerate(columns):
         cx = left + slot * i + slot / 2
         h = value / peak * plot_h if value > 0 else 0
@@ -314,7 +318,7 @@ figure.chart { margin:0; background:var(--card); border:1px solid var(--line); b
 figcaption { font-weight:600; margin-bottom:2px; } figcaption small { display:block; font-weight:400;
              color:var(--muted); font-size:13px; margin-bottom:8px; }
 svg text { font:12px system-ui,-apple-system,"Segoe UI",Roboto,Arial,sans-serif; fill:#334155; }
-svg text.value { fill:var(--muted); } svg text.empty { fill:var(--muted); font-size:14px; }
+svg text.value { fill:var(--muted); } svg text.empty, svg text.none { fill:var(--muted); font-size:14px; }
 svg .axis { stroke:#cbd5e1; stroke-width:1; }
 table { width:100%; border-collapse:collapse; font-size:13.5px; margin-top:6px; }
 th, td { text-align:left; padding:6px 8px; border-bottom:1px solid var(--line); vertical-align:top; }
@@ -442,10 +446,11 @@ def render(data: ReportData) -> str:
     )
     tables = (
         '<div class="grid" style="margin-top:20px">'
+        f"{charts.pop()}"  # review sources next to the quarantine: both are about what the sources gave
         '<figure class="chart" data-table="quarantine"><figcaption>Quarantine<small>records set aside with a '
         "reason (raw_*.quarantine, this day)</small></figcaption><table><tr><th>source</th><th>reason</th>"
-        f"<th class='num'>records</th></tr>{quarantine_rows}</table></figure>"
-        '<figure class="chart" data-table="steps"><figcaption>Steps<small>ops.pipeline_runs for this run'
+        f"<th class='num'>records</th></tr>{quarantine_rows}</table></figure></div>"
+        '<div style="margin-top:20px"><figure class="chart" data-table="steps"><figcaption>Steps<small>ops.pipeline_runs for this run'
         "</small></figcaption><table><tr><th>step</th><th>status</th><th class='num'>time</th>"
         "<th class='num'>in</th><th class='num'>out</th><th class='num'>quar.</th><th>error</th></tr>"
         f"{step_rows}</table></figure></div>"
