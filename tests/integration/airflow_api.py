@@ -141,5 +141,28 @@ class AirflowApi:
             if problem:
                 raise AirflowApiError(f"run {run_id} is {run['state']} but {problem}")
             if time.monotonic() > deadline:
-                raise AirflowApiError(f"run {run_id} still {run['state']} after {timeout_s:.0f} s")
+                raise AirflowApiError(
+                    f"run {run_id} still {run['state']} after {timeout_s:.0f} s; {self.slowest(dag_id, run_id)}"
+                )
             time.sleep(poll_s)
+
+    def slowest(self, dag_id: str, run_id: str, limit: int = 5) -> str:
+        """Which tasks a run is waiting for, and the longest ones it ran: the diagnostic of a timeout."""
+        from datetime import UTC, datetime
+
+        def parse(value: str | None) -> datetime | None:
+            return datetime.fromisoformat(value.replace("Z", "+00:00")) if value else None
+
+        now = datetime.now(UTC)
+        spans = []
+        waiting = []
+        for ti in self.task_instances(dag_id, run_id):
+            start, end = parse(ti.get("start_date")), parse(ti.get("end_date"))
+            if start:
+                spans.append(((end or now) - start).total_seconds(), ti["task_id"], ti.get("state"))
+            if ti.get("state") not in ("success", "skipped", "failed", "upstream_failed"):
+                waiting.append(f"{ti['task_id']}={ti.get('state')}")
+        top = ", ".join(
+            f"{task} {seconds:.0f} s ({state})" for seconds, task, state in sorted(spans)[::-1][:limit]
+        )
+        return f"not finished: {', '.join(waiting[:limit]) or 'none'}; longest tasks: {top or 'none started'}"
