@@ -1,20 +1,33 @@
 """The Guardian Content API: film and TV reviews from ``/search`` (JSON, string-valued ``fields``).
 
 A result is ours when its IMDb reference is our ``imdb_id``; without references, when its headline
-starts with "<title> review" and it was published within ±1 year of the title's year.
+starts with "<title> review" (a show's also "<title> season 2 review", "<title> series two review",
+"<title>: season 3 review") and it was published within ±1 year of the title's year (a show: any
+year from the one before its first season on, since later seasons are reviewed years after).
+A 401/403 means the key is rejected: the source stops for the run (:class:`SourceStopped`).
 ``parse_search``/``match_results`` are pure; ``fetch_guardian`` does the HTTP.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from datetime import date
 from typing import Any
 
 from pydantic import BaseModel, Field
 
 from extract.reviews.http import FetchError, HttpClient
-from extract.reviews.models import FetchOutcome, LayoutError, QuarantineEntry, Review, SourceResult, Subject
+from extract.reviews.models import (
+    FetchOutcome,
+    LayoutError,
+    QuarantineEntry,
+    RecordRejected,
+    Review,
+    SourceResult,
+    SourceStopped,
+    Subject,
+)
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clean_review_text, parse_iso_datetime, text_key, title_match_key
 
@@ -22,6 +35,9 @@ SOURCE = "guardian"
 FILM_TAG = "film/film,tone/reviews"
 TV_TAG = "tv-and-radio/tv-and-radio,tone/reviews"
 MAX_STARS = 5
+_NUMBER_WORDS = "one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve"
+# after the title key: optional "season N" / "series N" (title_match_key drops punctuation such as ":" or "–")
+_SEASON = rf"(?: (?:season|series) (?:\d+|{_NUMBER_WORDS}))?"
 
 
 class GuardianApiError(RuntimeError):
@@ -57,8 +73,8 @@ def search_params(subject: Subject, api_key: str) -> dict[str, Any]:
     return params
 
 
-def parse_search(payload: Any) -> list[GuardianItem]:
-    """Results of a ``/search`` response. Raises GuardianApiError / LayoutError."""
+def parse_search_items(payload: Any) -> tuple[list[GuardianItem], list[RecordRejected]]:
+    """Results of a ``/search`` response and the malformed ones. Raises GuardianApiError / LayoutError."""
     response = payload.get("response") if isinstance(payload, dict) else None
     if not isinstance(response, dict):
         raise LayoutError("Guardian response has no 'response' object")
@@ -67,9 +83,19 @@ def parse_search(payload: Any) -> list[GuardianItem]:
     results = response.get("results")
     if not isinstance(results, list):
         raise LayoutError("Guardian response has no 'results' list")
-    items = []
+    items: list[GuardianItem] = []
+    rejected: list[RecordRejected] = []
     for raw in results:
-        if not isinstance(raw, dict) or not raw.get("id"):
+        problem = None
+        if not isinstance(raw, dict):
+            problem = f"result is {type(raw).__name__}, not an object"
+        elif not isinstance(raw.get("id"), str) or not raw.get("id"):
+            problem = "result has no id (no identity)"
+        elif raw.get("fields") is not None and not isinstance(raw.get("fields"), dict):
+            problem = f"fields is {type(raw.get('fields')).__name__}, not an object"
+        if problem:
+            rejected.append(RecordRejected(f"Guardian result rejected: {problem}",
+                                           json.dumps(raw, default=str)[:4000]))
             continue
         refs = [
             str(ref.get("id", "")).removeprefix("imdb/")
@@ -80,13 +106,25 @@ def parse_search(payload: Any) -> list[GuardianItem]:
             GuardianItem(
                 id=str(raw["id"]),
                 web_title=str(raw.get("webTitle") or ""),
-                web_url=raw.get("webUrl"),
-                published=raw.get("webPublicationDate"),
-                fields=raw.get("fields") if isinstance(raw.get("fields"), dict) else {},
+                web_url=raw.get("webUrl") if isinstance(raw.get("webUrl"), str) else None,
+                published=raw.get("webPublicationDate") if isinstance(raw.get("webPublicationDate"), str) else None,
+                fields=raw.get("fields") or {},
                 imdb_refs=[r for r in refs if r],
             )
         )
-    return items
+    return items, rejected
+
+
+def parse_search(payload: Any) -> list[GuardianItem]:
+    """Results of a ``/search`` response (malformed ones left out). Raises GuardianApiError / LayoutError."""
+    return parse_search_items(payload)[0]
+
+
+def headline_matches(headline: str, subject: Subject) -> bool:
+    """"<title> review …"; for a show also "<title> season 2 review …" / "<title> series two review …"."""
+    key = re.escape(title_match_key(subject.title))
+    season = _SEASON if subject.content_type == "show" else ""
+    return re.match(rf"{key}{season} review\b", title_match_key(headline)) is not None
 
 
 def parse_star_rating(value: Any) -> tuple[str | None, float | None]:
@@ -103,7 +141,6 @@ def parse_star_rating(value: Any) -> tuple[str | None, float | None]:
 def match_results(items: list[GuardianItem], subject: Subject) -> tuple[list[GuardianItem], list[str]]:
     """Split results into ours and the reasons the others were rejected."""
     accepted, rejected = [], []
-    wanted = title_match_key(subject.title) + " review"
     for item in items:
         if item.imdb_refs and subject.imdb_id:
             if subject.imdb_id in item.imdb_refs:
@@ -111,11 +148,13 @@ def match_results(items: list[GuardianItem], subject: Subject) -> tuple[list[Gua
             else:
                 rejected.append(f"{item.id}: IMDb reference {','.join(item.imdb_refs)} is not {subject.imdb_id}")
             continue
-        if not title_match_key(item.headline).startswith(wanted):
+        if not headline_matches(item.headline, subject):
             rejected.append(f"{item.id}: headline {item.headline!r} is not a review of {subject.title!r}")
             continue
         published = parse_iso_datetime(item.published)
-        if subject.year and published and abs(published.year - subject.year) > 1:
+        too_early = subject.year and published and published.year < subject.year - 1
+        too_late = subject.content_type == "movie" and subject.year and published and published.year > subject.year + 1
+        if too_early or too_late:
             rejected.append(f"{item.id}: published {published.year}, ours is {subject.year}")
             continue
         accepted.append(item)
@@ -124,8 +163,11 @@ def match_results(items: list[GuardianItem], subject: Subject) -> tuple[list[Gua
 
 def to_review(item: GuardianItem, title_id: str, max_chars: int) -> Review | None:
     body = item.fields.get("bodyText")
-    if not isinstance(body, str):
+    if body is None:
         return None
+    if not isinstance(body, str):
+        raise RecordRejected(f"Guardian result rejected: fields.bodyText is {type(body).__name__}, not text",
+                             json.dumps(item.model_dump(), default=str)[:4000])
     text = clean_review_text(body, max_chars)
     if not text:
         return None
@@ -158,25 +200,48 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
     except FetchError as exc:
         return SourceResult(outcome=outcome("error", str(exc)))
     if response.status in (401, 403):
-        return SourceResult(outcome=outcome("error", f"Guardian rejected the API key (HTTP {response.status})"))
+        raise SourceStopped(f"Guardian rejected GUARDIAN_API_KEY (HTTP {response.status}): "
+                            f"{_error_text(response.text)}")
     if response.status != 200:
         return SourceResult(outcome=outcome(
             "error", f"Guardian HTTP {response.status} after {response.attempts} attempt(s)"))
     try:
-        items = parse_search(json.loads(response.text))
+        items, malformed = parse_search_items(json.loads(response.text))
     except GuardianApiError as exc:
         return SourceResult(outcome=outcome("error", f"Guardian API error: {exc}"))
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable Guardian search response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
         return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
+    quarantine = [QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in malformed]
     accepted, rejected = match_results(items, subject)
-    reviews = [r for r in (to_review(i, subject.title_id, settings.max_review_chars) for i in accepted) if r]
+    reviews: list[Review] = []
+    for item in accepted:
+        try:
+            review = to_review(item, subject.title_id, settings.max_review_chars)
+        except RecordRejected as exc:
+            quarantine.append(QuarantineEntry.build(SOURCE, subject.title_id, exc.reason, exc.payload, as_of))
+            continue
+        if review is not None:
+            reviews.append(review)
     if reviews:
-        return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews)
+        return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)
     if not items:
-        return SourceResult(outcome=outcome("no_reviews", "Guardian search found no reviews"))
+        return SourceResult(outcome=outcome("no_reviews", "Guardian search found no reviews"), quarantine=quarantine)
     reason = "no matching Guardian review"
     if rejected:
         reason += "; " + "; ".join(rejected[:3])
-    return SourceResult(outcome=outcome("not_found", reason))
+    return SourceResult(outcome=outcome("not_found", reason), quarantine=quarantine)
+
+
+def _error_text(body: str) -> str:
+    """The message of a Guardian error body (``{"message": …}`` or ``{"response": {"message": …}}``)."""
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return "non-JSON error page"
+    if isinstance(data, dict):
+        inner = data.get("response") if isinstance(data.get("response"), dict) else data
+        if inner.get("message"):
+            return str(inner["message"])[:200]
+    return "no message"

@@ -1,4 +1,10 @@
-"""Run the adapters for many titles with bounded concurrency, then dedupe and pick the reviews to keep."""
+"""Run the adapters for many titles with bounded concurrency, then dedupe and pick the reviews to keep.
+
+Only the sources due for a title are asked (``due``: title id -> {source: new/refresh}; all when absent).
+A source that rejects our credentials or blocks us (:class:`SourceStopped`, or ``block_after_403s``
+consecutive 403 pages) is stopped for the rest of the run, once, with one log line; a title it could not
+be asked about, or one its request budget could not pay for, keeps no outcome for it and stays due.
+"""
 
 from __future__ import annotations
 
@@ -10,9 +16,10 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from datetime import UTC, date, datetime
 
 from extract.reviews.guardian import fetch_guardian
-from extract.reviews.http import HttpClient
-from extract.reviews.models import FetchOutcome, Review, SourceResult, Subject, TitleHarvest
+from extract.reviews.http import BudgetExhausted, HttpClient
+from extract.reviews.models import FetchOutcome, Review, SourceResult, SourceStopped, Subject, TitleHarvest
 from extract.reviews.rogerebert import fetch_rogerebert
+from extract.reviews.schedule import FetchState
 from extract.reviews.settings import SOURCES, ReviewsSettings
 from extract.reviews.text import dedupe_key
 from extract.reviews.tmdb import fetch_tmdb
@@ -25,9 +32,10 @@ _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
 def select_reviews(reviews: Iterable[Review], max_reviews: int) -> list[Review]:
-    """Drop repeats (same author + same text, whichever source), then keep critics first, newest first.
+    """Drop repeats (same author + same text, whichever source), then keep the newest ``max_reviews`` per source.
 
-    The order is total (ties broken by source and key), so the same input always yields the same rows.
+    Critics first, newest first; the order is total (ties broken by source and key), so the same input
+    always yields the same rows. The cap is per source: a refresh may ask only some sources.
     """
     ordered = sorted(
         reviews,
@@ -41,16 +49,16 @@ def select_reviews(reviews: Iterable[Review], max_reviews: int) -> list[Review]:
     seen_text: set[str] = set()
     seen_key: set[tuple[str, str]] = set()
     kept: list[Review] = []
+    per_source: Counter[str] = Counter()
     for review in ordered:
         text_id = dedupe_key(review.author, review.review_text)
         row_id = (review.source, review.review_key)
-        if text_id in seen_text or row_id in seen_key:
+        if text_id in seen_text or row_id in seen_key or per_source[review.source] >= max_reviews:
             continue
         seen_text.add(text_id)
         seen_key.add(row_id)
+        per_source[review.source] += 1
         kept.append(review)
-        if len(kept) >= max_reviews:
-            break
     return kept
 
 
@@ -64,12 +72,22 @@ class Harvester:
         as_of: date,
         adapters: Mapping[str, Adapter] | None = None,
         on_title_done: Callable[[int], None] | None = None,
+        due: Mapping[str, Mapping[str, str]] | None = None,
+        states: Mapping[tuple[str, str], FetchState] | None = None,
+        on_stop: Callable[[str, str], None] | None = None,
     ) -> None:
         self.settings = settings
         self.client = client
         self.as_of = as_of
         self.adapters = dict(adapters or ADAPTERS)
         self.on_title_done = on_title_done
+        self.due = due
+        self.states = dict(states or {})
+        self.on_stop = on_stop
+        self.stopped: dict[str, str] = {}
+        self.deferred: Counter[str] = Counter()
+        self.fetches: dict[str, Counter[str]] = defaultdict(Counter)  # source -> new/refresh -> fetches made
+        self._blocked_in_a_row: Counter[str] = Counter()
         self.status_counts: dict[str, Counter[str]] = defaultdict(Counter)
         self.selected_counts: Counter[str] = Counter()
         self.quarantined = 0
@@ -80,21 +98,80 @@ class Harvester:
         self._executor: ThreadPoolExecutor | None = None
 
     # ---- one title -------------------------------------------------------------------------------
+    def stop(self, source: str, reason: str) -> None:
+        """No further request to ``source`` in this run; logged once."""
+        with self._lock:
+            if source in self.stopped:
+                return
+            self.stopped[source] = reason
+        log.error("%s stopped for this run: %s", source, reason)
+        if self.on_stop:
+            self.on_stop(source, reason)
+
+    def _ask(self, source: str, subject: Subject) -> SourceResult | None:
+        """One adapter call; None when the source is stopped or out of budget (the title stays due)."""
+        adapter = self.adapters[source]
+        if source in self.stopped or self.client.remaining(source) == 0:
+            with self._lock:
+                self.deferred[source] += 1
+            return None
+        try:
+            result = adapter(subject, self.client, self.settings, self.as_of)
+        except SourceStopped as exc:
+            self.stop(source, str(exc))
+            with self._lock:
+                self.deferred[source] += 1
+            return None
+        except BudgetExhausted:
+            with self._lock:
+                self.deferred[source] += 1
+            return None
+        except Exception as exc:  # an adapter bug costs this title this source, never the run
+            log.exception("%s adapter failed for %s", source, subject.title_id)
+            result = SourceResult(outcome=FetchOutcome(
+                title_id=subject.title_id, source=source, status="error",
+                reason=f"unexpected {type(exc).__name__}: {exc}"))
+        with self._lock:
+            self._blocked_in_a_row[source] = self._blocked_in_a_row[source] + 1 if result.blocked else 0
+            blocked = self._blocked_in_a_row[source]
+        if blocked >= self.settings.block_after_403s:
+            self.stop(source, f"answered HTTP 403 to {blocked} consecutive pages: the site blocks us")
+        return result
+
+    def _with_state(self, outcome: FetchOutcome, reason: str | None) -> FetchOutcome:
+        """The outcome carrying the schedule state: day 0, this fetch's day, the number of fetches."""
+        previous = self.states.get((outcome.title_id, outcome.source))
+        if outcome.status == "skipped":  # nothing was asked: no schedule starts or advances
+            first = previous.first_fetched_on if previous else None
+            last = previous.last_fetched_on if previous else None
+            count = previous.fetch_count if previous else 0
+        else:
+            restart = reason == "new" or previous is None or previous.first_fetched_on is None
+            first = self.as_of if restart else previous.first_fetched_on
+            last = self.as_of
+            count = (0 if previous is None else previous.fetch_count) + 1
+        return outcome.model_copy(update={"first_fetched_on": first, "last_fetched_on": last, "fetch_count": count})
+
+    # ---- one title -------------------------------------------------------------------------------
     def harvest(self, subject: Subject) -> TitleHarvest:
         results: list[SourceResult] = []
+        due = None if self.due is None else self.due.get(subject.title_id, {})
         for source in SOURCES:
-            adapter = self.adapters.get(source)
-            if adapter is None or not self.settings.is_enabled(source):
+            if due is not None and source not in due:
+                continue
+            if source not in self.adapters or not self.settings.is_enabled(source):
                 results.append(SourceResult(outcome=FetchOutcome(
                     title_id=subject.title_id, source=source, status="skipped", reason="disabled in config")))
                 continue
-            try:
-                results.append(adapter(subject, self.client, self.settings, self.as_of))
-            except Exception as exc:  # an adapter bug costs this title this source, never the run
-                log.exception("%s adapter failed for %s", source, subject.title_id)
-                results.append(SourceResult(outcome=FetchOutcome(
-                    title_id=subject.title_id, source=source, status="error",
-                    reason=f"unexpected {type(exc).__name__}: {exc}")))
+            result = self._ask(source, subject)
+            if result is None:
+                continue
+            reason = None if due is None else due.get(source)
+            result.outcome = self._with_state(result.outcome, reason)
+            if result.outcome.status != "skipped":
+                with self._lock:
+                    self.fetches[source][reason or "new"] += 1
+            results.append(result)
         reviews = select_reviews((r for res in results for r in res.reviews), self.settings.max_reviews)
         harvest = TitleHarvest(
             subject=subject,
@@ -139,13 +216,16 @@ class Harvester:
             self._executor = None
 
     def details(self) -> dict[str, dict[str, int]]:
-        """Per source: status counts, selected reviews, requests, cache hits, downloads, retries."""
+        """Per source: status counts, deferred titles, fetches, selected reviews, requests, cache hits, retries."""
         out: dict[str, dict[str, int]] = {}
         for source in SOURCES:
             counts = {status: self.status_counts[source].get(status, 0)
                       for status in ("ok", "no_reviews", "not_found", "skipped", "error")}
             stats = self.client.source_stats(source)
             counts.update(
+                deferred=self.deferred.get(source, 0),
+                fetches_new=self.fetches[source].get("new", 0),
+                fetches_refresh=self.fetches[source].get("refresh", 0),
                 reviews=self.selected_counts.get(source, 0),
                 requests=stats.get("requests", 0),
                 cache_hits=stats.get("cache_hits", 0),

@@ -42,6 +42,10 @@ class RobotsDisallowed(FetchError):
     """robots.txt of the site forbids the URL for our User-Agent."""
 
 
+class BudgetExhausted(RuntimeError):
+    """The source's request budget for this run is spent: the request was not sent."""
+
+
 def redact_url(url: str) -> str:
     """The URL with secret query parameters replaced, safe for logs, reasons and cache keys."""
     parts = urlsplit(url)
@@ -196,6 +200,26 @@ class HttpClient:
         self._lock = threading.Lock()
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
+        self._caps: dict[str, int] = {}
+
+    # ---- budget ----------------------------------------------------------------------------------
+    def set_budget(self, source: str, requests_allowed: int) -> None:
+        """At most ``requests_allowed`` requests (retries and robots.txt included) to ``source`` from now on."""
+        with self._lock:
+            self._caps[source] = self.stats[source]["requests"] + max(0, int(requests_allowed))
+
+    def remaining(self, source: str) -> int | None:
+        """Requests ``source`` may still make (None: no budget set)."""
+        with self._lock:
+            cap = self._caps.get(source)
+            return None if cap is None else max(0, cap - self.stats[source]["requests"])
+
+    def _spend(self, source: str) -> None:
+        with self._lock:
+            cap = self._caps.get(source)
+            if cap is not None and self.stats[source]["requests"] >= cap:
+                raise BudgetExhausted(f"{source}: request budget for this run is spent")
+            self.stats[source]["requests"] += 1
 
     # ---- public ----------------------------------------------------------------------------------
     def get(
@@ -206,17 +230,20 @@ class HttpClient:
         source: str,
         site_root: str | None = None,
         use_cache: bool = True,
+        headers: Mapping[str, str] | None = None,
     ) -> HttpResponse:
         """GET with retries; returns the final response whatever its status.
 
         ``site_root`` turns on robots.txt checks against ``<site_root>/robots.txt`` (paths relative to it).
-        Raises :class:`RobotsDisallowed` or :class:`FetchError` (timeouts/connection errors after retries).
+        ``headers`` are sent as they are and never logged (credentials go there, e.g. ``Authorization``).
+        Raises :class:`RobotsDisallowed` or :class:`FetchError` (timeouts/connection errors after retries), and
+        :class:`BudgetExhausted` when the source's budget (:meth:`set_budget`) allows no further request.
         """
         full = build_url(url, params)
         if site_root:
             self._check_robots(full, site_root, source)
         validators = self.cache.validators(full) if (self.cache and use_cache) else {}
-        response = self._request(full, source, validators)
+        response = self._request(full, source, {**validators, **(headers or {})})
         if response.status == 304 and validators and self.cache:
             cached = self.cache.load(full)
             if cached:
@@ -273,8 +300,8 @@ class HttpClient:
         attempts = self.settings.max_retries + 1
         last_error = ""
         for attempt in range(attempts):
+            self._spend(source)
             self.limiter.acquire(host_key)
-            self._count(source, "requests")
             try:
                 with self._in_flight:
                     raw = self._session().get(url, headers=dict(headers), timeout=self.settings.timeout_s,

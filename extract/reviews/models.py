@@ -51,7 +51,12 @@ class Review(BaseModel):
 
 
 class FetchOutcome(BaseModel):
-    """One row of ``raw_reviews.review_fetches``: what one source answered for one title."""
+    """One row of ``raw_reviews.review_fetches``: what one source answered for one title, last time.
+
+    It is also the refresh schedule's state, in run days (``as_of``): ``first_fetched_on`` (day 0 of the
+    schedule), ``last_fetched_on`` and ``fetch_count``; any worker computes what is due from these
+    (extract/reviews/schedule.py). A ``skipped`` outcome (disabled, no key) starts no schedule.
+    """
 
     title_id: str
     source: Source
@@ -59,6 +64,9 @@ class FetchOutcome(BaseModel):
     reason: str | None = None
     reviews_found: int = 0
     fetched_at: datetime = Field(default_factory=utc_now)
+    first_fetched_on: date | None = None
+    last_fetched_on: date | None = None
+    fetch_count: int = 0
 
 
 class QuarantineEntry(BaseModel):
@@ -82,11 +90,12 @@ class QuarantineEntry(BaseModel):
 
 
 class SourceResult(BaseModel):
-    """Everything one adapter produced for one subject."""
+    """Everything one adapter produced for one subject (``blocked``: the site answered 403 to a page)."""
 
     outcome: FetchOutcome
     reviews: list[Review] = Field(default_factory=list)
     quarantine: list[QuarantineEntry] = Field(default_factory=list)
+    blocked: bool = False
 
 
 class TitleHarvest(BaseModel):
@@ -100,3 +109,20 @@ class TitleHarvest(BaseModel):
 
 class LayoutError(ValueError):
     """A page was fetched but the expected structure is missing (template drift or garbage)."""
+
+
+class SourceStopped(RuntimeError):
+    """The source refused our credentials or blocks us: no further request to it in this run.
+
+    Raised by an adapter; the harvester stops the source once (one log line) and the title keeps no
+    outcome for it, so it stays due for the next run.
+    """
+
+
+class RecordRejected(ValueError):
+    """One record inside a good response is malformed (missing identity, wrong type): it is quarantined."""
+
+    def __init__(self, reason: str, payload: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+        self.payload = payload

@@ -1,139 +1,149 @@
-"""Step ``extract_reviews``: reviews for the titles that became new in the run's window."""
+"""Step ``extract_reviews``: reviews of the titles due today, within each source's daily budget.
+
+The titles come folded from dbt (``intermediate.int_titles__review_subjects``: a season is reviewed as
+its show; built by the ``dbt_titles`` step). What is due, and how many requests each source may make,
+is computed from the warehouse (extract/reviews/schedule.py), so any worker plans the same day.
+"""
 
 from __future__ import annotations
 
 import logging
+from collections import Counter
 from collections.abc import Iterable, Mapping
+from datetime import date, timedelta
 from typing import Any
 
+from pydantic import ValidationError
+
+from extract.reviews import schedule
 from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
-from extract.reviews.models import Subject
-from extract.reviews.settings import ReviewsSettings
+from extract.reviews.models import QuarantineEntry, Subject
+from extract.reviews.settings import SOURCES, ReviewsSettings
 from extract.reviews.source import reviews_source
 from trending_now.context import RunContext, StepResult
-from trending_now.warehouse import RAW_JUSTWATCH, RAW_REVIEWS, Warehouse
+from trending_now.warehouse import RAW_REVIEWS
 
 log = logging.getLogger(__name__)
 
 STEP = "extract_reviews"
 PIPELINE_NAME = "reviews"
-TITLE_COLUMNS = (
-    "id", "object_type", "title", "original_release_year", "imdb_id", "tmdb_id", "new_since",
-    "show_id", "show_title", "show_tmdb_id", "show_imdb_id",
-)
 
 
-def _text(value: Any) -> str | None:
-    if value is None:
-        return None
-    text = str(value).strip()
-    return text or None
+def subject_from_row(row: Mapping[str, Any]) -> Subject:
+    """A row of the folded-titles model as a :class:`Subject`; raises ValidationError when malformed."""
 
+    def text(value: Any) -> Any:
+        return value.strip() or None if isinstance(value, str) else value
 
-def _year(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except (TypeError, ValueError):
-        return None
-
-
-def subjects_from_rows(rows: Iterable[Mapping[str, Any]]) -> tuple[list[Subject], int]:
-    """Review subjects from ``raw_justwatch.titles`` rows, in row order, one per movie/show.
-
-    A season is reviewed as its parent show (subject id = ``show_id``). A show listed both itself and
-    through a season keeps its own row's data. Returns the subjects and the number of season rows that
-    name no parent show (they cannot be reviewed).
-    """
-    subjects: dict[str, Subject] = {}
-    from_season: set[str] = set()
-    orphans = 0
-    for row in rows:
-        object_type = (_text(row.get("object_type")) or "").upper()
-        node_id = _text(row.get("id")) or ""
-        year = _year(row.get("original_release_year"))
-        if object_type == "SHOW_SEASON" or node_id.startswith("tss"):
-            show_id = _text(row.get("show_id"))
-            title = _text(row.get("show_title"))
-            if not show_id or not title:
-                orphans += 1
-                continue
-            subject = Subject(
-                title_id=show_id, content_type="show", title=title, year=year,
-                tmdb_id=_text(row.get("show_tmdb_id")) or _text(row.get("tmdb_id")),
-                imdb_id=_text(row.get("show_imdb_id")),
-            )
-            if show_id not in subjects:
-                subjects[show_id] = subject
-                from_season.add(show_id)
-            continue
-        title = _text(row.get("title"))
-        if not node_id or not title:
-            orphans += 1
-            continue
-        subject = Subject(
-            title_id=node_id,
-            content_type="show" if object_type == "SHOW" or node_id.startswith("ts") else "movie",
-            title=title, year=year, tmdb_id=_text(row.get("tmdb_id")), imdb_id=_text(row.get("imdb_id")),
-        )
-        if node_id not in subjects or node_id in from_season:
-            subjects[node_id] = subject
-            from_season.discard(node_id)
-    return list(subjects.values()), orphans
-
-
-def read_title_rows(warehouse: Warehouse, window_start: Any, as_of: Any) -> list[dict[str, Any]]:
-    """Rows of ``raw_justwatch.titles`` new in the window, newest first; [] when the table is absent."""
-    if not warehouse.table_exists(RAW_JUSTWATCH, "titles"):
-        return []
-    present = {
-        r["column_name"]
-        for r in warehouse.fetch_all(
-            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
-            [RAW_JUSTWATCH, "titles"],
-        )
-    }
-    select = ", ".join(c if c in present else f"null as {c}" for c in TITLE_COLUMNS)
-    # movies and shows before seasons, so a show's own row wins over the one derived from a season
-    return warehouse.fetch_all(
-        f"select {select} from {RAW_JUSTWATCH}.titles "
-        "where new_since between ? and ? "
-        "order by new_since desc, case when object_type = 'SHOW_SEASON' then 1 else 0 end, id",
-        [window_start, as_of],
+    return Subject(
+        title_id=text(row.get("title_id")),
+        content_type=text(row.get("subject_type")),
+        title=text(row.get("title")),
+        year=row.get("release_year"),
+        tmdb_id=None if row.get("tmdb_id") is None else str(text(row.get("tmdb_id"))),
+        imdb_id=text(row.get("imdb_id")),
     )
+
+
+def subjects_from_rows(
+    rows: Iterable[Mapping[str, Any]], as_of: date
+) -> tuple[list[Subject], list[QuarantineEntry]]:
+    """Subjects of the model's rows, in order; a malformed row is quarantined with its reason and payload."""
+    subjects: list[Subject] = []
+    quarantine: list[QuarantineEntry] = []
+    for row in rows:
+        try:
+            subjects.append(subject_from_row(row))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
+            payload = repr({k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()})
+            quarantine.append(QuarantineEntry.build(
+                "reviews", str(row.get("title_id") or "") or None, f"malformed review subject: {problems}",
+                payload, as_of))
+    return subjects, quarantine
+
+
+def ensure_subjects_model(ctx: RunContext) -> None:
+    """Build the folded-titles model when this step runs without ``dbt_titles`` before it (e.g. alone)."""
+    schema, table = schedule.SUBJECTS_RELATION.split(".")
+    if not ctx.warehouse.table_exists(schema, table):
+        from trending_now.dbt import build_titles
+
+        ctx.progress(f"reviews: {schedule.SUBJECTS_RELATION} is not built yet; building it (dbt_titles)")
+        build_titles(ctx)
 
 
 def extract_reviews(ctx: RunContext) -> StepResult:
     settings = ReviewsSettings.from_settings(ctx.settings)
     warehouse = ctx.warehouse
-    rows = read_title_rows(warehouse, ctx.window_start, ctx.as_of)
-    subjects, orphans = subjects_from_rows(rows)
+    ensure_subjects_model(ctx)
+    horizon = max(settings.refresh_days, default=0)
+    since = min(ctx.window_start, ctx.as_of - timedelta(days=horizon + 1))
+    rows = schedule.read_candidates(warehouse, since)
+    states = schedule.read_states(warehouse, since)
+    enabled = [s for s in SOURCES if settings.is_enabled(s)]
+    planned = schedule.plan(rows, states, ctx.as_of, ctx.window_start, settings, SOURCES)
     if ctx.limit is not None:
-        subjects = subjects[: max(0, ctx.limit)]
+        planned = planned[: max(0, ctx.limit)]
+    subjects, bad_subjects = subjects_from_rows((p.row for p in planned), ctx.as_of)
+    due = {p.row["title_id"]: p.reasons for p in planned}
+    due_per_source = Counter(source for p in planned for source in p.reasons if source in enabled)
+    reasons = Counter(reason for p in planned for reason in p.reasons.values())
     total = len(subjects)
-    ctx.progress(f"reviews: {total} title(s) new between {ctx.window_start} and {ctx.as_of}")
+    ctx.progress(
+        f"reviews: {total} title(s) due ({reasons.get('new', 0)} new fetches, {reasons.get('refresh', 0)} refreshes) "
+        f"of {len(rows)} listed since {since}"
+    )
+
+    day = schedule.budget_day(settings, ctx.as_of)
+    used_before = schedule.used_on(warehouse, day)
+    remaining = {s: max(0, settings.daily_budget(s) - used_before.get(s, 0)) for s in SOURCES}
+    reserved = schedule.reservation(settings, remaining, {s: due_per_source.get(s, 0) for s in SOURCES})
+    if subjects:
+        schedule.write_used(warehouse, day, {s: used_before.get(s, 0) + reserved[s] for s in SOURCES})
 
     def on_title_done(done: int) -> None:
         if done % settings.progress_every == 0 or done == total:
             ctx.progress(f"reviews: {done}/{total} titles fetched")
 
+    def on_stop(source: str, reason: str) -> None:
+        ctx.progress(f"reviews: {source} stopped for this run: {reason}")
+
     with HttpClient(settings) as client:
-        harvester = Harvester(settings, client, ctx.as_of, on_title_done=on_title_done)
+        for source in SOURCES:
+            client.set_budget(source, reserved[source])
+        harvester = Harvester(settings, client, ctx.as_of, on_title_done=on_title_done, due=due,
+                              states=states, on_stop=on_stop)
         try:
-            source = reviews_source(subjects, settings=settings, as_of=ctx.as_of, harvester=harvester)
-            if subjects:
+            source = reviews_source(subjects, settings=settings, as_of=ctx.as_of, harvester=harvester,
+                                    quarantine_rows=bad_subjects)
+            if subjects or bad_subjects:
                 warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
         finally:
             harvester.close()
+            spent = {s: client.source_stats(s).get("requests", 0) for s in SOURCES}
+            if subjects:
+                schedule.write_used(warehouse, day, {s: used_before.get(s, 0) + spent[s] for s in SOURCES})
         per_source = harvester.details()
         reviews_out = sum(harvester.selected_counts.values())
-        quarantined = harvester.quarantined
+        quarantined = harvester.quarantined + len(bad_subjects)
         titles_with_reviews = harvester.titles_with_reviews
+        stopped = dict(harvester.stopped)
 
+    budget = {
+        s: {"day": day.isoformat(), "daily_budget": settings.daily_budget(s), "used_before": used_before.get(s, 0),
+            "reserved": reserved[s], "used": spent[s], "used_today": used_before.get(s, 0) + spent[s],
+            "due": due_per_source.get(s, 0), "deferred": per_source[s]["deferred"]}
+        for s in SOURCES
+    }
     cache_hits = sum(d["cache_hits"] for d in per_source.values())
     ctx.progress(
-        "reviews: " + ", ".join(f"{s} {d['ok']} ok/{d['error']} err" for s, d in per_source.items())
+        "reviews: " + ", ".join(
+            f"{s} {d['requests']} req ({budget[s]['used_today']}/{budget[s]['daily_budget']} today), "
+            f"{d['ok']} ok/{d['error']} err/{d['deferred']} deferred" for s, d in per_source.items())
         + f"; {reviews_out} review(s) kept, {quarantined} quarantined"
+        + "".join(f"; {s} STOPPED: {why}" for s, why in stopped.items())
     )
     return StepResult(
         step=STEP,
@@ -143,7 +153,12 @@ def extract_reviews(ctx: RunContext) -> StepResult:
         cache_hits=cache_hits,
         details={
             "sources": per_source,
+            "budget": budget,
+            "stopped_sources": stopped,
+            "titles_due": total,
+            "fetches_due": dict(reasons),
             "titles_with_reviews": titles_with_reviews,
-            "seasons_without_show": orphans,
+            "malformed_subjects": len(bad_subjects),
         },
     )
+

@@ -1,4 +1,10 @@
-"""RogerEbert.com critic reviews, scraped from review pages (the 2020–2024 template).
+"""RogerEbert.com critic reviews, scraped from review pages.
+
+A page is read from its schema.org JSON-LD first (a ``Review`` with ``reviewRating.ratingValue``,
+``author``, ``datePublished``, ``itemReviewed``; ``reviewBody`` when present), with the 2020–2024
+template's CSS selectors as fallback for each missing part. A page with neither is layout drift
+(:class:`LayoutError`, quarantined). A 403 is reported as ``blocked``: the harvester stops the source
+after ``reviews.block_after_403s`` consecutive ones (a site-wide block).
 
 Review pages cannot be searched without JavaScript, so the adapter guesses the editorial slug
 (``/reviews/<slug>-<year>``, ``-movie-review-<year>``, ``-film-review-<year>``; TV:
@@ -9,7 +15,9 @@ must be within ±1 of ours and, when the page carries JustWatch's TMDB widget, i
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 
@@ -18,14 +26,17 @@ from bs4 import BeautifulSoup
 from extract.reviews.http import FetchError, HttpClient, RobotsDisallowed
 from extract.reviews.models import FetchOutcome, LayoutError, QuarantineEntry, Review, SourceResult, Subject
 from extract.reviews.settings import ReviewsSettings
-from extract.reviews.text import cap, normalise_whitespace, slugify
+from extract.reviews.text import cap, normalise_whitespace, parse_iso_datetime, slugify
 from extract.reviews.tmdb import tmdb_numeric_id
 
 SOURCE = "rogerebert"
 MAX_STARS = 4
 HEADLINE = "h1.page-content--title"
 BODY = "section.page-content--block_editor-content"
+BODY_FALLBACKS = ("div.entry-content", "div.wp-block-post-content")
 _YEAR_IN_PARENS = re.compile(r"\((\d{4})\)\s*$")
+_TMDB_URL = re.compile(r"themoviedb\.org/(?:movie|tv)/(\d+)")
+REVIEW_TYPES = {"Review", "CriticReview"}
 
 
 @dataclass(frozen=True)
@@ -40,6 +51,7 @@ class RogerEbertPage:
     thumbs_down: bool
     tmdb_id: str | None
     canonical_url: str | None
+    from_json_ld: bool = False
 
 
 def guess_urls(subject: Subject, base_url: str) -> list[str]:
@@ -90,60 +102,193 @@ def _published(soup: BeautifulSoup) -> datetime | None:
     return None
 
 
+def _ld_objects(node: object) -> Iterator[dict]:
+    if isinstance(node, list):
+        for item in node:
+            yield from _ld_objects(item)
+    elif isinstance(node, dict):
+        yield node
+        if "@graph" in node:
+            yield from _ld_objects(node["@graph"])
+
+
+def json_ld_review(soup: BeautifulSoup) -> dict | None:
+    """The first schema.org ``Review`` object in the page's JSON-LD blocks (unreadable blocks are skipped)."""
+    for script in soup.find_all("script", attrs={"type": "application/ld+json"}):
+        try:
+            data = json.loads(script.string or script.get_text() or "")
+        except ValueError:
+            continue
+        for obj in _ld_objects(data):
+            kinds = obj.get("@type")
+            kinds = set(kinds) if isinstance(kinds, list) else {kinds}
+            if kinds & REVIEW_TYPES:
+                return obj
+    return None
+
+
+def _ld_text(value: object) -> str | None:
+    if isinstance(value, list):
+        value = value[0] if value else None
+    if isinstance(value, dict):
+        value = value.get("name")
+    if isinstance(value, str | int | float) and not isinstance(value, bool):
+        text = normalise_whitespace(str(value))
+        return text or None
+    return None
+
+
+def _ld_stars(review: dict) -> tuple[float | None, bool]:
+    rating = review.get("reviewRating")
+    if not isinstance(rating, dict):
+        return None, False
+    try:
+        value = float(str(rating.get("ratingValue")).strip())
+        best = float(str(rating.get("bestRating") or MAX_STARS).strip())
+    except (TypeError, ValueError):
+        return None, False
+    if best <= 0 or not 0 <= value <= best:
+        return None, False
+    stars = round(value * MAX_STARS / best * 2) / 2
+    return stars, stars == 0
+
+
+def _ld_film(review: dict) -> tuple[str | None, int | None, str | None]:
+    """(title, year, TMDB id) of ``itemReviewed``."""
+    item = review.get("itemReviewed")
+    if isinstance(item, list):
+        item = item[0] if item else None
+    if not isinstance(item, dict):
+        return None, None, None
+    title = _ld_text(item.get("name"))
+    year = None
+    for key in ("dateCreated", "datePublished", "startDate", "copyrightYear"):
+        match = re.match(r"\s*(\d{4})", str(item.get(key) or ""))
+        if match:
+            year = int(match.group(1))
+            break
+    if year is None and title:
+        match = _YEAR_IN_PARENS.search(title)
+        if match:
+            year, title = int(match.group(1)), title[: match.start()].strip() or None
+    same_as = item.get("sameAs")
+    links = same_as if isinstance(same_as, list) else [same_as]
+    tmdb = next((m.group(1) for link in links if isinstance(link, str) for m in [_TMDB_URL.search(link)] if m), None)
+    return title, year, tmdb
+
+
+def _body_paragraphs(soup: BeautifulSoup, selectors: tuple[str, ...]) -> list[str]:
+    for selector in selectors:
+        paragraphs: list[str] = []
+        for section in soup.select(selector):
+            for spoiler in section.select("div.spoilers"):
+                spoiler.decompose()
+            for node in section.find_all(["p", "li"]):
+                text = normalise_whitespace(node.get_text(" "))
+                if text:
+                    paragraphs.append(text)
+        if paragraphs:
+            return paragraphs
+    return []
+
+
 def parse_page(html: str) -> RogerEbertPage:
-    """A review page's parts. Raises :class:`LayoutError` naming the selector that missed."""
+    """A review page's parts, JSON-LD first, then the template's selectors.
+
+    Raises :class:`LayoutError` naming what is missing.
+    """
     if "<" not in html[:2000]:
         raise LayoutError("not an HTML page")
     soup = BeautifulSoup(html, "lxml")
     if soup.body is None and soup.find("h1") is None:
         raise LayoutError("not an HTML page (no <body>)")
-    headline_node = soup.select_one(HEADLINE)
-    if headline_node is None:
-        raise LayoutError(f"headline selector {HEADLINE!r} matched nothing")
-    paragraphs: list[str] = []
-    for section in soup.select(BODY):
-        for spoiler in section.select("div.spoilers"):
-            spoiler.decompose()
-        for node in section.find_all(["p", "li"]):
-            text = normalise_whitespace(node.get_text(" "))
-            if text:
-                paragraphs.append(text)
-    if not paragraphs:
-        raise LayoutError(f"body selector {BODY + ' p, li'!r} matched nothing")
+    ld = json_ld_review(soup)
+    if ld is None:
+        return _parse_template(soup)
+    headline_node = soup.select_one(HEADLINE) or soup.find("h1")
+    headline = _ld_text(ld.get("name")) or _ld_text(ld.get("headline"))
+    if not headline and headline_node is not None:
+        headline = normalise_whitespace(headline_node.get_text(" "))
+    body_text = ld.get("reviewBody") if isinstance(ld.get("reviewBody"), str) else None
+    body = normalise_whitespace(body_text) if body_text else " ".join(_body_paragraphs(soup, (BODY, *BODY_FALLBACKS)))
+    if not body:
+        raise LayoutError(f"JSON-LD Review has no reviewBody and no body selector ({BODY} or fallbacks) matched")
+    film_title, film_year, tmdb_id = _ld_film(ld)
+    html_title, html_year = _cast_and_crew(soup)
+    stars, thumbs_down = _ld_stars(ld)
+    if stars is None:
+        stars, thumbs_down = _stars(soup)
+    widget_id = _widget_tmdb_id(soup)
+    canonical = ld.get("url") if isinstance(ld.get("url"), str) and ld.get("url") else _canonical(soup)
+    return RogerEbertPage(
+        headline=headline or film_title or "",
+        body=body,
+        film_title=film_title or html_title,
+        film_year=film_year or html_year,
+        critic=_ld_text(ld.get("author")) or _critic(soup),
+        published_at=parse_iso_datetime(ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None)
+        or _published(soup),
+        stars=stars,
+        thumbs_down=thumbs_down,
+        tmdb_id=widget_id or tmdb_id,
+        canonical_url=canonical,
+        from_json_ld=True,
+    )
 
-    film_title, film_year = None, None
+
+def _cast_and_crew(soup: BeautifulSoup) -> tuple[str | None, int | None]:
     movie = soup.select_one(".cast-and-crew--movie-title")
-    if movie is not None:
-        text = normalise_whitespace(movie.get_text(" "))
-        match = _YEAR_IN_PARENS.search(text)
-        if match:
-            film_year = int(match.group(1))
-            film_title = text[: match.start()].strip() or None
-        else:
-            film_title = text or None
+    if movie is None:
+        return None, None
+    text = normalise_whitespace(movie.get_text(" "))
+    match = _YEAR_IN_PARENS.search(text)
+    if match:
+        return text[: match.start()].strip() or None, int(match.group(1))
+    return text or None, None
 
+
+def _critic(soup: BeautifulSoup) -> str | None:
     critic_node = soup.select_one(".byline a")
     critic = normalise_whitespace(critic_node.get_text(" ")) if critic_node else None
     if not critic:
         meta = soup.select_one('meta[name="author"]')
         critic = normalise_whitespace(str(meta.get("content") or "")) if meta else None
-    stars, thumbs_down = _stars(soup)
+    return critic or None
+
+
+def _widget_tmdb_id(soup: BeautifulSoup) -> str | None:
     widget = soup.select_one('div[data-jw-widget][data-id-type="tmdb"][data-id]')
+    return str(widget.get("data-id")).strip() if widget is not None else None
+
+
+def _canonical(soup: BeautifulSoup) -> str | None:
     canonical = soup.select_one('link[rel="canonical"][href]') or soup.select_one('meta[property="og:url"][content]')
-    canonical_url = None
-    if canonical is not None:
-        canonical_url = str(canonical.get("href") or canonical.get("content") or "") or None
+    if canonical is None:
+        return None
+    return str(canonical.get("href") or canonical.get("content") or "") or None
+
+
+def _parse_template(soup: BeautifulSoup) -> RogerEbertPage:
+    """A page without JSON-LD: the 2020–2024 template's selectors, all required."""
+    headline_node = soup.select_one(HEADLINE)
+    if headline_node is None:
+        raise LayoutError(f"no JSON-LD Review, and headline selector {HEADLINE!r} matched nothing")
+    paragraphs = _body_paragraphs(soup, (BODY,))
+    if not paragraphs:
+        raise LayoutError(f"no JSON-LD Review, and body selector {BODY + ' p, li'!r} matched nothing")
+    film_title, film_year = _cast_and_crew(soup)
+    stars, thumbs_down = _stars(soup)
     return RogerEbertPage(
         headline=normalise_whitespace(headline_node.get_text(" ")),
         body=" ".join(paragraphs),
         film_title=film_title,
         film_year=film_year,
-        critic=critic or None,
+        critic=_critic(soup),
         published_at=_published(soup),
         stars=stars,
         thumbs_down=thumbs_down,
-        tmdb_id=str(widget.get("data-id")).strip() if widget is not None else None,
-        canonical_url=canonical_url,
+        tmdb_id=_widget_tmdb_id(soup),
+        canonical_url=_canonical(soup),
     )
 
 
@@ -200,6 +345,8 @@ def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSett
             return SourceResult(outcome=outcome("error", f"{path}: {exc}"))
         if response.status in (404, 410):
             continue
+        if response.status == 403:
+            return SourceResult(outcome=outcome("error", f"{path}: HTTP 403 (blocked)"), blocked=True)
         if response.status != 200:
             return SourceResult(outcome=outcome(
                 "error", f"{path}: HTTP {response.status} after {response.attempts} attempt(s)"))

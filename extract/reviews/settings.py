@@ -6,7 +6,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import Settings
+from trending_now.config import ConfigError, Settings
 
 SOURCES = ("tmdb", "rogerebert", "guardian")
 SECRET_FOR_SOURCE = {"tmdb": "TMDB_API_KEY", "guardian": "GUARDIAN_API_KEY"}
@@ -17,6 +17,16 @@ DEFAULT_BASE_URLS = {
     "guardian": "https://content.guardianapis.com",
 }
 DEFAULT_USER_AGENT = "TrendingNowBot/0.1 (+https://github.com/trending-now/trending-now)"
+# Requests per source per UTC day, across every run of that day (config reviews.<source>.daily_budget).
+# Guardian: the developer key's 500 calls a day. TMDB publishes no daily cap (~40 requests/s); 5,000 a day is
+# ~40x the live need. RogerEbert.com: a site we scrape politely (1 request/s); 1,500 a day is 25 minutes of it.
+DEFAULT_DAILY_BUDGETS = {"tmdb": 5000, "rogerebert": 1500, "guardian": 500}
+# Days after a title is first fetched from a source when it is fetched again (reviews appear days after release).
+DEFAULT_REFRESH_DAYS = (1, 3, 7, 14, 30)
+# A source whose review does not change once found is not refreshed after it (one critic page per title).
+DEFAULT_REFRESH_AFTER_FOUND = {"tmdb": True, "rogerebert": False, "guardian": True}
+# Most requests one fetch of one title can cost per source, before retries (RogerEbert: three slug guesses).
+REQUESTS_PER_FETCH = {"tmdb": 1, "rogerebert": 3, "guardian": 1}
 
 
 @dataclass(frozen=True)
@@ -38,6 +48,11 @@ class ReviewsSettings:
     base_urls: dict[str, str] = field(default_factory=lambda: dict(DEFAULT_BASE_URLS))
     enabled: dict[str, bool] = field(default_factory=lambda: dict.fromkeys(SOURCES, True))
     api_keys: dict[str, str | None] = field(default_factory=dict, repr=False)
+    daily_budgets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DAILY_BUDGETS))
+    refresh_days: tuple[int, ...] = DEFAULT_REFRESH_DAYS
+    refresh_after_found: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REFRESH_AFTER_FOUND))
+    block_after_403s: int = 3  # consecutive 403 pages from a scraped site = a site-wide block: stop the source
+    budget_day: str = "utc"  # the day budgets are counted on: utc (the services' quota day) or as_of (simulations)
 
     def base_url(self, source: str) -> str:
         return self.base_urls.get(source, DEFAULT_BASE_URLS[source]).rstrip("/")
@@ -47,6 +62,12 @@ class ReviewsSettings:
 
     def api_key(self, source: str) -> str | None:
         return self.api_keys.get(source) or None
+
+    def daily_budget(self, source: str) -> int:
+        return int(self.daily_budgets.get(source, DEFAULT_DAILY_BUDGETS[source]))
+
+    def refreshes_after_found(self, source: str) -> bool:
+        return bool(self.refresh_after_found.get(source, True))
 
     def with_changes(self, **changes: Any) -> ReviewsSettings:
         return replace(self, **changes)
@@ -63,12 +84,27 @@ class ReviewsSettings:
         cache_dir = settings.path("reviews.cache_dir") if section.get("cache_dir") else None
         base_urls = dict(DEFAULT_BASE_URLS)
         enabled = dict.fromkeys(SOURCES, True)
+        budgets = dict(DEFAULT_DAILY_BUDGETS)
+        after_found = dict(DEFAULT_REFRESH_AFTER_FOUND)
         for source in SOURCES:
             sub = section.get(source) or {}
             if sub.get("base_url"):
                 base_urls[source] = str(sub["base_url"])
             if sub.get("enabled") is not None:
                 enabled[source] = bool(sub["enabled"])
+            if sub.get("daily_budget") not in (None, ""):
+                budgets[source] = max(0, int(sub["daily_budget"]))
+            if sub.get("refresh_after_found") is not None:
+                after_found[source] = bool(sub["refresh_after_found"])
+        refresh = section.get("refresh_days")
+        if isinstance(refresh, str):
+            refresh = [v for v in refresh.split(",") if v.strip()]
+        refresh_days = tuple(sorted({int(v) for v in refresh})) if refresh else defaults.refresh_days
+        budget_day = str(section.get("budget_day") or defaults.budget_day).lower()
+        if budget_day not in ("utc", "as_of"):
+            raise ConfigError(f"reviews.budget_day must be utc or as_of, got {budget_day!r}")
+        if any(day <= 0 for day in refresh_days):
+            raise ConfigError(f"reviews.refresh_days must be positive day counts, got {list(refresh_days)}")
         api_keys = {source: settings.secrets.get(name) for source, name in SECRET_FOR_SOURCE.items()}
         language = str(settings.get("reviews.language") or defaults.language)
         return cls(
@@ -87,4 +123,9 @@ class ReviewsSettings:
             base_urls=base_urls,
             enabled=enabled,
             api_keys=api_keys,
+            daily_budgets=budgets,
+            refresh_days=refresh_days,
+            refresh_after_found=after_found,
+            block_after_403s=max(1, num("block_after_403s", int, defaults.block_after_403s)),
+            budget_day=budget_day,
         )

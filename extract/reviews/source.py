@@ -17,7 +17,7 @@ from dlt.common.typing import TDataItems
 
 from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
-from extract.reviews.models import Subject
+from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import ReviewsSettings
 
 REVIEW_COLUMNS: dict[str, Any] = {
@@ -39,6 +39,9 @@ FETCH_COLUMNS: dict[str, Any] = {
     "reason": {"data_type": "text", "nullable": True},
     "reviews_found": {"data_type": "bigint", "nullable": True},
     "fetched_at": {"data_type": "timestamp", "nullable": True},
+    "first_fetched_on": {"data_type": "date", "nullable": True},
+    "last_fetched_on": {"data_type": "date", "nullable": True},
+    "fetch_count": {"data_type": "bigint", "nullable": True},
 }
 QUARANTINE_COLUMNS: dict[str, Any] = {
     "record_key": {"data_type": "text", "nullable": False},
@@ -70,19 +73,27 @@ def reviews_source(
     harvester: Harvester | None = None,
     client: HttpClient | None = None,
     batch_size: int | None = None,
+    quarantine_rows: Iterable[QuarantineEntry] = (),
 ) -> Any:
     """Reviews of ``titles`` (subjects: movie or show, with TMDB/IMDb ids) from TMDB, RogerEbert and the Guardian.
 
     Pass a ``harvester`` to read its counters after the run; otherwise one is built on ``client``
-    (or on a new :class:`HttpClient`).
+    (or on a new :class:`HttpClient`). ``quarantine_rows`` (e.g. malformed subjects) are loaded with the
+    first batch's quarantine.
     """
+    pending_quarantine = [q.model_dump() for q in quarantine_rows]
     if harvester is None:
         harvester = Harvester(settings, client or HttpClient(settings), as_of)
     size = batch_size or max(1, settings.concurrency * 8)
 
     @dlt.resource(name="review_subjects", selected=False)
     def review_subjects() -> Iterator[list[Subject]]:
-        yield from _batches(titles, size)
+        empty = True
+        for batch in _batches(titles, size):
+            empty = False
+            yield batch
+        if empty and pending_quarantine:
+            yield []
 
     @dlt.transformer(
         data_from=review_subjects,
@@ -117,6 +128,8 @@ def reviews_source(
     )
     def quarantine(batch: list[Subject]) -> TDataItems:
         rows = [q.model_dump() for h in harvester.harvest_many(batch) for q in h.quarantine]
+        rows += pending_quarantine
+        pending_quarantine.clear()
         if rows:
             yield rows
 

@@ -1,7 +1,12 @@
 """TMDB v3 reviews: ``GET /3/movie/{id}/reviews`` and ``/3/tv/{id}/reviews`` (members' reviews).
 
-``parse_reviews`` is pure (JSON in, reviews out); ``fetch_tmdb`` does the HTTP and maps what the API
-answered to a :class:`FetchOutcome`.
+Credentials: ``TMDB_API_KEY`` holds either TMDB's default v4 *API Read Access Token* (a JWT, ``eyJ…``),
+sent as ``Authorization: Bearer``, or a v3 API key, sent as the ``api_key`` query parameter. A 401
+(``status_code`` 7 invalid key, 3 authentication failed, 32 email not verified, 10 suspended, …) stops the
+source for the run (:class:`SourceStopped`).
+
+``parse_reviews``/``parse_review_items`` are pure (JSON in, reviews and rejected records out);
+``fetch_tmdb`` does the HTTP and maps what the API answered to a :class:`FetchOutcome`.
 """
 
 from __future__ import annotations
@@ -10,12 +15,37 @@ import json
 from datetime import date
 from typing import Any
 
+from pydantic import ValidationError
+
 from extract.reviews.http import FetchError, HttpClient
-from extract.reviews.models import FetchOutcome, LayoutError, QuarantineEntry, Review, SourceResult, Subject
+from extract.reviews.models import (
+    FetchOutcome,
+    LayoutError,
+    QuarantineEntry,
+    RecordRejected,
+    Review,
+    SourceResult,
+    SourceStopped,
+    Subject,
+)
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clamp_score, clean_review_text, format_score, parse_iso_datetime, text_key
 
 SOURCE = "tmdb"
+AUTH_STATUS_CODES = {3: "authentication failed", 7: "invalid API key", 10: "API key suspended",
+                     32: "email not verified"}
+
+
+def is_read_access_token(credential: str) -> bool:
+    """TMDB's v4 API Read Access Token is a JWT (three base64url parts, the first ``eyJ``); a v3 key is 32 hex."""
+    return credential.startswith("eyJ") and credential.count(".") == 2
+
+
+def auth(credential: str) -> tuple[dict[str, str], dict[str, str]]:
+    """(query parameters, headers) that authenticate ``credential`` (either kind)."""
+    if is_read_access_token(credential):
+        return {}, {"Authorization": f"Bearer {credential}"}
+    return {"api_key": credential}, {}
 
 
 def tmdb_numeric_id(value: str | None) -> str | None:
@@ -41,36 +71,77 @@ def parse_rating(value: Any) -> tuple[str | None, float | None]:
     return format_score(value), clamp_score(value)
 
 
-def parse_reviews(payload: Any, title_id: str, max_chars: int) -> list[Review]:
-    """Reviews in a TMDB reviews response. Raises :class:`LayoutError` when the shape is not a reviews page."""
+def _rejected(item: Any, reason: str) -> RecordRejected:
+    return RecordRejected(f"TMDB review record rejected: {reason}", json.dumps(item, default=str)[:4000])
+
+
+def parse_review_item(item: Any, title_id: str, max_chars: int) -> Review | None:
+    """One entry of ``results``: a review, None when it has no text, or :class:`RecordRejected`."""
+    if not isinstance(item, dict):
+        raise _rejected(item, f"entry is {type(item).__name__}, not an object")
+    details = item.get("author_details")
+    if details is not None and not isinstance(details, dict):
+        raise _rejected(item, f"author_details is {type(details).__name__}, not an object")
+    raw = item.get("content")
+    if raw is None:
+        raise _rejected(item, "no content")
+    if not isinstance(raw, str):
+        raise _rejected(item, f"content is {type(raw).__name__}, not text")
+    url = item.get("url") if isinstance(item.get("url"), str) and item.get("url") else None
+    if not url and not (isinstance(item.get("id"), str) and item.get("id")):
+        raise _rejected(item, "neither id nor url (no identity)")
+    rating = (details or {}).get("rating")
+    if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int | float)):
+        raise _rejected(item, f"author_details.rating is {type(rating).__name__} {rating!r}, not a number")
+    text = clean_review_text(raw, max_chars, markdown=True)
+    if not text:
+        return None
+    original, normalised = parse_rating(rating)
+    try:
+        return Review(
+            title_id=title_id,
+            source=SOURCE,
+            review_key=url or text_key(text),
+            author=author_name(item),
+            review_text=text,
+            original_score=original,
+            score_normalized=normalised,
+            review_url=url,
+            published_at=parse_iso_datetime(item.get("created_at")),
+        )
+    except ValidationError as exc:
+        raise _rejected(item, f"invalid review ({exc.error_count()} error(s): {exc.errors()[0]['msg']})") from exc
+
+
+def parse_review_items(payload: Any, title_id: str, max_chars: int) -> tuple[list[Review], list[RecordRejected]]:
+    """Reviews and rejected records of a TMDB reviews response. Raises :class:`LayoutError` when it is not one."""
     if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
         raise LayoutError("TMDB response has no 'results' list")
     reviews: list[Review] = []
+    rejected: list[RecordRejected] = []
     for item in payload["results"]:
-        if not isinstance(item, dict):
+        try:
+            review = parse_review_item(item, title_id, max_chars)
+        except RecordRejected as exc:
+            rejected.append(exc)
             continue
-        raw = item.get("content")
-        if not isinstance(raw, str):
-            continue
-        text = clean_review_text(raw, max_chars, markdown=True)
-        if not text:
-            continue
-        original, normalised = parse_rating((item.get("author_details") or {}).get("rating"))
-        url = item.get("url") if isinstance(item.get("url"), str) and item.get("url") else None
-        reviews.append(
-            Review(
-                title_id=title_id,
-                source=SOURCE,
-                review_key=url or text_key(text),
-                author=author_name(item),
-                review_text=text,
-                original_score=original,
-                score_normalized=normalised,
-                review_url=url,
-                published_at=parse_iso_datetime(item.get("created_at")),
-            )
-        )
-    return reviews
+        if review is not None:
+            reviews.append(review)
+    return reviews, rejected
+
+
+def parse_reviews(payload: Any, title_id: str, max_chars: int) -> list[Review]:
+    """Reviews in a TMDB reviews response (malformed entries left out). Raises :class:`LayoutError`."""
+    return parse_review_items(payload, title_id, max_chars)[0]
+
+
+def status_code(body: str) -> int | None:
+    try:
+        data = json.loads(body)
+    except ValueError:
+        return None
+    code = data.get("status_code") if isinstance(data, dict) else None
+    return code if isinstance(code, int) and not isinstance(code, bool) else None
 
 
 def error_message(body: str) -> str:
@@ -92,30 +163,44 @@ def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, 
         return FetchOutcome(title_id=subject.title_id, source=SOURCE, status=status, reason=reason,
                             reviews_found=found)
 
-    api_key = settings.api_key(SOURCE)
-    if not api_key:
+    credential = settings.api_key(SOURCE)
+    if not credential:
         return SourceResult(outcome=outcome("skipped", "no TMDB_API_KEY"))
     tmdb_id = tmdb_numeric_id(subject.tmdb_id)
     if not tmdb_id:
         return SourceResult(outcome=outcome("not_found", "title has no TMDB id"))
     kind = "movie" if subject.content_type == "movie" else "tv"
     url = f"{settings.base_url(SOURCE)}/3/{kind}/{tmdb_id}/reviews"
-    params = {"language": settings.language, "page": 1, "api_key": api_key}
+    auth_params, auth_headers = auth(credential)
+    params = {"language": settings.language, "page": 1, **auth_params}
     try:
-        response = client.get(url, params, source=SOURCE)
+        response = client.get(url, params, source=SOURCE, headers=auth_headers)
     except FetchError as exc:
         return SourceResult(outcome=outcome("error", str(exc)))
+    if response.status == 401:
+        code = status_code(response.text)
+        kind_of_credential = "read access token (Bearer)" if auth_headers else "v3 api_key"
+        meaning = f", {AUTH_STATUS_CODES[code]}" if code in AUTH_STATUS_CODES else ""
+        raise SourceStopped(f"TMDB rejected the {kind_of_credential} in TMDB_API_KEY (HTTP 401{meaning}): "
+                            f"{error_message(response.text)}")
     if response.status == 404:
         return SourceResult(outcome=outcome("not_found", f"TMDB 404: {error_message(response.text)}"))
     if response.status != 200:
-        return SourceResult(outcome=outcome(
-            "error", f"TMDB HTTP {response.status} after {response.attempts} attempt(s): {error_message(response.text)}"))
+        return SourceResult(
+            outcome=outcome("error", f"TMDB HTTP {response.status} after {response.attempts} attempt(s): "
+                                     f"{error_message(response.text)}"),
+            blocked=response.status == 403,
+        )
     try:
-        reviews = parse_reviews(json.loads(response.text), subject.title_id, settings.max_review_chars)
+        reviews, rejected = parse_review_items(json.loads(response.text), subject.title_id, settings.max_review_chars)
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable TMDB reviews response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
         return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
+    quarantine = [QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in rejected]
     if not reviews:
-        return SourceResult(outcome=outcome("no_reviews", "TMDB has no reviews for this title"))
-    return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews)
+        reason = "TMDB has no reviews for this title"
+        if rejected:
+            reason += f" ({len(rejected)} malformed record(s) quarantined)"
+        return SourceResult(outcome=outcome("no_reviews", reason), quarantine=quarantine)
+    return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)

@@ -1,11 +1,15 @@
 """Real HTTP fakes of the three review sources on 127.0.0.1 (port 0), one server, one mount per service.
 
-``/tmdb``       TMDB v3 ``/3/movie/{id}/reviews`` and ``/3/tv/{id}/reviews`` (``api_key`` required: 401
-                ``status_code 7`` without it; unknown ids: 404 ``status_code 34``).
-``/rogerebert`` RogerEbert.com review pages in the 2020–2024 template (:func:`render_review_page`),
-                ``/robots.txt``, and an openresty-style 404 HTML page for unknown paths.
-``/guardian``   The Guardian Content API ``/search`` (``api-key`` required), filtering stored results
-                by ``q`` (phrase in the headline or body), ``tag`` and ``from-date``.
+``/tmdb``       TMDB v3 ``/3/movie/{id}/reviews`` and ``/3/tv/{id}/reviews``. Credentials as TMDB takes
+                them: a v3 key as ``api_key`` or the v4 read access token (a JWT) as ``Authorization:
+                Bearer``; none, a JWT sent as ``api_key``, or one not in ``tmdb_credentials`` (when set)
+                answers TMDB's recorded 401 ``status_code 7`` body. Unknown ids: 404 ``status_code 34``.
+``/rogerebert`` RogerEbert.com review pages (:func:`render_review_page`: the 2020–2024 template with
+                schema.org JSON-LD), ``/robots.txt``, an openresty-style 404 HTML page for unknown paths,
+                and a site-wide 403 for paths under :meth:`ReviewSites.block`.
+``/guardian``   The Guardian Content API ``/search`` (``api-key`` required; one not in ``guardian_keys``
+                answers 401), filtering stored results by ``q`` (phrase in the headline or body), ``tag``
+                and ``from-date``.
 
 GET 200 answers carry an ``ETag`` and honour ``If-None-Match`` with 304. Faults are injected per path
 (optionally only when the query contains a string), for a number of requests or for ever::
@@ -42,6 +46,8 @@ NOT_FOUND_HTML = (
 )
 TMDB_NOT_FOUND = {"success": False, "status_code": 34, "status_message": "The resource you requested could not be found."}
 TMDB_BAD_KEY = {"status_code": 7, "status_message": "Invalid API key: You must be granted a valid key.", "success": False}
+GUARDIAN_BAD_KEY = {"message": "Invalid authentication credentials"}
+BLOCKED_HTML = "<html><head><title>403 Forbidden</title></head><body><h1>Access denied</h1></body></html>"
 
 
 # ---- recorded-format builders -------------------------------------------------------------------------
@@ -97,6 +103,35 @@ class EbertPage:
     running_time: int = 120
     spoiler: str | None = None
     content_type: str = "movie"
+    json_ld: bool = True  # current pages carry a schema.org Review in JSON-LD
+
+
+def json_ld_script(page: EbertPage) -> str:
+    """The schema.org ``Review`` a current review page carries (Yoast-style ``@graph``)."""
+    url = f"https://www.rogerebert.com{page.path}"
+    review: dict[str, Any] = {
+        "@type": "Review",
+        "@id": f"{url}#review",
+        "name": page.headline or page.film_title,
+        "url": url,
+        "datePublished": f"{page.published.isoformat()}T09:00:00+00:00",
+        "author": {"@type": "Person", "name": page.critic},
+        "publisher": {"@type": "Organization", "name": "RogerEbert.com"},
+        "itemReviewed": {
+            "@type": "TVSeries" if page.content_type == "show" else "Movie",
+            "name": page.film_title,
+            "dateCreated": str(page.film_year),
+            **({"sameAs": [f"https://www.themoviedb.org/{'tv' if page.content_type == 'show' else 'movie'}/"
+                           f"{page.tmdb_id}"]} if page.tmdb_id else {}),
+        },
+    }
+    if page.thumbs_down:
+        review["reviewRating"] = {"@type": "Rating", "ratingValue": 0, "bestRating": 4, "worstRating": 0}
+    elif page.stars is not None:
+        review["reviewRating"] = {"@type": "Rating", "ratingValue": page.stars, "bestRating": 4, "worstRating": 0}
+    graph = {"@context": "https://schema.org", "@graph": [
+        {"@type": "WebPage", "@id": url, "url": url, "name": f"{page.film_title} | Roger Ebert"}, review]}
+    return f'<script type="application/ld+json">{json.dumps(graph)}</script>'
 
 
 def _stars_html(stars: float | None, thumbs_down: bool) -> str:
@@ -138,6 +173,7 @@ def render_review_page(page: EbertPage) -> str:
   <meta property="og:url" content="https://www.rogerebert.com{esc(page.path)}">
   <meta name="author" content="{esc(page.critic)}">
   <link rel="stylesheet" href="/wp-content/themes/rogerebert/assets/css/main.css">
+  {json_ld_script(page) if page.json_ld else ""}
 </head>
 <body class="reviews-template-default single single-reviews">
   <header class="site-header"><a class="site-logo" href="/">RogerEbert.com</a>
@@ -167,12 +203,16 @@ def render_review_page(page: EbertPage) -> str:
 """
 
 
-def render_wordpress_2025_page(page: EbertPage) -> str:
-    """The same review in a redesigned template: none of the 2020–2024 selectors match (layout drift)."""
+def render_wordpress_2025_page(page: EbertPage, json_ld: bool = False) -> str:
+    """The same review in a redesigned template: none of the 2020–2024 selectors match (layout drift).
+
+    With ``json_ld`` the page still carries its schema.org Review, so it stays readable.
+    """
     esc = html.escape
     body = "\n".join(f"<p>{esc(p)}</p>" for p in page.paragraphs)
     return f"""<!DOCTYPE html>
-<html lang="en-US"><head><meta charset="UTF-8"><title>{esc(page.film_title)} | Roger Ebert</title></head>
+<html lang="en-US"><head><meta charset="UTF-8"><title>{esc(page.film_title)} | Roger Ebert</title>
+{json_ld_script(page) if json_ld else ""}</head>
 <body class="wp-site-blocks">
 <main class="wp-block-group"><h1 class="wp-block-post-title">{esc(page.film_title)}</h1>
 <div class="wp-block-post-author-name">{esc(page.critic)}</div>
@@ -256,6 +296,8 @@ class ReviewSites:
     latency_s: float = 0.0
     robots_txt: str | None = DEFAULT_ROBOTS
     api_key_required: bool = True
+    tmdb_credentials: set[str] | None = None  # None: any key or token is accepted
+    guardian_keys: set[str] | None = None
     tmdb: dict[tuple[str, int], list[dict[str, Any]]] = field(default_factory=dict)
     pages: dict[str, str] = field(default_factory=dict)
     guardian: list[_GuardianStored] = field(default_factory=list)
@@ -267,6 +309,8 @@ class ReviewSites:
         self.not_modified: Counter[str] = Counter()
         self.user_agents: set[str] = set()
         self.queries: list[tuple[str, dict[str, str]]] = []
+        self.authorizations: list[str] = []
+        self.blocked_prefixes: set[str] = set()
         self._lock = threading.Lock()
         self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
         self._httpd.daemon_threads = True
@@ -286,6 +330,11 @@ class ReviewSites:
     def add_guardian(self, result: dict[str, Any], tv: bool = False) -> None:
         tags = {"tv-and-radio/tv-and-radio", "tone/reviews"} if tv else {"film/film", "tone/reviews"}
         self.guardian.append(_GuardianStored(result, frozenset(tags)))
+
+    def block(self, prefix: str) -> None:
+        """Every path under ``prefix`` answers 403 from now on (a WAF blocking the site)."""
+        with self._lock:
+            self.blocked_prefixes.add(prefix)
 
     def inject(self, path: str, **kw: Any) -> Fault:
         fault = Fault(path=path, **kw)
@@ -345,18 +394,31 @@ class ReviewSites:
                 return fault
         return None
 
-    def answer(self, path: str, query: dict[str, str]) -> tuple[int, bytes, str]:
+    def answer(self, path: str, query: dict[str, str], authorization: str = "") -> tuple[int, bytes, str]:
+        if any(path.startswith(prefix) for prefix in self.blocked_prefixes):
+            return 403, BLOCKED_HTML.encode(), "text/html"
         if path.startswith("/tmdb/"):
-            return self._tmdb(path[len("/tmdb"):], query)
+            return self._tmdb(path[len("/tmdb"):], query, authorization)
         if path.startswith("/rogerebert/"):
             return self._rogerebert(path[len("/rogerebert"):])
         if path == "/guardian/search":
             return self._guardian(query)
         return 404, json.dumps({"error": "unknown service", "path": path}).encode(), "application/json"
 
-    def _tmdb(self, path: str, query: dict[str, str]) -> tuple[int, bytes, str]:
+    def _tmdb_authorised(self, query: dict[str, str], authorization: str) -> bool:
+        if authorization.startswith("Bearer "):
+            credential = authorization[len("Bearer "):].strip()
+            if not credential.startswith("eyJ"):  # only a read access token (JWT) is a bearer credential
+                return False
+        else:
+            credential = query.get("api_key", "")
+            if credential.startswith("eyJ"):  # a v4 token sent as a v3 key: TMDB answers status_code 7
+                return False
+        return bool(credential) and (self.tmdb_credentials is None or credential in self.tmdb_credentials)
+
+    def _tmdb(self, path: str, query: dict[str, str], authorization: str = "") -> tuple[int, bytes, str]:
         ctype = "application/json;charset=utf-8"
-        if self.api_key_required and not query.get("api_key"):
+        if self.api_key_required and not self._tmdb_authorised(query, authorization):
             return 401, json.dumps(TMDB_BAD_KEY).encode(), ctype
         parts = path.strip("/").split("/")
         if len(parts) == 4 and parts[0] == "3" and parts[1] in ("movie", "tv") and parts[3] == "reviews":
@@ -379,9 +441,9 @@ class ReviewSites:
         return 200, page.encode(), "text/html; charset=UTF-8"
 
     def _guardian(self, query: dict[str, str]) -> tuple[int, bytes, str]:
-        if self.api_key_required and not query.get("api-key"):
-            body = {"message": "Unauthorized"}
-            return 401, json.dumps(body).encode(), "application/json"
+        key = query.get("api-key")
+        if self.api_key_required and (not key or (self.guardian_keys is not None and key not in self.guardian_keys)):
+            return 401, json.dumps(GUARDIAN_BAD_KEY).encode(), "application/json"
         phrase = query.get("q", "").strip().strip('"').lower()
         wanted_tags = {t for t in query.get("tag", "").split(",") if t}
         from_date = query.get("from-date")
@@ -433,6 +495,7 @@ class ReviewSites:
                     sites.hits[path] += 1
                     sites.user_agents.add(self.headers.get("User-Agent", ""))
                     sites.queries.append((path, query))
+                    sites.authorizations.append(self.headers.get("Authorization", ""))
                 if sites.latency_s:
                     time.sleep(sites.latency_s)
                 fault = sites._take_fault(path, raw_query)
@@ -451,7 +514,7 @@ class ReviewSites:
                         with contextlib.suppress(BrokenPipeError, ConnectionResetError):
                             self._send(fault.status, body, headers)
                         return
-                status, body, ctype = sites.answer(path, query)
+                status, body, ctype = sites.answer(path, query, self.headers.get("Authorization", ""))
                 headers = {"Content-Type": ctype}
                 if status == 200:
                     etag = '"' + hashlib.sha1(body).hexdigest() + '"'

@@ -158,9 +158,14 @@ def test_missing_keys_skip_the_api_sources(review_settings, sites: ReviewSites, 
 def test_rejected_key_is_an_error_and_secrets_stay_out_of_reasons(review_settings, client, sites: ReviewSites) -> None:
     sites.inject("/guardian/search", status=403, times=None, body=b'{"message":"Invalid authentication credentials"}')
     sites.inject(TMDB_SINNERS, delay_s=1.0, status=500, times=None)  # always too slow: the reason names the URL
-    [h] = harvest(review_settings, client, SINNERS)
-    assert outcome(h, "guardian").status == "error"
-    assert "Guardian rejected the API key (HTTP 403)" in (outcome(h, "guardian").reason or "")
+    harvester = Harvester(review_settings, client, AS_OF)
+    try:
+        [h] = harvester.harvest_many([SINNERS])
+    finally:
+        harvester.close()
+    assert "guardian" not in {o.source for o in h.outcomes}  # stopped: no outcome, the title stays due
+    assert harvester.stopped["guardian"] == ("Guardian rejected GUARDIAN_API_KEY (HTTP 403): "
+                                             "Invalid authentication credentials")
     tmdb_reason = outcome(h, "tmdb").reason or ""
     assert outcome(h, "tmdb").status == "error" and "api_key=***" in tmdb_reason
     everything = " ".join(o.reason or "" for o in h.outcomes)
@@ -179,7 +184,7 @@ def test_max_reviews_and_disabled_source(review_settings, sites: ReviewSites, sl
                                                                     "guardian": False})
     with HttpClient(settings, sleep=sleeper) as http:
         [h] = harvest(settings, http, SINNERS)
-    assert [r.source for r in h.reviews] == ["rogerebert", "tmdb"]
+    assert [r.source for r in h.reviews] == ["rogerebert", "tmdb", "tmdb"]  # at most 2 per source
     assert outcome(h, "guardian").status == "skipped" and outcome(h, "tmdb").reviews_found == 2
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, date, datetime
 
 import pytest
@@ -91,8 +92,8 @@ def test_rogerebert_page_parts_and_score() -> None:
     assert page.headline == "Sinners"
     assert (page.film_title, page.film_year) == ("Sinners", 2025)
     assert page.critic == "Robert Daniels"
-    assert page.published_at == datetime(2025, 4, 18, tzinfo=UTC)
-    assert page.stars == 3.5 and not page.thumbs_down
+    assert page.published_at == datetime(2025, 4, 18, 9, tzinfo=UTC)  # JSON-LD datePublished
+    assert page.stars == 3.5 and not page.thumbs_down and page.from_json_ld
     assert page.tmdb_id == "1233413"
     assert page.body == "First paragraph. Second paragraph."  # the spoiler box is not review text
     assert page.canonical_url == "https://www.rogerebert.com/reviews/sinners-movie-review-2025"
@@ -107,9 +108,41 @@ def test_rogerebert_page_parts_and_score() -> None:
     [(4.0, False, ("4/4", 10.0)), (0.5, False, ("0.5/4", 1.25)), (None, True, ("0/4", 0.0)), (None, False, (None, None))],
 )
 def test_rogerebert_star_icons(stars: float | None, thumbs: bool, expected: tuple) -> None:
-    page = rogerebert.parse_page(render_review_page(_page(stars=stars, thumbs_down=thumbs)))
-    review = rogerebert.to_review(page, SUBJECT, "u", 4000)
-    assert (review.original_score, review.score_normalized) == expected
+    for json_ld in (True, False):  # JSON-LD reviewRating, and the star icons when a page has no JSON-LD
+        page = rogerebert.parse_page(render_review_page(_page(stars=stars, thumbs_down=thumbs, json_ld=json_ld)))
+        review = rogerebert.to_review(page, SUBJECT, "u", 4000)
+        assert (review.original_score, review.score_normalized) == expected
+        assert page.from_json_ld is json_ld
+
+
+def test_rogerebert_html_selectors_are_the_fallback_without_json_ld() -> None:
+    page = rogerebert.parse_page(render_review_page(_page(json_ld=False)))
+    assert (page.headline, page.critic, page.film_year, page.tmdb_id) == ("Sinners", "Robert Daniels", 2025, "1233413")
+    assert page.published_at == datetime(2025, 4, 18, tzinfo=UTC)  # time.time text
+    assert page.body == "First paragraph. Second paragraph."
+
+
+def test_rogerebert_redesigned_page_is_read_from_json_ld() -> None:
+    page = rogerebert.parse_page(render_wordpress_2025_page(_page(), json_ld=True))
+    assert (page.headline, page.critic, page.film_title, page.film_year) == (
+        "Sinners", "Robert Daniels", "Sinners", 2025)
+    assert page.stars == 3.5 and page.tmdb_id == "1233413"  # TMDB id from itemReviewed.sameAs
+    assert page.body == "First paragraph. Second paragraph."  # div.entry-content, the fallback body
+
+
+def test_rogerebert_json_ld_review_body_and_ratings_on_other_scales() -> None:
+    ld = {"@context": "https://schema.org", "@type": ["Review", "CriticReview"], "name": "Hamnet",
+          "reviewBody": "Chloé Zhao's film   is devastating.", "author": [{"@type": "Person", "name": "Odie Henderson"}],
+          "datePublished": "2025-11-26T10:00:00-05:00", "reviewRating": {"ratingValue": "7", "bestRating": "8"},
+          "itemReviewed": {"@type": "Movie", "name": "Hamnet (2025)"}}
+    html = f'<html><body><script type="application/ld+json">{json.dumps(ld)}</script><h1>x</h1></body></html>'
+    page = rogerebert.parse_page(html)
+    assert (page.body, page.critic, page.film_title, page.film_year) == (
+        "Chloé Zhao's film is devastating.", "Odie Henderson", "Hamnet", 2025)
+    assert page.stars == 3.5 and page.published_at == datetime(2025, 11, 26, 15, tzinfo=UTC)
+    broken = '<html><body><script type="application/ld+json">{not json</script><h1>x</h1></body></html>'
+    with pytest.raises(LayoutError, match="no JSON-LD Review"):
+        rogerebert.parse_page(broken)
 
 
 def test_rogerebert_layout_drift_and_garbage_raise_layout_error() -> None:
@@ -117,9 +150,10 @@ def test_rogerebert_layout_drift_and_garbage_raise_layout_error() -> None:
         rogerebert.parse_page(render_wordpress_2025_page(_page()))
     with pytest.raises(LayoutError, match="not an HTML page"):
         rogerebert.parse_page("\x00\x01 PK garbage bytes without any markup" * 20)
-    no_body = render_review_page(_page()).replace("page-content--block_editor-content", "article-body")
-    with pytest.raises(LayoutError, match="body selector"):
-        rogerebert.parse_page(no_body)
+    for json_ld in (True, False):
+        no_body = render_review_page(_page(json_ld=json_ld)).replace("page-content--block_editor-content", "x")
+        with pytest.raises(LayoutError, match="body selector"):
+            rogerebert.parse_page(no_body)
 
 
 def test_rogerebert_namesake_guard_by_year_and_tmdb_widget() -> None:
@@ -204,9 +238,10 @@ def test_select_reviews_dedupes_across_sources_and_prefers_critics_then_newest()
         _review("rogerebert", "r1", "Peter Bradshaw", "A triumph of style!", 5),  # same author + text
         _review("guardian", "g2", "Wendy Ide", "Slight but charming.", 3),
     ]
-    kept = select_reviews(reviews, 3)
+    kept = select_reviews(reviews, 1)  # the cap is per source
     assert [r.review_key for r in kept] == ["r1", "g2", "t2"]
-    assert select_reviews(list(reversed(reviews)), 3) == kept
+    assert select_reviews(list(reversed(reviews)), 1) == kept
+    assert [r.review_key for r in select_reviews(reviews, 5)] == ["r1", "g2", "t2", "t1"]
 
 
 def test_text_helpers() -> None:

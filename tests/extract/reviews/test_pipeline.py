@@ -44,9 +44,15 @@ TITLES = [
 
 
 def load_titles(settings: Settings, rows: list[dict[str, Any]]) -> None:
-    resource = dlt.resource(rows, name="titles", write_disposition="merge", primary_key="id")
-    RunContext(settings=settings, as_of=date(2026, 11, 20)).warehouse.dlt_run("justwatch_fixture", "raw_justwatch",
-                                                                              resource)
+    """Rows into raw_justwatch.titles, created first in dlt's full shape (as the pipeline does before dbt)."""
+    from trending_now.raw_tables import ensure_raw_tables
+
+    warehouse = RunContext(settings=settings, as_of=date(2026, 11, 20)).warehouse
+    ensure_raw_tables(warehouse)
+    text = {"data_type": "text"}  # as the JustWatch source's hints say: "66732:5" is no timestamp
+    resource = dlt.resource(rows, name="titles", write_disposition="merge", primary_key="id",
+                            columns={"tmdb_id": text, "show_tmdb_id": text, "imdb_id": text})
+    warehouse.dlt_run("justwatch_fixture", "raw_justwatch", resource)
 
 
 def review_settings(make_settings, sites: ReviewSites, **extra: Any) -> Settings:
@@ -67,16 +73,23 @@ def counts(ctx: RunContext) -> dict[str, int]:
     }
 
 
+def fetch_state(ctx: RunContext) -> dict[tuple[str, str], tuple]:
+    rows = ctx.warehouse.fetch_all("select title_id, source, status, first_fetched_on, last_fetched_on, fetch_count "
+                                   "from raw_reviews.review_fetches")
+    return {(r["title_id"], r["source"]): (r["status"], str(r["first_fetched_on"]), str(r["last_fetched_on"]),
+                                           r["fetch_count"]) for r in rows}
+
+
 def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any) -> None:
     # layout drift on one page, so the quarantine path is exercised end to end
     sites.add_page(render_wordpress_2025_page(EbertPage(
         path="/reviews/a-quiet-field-2025", film_title="A Quiet Field", film_year=2025, critic="Matt Zoller Seitz",
         published=date(2025, 6, 1), paragraphs=["A redesigned page."])), path="/reviews/a-quiet-field-2025")
-    settings = review_settings(make_settings, sites, **extra)
+    settings = review_settings(make_settings, sites, **{"reviews.budget_day": "as_of", **extra})
     load_titles(settings, TITLES)
     ctx = make_context(settings)
 
-    result = extract_reviews(ctx)
+    result = extract_reviews(ctx)  # builds the folded-titles model (dbt) first
     assert result.step == "extract_reviews"
     assert result.rows_in == 4  # 3 movies + Pluribus (its season folds into the show); last month's film is out
     first = counts(ctx)
@@ -84,6 +97,10 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert first["fetches"] == 4 * 3 and first["quarantine"] == result.quarantined == 1
     assert result.details["sources"]["rogerebert"]["ok"] == 2
     assert result.details["titles_with_reviews"] == 3
+    assert result.details["fetches_due"] == {"new": 12} and result.details["stopped_sources"] == {}
+    budget = result.details["budget"]
+    assert budget["guardian"]["daily_budget"] == 500 and budget["guardian"]["used"] == sites.total("/guardian")
+    assert budget["tmdb"]["used"] == sites.total("/tmdb") == 4
 
     wh = ctx.warehouse
     rows = wh.fetch_all("select title_id, source, author, original_score, score_normalized from raw_reviews.reviews "
@@ -93,21 +110,37 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert [(r["original_score"], r["score_normalized"]) for r in ebert] == [("3.5/4", 8.75)]
     pluribus_ebert = [r for r in rows if r["title_id"] == "ts1560118" and r["source"] == "rogerebert"]
     assert pluribus_ebert[0]["original_score"] is None and pluribus_ebert[0]["score_normalized"] is None
-    statuses = {(r["title_id"], r["source"]): r["status"] for r in
-                wh.fetch_all("select title_id, source, status from raw_reviews.review_fetches")}
-    assert statuses[("tm9000001", "rogerebert")] == "error"
-    assert statuses[("tm1533075", "rogerebert")] == "not_found"
+    state = fetch_state(ctx)
+    assert state[("tm9000001", "rogerebert")][0] == "error"
+    assert state[("tm1533075", "rogerebert")][0] == "not_found"
+    assert {v[1:] for v in state.values()} == {("2026-11-20", "2026-11-20", 1)}
     for table, expected in CONTRACT_COLUMNS.items():
         present = {r["column_name"] for r in wh.fetch_all(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
             ["raw_reviews", table])}
         assert expected <= present, (table, expected - present)
 
+    # the same day again: nothing is due, nothing is asked, nothing changes
+    before = sites.total()
     again = extract_reviews(ctx)
-    assert counts(ctx) == first  # a re-run adds no duplicates
-    assert again.rows_out == result.rows_out and again.cache_hits > 0
+    assert counts(ctx) == first and sites.total() == before and again.rows_in == 0
 
-    limited = extract_reviews(make_context(settings, limit=2))
+    # the next day: the 1-day refresh, except RogerEbert where its review was found
+    nxt = extract_reviews(make_context(settings, as_of=date(2026, 11, 21)))
+    assert nxt.details["fetches_due"] == {"refresh": 10}
+    # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
+    assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
+    state = fetch_state(ctx)
+    assert state[("tm1522331", "tmdb")][1:] == ("2026-11-20", "2026-11-21", 2)
+    assert state[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)
+    assert counts(ctx)["reviews"] == first["reviews"]
+    # two days after: the next refresh is on day 3
+    assert extract_reviews(make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
+    ledger = {(str(r["day"]), r["source"]): r["requests"] for r in wh.fetch_all(
+        "select day, source, requests from ops.review_request_budget")}
+    assert ledger[("2026-11-20", "tmdb")] == 4 and ledger[("2026-11-21", "tmdb")] == 4
+
+    limited = extract_reviews(make_context(settings, as_of=date(2026, 11, 23), limit=2))
     assert limited.rows_in == 2
 
 
@@ -128,29 +161,86 @@ def test_extract_reviews_into_postgres(make_settings, make_context, pg_database:
         run_end_to_end(make_settings, make_context, sites, **{"warehouse.target": "postgres"})
 
 
+def test_daily_budget_holds_across_runs_and_the_newest_go_first(make_settings, make_context) -> None:
+    with ReviewSites() as sites:
+        from tests.extract.reviews.conftest import populate
+
+        populate(sites)
+        settings = review_settings(make_settings, sites, **{"reviews.guardian.daily_budget": 2,
+                                                            "reviews.concurrency": 1})
+        load_titles(settings, TITLES)
+        first = extract_reviews(make_context(settings))
+        guardian_ids = [q["q"] for p, q in sites.queries if p == "/guardian/search"]
+        assert guardian_ids == ['"Frankenstein"', '"Pluribus"']  # listed 11-20, then 11-19 (its season)
+        assert first.details["budget"]["guardian"] | {"day": None} == {
+            "day": None, "daily_budget": 2, "used_before": 0, "reserved": 2, "used": 2, "used_today": 2,
+            "due": 4, "deferred": 2}
+        second = extract_reviews(make_context(settings))  # same day: the budget is spent, the rest carries over
+        assert sites.total("/guardian") == 2 and second.details["budget"]["guardian"]["deferred"] == 2
+        assert second.details["budget"]["guardian"]["used_before"] == 2
+
+
+def test_a_rejected_credential_stops_the_source_once_and_is_in_the_metrics(make_settings, make_context) -> None:
+    with ReviewSites() as sites:
+        from tests.extract.reviews.conftest import populate
+
+        populate(sites)
+        sites.tmdb_credentials = {"a-key-we-do-not-have"}
+        settings = review_settings(make_settings, sites, **{"reviews.concurrency": 1})
+        load_titles(settings, TITLES)
+        ctx = make_context(settings)
+        result = extract_reviews(ctx)
+        assert list(result.details["stopped_sources"]) == ["tmdb"]
+        assert "TMDB rejected the v3 api_key in TMDB_API_KEY (HTTP 401" in result.details["stopped_sources"]["tmdb"]
+        assert sites.total("/tmdb") == 1 and result.rows_out > 0
+        assert not ctx.warehouse.fetch_all("select * from raw_reviews.review_fetches where source = 'tmdb'")
+        sites.tmdb_credentials = None  # the key is fixed: TMDB's titles are still due
+        fixed = extract_reviews(ctx)
+        assert fixed.details["fetches_due"] == {"new": 4} and fixed.details["stopped_sources"] == {}
+
+
 def test_no_titles_table_means_no_work(make_settings, make_context) -> None:
     with ReviewSites() as sites:
-        ctx = make_context(review_settings(make_settings, sites))
+        ctx = make_context(review_settings(make_settings, sites))  # dbt builds the model on empty raw tables
         result = extract_reviews(ctx)
     assert (result.rows_in, result.rows_out) == (0, 0) and sites.total() == 0
 
 
-def test_subjects_from_rows_maps_seasons_to_shows_and_prefers_the_shows_own_row() -> None:
+def test_seasons_fold_into_their_show_in_dbt(make_settings, make_context) -> None:
+    from trending_now.dbt import build_titles
+
     rows = [
-        {"id": "tss2", "object_type": "SHOW_SEASON", "title": "Season 5", "original_release_year": 2025,
-         "tmdb_id": "66732:5", "show_id": "ts1", "show_title": "Stranger Things", "show_tmdb_id": None,
-         "show_imdb_id": "tt4574334"},
-        {"id": "ts1", "object_type": "SHOW", "title": "Stranger Things", "original_release_year": 2016,
-         "tmdb_id": "66732", "imdb_id": "tt4574334"},
-        {"id": "tss3", "object_type": "SHOW_SEASON", "title": "Season 2", "original_release_year": 2025,
-         "tmdb_id": "119051:2", "show_id": "ts9", "show_title": "Wednesday", "show_tmdb_id": "119051"},
-        {"id": "tss4", "object_type": "SHOW_SEASON", "title": "Season 1", "original_release_year": 2025},
-        {"id": "tm5", "object_type": "MOVIE", "title": "F1", "original_release_year": 2025, "tmdb_id": "911430"},
+        title_row("tm5", "MOVIE", "F1", 2025, "2026-11-18", tmdb_id="911430"),
+        title_row("tss2", "SHOW_SEASON", "Season 5", 2025, "2026-11-20", tmdb_id="66732:5", season_number=5,
+                  show_id="ts1", show_title="Stranger Things", show_imdb_id="tt4574334"),
+        title_row("ts1", "SHOW", "Stranger Things", 2016, "2026-11-14", tmdb_id="66732", imdb_id="tt4574334"),
+        title_row("tss3", "SHOW_SEASON", "Season 2", 2025, "2026-11-19", tmdb_id="119051:2", season_number=2,
+                  show_id="ts9", show_title="Wednesday", show_tmdb_id="119051"),
     ]
-    subjects, orphans = subjects_from_rows(rows)
-    assert [(s.title_id, s.content_type, s.title, s.year, s.tmdb_id) for s in subjects] == [
-        ("ts1", "show", "Stranger Things", 2016, "66732"),
-        ("ts9", "show", "Wednesday", 2025, "119051"),
-        ("tm5", "movie", "F1", 2025, "911430"),
+    settings = make_settings()
+    load_titles(settings, rows)
+    ctx = make_context(settings)
+    build_titles(ctx)
+    got = ctx.warehouse.fetch_all("select title_id, subject_type, title, release_year, tmdb_id, imdb_id, "
+                                  "last_listed_on from intermediate.int_titles__review_subjects order by title_id")
+    assert [(r["title_id"], r["subject_type"], r["title"], r["release_year"], r["tmdb_id"], r["imdb_id"],
+             str(r["last_listed_on"])) for r in got] == [
+        ("tm5", "movie", "F1", 2025, "911430", None, "2026-11-18"),
+        ("ts1", "show", "Stranger Things", 2016, "66732", "tt4574334", "2026-11-20"),  # its own row, season's day
+        ("ts9", "show", "Wednesday", 2025, "119051", None, "2026-11-19"),
     ]
-    assert orphans == 1
+
+
+def test_malformed_subjects_are_quarantined_and_the_good_ones_kept() -> None:
+    rows = [
+        {"title_id": "tm1", "subject_type": "movie", "title": "F1", "release_year": 2025, "tmdb_id": "911430"},
+        {"title_id": None, "subject_type": "movie", "title": "No identity"},
+        {"title_id": "tm2", "subject_type": "episode", "title": "Wrong type"},
+        {"title_id": "tm3", "subject_type": "movie", "title": "  ", "release_year": "next year"},
+    ]
+    subjects, quarantine = subjects_from_rows(rows, date(2026, 11, 20))
+    assert [s.title_id for s in subjects] == ["tm1"]
+    assert [(q.source, q.entity_id) for q in quarantine] == [("reviews", None), ("reviews", "tm2"), ("reviews", "tm3")]
+    assert "title_id" in quarantine[0].reason and "content_type" in quarantine[1].reason
+    assert "title" in quarantine[2].reason and "year" in quarantine[2].reason
+    assert all(q.reason.startswith("malformed review subject: ") and q.payload for q in quarantine)

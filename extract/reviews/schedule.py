@@ -1,0 +1,203 @@
+"""What is due today, and how many requests each source may still make today.
+
+**Refresh schedule.** A title is fetched from a source when it is first seen (new in the run's window),
+then again ``reviews.refresh_days`` days after that first fetch (default 1, 3, 7, 14 and 30), not every
+day it sits in the window. The state is ``raw_reviews.review_fetches`` (``first_fetched_on``,
+``last_fetched_on``, ``fetch_count``, ``status``, in run days), so any worker computes the same plan.
+A fetch the budget could not pay for writes no state, so the title stays due and carries over. A source
+whose review never changes once found (``refresh_after_found: false``, RogerEbert.com) is not refreshed
+after it. A title listed as new again after its schedule ended (a new season) starts a new one.
+
+**Daily budgets.** ``reviews.<source>.daily_budget`` caps the requests (retries and robots.txt included)
+one source gets per day, across every run of that day. The ledger is ``ops.review_request_budget``
+(one row per day and source): a run reserves what it may need before its first request and writes what
+it really used at the end, so a crashed run still counts against the day, and the HTTP client refuses
+the request past the reservation. The day is the UTC date (the services' quota day), or the run's
+``as_of`` with ``reviews.budget_day: as_of`` (simulations and benchmarks of many days in one).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
+
+from extract.reviews.settings import REQUESTS_PER_FETCH, SOURCES, ReviewsSettings
+from trending_now.warehouse import OPS, RAW_REVIEWS, Warehouse
+
+SUBJECTS_RELATION = "intermediate.int_titles__review_subjects"
+LEDGER = f"{OPS}.review_request_budget"
+LEDGER_DDL = f"""
+create table if not exists {LEDGER} (
+    day date not null,
+    source varchar(32) not null,
+    requests bigint not null,
+    updated_at timestamp
+)
+"""
+STATE_COLUMNS = ("title_id", "source", "status", "first_fetched_on", "last_fetched_on", "fetch_count")
+
+
+@dataclass(frozen=True)
+class FetchState:
+    """The last outcome of one (title, source), as far as the schedule is concerned."""
+
+    status: str | None
+    first_fetched_on: date | None
+    last_fetched_on: date | None
+    fetch_count: int = 0
+
+
+def _as_date(value: Any) -> date | None:
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        return value.date()
+    if isinstance(value, date):
+        return value
+    return date.fromisoformat(str(value)[:10])
+
+
+def due_reason(
+    source: str,
+    state: FetchState | None,
+    last_listed_on: date | None,
+    as_of: date,
+    window_start: date,
+    settings: ReviewsSettings,
+) -> str | None:
+    """``"new"``, ``"refresh"`` or None (not due) for one title and source on ``as_of``."""
+    in_window = last_listed_on is not None and window_start <= last_listed_on <= as_of
+    if state is None or state.first_fetched_on is None:
+        return "new" if in_window else None
+    first = state.first_fetched_on
+    horizon = max(settings.refresh_days, default=0)
+    if in_window and last_listed_on is not None and last_listed_on > first + timedelta(days=horizon):
+        return "new"  # listed as new again (a new season) after its schedule ended
+    if state.status == "ok" and not settings.refreshes_after_found(source):
+        return None
+    age = (as_of - first).days
+    done = ((state.last_fetched_on or first) - first).days
+    return "refresh" if any(done < day <= age for day in settings.refresh_days) else None
+
+
+@dataclass
+class Planned:
+    """One title with the sources due for it today (``reasons``: source -> new/refresh)."""
+
+    row: dict[str, Any]
+    reasons: dict[str, str]
+
+
+def priority_key(row: Mapping[str, Any]) -> tuple:
+    """Newest listing first, then the most popular (IMDb score as the proxy raw data carries), then id."""
+    listed = _as_date(row.get("last_listed_on")) or date.min
+    score = row.get("imdb_score")
+    return (-listed.toordinal(), -(float(score) if score is not None else -1.0), str(row.get("title_id")))
+
+
+def plan(
+    rows: Iterable[Mapping[str, Any]],
+    states: Mapping[tuple[str, str], FetchState],
+    as_of: date,
+    window_start: date,
+    settings: ReviewsSettings,
+    sources: Sequence[str] = SOURCES,
+) -> list[Planned]:
+    """The titles with at least one due source, in priority order."""
+    planned = []
+    for row in sorted(rows, key=priority_key):
+        title_id = str(row["title_id"])
+        listed = _as_date(row.get("last_listed_on"))
+        reasons = {}
+        for source in sources:
+            reason = due_reason(source, states.get((title_id, source)), listed, as_of, window_start, settings)
+            if reason:
+                reasons[source] = reason
+        if reasons:
+            planned.append(Planned(dict(row), reasons))
+    return planned
+
+
+# ---- warehouse reads ------------------------------------------------------------------------------------
+def _columns(warehouse: Warehouse, schema: str, table: str) -> set[str]:
+    return {
+        r["column_name"]
+        for r in warehouse.fetch_all(
+            "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
+            [schema, table],
+        )
+    }
+
+
+def read_candidates(warehouse: Warehouse, since: date) -> list[dict[str, Any]]:
+    """Folded titles (the dbt model) last listed on or after ``since``."""
+    return warehouse.fetch_all(
+        "select title_id, subject_type, title, release_year, tmdb_id, imdb_id, imdb_score, last_listed_on "
+        f"from {SUBJECTS_RELATION} where last_listed_on >= ? order by title_id",
+        [since],
+    )
+
+
+def read_states(warehouse: Warehouse, since: date) -> dict[tuple[str, str], FetchState]:
+    """Schedule state of the candidates' fetches; {} before the first load."""
+    if not warehouse.table_exists(RAW_REVIEWS, "review_fetches"):
+        return {}
+    present = _columns(warehouse, RAW_REVIEWS, "review_fetches")
+    select = ", ".join(c if c in present else f"null as {c}" for c in STATE_COLUMNS)
+    rows = warehouse.fetch_all(
+        f"select {select} from {RAW_REVIEWS}.review_fetches "
+        f"where title_id in (select title_id from {SUBJECTS_RELATION} where last_listed_on >= ?)",
+        [since],
+    )
+    return {
+        (str(r["title_id"]), str(r["source"])): FetchState(
+            status=r["status"],
+            first_fetched_on=_as_date(r["first_fetched_on"]),
+            last_fetched_on=_as_date(r["last_fetched_on"]),
+            fetch_count=int(r["fetch_count"] or 0),
+        )
+        for r in rows
+    }
+
+
+# ---- the daily budget ledger ----------------------------------------------------------------------------
+def budget_day(settings: ReviewsSettings, as_of: date) -> date:
+    return as_of if settings.budget_day == "as_of" else datetime.now(UTC).date()
+
+
+def used_on(warehouse: Warehouse, day: date) -> dict[str, int]:
+    """Requests each source has used (or reserved) on ``day`` across earlier runs."""
+    if not warehouse.table_exists(OPS, "review_request_budget"):
+        return {}
+    rows = warehouse.fetch_all(f"select source, requests from {LEDGER} where day = ?", [day])
+    return {str(r["source"]): int(r["requests"] or 0) for r in rows}
+
+
+def write_used(warehouse: Warehouse, day: date, used: Mapping[str, int]) -> None:
+    """Set the ledger of ``day`` to ``used`` (absolute values) in one transaction."""
+    markers = warehouse._paramstyle
+    now = datetime.now(UTC).replace(tzinfo=None)
+    with warehouse.connect() as conn:
+        cur = conn.cursor()
+        cur.execute(f"create schema if not exists {OPS}")
+        cur.execute(LEDGER_DDL)
+        for source, requests in sorted(used.items()):
+            cur.execute(markers(f"delete from {LEDGER} where day = ? and source = ?"), [day, source])
+            cur.execute(markers(f"insert into {LEDGER} (day, source, requests, updated_at) values (?, ?, ?, ?)"),
+                        [day, source, int(requests), now])
+
+
+def reservation(
+    settings: ReviewsSettings, remaining: Mapping[str, int], due: Mapping[str, int]
+) -> dict[str, int]:
+    """Requests to reserve per source: what ``due`` fetches could cost (retries included), within the budget."""
+    out = {}
+    for source, fetches in due.items():
+        if not fetches:
+            out[source] = 0
+            continue
+        need = fetches * REQUESTS_PER_FETCH.get(source, 1) * (1 + settings.max_retries) + 1  # + robots.txt
+        out[source] = max(0, min(int(remaining.get(source, 0)), need))
+    return out
