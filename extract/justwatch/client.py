@@ -2,8 +2,11 @@
 
 Retries (exponential backoff with jitter, ``Retry-After`` honoured) cover 429, 5xx, timeouts, connection
 errors and unreadable bodies. Everything else fails at once with an exception that names the cause:
-HTTP 200 with ``errors`` -> :class:`JustWatchGraphQLError` (the service's message), HTTP 403 ->
-:class:`JustWatchBlockedError` (the WAF), other statuses -> :class:`JustWatchHTTPError`.
+HTTP 200 with ``errors`` and no usable ``data`` -> :class:`JustWatchGraphQLError` (the service's message),
+HTTP 403 -> :class:`JustWatchBlockedError` (the WAF), other statuses -> :class:`JustWatchHTTPError`.
+``errors`` next to usable ``data`` (a partial response) keep the data; the errors are recorded in
+``stats.partial_errors``. A query-complexity or page-size error (``TOO_BIG``) halves the page size and asks
+the same cursor again.
 """
 
 from __future__ import annotations
@@ -25,6 +28,9 @@ from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGI
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 600.0
 RATE_LIMIT_HINTS = ("rate limit", "too many requests", "throttl")
+TOO_BIG_CODES = frozenset({"TOO_BIG", "TOO_COMPLEX", "QUERY_TOO_COMPLEX", "COMPLEXITY_LIMIT_EXCEEDED"})
+TOO_BIG_HINTS = ("complexity", "too complex", "too big", "too large")
+MIN_PAGE_SIZE = 1
 
 
 class JustWatchError(RuntimeError):
@@ -44,6 +50,12 @@ class JustWatchGraphQLError(JustWatchError):
     def retryable(self) -> bool:
         text = " ".join(self.messages).lower()
         return any(hint in text for hint in RATE_LIMIT_HINTS)
+
+    @property
+    def too_big(self) -> bool:
+        """The query asks too much at once (complexity limit or page size): a smaller page may pass."""
+        text = " ".join(self.messages).lower()
+        return bool(TOO_BIG_CODES & set(self.codes)) or any(hint in text for hint in TOO_BIG_HINTS)
 
 
 class JustWatchBlockedError(JustWatchError):
@@ -67,6 +79,8 @@ class ClientStats:
     retries: int = 0
     statuses: Counter[str] = field(default_factory=Counter)
     slept_s: float = 0.0
+    partial_errors: list[str] = field(default_factory=list)  # errors that came with usable data (kept)
+    page_size_reductions: list[str] = field(default_factory=list)  # "100->50: <error>"
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
@@ -109,6 +123,7 @@ class JustWatchClient:
         self.sleep = sleep
         self.rng = rng
         self.stats = ClientStats()
+        self.page_size = settings.page_size  # halved for the rest of the run on a complexity / TOO_BIG error
 
     @staticmethod
     def default_headers(settings: JustWatchSettings) -> dict[str, str]:
@@ -188,20 +203,23 @@ class JustWatchClient:
             raise _Transient(f"unexpected JSON body of type {type(payload).__name__}")
         errors = payload.get("errors")
         if errors:
+            errors = errors if isinstance(errors, list) else [errors]
             messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
             codes = sorted({str((e.get("extensions") or {}).get("code")) for e in errors
                             if isinstance(e, dict) and (e.get("extensions") or {}).get("code")})
             error = JustWatchGraphQLError(messages, codes)
             if error.retryable:
                 raise _Transient(str(error))
-            raise error
+            if not _usable_data(payload):
+                raise error
+            self.stats.partial_errors.extend(messages)  # partial response: keep the data, record the errors
         return payload
 
     # ---- newTitles ------------------------------------------------------------------------------------
     def new_titles_variables(self, day: date, country: str, after: str | None) -> dict[str, Any]:
         s = self.settings
         return NewTitlesVariables(
-            country=country, date=day, language=s.language, platform=s.platform, first=s.page_size,
+            country=country, date=day, language=s.language, platform=s.platform, first=self.page_size,
             after=after, filter=TitleFilter(packages=list(s.packages), object_types=list(s.object_types)),
         ).as_json()
 
@@ -209,12 +227,23 @@ class JustWatchClient:
         return self.execute(GET_NEW_TITLES, OPERATION_NAME, self.new_titles_variables(day, country, after))
 
     def iter_new_titles_pages(self, day: date, country: str) -> Iterator[dict[str, Any]]:
-        """Every page of one day, following ``endCursor`` while ``hasNextPage``; never asks for a page twice."""
+        """Every page of one day, following ``endCursor`` while ``hasNextPage``; never asks for a page twice.
+
+        A complexity / TOO_BIG error halves the page size (down to 1) and asks the same cursor again.
+        """
         after: str | None = None
         requested: set[str | None] = set()
         while True:
+            try:
+                page = self.new_titles_page(day, country, after)
+            except JustWatchGraphQLError as exc:
+                if not exc.too_big or self.page_size <= MIN_PAGE_SIZE:
+                    raise
+                smaller = max(MIN_PAGE_SIZE, self.page_size // 2)
+                self.stats.page_size_reductions.append(f"{self.page_size}->{smaller}: {exc}")
+                self.page_size = smaller
+                continue
             requested.add(after)
-            page = self.new_titles_page(day, country, after)
             yield page
             connection = (page.get("data") or {}).get("newTitles") or {}
             info = connection.get("pageInfo") or {}
@@ -227,3 +256,10 @@ class JustWatchClient:
                     "(missing or already fetched), so the next page cannot be requested safely"
                 )
             after = cursor
+
+
+def _usable_data(payload: dict[str, Any]) -> bool:
+    """A newTitles connection with an edges list: what a partial GraphQL response must still carry."""
+    data = payload.get("data")
+    connection = data.get("newTitles") if isinstance(data, dict) else None
+    return isinstance(connection, dict) and isinstance(connection.get("edges"), list)

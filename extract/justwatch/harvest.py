@@ -115,4 +115,7 @@ class NewTitlesHarvest:
             "nodes_per_day": {s.day: s.nodes for s in self.day_stats},
             "filtered_out": self.filtered_out,
             "limit": self.limit,
+            "page_size": self.client.page_size,
+            "page_size_reductions": list(self.client.stats.page_size_reductions),
+            "graphql_errors_kept_data": list(self.client.stats.partial_errors)[:20],
         }

@@ -11,7 +11,10 @@ above 100 rejected with ``TOO_BIG``), counts requests per ``(date, after)`` and 
         client = JustWatchClient(graphql_url=fake.url, ...)
 
 Fault kinds: ``429`` (with ``Retry-After``), ``500``, ``403``, ``graphql_error`` (HTTP 200 + ``errors``),
-``slow`` (sleeps ``delay_s`` before answering), ``garbage`` (HTTP 200 with a body that is not JSON).
+``slow`` (sleeps ``delay_s`` before answering), ``garbage`` (HTTP 200 with a body that is not JSON),
+``partial`` (the page's ``data`` with an ``errors`` entry next to it, as GraphQL reports a field it could
+not resolve). ``complexity_limit=N`` answers a page asking more than ``N`` titles with a query-complexity
+error (``data: null``), as the real service does for large pages with full credits.
 Malformed nodes live in the catalogue itself (:func:`malformed_edge`).
 
 The node builders (:class:`TitleSpec`, :func:`edge_for`) produce the recorded response format; the
@@ -371,9 +374,11 @@ def validate_request(body: Any) -> tuple[dict[str, Any] | None, list[dict[str, A
 class FakeJustWatch:
     """Threaded HTTP GraphQL fake; ``url`` is the endpoint. Use as a context manager."""
 
-    def __init__(self, catalogue: dict[str, list[dict]] | None = None, *, server_page_limit: int = MAX_FIRST) -> None:
+    def __init__(self, catalogue: dict[str, list[dict]] | None = None, *, server_page_limit: int = MAX_FIRST,
+                 complexity_limit: int | None = None) -> None:
         self.catalogue: dict[str, list[dict]] = catalogue or {}
         self.server_page_limit = server_page_limit
+        self.complexity_limit = complexity_limit
         self.requests: Counter[tuple[str | None, str | None]] = Counter()
         self.bodies: list[dict[str, Any]] = []
         self.headers: list[dict[str, str]] = []
@@ -392,7 +397,7 @@ class FakeJustWatch:
 
     def inject(self, kind: str, times: int = 1, **kw: Any) -> None:
         """Queue ``times`` faults of ``kind``; each is used by the next matching request (``date=`` to target a day)."""
-        if kind not in ("429", "500", "403", "graphql_error", "slow", "garbage"):
+        if kind not in ("429", "500", "403", "graphql_error", "slow", "garbage", "partial"):
             raise ValueError(f"unknown fault kind {kind!r}")
         with self._lock:
             self._faults.extend(Fault(kind=kind, **kw) for _ in range(times))
@@ -527,6 +532,18 @@ class FakeJustWatch:
                 if errors or checked is None:
                     self._json(200, {"errors": errors, "data": None})
                     return
-                self._json(200, fake.page(checked))
+                first = checked.get("first")
+                if fake.complexity_limit is not None and isinstance(first, int) and first > fake.complexity_limit:
+                    cost = first * 31  # ~31 fields per node with credits and offers
+                    self._json(200, {"errors": [{
+                        "message": f"Query complexity of {cost} exceeds the maximum allowed complexity of "
+                                   f"{fake.complexity_limit * 31}",
+                        "extensions": {"code": "TOO_COMPLEX"}}], "data": None})
+                    return
+                page = fake.page(checked)
+                if fault is not None and fault.kind == "partial":
+                    page["errors"] = [{"message": fault.message, "path": ["newTitles", "edges", 0, "newOffer"],
+                                       "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+                self._json(200, page)
 
         return Handler

@@ -197,3 +197,33 @@ def test_settings_from_config_validate_values(make_settings) -> None:
         JustWatchSettings.from_settings(make_settings(**{"justwatch.language": "English"}))
     with pytest.raises(ConfigError, match="page_size"):
         JustWatchSettings.from_settings(make_settings(**{"justwatch.page_size": 101}))
+
+
+def test_a_complexity_error_halves_the_page_and_resumes_at_the_same_cursor() -> None:
+    with FakeJustWatch(synthetic_catalogue(70, [DAY]), complexity_limit=30) as fake:
+        with make_client(fake) as client:
+            pages = list(client.iter_new_titles_pages(DAY, "US"))
+            assert client.page_size == 25
+            assert [r.split(":")[0] for r in client.stats.page_size_reductions] == ["100->50", "50->25"]
+            assert "Query complexity" in client.stats.page_size_reductions[0]
+        ids = [e["node"]["id"] for p in pages for e in p["data"]["newTitles"]["edges"]]
+        assert len(ids) == len(set(ids)) == 70
+        assert [len(p["data"]["newTitles"]["edges"]) for p in pages] == [25, 25, 20]
+        # two refused first pages, then three pages; the smaller size holds for the rest of the day
+        assert fake.requests[("2026-11-20", None)] == 3 and fake.total_requests == 5
+        assert [b["variables"]["first"] for b in fake.bodies] == [100, 50, 25, 25, 25]
+
+
+def test_errors_next_to_usable_data_keep_the_data_and_are_recorded(fake: FakeJustWatch) -> None:
+    fake.inject("partial", message="Cannot return null for non-nullable field Offer.package")
+    with make_client(fake) as client:
+        [page] = list(client.iter_new_titles_pages(DAY, "US"))
+        assert len(page["data"]["newTitles"]["edges"]) == 25
+        assert client.stats.partial_errors == ["Cannot return null for non-nullable field Offer.package"]
+        assert client.stats.retries == 0 and fake.total_requests == 1
+
+
+def test_errors_without_data_still_fail_the_page(fake: FakeJustWatch) -> None:
+    fake.inject("graphql_error", message="Internal error")
+    with make_client(fake) as client, pytest.raises(JustWatchGraphQLError, match="Internal error"):
+        list(client.iter_new_titles_pages(DAY, "US"))

@@ -160,3 +160,15 @@ def test_bad_country_fails_before_any_request(make_settings, make_context, fake:
     with pytest.raises(ConfigError, match="two-letter"):
         extract_releases(ctx, sleep=no_sleep)
     assert fake.total_requests == 0
+
+
+def test_complexity_errors_and_partial_errors_do_not_fail_the_day(make_settings, make_context) -> None:
+    with FakeJustWatch(catalogue(), complexity_limit=1) as fake:
+        fake.inject("partial", date=D[6], message="Cannot return null for non-nullable field Offer.package")
+        ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
+        result = extract_releases(ctx, sleep=no_sleep)
+    assert result.rows_out == 4  # every title of the window, as without the errors
+    assert result.details["page_size"] == 1
+    assert [r.split(":")[0] for r in result.details["page_size_reductions"]] == [
+        "100->50", "50->25", "25->12", "12->6", "6->3", "3->1"]
+    assert result.details["graphql_errors_kept_data"] == ["Cannot return null for non-nullable field Offer.package"]
