@@ -85,8 +85,12 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
         ("justwatch", "older reason", AS_OF - timedelta(days=1))])
 
 
-def test_collect_reads_the_run_back(make_settings: Callable[..., Settings]) -> None:
-    settings = make_settings()
+@pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
+def test_collect_reads_the_run_back(make_settings: Callable[..., Settings], request: pytest.FixtureRequest,
+                                    target: str) -> None:
+    if target == "postgres":
+        request.getfixturevalue("pg_database")
+    settings = make_settings({"warehouse.target": target})
     seed(settings)
     data = collect(Warehouse(settings), "run0000today")
     assert data.steps[0]["step"] == "extract_releases" and data.as_of == AS_OF
