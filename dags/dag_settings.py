@@ -67,6 +67,18 @@ class DagOptions:
         return 1 if self.target == "duckdb" else int(self.airflow("max_active_tasks"))
 
     @property
+    def dbt_execution_mode(self) -> str:
+        """``watcher`` (one ``dbt build`` per group, a sensor per node) or ``local`` (one dbt run per node).
+
+        ``local`` is the fallback should Cosmos' watcher mode (experimental) misbehave, and the baseline of
+        bench/bench_dag.py.
+        """
+        mode = str(self.settings.get("airflow.dbt_execution_mode", "watcher")).lower()
+        if mode not in ("watcher", "local"):
+            raise ValueError(f"airflow.dbt_execution_mode={mode!r} is not 'watcher' or 'local'")
+        return mode
+
+    @property
     def timezone(self) -> str:
         return str(self.airflow("timezone"))
 

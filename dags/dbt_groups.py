@@ -64,6 +64,7 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
     """ProjectConfig, ProfileConfig and ExecutionConfig shared by every dbt group."""
     from cosmos import ExecutionConfig, ExecutionMode, InvocationMode, ProfileConfig, ProjectConfig
 
+    watcher = options.dbt_execution_mode == "watcher"
     return {
         "project_config": ProjectConfig(
             dbt_project_path=options.dbt_project_dir,
@@ -77,10 +78,10 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
             profiles_yml_filepath=options.dbt_profiles_yml,
         ),
         "execution_config": ExecutionConfig(
-            execution_mode=ExecutionMode.WATCHER,
+            execution_mode=ExecutionMode.WATCHER if watcher else ExecutionMode.LOCAL,
             # dbt runs in the task's own process through dbtRunner: no interpreter start-up per task.
             invocation_mode=InvocationMode.DBT_RUNNER,
-            setup_operator_args=dict(PRODUCER_ARGS),
+            **({"setup_operator_args": dict(PRODUCER_ARGS)} if watcher else {}),
         ),
     }
 
@@ -99,7 +100,7 @@ def render_config(select: list[str], load_method: Any = None) -> Any:
 
 
 def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
-    return {
+    args: dict[str, Any] = {
         "env": dict(STATIC_DBT_ENV),
         "append_env": True,
         "interceptors": [prepare_warehouse],
@@ -109,10 +110,11 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "exclude": " ".join(EXCLUDE_UNIT_TESTS),
         "emit_datasets": False,
         "execution_timeout": options.timeout(group),
-        # the producer has finished when the sensors start: one synchronous poke finds the result
-        "deferrable": False,
-        "poke_interval": 1,
     }
+    if options.dbt_execution_mode == "watcher":
+        # the producer has finished when the sensors start: one synchronous poke finds the result
+        args.update(deferrable=False, poke_interval=1)
+    return args
 
 
 def wait_for_the_build(group: Any) -> None:
@@ -145,5 +147,6 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
         **cosmos_configs(options),
         **kwargs,
     )
-    wait_for_the_build(group)
+    if options.dbt_execution_mode == "watcher":
+        wait_for_the_build(group)
     return group

@@ -1,35 +1,37 @@
-"""Write-ahead journal of enrichment results: every paid result is on disk before it is buffered.
+"""Write-ahead journal of enrichment results: every paid result is durable before it is buffered.
 
 The side table is written with dlt in chunks (a load costs about a second), so between two loads the
-results of paid calls live only in memory. The journal closes that gap: each result row is appended as
-one JSON line, flushed and ``fsync``ed, the moment it arrives. When a chunk has been loaded into the
-warehouse its lines are removed (the file is truncated when nothing else is pending, else rewritten
-atomically). At the start of the next run, rows a crashed run left in the journal are loaded first.
+results of paid calls live only in memory. The journal closes that gap: the rows of each provider answer
+are written, the moment they arrive, as one object on the shared remote (:mod:`trending_now.remote`:
+``<remote>/enrichment-journal/<target>/``; a folder in dev and tests, S3 in staging/prod), so any worker
+can replay what a crashed one paid for. When a chunk has been loaded into the warehouse its objects are
+deleted (rewritten when only part of one was loaded). At the start of the next run, on whichever worker,
+the rows a crashed run left are loaded first.
 
-A crash in the middle of an append leaves a torn last line (no newline, or JSON cut short): it is not
-fatal. Such lines are kept, with the reason, in a ``.rejected`` file next to the journal and reported.
+An object is written whole (an S3 PUT; on a folder a temporary file, ``fsync``, rename), so a crash never
+leaves half an object. Lines that still do not decode are kept, with the reason, under
+``enrichment-journal/<target>.rejected/`` and reported, never dropped silently.
 
-One journal per warehouse target, under the dlt pipelines dir. An exclusive ``flock`` on the journal
-keeps two concurrent runs from replaying or clearing each other's lines.
+Two runs on one target (the run lock and Airflow's ``max_active_runs=1`` keep them apart) could not lose
+each other's rows either: every writer has its own objects, and a replay deletes only what it loaded.
 """
 
 from __future__ import annotations
 
-import fcntl
+import contextlib
 import json
-import os
 import threading
+import time
+import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from pathlib import Path
-from typing import IO, Any
+from typing import Any
+
+from trending_now.config import Settings
+from trending_now.remote import Remote, open_remote
 
 JOURNAL_DIR = "enrichment-journal"
-
-
-class JournalBusy(RuntimeError):
-    """Another process holds the journal (a concurrent enrichment run on the same target)."""
 
 
 @dataclass(frozen=True)
@@ -49,10 +51,6 @@ class JournalContents:
     @property
     def rows(self) -> list[dict[str, Any]]:
         return [row for _, row in self.entries]
-
-
-def journal_path(pipelines_dir: Path, target: str) -> Path:
-    return pipelines_dir / JOURNAL_DIR / f"{target}.jsonl"
 
 
 def _default(value: Any) -> Any:
@@ -99,52 +97,31 @@ def decode_lines(data: bytes, timestamp_fields: Sequence[str] = ()) -> JournalCo
     return contents
 
 
-def _fsync_dir(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 class Journal:
-    """An append-only, fsynced JSON-lines file of result rows. Thread-safe; use as a context manager."""
+    """The journal of one warehouse target on the shared remote. Thread-safe; usable as a context manager."""
 
-    def __init__(self, path: Path, timestamp_fields: Sequence[str] = ()) -> None:
-        self.path = path
-        self.rejected_path = path.with_name(path.name + ".rejected")
+    def __init__(self, remote: Remote, target: str, timestamp_fields: Sequence[str] = ()) -> None:
+        self.remote = remote
+        self.dir = remote.path(JOURNAL_DIR, target)
+        self.rejected_dir = remote.path(JOURNAL_DIR, f"{target}.rejected")
+        self.rejected_path = f"{remote.url.rstrip('/')}/{JOURNAL_DIR}/{target}.rejected/"  # for messages
         self.timestamp_fields = tuple(timestamp_fields)
         self._lock = threading.Lock()
-        self._file: IO[bytes] | None = None
-        self._pending: set[int] = set()
+        self._writer = f"{time.time_ns():020d}-{uuid.uuid4().hex[:8]}"  # this writer's object names
+        self._segments: dict[str, dict[int, dict[str, Any]]] = {}  # own object -> pending rows by seq
+        self._seen: set[str] = set()  # objects the last read() returned
         self._next_seq = 0
 
-    # ---- lifecycle -------------------------------------------------------------------------------
+    @classmethod
+    def for_target(cls, settings: Settings, target: str, timestamp_fields: Sequence[str] = ()) -> Journal:
+        return cls(open_remote(settings), target, timestamp_fields)
+
+    # ---- lifecycle (nothing is held open: every append is a whole object) ----------------------------
     def open(self) -> Journal:
-        with self._lock:
-            if self._file is not None:
-                return self
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            created = not self.path.exists()
-            handle = open(self.path, "ab")  # noqa: SIM115 - held open for the run, closed in close()
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError as exc:
-                handle.close()
-                raise JournalBusy(f"{self.path} is in use by another enrichment run on this target") from exc
-            if created:
-                _fsync_dir(self.path.parent)
-            self._file = handle
-            contents = decode_lines(self.path.read_bytes(), self.timestamp_fields)
-            self._pending = {seq for seq, _ in contents.entries}
-            self._next_seq = max(self._pending, default=-1) + 1
-            return self
+        return self
 
     def close(self) -> None:
-        with self._lock:
-            if self._file is not None:
-                self._file.close()  # also releases the flock
-                self._file = None
+        """Nothing to release; pending rows stay on the remote for the next run."""
 
     def __enter__(self) -> Journal:
         return self.open()
@@ -154,99 +131,88 @@ class Journal:
 
     # ---- writing ---------------------------------------------------------------------------------
     def append(self, rows: Iterable[dict[str, Any]]) -> list[int]:
-        """Append rows durably (one line each, one fsync for the call); returns their sequence numbers."""
+        """Write rows durably as one object; returns their sequence numbers."""
         rows = list(rows)
         if not rows:
             return []
         with self._lock:
-            handle = self._require_open()
             seqs = list(range(self._next_seq, self._next_seq + len(rows)))
-            payload = "".join(encode_entry(seq, row) + "\n" for seq, row in zip(seqs, rows, strict=True))
-            if handle.tell() > 0 and not self._ends_with_newline():
-                payload = "\n" + payload  # never glue a new line onto a torn one
-            handle.write(payload.encode("utf-8"))
-            handle.flush()
-            os.fsync(handle.fileno())
+            name = f"{self._writer}-{seqs[0]:09d}.jsonl"
+            segment = dict(zip(seqs, rows, strict=True))
+            self._write(name, segment)
+            self._segments[name] = segment
             self._next_seq += len(rows)
-            self._pending.update(seqs)
             return seqs
 
     def discard(self, seqs: Iterable[int]) -> None:
-        """Forget entries that are now in the warehouse: truncate when nothing else is pending, else rewrite."""
+        """Forget entries that are now in the warehouse: delete their objects (rewrite a partly loaded one)."""
         done = set(seqs)
         if not done:
             return
         with self._lock:
-            handle = self._require_open()
-            remaining = self._pending - done
-            if not remaining:
-                self._truncate(handle)
-            else:
-                self._rewrite(remaining)
-            self._pending = remaining
+            for name, segment in list(self._segments.items()):
+                if not done & segment.keys():
+                    continue
+                remaining = {seq: row for seq, row in segment.items() if seq not in done}
+                if remaining:
+                    self._write(name, remaining)
+                    self._segments[name] = remaining
+                else:
+                    self._delete(name)
+                    del self._segments[name]
 
     def clear(self) -> None:
-        """Empty the journal (after its rows were loaded)."""
+        """Delete what the last :meth:`read` returned (after its rows were loaded) and this writer's objects."""
         with self._lock:
-            self._truncate(self._require_open())
-            self._pending = set()
+            for name in self._seen | set(self._segments):
+                self._delete(name)
+            self._seen = set()
+            self._segments = {}
 
     # ---- reading ---------------------------------------------------------------------------------
     def read(self) -> JournalContents:
+        """Every writer's entries still on the remote (a crashed run's included), oldest object first."""
         with self._lock:
-            if not self.path.exists():
-                return JournalContents()
-            return decode_lines(self.path.read_bytes(), self.timestamp_fields)
+            contents = JournalContents()
+            names = self._names()
+            for name in names:
+                data = self.remote.read_bytes(f"{self.dir}/{name}")
+                if data is None:  # deleted meanwhile by the writer that loaded it
+                    continue
+                part = decode_lines(data, self.timestamp_fields)
+                contents.entries.extend(part.entries)
+                contents.rejected.extend(
+                    RejectedLine(r.line_no, r.text, f"{name}: {r.reason}") for r in part.rejected
+                )
+            self._seen = set(names)
+            return contents
 
     @property
     def pending(self) -> int:
-        return len(self._pending)
+        """Rows this writer journaled that are not in the warehouse yet."""
+        return sum(len(segment) for segment in self._segments.values())
 
     def quarantine(self, rejected: Sequence[RejectedLine]) -> None:
-        """Keep undecodable lines, with why, next to the journal (never silently dropped)."""
+        """Keep undecodable lines, with why, beside the journal (never silently dropped)."""
         if not rejected:
             return
-        with open(self.rejected_path, "a", encoding="utf-8") as out:
-            for line in rejected:
-                out.write(json.dumps({"line_no": line.line_no, "reason": line.reason, "text": line.text}) + "\n")
-            out.flush()
-            os.fsync(out.fileno())
+        body = "".join(
+            json.dumps({"line_no": r.line_no, "reason": r.reason, "text": r.text}) + "\n" for r in rejected
+        )
+        self.remote.write_bytes(f"{self.rejected_dir}/{self._writer}.jsonl", body.encode("utf-8"))
 
     # ---- internals -------------------------------------------------------------------------------
-    def _require_open(self) -> IO[bytes]:
-        if self._file is None:
-            raise RuntimeError(f"journal {self.path} is not open")
-        return self._file
+    def _names(self) -> list[str]:
+        try:
+            paths = self.remote.fs.find(self.dir)
+        except FileNotFoundError:
+            return []
+        return sorted(p.rsplit("/", 1)[-1] for p in paths if p.endswith(".jsonl"))
 
-    def _ends_with_newline(self) -> bool:
-        with open(self.path, "rb") as check:
-            check.seek(-1, os.SEEK_END)
-            return check.read(1) == b"\n"
+    def _write(self, name: str, segment: dict[int, dict[str, Any]]) -> None:
+        body = "".join(encode_entry(seq, row) + "\n" for seq, row in segment.items())
+        self.remote.write_bytes(f"{self.dir}/{name}", body.encode("utf-8"))
 
-    @staticmethod
-    def _truncate(handle: IO[bytes]) -> None:
-        handle.flush()
-        os.ftruncate(handle.fileno(), 0)
-        handle.seek(0)
-        os.fsync(handle.fileno())
-
-    def _rewrite(self, keep: set[int]) -> None:
-        """Atomically replace the file with the lines of ``keep`` (tmp file, fsync, rename, fsync dir).
-
-        The rename swaps the inode, so the held handle (and its flock) is reopened on the new file.
-        """
-        contents = decode_lines(self.path.read_bytes())
-        tmp = self.path.with_name(self.path.name + ".tmp")
-        with open(tmp, "wb") as out:
-            for seq, row in contents.entries:
-                if seq in keep:
-                    out.write((encode_entry(seq, row) + "\n").encode("utf-8"))
-            out.flush()
-            os.fsync(out.fileno())
-        # Lock the new file before it replaces the old one, so the journal is never unlocked.
-        handle = open(tmp, "ab")  # noqa: SIM115 - becomes the held journal handle
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-        os.replace(tmp, self.path)
-        _fsync_dir(self.path.parent)
-        self._require_open().close()
-        self._file = handle
+    def _delete(self, name: str) -> None:
+        with contextlib.suppress(FileNotFoundError):  # another run's replay loaded and deleted it
+            self.remote.fs.rm_file(f"{self.dir}/{name}")

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
-from enrich.journal import Journal, RejectedLine, journal_path
+from enrich.journal import Journal, RejectedLine
 from enrich.providers.base import CallUsage
 from enrich.schema import TitleEnrichment
 from trending_now.warehouse import RAW_ENRICHMENT, Warehouse
@@ -127,9 +127,8 @@ def title_enrichments_resource(rows: list[dict[str, Any]]) -> Any:
 
 
 def open_journal(warehouse: Warehouse) -> Journal:
-    """The target's journal, opened (and locked against a concurrent run on the same target)."""
-    path = journal_path(warehouse.pipelines_dir, warehouse.target)
-    return Journal(path, timestamp_fields=("enriched_at",)).open()
+    """The target's journal on the shared remote, where any worker can replay it."""
+    return Journal.for_target(warehouse.settings, warehouse.target, timestamp_fields=("enriched_at",)).open()
 
 
 @dataclass(frozen=True)

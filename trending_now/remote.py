@@ -10,8 +10,8 @@ standard AWS credential chain. The DVC data itself (``files/``, ``manifests/``) 
 
 from __future__ import annotations
 
-import posixpath
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from trending_now.config import ConfigError, Settings
@@ -45,14 +45,13 @@ class Remote:
         return "/".join([self.root.rstrip("/"), *parts])
 
     def write_bytes(self, path: str, data: bytes) -> None:
-        """Write a whole object; on a folder remote through a temporary file and a rename (no torn file)."""
-        self.fs.makedirs(posixpath.dirname(path), exist_ok=True)
+        """Write a whole object, durably: an S3 PUT, or on a folder a temporary file, fsync and rename."""
         if self.url.startswith("s3://"):
-            self.fs.pipe_file(path, data)  # an S3 PUT is atomic
+            self.fs.pipe_file(path, data)  # a PUT is atomic: the object is all there or not there
             return
-        tmp = f"{path}.tmp-upload"
-        self.fs.pipe_file(tmp, data)
-        self.fs.mv(tmp, path)
+        from trending_now.export import write_atomic
+
+        write_atomic(Path(path), lambda sink: sink.write(data))
 
     def read_bytes(self, path: str) -> bytes | None:
         """The object's bytes, or None when there is none."""

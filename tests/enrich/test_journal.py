@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from enrich import journal as journal_module
-from enrich.journal import Journal, JournalBusy, decode_lines, encode_entry, journal_path
+from enrich.journal import Journal, decode_lines, encode_entry
 from enrich.providers.base import CallUsage
 from enrich.providers.gemini import GeminiProvider
 from enrich.runner import enrich_titles
@@ -23,6 +22,7 @@ from enrich.schema import TitleEnrichment
 from enrich.store import PIPELINE, ResultSink, enrichment_row, open_journal, replay_journal
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
+from tests.fakes.s3_server import running_s3_server
 from trending_now.config import PROJECT_ROOT, Settings
 from trending_now.context import RunContext
 from trending_now.warehouse import Warehouse
@@ -44,72 +44,71 @@ def row(index: int, ok: bool = True) -> dict[str, Any]:
     )
 
 
-def lines(path: Path) -> list[str]:
-    return path.read_text(encoding="utf-8").splitlines()
+def journal_on(tmp_path: Path, make_settings: Callable[..., Settings]) -> Journal:
+    return Journal.for_target(make_settings(), "duckdb", timestamp_fields=("enriched_at",))
+
+
+def objects(journal: Journal) -> list[Path]:
+    return sorted(Path(journal.dir).glob("*.jsonl")) if Path(journal.dir).exists() else []
 
 
 @pytest.fixture
-def jpath(tmp_path: Path) -> Path:
-    return journal_path(tmp_path / "warehouse" / ".dlt", "duckdb")  # as make_settings lays it out
+def jr(tmp_path: Path, make_settings: Callable[..., Settings]) -> Journal:
+    """The duckdb target's journal on the test's local remote (``dvc.local_remote_path`` under tmp_path)."""
+    return journal_on(tmp_path, make_settings)
 
 
 # ---- the journal on its own ---------------------------------------------------------------------------
 
-def test_append_writes_one_fsynced_line_per_row_and_reads_back_typed(
-    jpath: Path, monkeypatch: pytest.MonkeyPatch
+def test_append_writes_one_fsynced_object_per_answer_and_reads_back_typed(
+    jr: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from trending_now import export
+
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(journal_module.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
-    with Journal(jpath, timestamp_fields=("enriched_at",)) as journal:
-        synced.clear()  # creating the file synced its directory
+    monkeypatch.setattr(export.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    assert Path(jr.dir).is_relative_to(tmp_path / "dvc-remote")  # on the shared remote, not a worker's disk
+    with jr as journal:
         assert journal.append([row(0), row(1, ok=False)]) == [0, 1]
-        assert len(synced) == 1  # durable before append returns
+        assert synced  # durable before append returns
         assert journal.append([row(2)]) == [2]
-        assert len(synced) == 2
-        assert journal.append([]) == [] and len(synced) == 2
+        assert journal.append([]) == []
         assert journal.pending == 3
         contents = journal.read()
-    assert len(lines(jpath)) == 3 and jpath.read_bytes().endswith(b"\n")
+    assert len(objects(jr)) == 2
     assert contents.rejected == []
     assert contents.rows == [row(0), row(1, ok=False), row(2)]  # incl. enriched_at back as a datetime
     assert contents.rows[0]["enriched_at"] == WHEN
 
 
-def test_discard_rewrites_atomically_or_truncates_when_all_were_loaded(jpath: Path) -> None:
-    with Journal(jpath, timestamp_fields=("enriched_at",)) as journal:
-        journal.append([row(i) for i in range(4)])
+def test_discard_deletes_loaded_objects_and_rewrites_a_partly_loaded_one(jr: Journal) -> None:
+    with jr as journal:
+        journal.append([row(0), row(1)])
+        journal.append([row(2), row(3)])
         journal.discard([0, 2])
         assert [r["id"] for r in journal.read().rows] == ["tm1001", "tm1003"] and journal.pending == 2
-        assert not jpath.with_name(jpath.name + ".tmp").exists()
-        assert journal.append([row(4)]) == [4]  # appends go to the rewritten file
-        assert [r["id"] for r in journal.read().rows] == ["tm1001", "tm1003", "tm1004"]
-        journal.discard([1, 3, 4])
-        assert jpath.stat().st_size == 0 and journal.pending == 0
+        journal.discard([1])
+        assert len(objects(journal)) == 1 and journal.pending == 1
+        assert journal.append([row(4)]) == [4]
+        journal.discard([3, 4])
+        assert objects(journal) == [] and journal.pending == 0
         journal.append([row(5)])
         journal.clear()
-        assert jpath.stat().st_size == 0
+        assert objects(journal) == [] and journal.read().rows == []
 
 
-def test_reopening_keeps_what_a_dead_process_left_and_continues_its_numbering(jpath: Path) -> None:
-    with Journal(jpath) as journal:
-        journal.append([row(0), row(1)])
-    with Journal(jpath) as journal:
-        assert journal.pending == 2
-        assert journal.append([row(2)]) == [2]
-        journal.discard([0, 1])
-        assert [r["id"] for r in journal.read().rows] == ["tm1002"]
-
-
-def test_a_second_run_on_the_same_journal_is_refused_also_after_a_rewrite(jpath: Path) -> None:
-    with Journal(jpath) as journal:
-        with pytest.raises(JournalBusy, match="in use"):
-            Journal(jpath).open()
-        journal.append([row(0), row(1)])
-        journal.discard([0])  # the rename swaps the file: the lock must follow it
-        with pytest.raises(JournalBusy):
-            Journal(jpath).open()
-    Journal(jpath).open().close()  # released on close
+def test_another_worker_replays_what_a_dead_one_left_and_deletes_only_what_it_read(
+    tmp_path: Path, make_settings: Callable[..., Settings]
+) -> None:
+    dead = journal_on(tmp_path, make_settings)
+    dead.append([row(0), row(1)])  # the worker died before loading them
+    replaying = journal_on(tmp_path, make_settings)  # another worker, same remote
+    assert [r["id"] for r in replaying.read().rows] == ["tm1000", "tm1001"]
+    live = journal_on(tmp_path, make_settings)
+    live.append([row(2)])  # a concurrent writer, after the replay read
+    replaying.clear()
+    assert [r["id"] for r in live.read().rows] == ["tm1002"]  # not lost
 
 
 def test_torn_last_line_is_reported_not_fatal() -> None:
@@ -129,34 +128,44 @@ def test_torn_last_line_is_reported_not_fatal() -> None:
     assert decode_lines(b"").entries == [] and decode_lines(b"\n\n").rejected == []
 
 
-def test_append_after_a_torn_line_starts_a_new_line(jpath: Path) -> None:
-    jpath.parent.mkdir(parents=True)
-    jpath.write_bytes((encode_entry(0, {"id": "a"}) + "\n" + encode_entry(1, {"id": "b"})[:12]).encode())
-    with Journal(jpath) as journal:
-        assert journal.append([{"id": "c"}]) == [1]
-        contents = journal.read()
-    assert [r["id"] for r in contents.rows] == ["a", "c"]
-    assert [r.line_no for r in contents.rejected] == [2]
+def test_journal_on_s3_round_trip(
+    tmp_path: Path, make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with running_s3_server(monkeypatch) as s3:
+        s3.create_bucket("trending-now-dvc")
+        settings = make_settings({"dvc.remote": "s3", "dvc.s3_url": "s3://trending-now-dvc/snapshots",
+                                  "aws.endpoint_url": s3.endpoint_url})
+        writer = Journal.for_target(settings, "redshift", timestamp_fields=("enriched_at",))
+        writer.append([row(0), row(1)])
+        writer.append([row(2)])
+        writer.discard([0])
+        keys = [k for k in s3.keys("trending-now-dvc") if "enrichment-journal/redshift/" in k]
+        assert len(keys) == 2 and all(k.startswith("snapshots/enrichment-journal/redshift/") for k in keys)
+        other = Journal.for_target(settings, "redshift", timestamp_fields=("enriched_at",))
+        assert other.read().rows == [row(1), row(2)]
+        other.clear()
+        assert not [k for k in s3.keys("trending-now-dvc") if "enrichment-journal/redshift/" in k]
 
 
 # ---- the journal with the warehouse -------------------------------------------------------------------
 
 def test_replay_loads_the_rows_quarantines_the_torn_line_and_clears(
-    make_settings: Callable[..., Settings], jpath: Path
+    make_settings: Callable[..., Settings], tmp_path: Path
 ) -> None:
     warehouse = Warehouse(make_settings())
     with open_journal(warehouse) as journal:
-        assert journal.path == jpath
         journal.append([row(0), row(1, ok=False)])
-    with open(jpath, "ab") as handle:  # the process died while writing the third row
-        handle.write(encode_entry(2, row(2)).encode()[:40])
+    # an object whose last line was cut (a remote that lost the end of a write)
+    cut = Path(journal.dir) / "00000000000000000000-cut-000000000.jsonl"
+    cut.write_bytes(encode_entry(2, row(2)).encode()[:40])
     with open_journal(warehouse) as journal:
         report = replay_journal(warehouse, journal)
         assert report.loaded == 2 and len(report.rejected) == 1 and "torn" in report.rejected[0].reason
-        assert jpath.stat().st_size == 0
+        assert objects(journal) == []
         assert replay_journal(warehouse, journal).loaded == 0  # nothing left: no load
-    rejected = [json.loads(line) for line in lines(journal.rejected_path)]
-    assert len(rejected) == 1 and rejected[0]["line_no"] == 3 and rejected[0]["text"].startswith('{"seq":2')
+    [kept] = list(Path(journal.rejected_path.removeprefix("file://")).glob("*.jsonl"))
+    rejected = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
+    assert len(rejected) == 1 and rejected[0]["line_no"] == 1 and rejected[0]["text"].startswith('{"seq":2')
     loaded = {r["id"]: r for r in enrichment_rows(warehouse.settings)}
     assert sorted(loaded) == ["tm1000", "tm1001"]
     assert loaded["tm1000"]["status"] == "ok" and loaded["tm1000"]["score"] == 7.5
@@ -173,7 +182,7 @@ def test_sink_keeps_rows_journaled_until_their_chunk_is_loaded(
         sink.add([row(0), row(1)])
         assert journal.pending == 2 and sink.written == 0  # on disk, not yet in the warehouse
         sink.add([row(2)])  # the third row fills the chunk
-        assert sink.written == 3 and journal.pending == 0 and journal.path.stat().st_size == 0
+        assert sink.written == 3 and journal.pending == 0 and objects(journal) == []
 
         def warehouse_down(*args: Any, **kwargs: Any) -> Any:
             raise ConnectionError("warehouse unreachable")
@@ -217,8 +226,8 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
         enrich_titles(make_context(settings))
     assert fake_gemini.call_count == 5
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
-    path = journal_path(Warehouse(settings).pipelines_dir, "duckdb")
-    paid = [json.loads(line)["row"]["id"] for line in lines(path)]
+    journal = open_journal(Warehouse(settings))
+    paid = [r["id"] for r in journal.read().rows]
     assert paid == [f"tm100{i}" for i in range(5)]
 
     monkeypatch.setattr(GeminiProvider, "call", original_call)
@@ -230,7 +239,7 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
     assert all(fake_gemini.calls_for(f"tm100{i}") == 1 for i in range(8))  # nothing paid for twice
     rows = enrichment_rows(settings)
     assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}
-    assert path.stat().st_size == 0
+    assert journal.read().rows == []
 
 
 CHILD = textwrap.dedent("""
@@ -257,7 +266,7 @@ CHILD = textwrap.dedent("""
     enrich_titles(RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
 """)
 
-FORWARDED = ("warehouse.duckdb_path", "warehouse.pipelines_dir", "enrich.provider", "enrich.base_url",
+FORWARDED = ("warehouse.duckdb_path", "warehouse.pipelines_dir", "dvc.local_remote_path", "enrich.provider", "enrich.base_url",
              "enrich.api_version", "enrich.concurrency", "enrich.requests_per_minute", "enrich.max_retries",
              "enrich.flush_every", "enrich.flush_seconds", "enrich.timeout_s")
 
@@ -276,8 +285,8 @@ def test_process_killed_between_flushes_loses_no_paid_result(
     assert fake_gemini.call_count == 4
     warehouse = Warehouse(settings)
     assert not warehouse.table_exists("raw_enrichment", "title_enrichments")  # no chunk was ever loaded
-    path = journal_path(warehouse.pipelines_dir, "duckdb")
-    assert len(lines(path)) == 4
+    journal = open_journal(warehouse)
+    assert len(journal.read().rows) == 4
 
     resumed = enrich_titles(make_context(settings))
     assert resumed.details["journal_replayed"] == 4 and resumed.details["journal_rejected_lines"] == 0
@@ -287,4 +296,4 @@ def test_process_killed_between_flushes_loses_no_paid_result(
     rows = enrichment_rows(settings)
     assert [r["id"] for r in rows] == [f"tm100{i}" for i in range(7)] and {r["status"] for r in rows} == {"ok"}
     assert {r["input_tokens"] > 0 for r in rows} == {True}  # the replayed rows kept their usage
-    assert path.stat().st_size == 0
+    assert journal.read().rows == []

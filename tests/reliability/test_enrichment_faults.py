@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from enrich.journal import decode_lines, journal_path
+from enrich.store import open_journal
 from tests.reliability.conftest import (
     RateLimitedGemini,
     Reference,
@@ -45,8 +45,8 @@ def test_killed_mid_enrichment_rerun_pays_only_for_unpaid_titles(
 
     # what the killed run kept: fsynced journal lines (not yet loaded: flush_every is 25) + loaded rows
     settings = project.settings()
-    journal = journal_path(project.root / "data/warehouse/.dlt", "duckdb")
-    journaled = {row["id"] for row in decode_lines(journal.read_bytes()).rows if row["status"] == "ok"}
+    journal = open_journal(project.context().warehouse)  # on the shared remote, as the next worker sees it
+    journaled = {row["id"] for row in journal.read().rows if row["status"] == "ok"}
     loaded = set(enrichment_ids(settings))
     done = journaled | loaded
     assert journaled, "the kill should leave paid results in the journal only"
@@ -59,7 +59,7 @@ def test_killed_mid_enrichment_rerun_pays_only_for_unpaid_titles(
     assert set(rerun_calls) == all_ids - done  # never pays twice for a title whose answer was kept
     assert all(count == 1 for count in rerun_calls.values())
     assert enrich.llm_calls == len(all_ids - done)
-    assert journal.read_bytes() == b""  # replayed and loaded: the journal is empty again
+    assert journal.read().rows == []  # replayed and loaded: the journal is empty again
     assert_converged(state_of(settings), gemini_reference)
 
 
