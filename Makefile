@@ -56,11 +56,13 @@ test: manifest ## every test, in parallel (pytest-xdist): unit, fakes, DuckDB + 
 test-fast: ## unit tests only (no dbt/Airflow end-to-end)
 	$(BIN)/pytest -q -m "not slow and not postgres"
 
-lint: ## ruff, sqlfluff, workflow check
+lint: ## ruff, sqlfluff, workflows (GitHub's schema, zizmor offline, the deploy rules)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check trending_now
 	$(BIN)/sqlfluff lint $(DBT_DIR)/models --nocolor
-	$(BIN)/python scripts/check_workflows.py
+	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
+	$(BIN)/zizmor --offline --min-severity medium .github/workflows
+	$(BIN)/python scripts/check_deploy_workflows.py
 
 docs: manifest ## the dbt docs site (static index.html in dbt_project/target/)
 	TRENDING_NOW_DUCKDB_PATH=$(CURDIR)/data/warehouse/trending_now.duckdb $(BIN)/dbt docs generate $(DBT_ARGS) --static

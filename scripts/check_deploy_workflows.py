@@ -1,0 +1,89 @@
+"""The deploy rules of this project that no workflow linter knows (`make lint` runs it).
+
+Schema and security checks of .github/workflows are check-jsonschema (GitHub's workflow schema) and
+zizmor (pinned actions, credentials, injections...). What is left is ours:
+
+- a deploy workflow (``cd_*.yml``) has a ``concurrency`` group that never cancels a running deploy;
+- a job that assumes an AWS role (OIDC) has ``id-token: write`` and runs in a GitHub environment
+  (the deploy roles trust one environment each); in ``cd_production.yml`` that is ``production``,
+  the environment with the required approval;
+- production deploys only what passed staging: ``cd_production.yml`` is triggered by nothing but a
+  completed ``cd-staging`` run, and each of its AWS jobs requires that run's success.
+
+Usage: ``python scripts/check_deploy_workflows.py [FILE ...]`` (default: .github/workflows/*.yml).
+Exit 0 when clean, 1 with one line per problem.
+"""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
+AWS_ACTION = "aws-actions/configure-aws-credentials"
+STAGING_WORKFLOW = "cd-staging"
+SUCCESS = "github.event.workflow_run.conclusion == 'success'"
+
+
+def _assumes_aws_role(job: dict[str, Any]) -> bool:
+    return any(
+        str(step.get("uses", "")).split("@")[0] == AWS_ACTION and "role-to-assume" in (step.get("with") or {})
+        for step in job.get("steps") or []
+    )
+
+
+def _environment(job: dict[str, Any]) -> str | None:
+    environment = job.get("environment")
+    return environment.get("name") if isinstance(environment, dict) else environment
+
+
+def check(path: Path) -> list[str]:
+    """Problems of one workflow file (empty when clean)."""
+    workflow = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    triggers = workflow.get("on", workflow.get(True)) or {}  # PyYAML reads the key `on` as True
+    deploy, production = path.name.startswith("cd_"), path.name == "cd_production.yml"
+    problems = []
+    concurrency = workflow.get("concurrency")
+    if deploy and not (isinstance(concurrency, dict) and concurrency.get("group")):
+        problems.append("a deploy workflow needs a concurrency group: two deploys must never overlap")
+    elif deploy and concurrency.get("cancel-in-progress") not in (None, False):
+        problems.append("concurrency: cancel-in-progress must be false, never cancel a running deploy")
+    if production:
+        run = triggers.get("workflow_run") if isinstance(triggers, dict) else None
+        if set(triggers) != {"workflow_run"} or STAGING_WORKFLOW not in (run or {}).get("workflows", []):
+            problems.append(f"production must be triggered by the {STAGING_WORKFLOW} workflow_run only")
+    for job_id, job in (workflow.get("jobs") or {}).items():
+        if not isinstance(job, dict) or not _assumes_aws_role(job):
+            continue
+        permissions = job.get("permissions", workflow.get("permissions")) or {}
+        if not (
+            permissions == "write-all"
+            or (isinstance(permissions, dict) and permissions.get("id-token") == "write")
+        ):
+            problems.append(f"job {job_id}: assumes an AWS role through OIDC without 'id-token: write'")
+        environment = _environment(job)
+        if environment is None:
+            problems.append(f"job {job_id}: assumes an AWS role outside a GitHub environment")
+        elif production and environment != "production":
+            problems.append(
+                f"job {job_id}: deploys to production outside the 'production' environment (approval)"
+            )
+        if production and SUCCESS not in " ".join(str(job.get("if", "")).split()):
+            problems.append(f"job {job_id}: must run only if the staging run succeeded ({SUCCESS})")
+    return [f"{path.name}: {problem}" for problem in problems]
+
+
+def main(argv: list[str] | None = None) -> int:
+    paths = [Path(arg) for arg in (sys.argv[1:] if argv is None else argv)] or sorted(WORKFLOWS.glob("*.yml"))
+    problems = [line for path in paths for line in check(path)]
+    for line in problems:
+        print(line)
+    print(f"check_deploy_workflows: {len(paths)} file(s), {len(problems)} problem(s)", file=sys.stderr)
+    return 1 if problems else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
