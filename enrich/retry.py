@@ -12,7 +12,6 @@ from dataclasses import dataclass
 from typing import Any
 
 RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
-FATAL_STATUS = frozenset({401, 402, 403, 404})
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s\s*$")
 
 
@@ -55,25 +54,86 @@ def retry_delay_from(details: Any) -> float | None:
     return None
 
 
+def _details(details: Any, type_suffix: str) -> list[dict[str, Any]]:
+    """The ``error.details[]`` entries of one ``@type`` (e.g. ``google.rpc.ErrorInfo``)."""
+    return [
+        item for item in error_body(details).get("details") or []
+        if isinstance(item, dict) and str(item.get("@type", "")).endswith(type_suffix)
+    ]
+
+
+def exhausted_quota(details: Any) -> str | None:
+    """The quotaId of a 429's QuotaFailure that will not clear during a run (per day, per month), else None.
+
+    A per-minute quota (``...PerMinute...``) clears in seconds and stays retryable; a per-day one (RPD)
+    resets at midnight Pacific.
+    """
+    for item in _details(details, "google.rpc.QuotaFailure"):
+        for violation in item.get("violations") or []:
+            quota_id = str((violation or {}).get("quotaId", "")) if isinstance(violation, dict) else ""
+            if "perday" in quota_id.lower() or "permonth" in quota_id.lower():
+                return quota_id
+    return None
+
+
 def daily_quota_exhausted(details: Any) -> bool:
-    """A 429 whose QuotaFailure names a per-day quota: it will not clear before midnight Pacific."""
-    for item in error_body(details).get("details") or []:
-        if isinstance(item, dict) and str(item.get("@type", "")).endswith("google.rpc.QuotaFailure"):
-            for violation in item.get("violations") or []:
-                if "perday" in str(violation.get("quotaId", "")).lower():
-                    return True
-    return False
+    """A 429 whose QuotaFailure names a per-day (or per-month) quota: it will not clear before the reset."""
+    return exhausted_quota(details) is not None
+
+
+def error_reasons(details: Any) -> list[str]:
+    """``reason`` of every ``google.rpc.ErrorInfo`` in the body (``API_KEY_INVALID``, ``CONSUMER_SUSPENDED``...)."""
+    return [str(item["reason"]) for item in _details(details, "google.rpc.ErrorInfo") if item.get("reason")]
+
+
+# A Google error message may quote the key itself ("Consumer 'api_key:AIza...' has been suspended").
+_KEY_IN_TEXT = re.compile(r"(api_key:)[^\s'\"]+|AIza[0-9A-Za-z_\-]{10,}")
+
+
+def scrub(message: str | None) -> str:
+    """``message`` on one line, without anything shaped like an API key."""
+    text = " ".join(str(message or "").split())
+    return _KEY_IN_TEXT.sub(lambda m: f"{m.group(1) or ''}***", text)
+
+
+KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED"})
+
+
+def fatal_cause(code: int | None, status: str | None, message: str | None, details: Any) -> str | None:
+    """The one-line cause when no other call of this run can succeed (key, permission, billing, model,
+    exhausted quota), naming the setting to check; None for an error that concerns this request only."""
+    status = (status or "").upper()
+    reasons = error_reasons(details)
+    head = f"{code} {status}".strip()
+    said = scrub(message)
+    if code == 401 or KEY_REASONS.intersection(reasons) or (code == 400 and "api key" in said.lower()):
+        why = next((r for r in reasons if r in KEY_REASONS), head)
+        return f"Gemini rejected the API key ({why}): check GEMINI_API_KEY"
+    if code == 403:
+        why = ", ".join([head, *reasons])
+        return f"Gemini denied permission ({why}: {said}): check GEMINI_API_KEY and its project"
+    if code == 402:
+        return f"Gemini prepaid credits are depleted ({head}: {said}): add credits or billing to the project"
+    if code == 400 and status == "FAILED_PRECONDITION":
+        return f"Gemini refused the project ({head}: {said}): enable billing for the project"
+    if code == 404:
+        return f"Gemini model not found ({head}: {said}): check enrich.model and enrich.api_version"
+    if code == 429:
+        quota = exhausted_quota(details)
+        if quota:
+            return (f"Gemini quota {quota} exhausted ({head}): it resets at midnight Pacific; "
+                    "raise the project's quota or run again after the reset")
+    return None
 
 
 def classify(code: int | None, status: str | None, message: str | None, details: Any) -> ErrorVerdict:
     """Decide what to do with an HTTP error from the Gemini API."""
-    reason = f"HTTP {code} {status or ''}: {message or ''}".replace("  ", " ").strip()
-    if code == 429 and daily_quota_exhausted(details):
-        return ErrorVerdict(False, True, None, f"{reason} (per-day quota exhausted)")
+    fatal = fatal_cause(code, status, message, details)
+    if fatal:
+        return ErrorVerdict(False, True, None, fatal)
+    reason = f"HTTP {code} {status or ''}: {scrub(message)}".replace("  ", " ").strip()
     if code in RETRYABLE_STATUS:
         return ErrorVerdict(True, False, retry_delay_from(details), reason)
-    if code in FATAL_STATUS:
-        return ErrorVerdict(False, True, None, reason)
     return ErrorVerdict(False, False, None, reason)
 
 

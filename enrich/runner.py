@@ -8,6 +8,11 @@ journal, so those titles count as done and are not paid for again.
 
 Outcomes per title: ``ok`` row; ``failed`` row with the reason (stays pending, retried next run);
 or no row at all when the run stopped before its call (budget cap, a fatal API error) - also pending.
+
+Never silently green: the first call goes alone, so a revoked key, a refused project or an unknown model
+costs one call; a fatal error stops every further call; and after everything paid for is stored, the step
+fails (:class:`EnrichmentFailed`, one line) on a fatal error, on the budget cap, or when the share of
+pending titles enriched ``ok`` is below ``quality.min_enrichment_coverage``.
 """
 
 from __future__ import annotations
@@ -39,6 +44,8 @@ from trending_now.context import RunContext, StepResult
 
 STEP = "enrich_titles"
 PROVIDERS = ("auto", "gemini", "heuristic")
+COVERAGE_SETTING = "quality.min_enrichment_coverage"
+BUDGET_SETTING = "enrich.max_cost_usd"
 
 # Tests set this to record the retry waits instead of sleeping; by default a wait ends early when the
 # run is stopping (a crash or a fatal error elsewhere), so no worker sleeps through a shutdown.
@@ -56,6 +63,7 @@ class RunnerConfig:
     max_retry_wait_s: float = 120.0
     flush_every: int = 25
     flush_seconds: float = 10.0
+    min_coverage: float = 0.0  # share of the pending titles that must end ``ok`` (0 = no check)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunnerConfig:
@@ -73,7 +81,17 @@ class RunnerConfig:
             max_retry_wait_s=float(settings.get("enrich.max_retry_wait_s", 120.0)),
             flush_every=max(1, int(settings.get("enrich.flush_every", 25))),
             flush_seconds=float(settings.get("enrich.flush_seconds", 10.0)),
+            min_coverage=float(settings.get(COVERAGE_SETTING) or 0.0),
         )
+
+
+class EnrichmentFailed(RuntimeError):
+    """The step stored every result it paid for, but the run must fail: ``str()`` is the one-line cause,
+    ``result`` the step's counters (calls, tokens, cost), for the run's metrics."""
+
+    def __init__(self, message: str, result: StepResult) -> None:
+        super().__init__(message)
+        self.result = result
 
 
 def resolve_provider_name(settings: Settings) -> str:
@@ -177,6 +195,7 @@ class JobRunner:
         self.limiter = limiter
         self.budget = budget
         self.stop = threading.Event()
+        self.answered = threading.Event()  # the service answered a call with no fatal error
         self.fatal_reason: str | None = None
         self._rng = random.Random()
 
@@ -198,6 +217,7 @@ class JobRunner:
             try:
                 result = self.provider.call(titles)
             except TransientError as exc:
+                self.answered.set()
                 self.budget.settle(reservation, exc.usage.cost_usd)
                 out.charge(titles, exc.usage)
                 transient_attempts += 1
@@ -210,6 +230,7 @@ class JobRunner:
                 (_sleep or self.stop.wait)(delay)
                 continue
             except InvalidResponse as exc:
+                self.answered.set()
                 self.budget.settle(reservation, exc.usage.cost_usd)
                 out.charge(titles, exc.usage)
                 if len(titles) > 1:  # a batch answer that is unusable as a whole: each title alone, once
@@ -227,7 +248,9 @@ class JobRunner:
                     self.fatal_reason = self.fatal_reason or str(exc)
                     out.fatal = str(exc)
                     self.stop.set()
+                self.answered.set()  # after stop: a waiting main loop wakes to a stopped run
                 return self._fail(out, titles, str(exc))
+            self.answered.set()
             self.budget.settle(reservation, result.usage.cost_usd)
             out.charge(titles, result.usage)
             out.ok.update(result.results)
@@ -302,6 +325,7 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
         )
 
     titles: list[TitleInput] = []
+    first_failure: list[str] = []  # the first failure's reason, for the one-line cause of a coverage failure
     input_errors = 0
     for raw in rows:
         try:
@@ -312,6 +336,7 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
                 sink.add([row(str(raw["id"]), None, f"invalid input: {exc}")])
             input_errors += 1
             totals.failed += 1
+            first_failure[:] = first_failure or [f"invalid input: {exc}"]
             continue
         hashes[title.id] = title.source_data_hash
         titles.append(title)
@@ -330,6 +355,8 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
             accumulated.setdefault(title_id, CallUsage()).add(usage)
         new_rows = [row(tid, enrichment) for tid, enrichment in outcome.ok.items()]
         new_rows += [row(tid, None, reason) for tid, reason in outcome.failed.items()]
+        if outcome.failed and not first_failure:
+            first_failure.append(next(iter(outcome.failed.values())))
         totals.ok += len(outcome.ok)
         totals.failed += len(outcome.failed)
         for title in outcome.retry_alone:
@@ -357,10 +384,14 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
     pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="enrich")
     try:
         while queue or in_flight:
-            while queue and len(in_flight) < config.concurrency:
+            # The first call goes alone: a revoked key or an unknown model then costs one call, not one
+            # per worker. Once the service has answered, up to ``concurrency`` jobs run at once.
+            opened = runner.answered.is_set()
+            while queue and len(in_flight) < (config.concurrency if opened else 1):
                 job = queue.popleft()
                 in_flight[pool.submit(runner.run, job)] = job
-            done, _ = wait(list(in_flight), timeout=config.flush_seconds, return_when=FIRST_COMPLETED)
+            done, _ = wait(list(in_flight), timeout=config.flush_seconds if opened else 0.05,
+                           return_when=FIRST_COMPLETED)
             for future in done:
                 in_flight.pop(future)
                 collect(future.result())
@@ -399,8 +430,38 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
         "flushes": sink.flushes,
         "journal_replayed": replayed.loaded,
         "journal_rejected_lines": len(replayed.rejected),
+        "coverage": round(totals.ok / len(rows), 4) if rows else None,
+        "min_coverage": config.min_coverage,
     }
+    problem = failure_cause(result, config, first_failure[0] if first_failure else None)
+    if problem:
+        result.details["failure"] = problem
+        raise EnrichmentFailed(problem, result)
     return result
+
+
+def failure_cause(result: StepResult, config: RunnerConfig, first_failure: str | None = None) -> str | None:
+    """Why a finished enrichment must fail the run, in one line (None when it may pass).
+
+    In order: a fatal API error (nothing else could succeed), the budget cap (titles left unpaid), then
+    coverage: the share of this run's pending titles enriched ``ok`` below ``quality.min_enrichment_coverage``
+    (checked only when something was pending).
+    """
+    details = result.details
+    if details.get("stopped_reason"):
+        return str(details["stopped_reason"])
+    if details.get("budget_stopped"):
+        return (
+            f"budget cap reached: {details.get('left_pending', 0)} title(s) left pending after ${result.cost_usd:.4f} "
+            f"(cap ${config.max_cost_usd:g}); raise {BUDGET_SETTING} to enrich them"
+        )
+    if result.rows_in and result.rows_out < config.min_coverage * result.rows_in:
+        sample = f"; first failure: {first_failure}" if first_failure else ""
+        return (
+            f"enrichment coverage {result.rows_out}/{result.rows_in} ({result.rows_out / result.rows_in:.0%}) "
+            f"is below {COVERAGE_SETTING} {config.min_coverage:.0%}{sample}"
+        )
+    return None
 
 
 def _salvage(in_flight: dict[Future[JobOutcome], Job], collect: Any) -> None:

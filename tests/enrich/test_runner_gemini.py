@@ -11,11 +11,11 @@ import pytest
 from enrich import runner
 from enrich.prompt import SYSTEM_INSTRUCTION
 from enrich.providers.gemini import GeminiProvider
-from enrich.runner import enrich_titles
+from enrich.runner import EnrichmentFailed, enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import LEAK_FLAG, FakeGemini
 from trending_now.config import Settings
-from trending_now.context import RunContext
+from trending_now.context import RunContext, StepResult
 from trending_now.warehouse import Warehouse
 
 Ctx = Callable[..., RunContext]
@@ -29,6 +29,14 @@ def setup(gemini_settings: Callable[..., Settings], n: int, **overrides: Any) ->
 
 def by_id(settings: Settings) -> dict[str, dict[str, Any]]:
     return {row["id"]: row for row in enrichment_rows(settings)}
+
+
+def failing_run(ctx: RunContext, match: str) -> StepResult:
+    """Run the step, which must fail with ``match`` in its one line; its counters come with the error."""
+    with pytest.raises(EnrichmentFailed, match=match) as info:
+        enrich_titles(ctx)
+    assert "\n" not in str(info.value)
+    return info.value.result
 
 
 def test_one_call_per_title_then_cached(
@@ -93,7 +101,8 @@ def test_500_exhausted_leaves_a_failed_row_and_the_title_pending(
 ) -> None:
     settings = setup(gemini_settings, 3, enrich__max_retries=2)
     fake_gemini.fail_title("tm1002", "500", "503", "500")
-    result = enrich_titles(make_context(settings))
+    result = failing_run(make_context(settings), r"enrichment coverage 2/3 \(67%\) is below "
+                         r"quality\.min_enrichment_coverage 90%; first failure: HTTP 500 INTERNAL")
     assert fake_gemini.calls_for("tm1002") == 3  # first try + 2 retries
     assert result.rows_out == 2 and result.details["failed"] == 1
     failed = by_id(settings)["tm1002"]
@@ -124,7 +133,7 @@ def test_invalid_answers_are_retried_once_then_failed(
     settings = setup(gemini_settings, len(INVALID_CASES) + 1, enrich__flush_every=10)
     for index, (faults, _, _) in enumerate(INVALID_CASES):
         fake_gemini.fail_title(f"tm100{index}", *faults)
-    result = enrich_titles(make_context(settings))
+    result = failing_run(make_context(settings), r"enrichment coverage 4/8 \(50%\)")
     rows = by_id(settings)
     for index, (faults, status, error) in enumerate(INVALID_CASES):
         title_id = f"tm100{index}"
@@ -145,7 +154,8 @@ def test_budget_cap_stops_issuing_calls_and_keeps_the_rest_pending(
 ) -> None:
     prices = {"enrich__price_input_per_mtok": 1000.0, "enrich__price_output_per_mtok": 1000.0}
     settings = setup(gemini_settings, 8, enrich__concurrency=1, enrich__max_cost_usd=3.0, **prices)
-    result = enrich_titles(make_context(settings))
+    result = failing_run(make_context(settings), r"^budget cap reached: \d title\(s\) left pending after "
+                         r"\$\d\.\d{4} \(cap \$3\); raise enrich\.max_cost_usd to enrich them$")
     assert result.details["budget_stopped"] is True
     assert 0 < fake_gemini.call_count < 8
     assert result.cost_usd <= 3.0
@@ -186,7 +196,7 @@ def test_missing_id_then_invalid_alone_is_failed(
     settings = setup(gemini_settings, 5, enrich__batch_size=5)
     fake_gemini.drop_ids.add("tm1002")
     fake_gemini.fail_title("tm1002", "ok", "malformed")  # the batch call consumes "ok"
-    enrich_titles(make_context(settings))
+    failing_run(make_context(settings), r"coverage 4/5 \(80%\)")
     assert fake_gemini.call_count == 2  # the batch, then tm1002 alone once
     row = by_id(settings)["tm1002"]
     assert row["status"] == "failed" and "Invalid JSON" in row["error"]
@@ -245,9 +255,9 @@ def test_fatal_error_stops_the_run(
 ) -> None:
     settings = setup(gemini_settings, 4, enrich__concurrency=1)
     fake_gemini.fail_next("402")
-    result = enrich_titles(make_context(settings))
+    result = failing_run(make_context(settings), r"^Gemini prepaid credits are depleted \(402 RESOURCE_EXHAUSTED: ")
     assert fake_gemini.call_count == 1
-    assert "HTTP 402" in result.details["stopped_reason"]
+    assert "402" in result.details["stopped_reason"]
     rows = enrichment_rows(settings)
     assert [r["status"] for r in rows] == ["failed"] and result.details["left_pending"] == 3
 
@@ -283,7 +293,8 @@ def test_invalid_input_row_is_stored_as_failed_without_a_call(
 ) -> None:
     settings = gemini_settings()
     seed_inputs(settings, [input_row(0, scraped_reviews="[{broken"), input_row(1)])
-    result = enrich_titles(make_context(settings, limit=None))
+    result = failing_run(make_context(settings, limit=None),
+                         r"coverage 1/2 \(50%\) .*; first failure: invalid input: scraped_reviews is not valid JSON")
     assert fake_gemini.call_count == 1 and result.details["invalid_inputs"] == 1
     assert "invalid input: scraped_reviews is not valid JSON" in by_id(settings)["tm1000"]["error"]
 

@@ -4,7 +4,7 @@ from collections.abc import Callable
 
 import pytest
 
-from enrich.runner import enrich_titles, resolve_provider_name
+from enrich.runner import EnrichmentFailed, enrich_titles, resolve_provider_name
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from trending_now.config import ConfigError, Secrets, Settings
@@ -67,7 +67,9 @@ def test_gemini_enrichment_on_postgres(
     settings = gemini_settings(warehouse__target="postgres", enrich__batch_size=2)
     seed_inputs(settings, [input_row(i) for i in range(5)])
     fake_gemini.fail_title("tm1004", "500", "500", "500", "500")
-    result = enrich_titles(make_context(settings))
+    with pytest.raises(EnrichmentFailed, match=r"coverage 4/5 \(80%\)") as failed:
+        enrich_titles(make_context(settings))
+    result = failed.value.result
     assert result.rows_out == 4 and result.details["failed"] == 1
     rows = {r["id"]: r for r in enrichment_rows(settings)}
     assert rows["tm1004"]["status"] == "failed" and rows["tm1001"]["score"] == 8.0

@@ -11,7 +11,11 @@ Faults on demand, FIFO per call (``fail_next``) or when a call contains a title 
 ``429`` (QuotaFailure + RetryInfo ``retry_delay``), ``429_daily``, ``500``, ``503``, ``400``, ``402``,
 ``403``, ``404``, ``malformed`` (truncated JSON), ``out_of_range`` (score 11), ``max_tokens`` (no parts),
 ``safety``, ``blocked`` (promptFeedback, no candidates), ``slow`` (sleeps ``slow_s``), ``ok`` (no fault:
-lets a per-title list skip a call). ``drop_ids``
+lets a per-title list skip a call). Fatal account faults, in the bodies the live API returns (see
+:data:`ACCOUNT_FAULTS`): ``key_invalid`` (400 INVALID_ARGUMENT, ErrorInfo ``API_KEY_INVALID``),
+``key_expired``, ``suspended`` (403 CONSUMER_SUSPENDED, quoting the key as Google does), ``leaked``
+(403), ``billing`` (400 FAILED_PRECONDITION); a key in ``revoked_keys`` gets ``key_invalid`` on every
+call, a model in ``unknown_models`` the real 404 NOT_FOUND. ``drop_ids``
 are left out of batch answers. Prompt injection probe: when the text ``ignore previous instructions``
 appears outside the ``<review>`` blocks (or in the system instruction) the answer carries ``LEAK_FLAG``
 and score 10, as a model that obeyed it would.
@@ -51,6 +55,42 @@ ERROR_BODIES: dict[str, tuple[int, dict[str, Any]]] = {
     "503": (503, {"error": {"code": 503, "message": "The model is overloaded. Please try again later.",
                             "status": "UNAVAILABLE"}}),
 }
+
+
+def _error_info(code: int, status: str, message: str, reason: str, **metadata: str) -> tuple[int, dict[str, Any]]:
+    """A Google API error with ErrorInfo + LocalizedMessage details, as generativelanguage returns it."""
+    return code, {"error": {"code": code, "message": message, "status": status, "details": [
+        {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": reason, "domain": "googleapis.com",
+         "metadata": {"service": "generativelanguage.googleapis.com", **metadata}},
+        {"@type": "type.googleapis.com/google.rpc.LocalizedMessage", "locale": "en-US", "message": message},
+    ]}}
+
+
+def account_fault(fault: str, model: str, key: str) -> tuple[int, dict[str, Any]]:
+    """The live API's answer to a call that no retry and no other title can fix (key, project, model)."""
+    if fault == "key_invalid":
+        return _error_info(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.",
+                           "API_KEY_INVALID")
+    if fault == "key_expired":
+        return _error_info(400, "INVALID_ARGUMENT", "API key expired. Please renew the API key.", "API_KEY_INVALID")
+    if fault == "suspended":  # Google quotes the key itself in this one
+        return _error_info(403, "PERMISSION_DENIED", f"Permission denied: Consumer 'api_key:{key}' has been "
+                           "suspended.", "CONSUMER_SUSPENDED", consumer="projects/578829824020",
+                           containerInfo=f"api_key:{key}")
+    if fault == "leaked":
+        return 403, {"error": {"code": 403, "message": "Your API key was reported as leaked. Please use another "
+                               "API key.", "status": "PERMISSION_DENIED"}}
+    if fault == "billing":
+        return 400, {"error": {"code": 400, "message": "User location is not supported for the API use without a "
+                               "billing account linked.", "status": "FAILED_PRECONDITION"}}
+    if fault == "unknown_model":
+        return 404, {"error": {"code": 404, "message": f"models/{model} is not found for API version v1beta, or "
+                               "is not supported for generateContent. Call ModelService.ListModels to see the "
+                               "list of available models and their supported methods.", "status": "NOT_FOUND"}}
+    raise ValueError(f"unknown account fault {fault!r}")
+
+
+ACCOUNT_FAULTS = ("key_invalid", "key_expired", "suspended", "leaked", "billing", "unknown_model")
 
 
 def tokens(text: str) -> int:
@@ -115,6 +155,8 @@ class FakeGemini:
     retry_delay: str = "0.01s"
     slow_s: float = 2.0
     drop_ids: set[str] = field(default_factory=set)
+    revoked_keys: set[str] = field(default_factory=set)
+    unknown_models: set[str] = field(default_factory=set)
     calls: list[CallRecord] = field(default_factory=list)
     requests: list[dict[str, Any]] = field(default_factory=list)
 
@@ -141,6 +183,8 @@ class FakeGemini:
             self._faults.clear()
             self._title_faults.clear()
             self.drop_ids.clear()
+            self.revoked_keys.clear()
+            self.unknown_models.clear()
 
     @property
     def call_count(self) -> int:
@@ -208,7 +252,8 @@ class FakeGemini:
         match = _PATH.match(path.split("?")[0])
         if not match:
             return 404, {"error": {"code": 404, "message": f"no route {path}", "status": "NOT_FOUND"}}
-        if not (headers.get("x-goog-api-key") or headers.get("X-Goog-Api-Key")):
+        key = headers.get("x-goog-api-key") or headers.get("X-Goog-Api-Key") or ""
+        if not key:
             return 403, ERROR_BODIES["403"][1]
         try:
             request = json.loads(raw or b"{}")
@@ -234,11 +279,18 @@ class FakeGemini:
                     item_faults[title_id] = queue.popleft()
                 elif fault is None:
                     fault = queue.popleft()
+            if key in self.revoked_keys:
+                fault = "key_invalid"
+            elif model in self.unknown_models:
+                fault = "unknown_model"
             record = CallRecord(path=path, model=model, ids=ids, status=200, fault=fault)
             self.calls.append(record)  # counted on arrival, also when the client gives up waiting
         if fault == "slow":
             time.sleep(self.slow_s)
-        status, body = self._answer(fault, model, prompt, system, schema, titles, item_faults, record)
+        if fault in ACCOUNT_FAULTS:
+            status, body = account_fault(fault, model, key)
+        else:
+            status, body = self._answer(fault, model, prompt, system, schema, titles, item_faults, record)
         record.status = status
         if status == 200:
             time.sleep(self.latency_s + self.per_input_token_s * record.prompt_tokens
