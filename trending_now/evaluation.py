@@ -307,6 +307,7 @@ class Evaluation:
     evaluated_at: Any = field(default_factory=utcnow)
     gate: str | None = None  # "pass" | "fail" | None (not gated)
     details: dict[str, Any] = field(default_factory=dict)
+    run_id: str | None = None  # the pipeline run that made this evaluation (its run report), if any
 
     def label(self) -> str:
         return f"{self.provider}/{self.model} prompt {self.prompt_version}"
@@ -323,6 +324,7 @@ class Evaluation:
             "prompt_version": self.prompt_version,
             "metrics": self.metrics,
             "gate": self.gate,
+            "run_id": self.run_id,
             "details": self.details,
         }
 
@@ -357,6 +359,7 @@ create table if not exists {TABLE} (
 {_COUNT_COLUMNS}
 {_METRIC_COLUMNS}
     gate varchar(8),
+    run_id varchar(64),
     details varchar(65535)
 )
 """
@@ -372,6 +375,7 @@ COLUMNS = (
     *COUNTS,
     *METRICS,
     "gate",
+    "run_id",
     "details",
 )
 
@@ -400,6 +404,7 @@ def store(warehouse: Warehouse, evaluations: Sequence[Evaluation]) -> None:
                 *(m.get(name) for name in COUNTS),
                 *(m.get(name) for name in METRICS),
                 ev.gate,
+                ev.run_id,
                 json.dumps(ev.details, default=str, sort_keys=True)[:60000],
             )
         )
@@ -413,6 +418,16 @@ def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
         return []
     return warehouse.fetch_all(
         f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"
+    )
+
+
+def for_run(warehouse: Warehouse, run_id: str) -> list[dict[str, Any]]:
+    """The evaluations a pipeline run stored (its run report shows them)."""
+    if not warehouse.table_exists(OPS, "enrichment_evals"):
+        return []
+    return warehouse.fetch_all(
+        f"select {', '.join(COLUMNS)} from {TABLE} where run_id = ? order by provider, model, prompt_version",
+        [run_id],
     )
 
 
@@ -473,6 +488,15 @@ def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Ev
             Evaluation("warehouse", provider, model, version, as_of, warehouse.target, metrics)
         )
     return evaluations
+
+
+def evaluate_run(settings: Settings, run_id: str, as_of: date | None) -> list[Evaluation]:
+    """After a run's enrich step: evaluate what the warehouse holds and store it labelled with the run."""
+    found = evaluate_warehouse(settings, as_of)
+    for ev in found:
+        ev.run_id = run_id
+    store(Warehouse(settings), found)
+    return found
 
 
 # ---- the evaluation set -----------------------------------------------------------------------------

@@ -41,6 +41,7 @@ class ReportData:
     daily: list[dict[str, Any]] = field(default_factory=list)  # day, runs, llm_calls, cost_usd
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # source, reason, n
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # review source -> outcome -> n
+    quality: list[dict[str, Any]] = field(default_factory=list)  # this run's rows of ops.enrichment_evals
     problems: list[str] = field(default_factory=list)  # parts of the page that could not be read
 
     @property
@@ -75,7 +76,7 @@ def collect(warehouse: Warehouse, run_id: str, history_runs: int = 30) -> Report
     if data.steps:
         data.as_of = data.steps[0]["as_of"]
         data.started_at = _naive_utc(data.steps[0]["started_at"])
-    for part in (_mart, _enrichments, _history, _quarantine, _sources):
+    for part in (_mart, _enrichments, _history, _quarantine, _sources, _quality):
         try:
             part(warehouse, data, history_runs)
         except Exception as exc:  # one unreadable part must not cost the whole page
@@ -154,6 +155,12 @@ def _sources(warehouse: Warehouse, data: ReportData, _: int) -> None:
     step = data.step("extract_reviews")
     for name, stats in ((step or {}).get("details", {}).get("sources") or {}).items():
         data.sources[name] = {k: int(stats.get(k) or 0) for k in ("ok", "no_reviews", "not_found", "error")}
+
+
+def _quality(warehouse: Warehouse, data: ReportData, _: int) -> None:
+    from trending_now.evaluation import for_run
+
+    data.quality = for_run(warehouse, data.run_id)
 
 
 # ---- SVG charts --------------------------------------------------------------------------------------
@@ -444,12 +451,43 @@ def render(data: ReportData) -> str:
         f"<td>{_e(s['error'] or '')}</td></tr>"
         for s in data.steps
     )
+
+    def pct(value: Any) -> str:
+        return "–" if value is None else f"{float(value) * 100:.0f}%"
+
+    def dec(value: Any, spec: str = ".2f") -> str:
+        return "–" if value is None else format(float(value), spec)
+
+    quality_rows = (
+        "".join(
+            f"<tr><td>{_e(q['provider'])}/{_e(q['model'])} · {_e(q['prompt_version'])}</td>"
+            f"<td class='num'>{q['titles']}</td><td class='num'>{pct(q['primary_genre_in_source_rate'])}</td>"
+            f"<td class='num'>{pct(q['secondary_genres_in_vocabulary_rate'])}</td>"
+            f"<td class='num'>{pct(q['vibe_tags_in_vocabulary_rate'])}</td>"
+            f"<td class='num'>{dec(q['score_mae'])} / {dec(q['score_spearman'])} ({q['score_titles']})</td>"
+            f"<td class='num'>{pct(q['summary_grounding_rate'])}</td>"
+            f"<td class='num'>{q['failures']}</td><td class='num'>{q['validation_retries']}</td>"
+            f"<td class='num'>${dec(q['cost_per_title_usd'], '.5f')}</td></tr>"
+            for q in data.quality
+        )
+        or "<tr><td colspan='10'>not evaluated: the run did not complete enrich_titles</td></tr>"
+    )
+    quality = (
+        '<div style="margin-top:20px"><figure class="chart" data-table="quality"><figcaption>Enrichment quality'
+        "<small>trending-now eval on the current enrichment inputs after this run, stored in ops.enrichment_evals (docs/evaluation.md)"
+        "</small></figcaption><table><tr><th>provider/model · prompt</th><th class='num'>titles</th>"
+        "<th class='num'>genre in sources</th><th class='num'>2nd genres in vocab.</th>"
+        "<th class='num'>tags in vocab.</th><th class='num'>score MAE / Spearman (titles)</th>"
+        "<th class='num'>summary grounded</th><th class='num'>failures</th><th class='num'>validation retries</th>"
+        f"<th class='num'>cost/title</th></tr>{quality_rows}</table></figure></div>"
+    )
     tables = (
         '<div class="grid" style="margin-top:20px">'
         f"{charts.pop()}"  # review sources next to the quarantine: both are about what the sources gave
         '<figure class="chart" data-table="quarantine"><figcaption>Quarantine<small>records set aside with a '
         "reason (raw_*.quarantine, this day)</small></figcaption><table><tr><th>source</th><th>reason</th>"
         f"<th class='num'>records</th></tr>{quarantine_rows}</table></figure></div>"
+        f"{quality}"
         '<div style="margin-top:20px"><figure class="chart" data-table="steps"><figcaption>Steps<small>ops.pipeline_runs for this run'
         "</small></figcaption><table><tr><th>step</th><th>status</th><th class='num'>time</th>"
         "<th class='num'>in</th><th class='num'>out</th><th class='num'>quar.</th><th>error</th></tr>"
@@ -484,9 +522,30 @@ def report_path(settings: Settings, run_id: str) -> Path:
     return settings.path("quality.report_dir") / f"run-{run_id}.html"
 
 
+def evaluate_enrichment(settings: Settings, run_id: str) -> None:
+    """When the run's enrich step succeeded, score the enrichment (``ops.enrichment_evals``, with the run id)."""
+    from trending_now.evaluation import evaluate_run
+
+    warehouse = Warehouse(settings)
+    if not warehouse.table_exists(OPS, "pipeline_runs"):
+        return
+    rows = warehouse.fetch_all(
+        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",
+        [run_id],
+    )
+    if rows:
+        evaluate_run(settings, run_id, rows[0]["as_of"])
+
+
 def write_report(settings: Settings, run_id: str) -> Path:
-    """Collect, render and write the report of ``run_id`` (atomically); returns its path."""
+    """Evaluate the enrichment, then collect, render and write the report of ``run_id`` (atomically)."""
+    problems = []
+    try:
+        evaluate_enrichment(settings, run_id)
+    except Exception as exc:  # the page says so; the rest of it is still worth having
+        problems.append(f"the enrichment evaluation: {(str(exc).splitlines() or [repr(exc)])[0]}")
     data = collect(Warehouse(settings), run_id, int(settings.get("report.history_runs", 30)))
+    data.problems += problems
     path = report_path(settings, run_id)
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_suffix(".html.tmp")

@@ -217,6 +217,27 @@ def test_a_failed_run_writes_its_report_saying_what_failed(
     assert charts["enrichments"]["empty"] == 1  # this run never reached enrich_titles
 
 
+def test_a_run_through_enrich_stores_and_shows_its_enrichment_quality(
+    make_settings: Callable[..., Settings], make_context: Callable[..., RunContext], tmp_path: Path
+) -> None:
+    from tests.enrich.conftest import input_row, seed_inputs
+    from trending_now.evaluation import for_run
+
+    settings = make_settings()
+    seed_inputs(settings, [input_row(i) for i in range(8)])
+    ctx = make_context(settings)
+    records, report = cli.run_and_report(ctx, pipeline.steps_named(["enrich_titles"]), report=True)
+    assert report == str(tmp_path / "reports" / f"run-{ctx.run_id}.html")
+    stored = for_run(ctx.warehouse, ctx.run_id)
+    assert [(q["dataset"], q["provider"], q["titles"], q["as_of"]) for q in stored] == [
+        ("warehouse", "heuristic", 8, ctx.as_of)]
+    page = Path(report).read_text()
+    assert "heuristic/heuristic-v1 · v1" in page and "Could not read" not in page
+    measured = measure(Path(report), tmp_path / "chromium", tmp_path / "quality.png")
+    assert {c["key"]: c["bars"] for c in measured["charts"]}["enrichments"] == 1  # 8 new
+    assert records[0].result.rows_out == 8
+
+
 def test_unreachable_warehouse_fails_without_a_report(
     make_settings: Callable[..., Settings], make_context: Callable[..., RunContext], tmp_path: Path
 ) -> None:
