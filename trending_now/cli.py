@@ -296,7 +296,6 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-
     if args.command == "report":
         from trending_now.metrics import last_run
 
