@@ -1,7 +1,7 @@
 """Parse the DAG the way Amazon MWAA will: under the Airflow of requirements-mwaa.txt.
 
-Run it with the interpreter of a venv built from requirements-mwaa.txt (``make mwaa-check`` builds
-one and runs this script with it). It
+Run it through ``make mwaa-check``, which builds a venv from requirements-mwaa.txt, runs this script
+with that venv's interpreter and exports the telemetry opt-outs (dbt, dlt, Cosmos, Scarf). It
 
 1. checks that the installed Airflow is the one MWAA runs (the ``apache-airflow`` pin of
    infrastructure/modules/mwaa/essential-constraints.txt);
@@ -28,14 +28,6 @@ DBT_DIR = ROOT / "dbt_project"
 CONSTRAINTS = ROOT / "infrastructure" / "modules" / "mwaa" / "essential-constraints.txt"
 DAG_ID = "data_ingestion_trending_now"
 DBT_GROUPS = ("dbt_staging_intermediate", "dbt_marts")
-QUIET_ENV = {
-    "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-    "AIRFLOW__COSMOS__ENABLE_TELEMETRY": "False",
-    "SCARF_ANALYTICS": "false",
-    "DO_NOT_TRACK": "1",
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-    "RUNTIME__DLTHUB_TELEMETRY": "false",
-}
 
 
 def mwaa_airflow_version(constraints: Path = CONSTRAINTS) -> str:
@@ -56,7 +48,6 @@ def write_manifest(target_path: Path) -> Path:
             "--target-path", str(target_path), "--log-path", str(target_path / "logs"),
         ],
         check=True,
-        env={**os.environ, **QUIET_ENV},
         timeout=600,
     )  # fmt: skip
     return target_path / "manifest.json"
@@ -110,7 +101,6 @@ def main() -> int:
     with tempfile.TemporaryDirectory(prefix="tn-mwaa-check-") as tmp:
         work = Path(tmp)
         manifest = write_manifest(work / "target")
-        os.environ.update(QUIET_ENV)
         os.environ.update(
             {
                 "AIRFLOW_HOME": str(work / "airflow"),
