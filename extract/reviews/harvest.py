@@ -1,6 +1,6 @@
 """Run the adapters for many titles with bounded concurrency, then dedupe and pick the reviews to keep.
 
-Only the sources due for a title are asked (``due``: title id -> {source: new/refresh}; all when absent).
+Only the sources due for a title are asked (``due``: title id -> {source: new/refresh/retry}; all when absent).
 A source that rejects our credentials or blocks us (:class:`SourceStopped`, or ``block_after_403s``
 consecutive 403 pages) is stopped for the rest of the run, once, with one log line; a title it could not
 be asked about, or one its request budget could not pay for, keeps no outcome for it and stays due.
@@ -226,6 +226,7 @@ class Harvester:
                 deferred=self.deferred.get(source, 0),
                 fetches_new=self.fetches[source].get("new", 0),
                 fetches_refresh=self.fetches[source].get("refresh", 0),
+                fetches_retry=self.fetches[source].get("retry", 0),
                 reviews=self.selected_counts.get(source, 0),
                 requests=stats.get("requests", 0),
                 cache_hits=stats.get("cache_hits", 0),

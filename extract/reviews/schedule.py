@@ -6,7 +6,9 @@ day it sits in the window. The state is ``raw_reviews.review_fetches`` (``first_
 ``last_fetched_on``, ``fetch_count``, ``status``, in run days), so any worker computes the same plan.
 A fetch the budget could not pay for writes no state, so the title stays due and carries over. A source
 whose review never changes once found (``refresh_after_found: false``, RogerEbert.com) is not refreshed
-after it. A title listed as new again after its schedule ended (a new season) starts a new one.
+after it. A title listed as new again after its schedule ended (a new season) starts a new one. A fetch
+that failed (``error``) is retried by a re-run of the same day (``retry``), so fixing a source and running
+the day again converges; across days, errors wait for the next scheduled refresh.
 
 **Daily budgets.** ``reviews.<source>.daily_budget`` caps the requests (retries and robots.txt included)
 one source gets per day, across every run of that day. The ledger is ``ops.review_request_budget``
@@ -67,7 +69,7 @@ def due_reason(
     window_start: date,
     settings: ReviewsSettings,
 ) -> str | None:
-    """``"new"``, ``"refresh"`` or None (not due) for one title and source on ``as_of``."""
+    """``"new"``, ``"refresh"``, ``"retry"`` or None (not due) for one title and source on ``as_of``."""
     in_window = last_listed_on is not None and window_start <= last_listed_on <= as_of
     if state is None or state.first_fetched_on is None:
         return "new" if in_window else None
@@ -75,6 +77,8 @@ def due_reason(
     horizon = max(settings.refresh_days, default=0)
     if in_window and last_listed_on is not None and last_listed_on > first + timedelta(days=horizon):
         return "new"  # listed as new again (a new season) after its schedule ended
+    if state.status == "error" and state.last_fetched_on == as_of:
+        return "retry"
     if state.status == "ok" and not settings.refreshes_after_found(source):
         return None
     age = (as_of - first).days

@@ -120,10 +120,12 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
             ["raw_reviews", table])}
         assert expected <= present, (table, expected - present)
 
-    # the same day again: nothing is due, nothing is asked, nothing changes
+    # the same day again: only the failed fetch is retried (A Quiet Field's drifted RogerEbert page)
     before = sites.total()
     again = extract_reviews(ctx)
-    assert counts(ctx) == first and sites.total() == before and again.rows_in == 0
+    assert again.details["fetches_due"] == {"retry": 1} and sites.total() == before + 2  # + robots.txt
+    assert counts(ctx) == first and fetch_state(ctx)[("tm9000001", "rogerebert")][1:] == (
+        "2026-11-20", "2026-11-20", 2)
 
     # the next day: the 1-day refresh, except RogerEbert where its review was found
     nxt = extract_reviews(make_context(settings, as_of=date(2026, 11, 21)))
@@ -132,9 +134,10 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
     state = fetch_state(ctx)
     assert state[("tm1522331", "tmdb")][1:] == ("2026-11-20", "2026-11-21", 2)
-    assert state[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)
+    assert state[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)  # found: not refreshed
+    assert state[("tm9000001", "rogerebert")][1:] == ("2026-11-20", "2026-11-21", 3)
     assert counts(ctx)["reviews"] == first["reviews"]
-    # two days after: the next refresh is on day 3
+    # two days after: the next refresh is on day 3 (the drifted page failed again yesterday: no same-day retry)
     assert extract_reviews(make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
     ledger = {(str(r["day"]), r["source"]): r["requests"] for r in wh.fetch_all(
         "select day, source, requests from ops.review_request_budget")}
