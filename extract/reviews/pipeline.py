@@ -78,7 +78,7 @@ def extract_reviews(ctx: RunContext) -> StepResult:
     settings = ReviewsSettings.from_settings(ctx.settings)
     warehouse = ctx.warehouse
     ensure_subjects_model(ctx)
-    horizon = max(settings.refresh_days, default=0)
+    horizon = settings.refresh_horizon
     since = min(ctx.window_start, ctx.as_of - timedelta(days=horizon + 1))
     rows = schedule.read_candidates(warehouse, since)
     states = schedule.read_states(warehouse, since)

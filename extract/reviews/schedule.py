@@ -1,8 +1,9 @@
 """What is due today, and how many requests each source may still make today.
 
 **Refresh schedule.** A title is fetched from a source when it is first seen (new in the run's window),
-then again ``reviews.refresh_days`` days after that first fetch (default 1, 3, 7, 14 and 30), not every
-day it sits in the window. The state is ``raw_reviews.review_fetches`` (``first_fetched_on``,
+then again ``reviews.refresh_days`` days after that first fetch (default 1, 3, 7, 14 and 30;
+``reviews.<source>.refresh_days`` per source: 3 and 10 for the critics' sites), not every day it sits in
+the window. The state is ``raw_reviews.review_fetches`` (``first_fetched_on``,
 ``last_fetched_on``, ``fetch_count``, ``status``, in run days), so any worker computes the same plan.
 A fetch the budget could not pay for writes no state, so the title stays due and carries over. A source
 whose review never changes once found (``refresh_after_found: false``, RogerEbert.com) is not refreshed
@@ -74,7 +75,7 @@ def due_reason(
     if state is None or state.first_fetched_on is None:
         return "new" if in_window else None
     first = state.first_fetched_on
-    horizon = max(settings.refresh_days, default=0)
+    horizon = settings.refresh_horizon
     if in_window and last_listed_on is not None and last_listed_on > first + timedelta(days=horizon):
         return "new"  # listed as new again (a new season) after its schedule ended
     if state.status == "error" and state.last_fetched_on == as_of:
@@ -83,7 +84,7 @@ def due_reason(
         return None
     age = (as_of - first).days
     done = ((state.last_fetched_on or first) - first).days
-    return "refresh" if any(done < day <= age for day in settings.refresh_days) else None
+    return "refresh" if any(done < day <= age for day in settings.refresh_days_for(source)) else None
 
 
 @dataclass

@@ -23,6 +23,9 @@ DEFAULT_USER_AGENT = "TrendingNowBot/0.1 (+https://github.com/trending-now/trend
 DEFAULT_DAILY_BUDGETS = {"tmdb": 5000, "rogerebert": 1500, "guardian": 500}
 # Days after a title is first fetched from a source when it is fetched again (reviews appear days after release).
 DEFAULT_REFRESH_DAYS = (1, 3, 7, 14, 30)
+# Critics review around release, and these two sites are the scarce ones (Guardian: 500 calls a day; RogerEbert:
+# up to three slug guesses a fetch): two refreshes keep ~130 new titles a day within their budgets.
+DEFAULT_SOURCE_REFRESH_DAYS: dict[str, tuple[int, ...]] = {"rogerebert": (3, 10), "guardian": (3, 10)}
 # A source whose review does not change once found is not refreshed after it (one critic page per title).
 DEFAULT_REFRESH_AFTER_FOUND = {"tmdb": True, "rogerebert": False, "guardian": True}
 # Most requests one fetch of one title can cost per source, before retries (RogerEbert: three slug guesses).
@@ -50,6 +53,8 @@ class ReviewsSettings:
     api_keys: dict[str, str | None] = field(default_factory=dict, repr=False)
     daily_budgets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DAILY_BUDGETS))
     refresh_days: tuple[int, ...] = DEFAULT_REFRESH_DAYS
+    source_refresh_days: dict[str, tuple[int, ...]] = field(
+        default_factory=lambda: dict(DEFAULT_SOURCE_REFRESH_DAYS))
     refresh_after_found: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REFRESH_AFTER_FOUND))
     block_after_403s: int = 3  # consecutive 403 pages from a scraped site = a site-wide block: stop the source
     budget_day: str = "utc"  # the day budgets are counted on: utc (the services' quota day) or as_of (simulations)
@@ -65,6 +70,15 @@ class ReviewsSettings:
 
     def daily_budget(self, source: str) -> int:
         return int(self.daily_budgets.get(source, DEFAULT_DAILY_BUDGETS[source]))
+
+    def refresh_days_for(self, source: str) -> tuple[int, ...]:
+        return self.source_refresh_days.get(source, self.refresh_days)
+
+    @property
+    def refresh_horizon(self) -> int:
+        """The last refresh day of any source."""
+        days = [*self.refresh_days, *(d for v in self.source_refresh_days.values() for d in v)]
+        return max(days, default=0)
 
     def refreshes_after_found(self, source: str) -> bool:
         return bool(self.refresh_after_found.get(source, True))
@@ -96,15 +110,25 @@ class ReviewsSettings:
                 budgets[source] = max(0, int(sub["daily_budget"]))
             if sub.get("refresh_after_found") is not None:
                 after_found[source] = bool(sub["refresh_after_found"])
-        refresh = section.get("refresh_days")
-        if isinstance(refresh, str):
-            refresh = [v for v in refresh.split(",") if v.strip()]
-        refresh_days = tuple(sorted({int(v) for v in refresh})) if refresh else defaults.refresh_days
+        def days(value: Any, key: str) -> tuple[int, ...] | None:
+            if isinstance(value, str):
+                value = [v for v in value.split(",") if v.strip()]
+            if not value:
+                return None
+            out = tuple(sorted({int(v) for v in value}))
+            if any(day <= 0 for day in out):
+                raise ConfigError(f"{key} must be positive day counts, got {list(out)}")
+            return out
+
+        refresh_days = days(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
+        source_refresh = dict(DEFAULT_SOURCE_REFRESH_DAYS)
+        for source in SOURCES:
+            own = days((section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days")
+            if own:
+                source_refresh[source] = own
         budget_day = str(section.get("budget_day") or defaults.budget_day).lower()
         if budget_day not in ("utc", "as_of"):
             raise ConfigError(f"reviews.budget_day must be utc or as_of, got {budget_day!r}")
-        if any(day <= 0 for day in refresh_days):
-            raise ConfigError(f"reviews.refresh_days must be positive day counts, got {list(refresh_days)}")
         api_keys = {source: settings.secrets.get(name) for source, name in SECRET_FOR_SOURCE.items()}
         language = str(settings.get("reviews.language") or defaults.language)
         return cls(
@@ -125,6 +149,7 @@ class ReviewsSettings:
             api_keys=api_keys,
             daily_budgets=budgets,
             refresh_days=refresh_days,
+            source_refresh_days=source_refresh,
             refresh_after_found=after_found,
             block_after_403s=max(1, num("block_after_403s", int, defaults.block_after_403s)),
             budget_day=budget_day,

@@ -127,24 +127,27 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert counts(ctx) == first and fetch_state(ctx)[("tm9000001", "rogerebert")][1:] == (
         "2026-11-20", "2026-11-20", 2)
 
-    # the next day: the 1-day refresh, except RogerEbert where its review was found
+    # the next day: TMDB's 1-day refresh (the critics' sites refresh on days 3 and 10)
     nxt = extract_reviews(make_context(settings, as_of=date(2026, 11, 21)))
-    assert nxt.details["fetches_due"] == {"refresh": 10}
-    # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
-    assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
+    assert nxt.details["fetches_due"] == {"refresh": 4}
+    assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["guardian"]["used"] == 0
     state = fetch_state(ctx)
     assert state[("tm1522331", "tmdb")][1:] == ("2026-11-20", "2026-11-21", 2)
-    assert state[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)  # found: not refreshed
-    assert state[("tm9000001", "rogerebert")][1:] == ("2026-11-20", "2026-11-21", 3)
+    assert state[("tm9000001", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 2)
     assert counts(ctx)["reviews"] == first["reviews"]
-    # two days after: the next refresh is on day 3 (the drifted page failed again yesterday: no same-day retry)
+    # two days after: nothing; three days after: every source, except RogerEbert where its review was found
     assert extract_reviews(make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
+    third = extract_reviews(make_context(settings, as_of=date(2026, 11, 23)))
+    assert third.details["fetches_due"] == {"refresh": 4 + 4 + 2}
+    # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
+    assert third.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
+    assert fetch_state(ctx)[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)  # found
     ledger = {(str(r["day"]), r["source"]): r["requests"] for r in wh.fetch_all(
         "select day, source, requests from ops.review_request_budget")}
     assert ledger[("2026-11-20", "tmdb")] == 4 and ledger[("2026-11-21", "tmdb")] == 4
 
-    limited = extract_reviews(make_context(settings, as_of=date(2026, 11, 23), limit=2))
-    assert limited.rows_in == 2
+    limited = extract_reviews(make_context(settings, as_of=date(2026, 11, 27), limit=2))
+    assert limited.rows_in == 2  # day 7: TMDB's refresh, two titles only
 
 
 def test_extract_reviews_into_duckdb(make_settings, make_context) -> None:
