@@ -29,7 +29,7 @@ from typing import Any
 
 from dag_settings import DagOptions
 
-from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECTIONS
+from trending_now.dbt import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import Step
 
 PROFILE_NAME = "trending_now"
@@ -86,12 +86,18 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
     }
 
 
-def render_config(select: list[str], load_method: Any = None) -> Any:
+def dbt_exclusion(step: Step) -> list[str]:
+    """What the step's ``dbt build`` leaves out, as the CLI's (:data:`trending_now.dbt.EXCLUSIONS`)."""
+    return list(EXCLUSIONS.get(step.name, []))
+
+
+def render_config(select: list[str], exclude: list[str], load_method: Any = None) -> Any:
     from cosmos import LoadMode, RenderConfig, TestBehavior
 
     return RenderConfig(
         load_method=load_method or LoadMode.DBT_MANIFEST,
         select=list(select),
+        exclude=list(exclude),
         test_behavior=TestBehavior.AFTER_EACH,
         # A test spanning two models (relationships) gets its own task after both (found by a scheduler run).
         should_detach_multiple_parents_tests=True,
@@ -127,10 +133,14 @@ def wait_for_the_build(group: Any) -> None:
     tasks = list(group.iter_tasks())
     ids = {t.task_id for t in tasks}
     gate = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
-    producer = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}"))
     for task in tasks:
-        if task not in (producer, gate) and not task.upstream_task_ids & ids:
+        if task not in (producer(group), gate) and not task.upstream_task_ids & ids:
             gate >> task
+
+
+def producer(group: Any) -> Any:
+    """The group's producer task (the one ``dbt build``)."""
+    return next(t for t in group.iter_tasks() if t.task_id.endswith(f".{PRODUCER_TASK_ID}"))
 
 
 def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
@@ -142,11 +152,14 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
         raise ValueError(f"{step.name} has no dbt selection in trending_now.dbt.SELECTIONS")
     group = DbtTaskGroup(
         group_id=step.name,
-        render_config=render_config(select, kwargs.pop("load_method", None)),
+        render_config=render_config(select, dbt_exclusion(step), kwargs.pop("load_method", None)),
         operator_args=operator_args(options, step.name),
         **cosmos_configs(options),
         **kwargs,
     )
     if options.dbt_execution_mode == "watcher":
         wait_for_the_build(group)
+        # The producer's command is the CLI's (trending_now.dbt.build): Cosmos sets its --exclude from
+        # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
+        producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
     return group

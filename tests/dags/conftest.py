@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from trending_now.config import PROJECT_ROOT
-from trending_now.dbt import EXCLUDE_UNIT_TESTS, SELECTIONS
+from trending_now.dbt import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -59,7 +59,7 @@ class DbtSelection:
     nodes: dict[str, frozenset[str]]
 
 
-def _dbt_ls(select: list[str], target_path: Path) -> frozenset[str]:
+def _dbt_ls(select: list[str], exclude: list[str], target_path: Path) -> frozenset[str]:
     cmd = [
         str(BIN / "dbt"),
         "--quiet",
@@ -72,6 +72,7 @@ def _dbt_ls(select: list[str], target_path: Path) -> frozenset[str]:
         *select,
         "--exclude",
         *EXCLUDE_UNIT_TESTS,
+        *exclude,
         "--resource-type",
         "model",
         "--resource-type",
@@ -97,7 +98,7 @@ def dbt_selection() -> Iterator[DbtSelection]:
         pytest.skip("dbt_project/ is not there yet")
     with tempfile.TemporaryDirectory(prefix="tn-dbt-target-") as path:
         target = Path(path)
-        nodes = {step: _dbt_ls(list(select), target) for step, select in SELECTIONS.items()}
+        nodes = {step: _dbt_ls(list(sel), EXCLUSIONS.get(step, []), target) for step, sel in SELECTIONS.items()}
         manifest = target / "manifest.json"
         assert manifest.exists(), "dbt ls wrote no manifest.json"
         yield DbtSelection(manifest=manifest, nodes=nodes)

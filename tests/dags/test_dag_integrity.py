@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.dags.conftest import DAG_ID, DAGS_DIR, DbtSelection
-from trending_now.dbt import SELECTIONS
+from trending_now.dbt import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import STEP_NAMES
 
 GROUPS = tuple(name for name in STEP_NAMES if name in SELECTIONS)
@@ -140,6 +140,7 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
     assert [p.task_id for p in producers] == [f"{group}.{PRODUCER}"]
     assert producers[0].select.split() == list(SELECTIONS[group])
+    assert producers[0].exclude.split() == [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])]  # the CLI's
     ids = {t.task_id for t in tasks}
     for task in tasks:
         if _is_producer(task):
