@@ -22,6 +22,7 @@ from tests.reliability.conftest import (
     gemini_project,
     state_of,
 )
+from trending_now.pipeline import StepFailed
 
 pytestmark = pytest.mark.slow
 AFTER_ENRICH = ["enrich_titles", "dbt_marts"]
@@ -84,23 +85,21 @@ def test_llm_rate_limited_for_a_while_then_recovers(
     assert_converged(state_of(project.settings()), gemini_reference)
 
 
-def test_budget_cap_leaves_the_rest_pending_and_the_next_run_finishes(
+def test_budget_cap_leaves_the_rest_pending_fails_loudly_and_the_next_run_finishes(
     tmp_path: Path, reference: Reference, gemini_reference: dict[str, Any], fake_gemini: RateLimitedGemini
 ) -> None:
     all_ids = {row["id"] for row in gemini_reference["mart"]}
     project = gemini_project(reference, tmp_path, fake_gemini, **{"enrich.max_cost_usd": 0.012})
-    results = project.run(AFTER_ENRICH)
-    enrich = results["enrich_titles"]
-    assert enrich.details["budget_stopped"] is True
-    assert 0 < enrich.rows_out < len(all_ids)
-    assert enrich.cost_usd <= 0.012
+    with pytest.raises(StepFailed, match=r"^enrich_titles: budget cap reached: \d+ title\(s\) left pending after "
+                       r"\$0\.\d{4} \(cap \$0\.012\); raise enrich\.max_cost_usd to enrich them$"):
+        project.run(AFTER_ENRICH)
     warehouse = project.context().warehouse
     enriched = set(enrichment_ids(project.settings()))
-    assert len(enriched) == enrich.rows_out == fake_gemini.call_count
-    published = {r["id"] for r in warehouse.fetch_all("select id from marts.movies_tv_shows_enriched")}
-    pending = {r["id"] for r in warehouse.fetch_all("select id from intermediate.int_titles_pending_enrichment")}
-    assert published == enriched  # only enriched titles are published, none half-empty
-    assert pending == all_ids - enriched  # the rest stays visible as pending
+    assert 0 < len(enriched) < len(all_ids)
+    assert len(enriched) == fake_gemini.call_count  # every paid answer was kept
+    spent = warehouse.fetch_all("select sum(cost_usd) as usd from raw_enrichment.title_enrichments")[0]["usd"]
+    assert 0 < spent <= 0.012
+    assert not warehouse.table_exists("marts", "movies_tv_shows_enriched")  # the failed run published nothing
 
     calls_before = fake_gemini.call_count
     results = project.run(AFTER_ENRICH, extra={"enrich.max_cost_usd": 5.0})
