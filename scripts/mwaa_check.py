@@ -8,13 +8,18 @@ with that venv's interpreter and exports the telemetry opt-outs (dbt, dlt, Cosmo
 2. writes a fresh dbt manifest with that venv's dbt (``dbt parse --target redshift``, offline: the
    profile's defaults need no warehouse);
 3. loads dags/ with Airflow's DagBag, as the MWAA scheduler does, with APP_ENV=staging;
-4. fails unless there are 0 import errors, the DAG is there and Cosmos rendered its dbt groups.
+4. fails unless there are 0 import errors, the DAG is there and Cosmos rendered its dbt groups;
+5. imports every module of the project and every third-party module its code imports, also inside
+   functions (what the tasks import when they run), so a runtime dependency missing from
+   requirements-mwaa.in fails here and not on a worker.
 
 Everything it writes goes to a temporary directory. Exit 0 when the DAG parses, 1 otherwise.
 """
 
 from __future__ import annotations
 
+import ast
+import importlib
 import os
 import re
 import subprocess
@@ -26,7 +31,13 @@ ROOT = Path(__file__).resolve().parents[1]
 DAGS_DIR = ROOT / "dags"
 DBT_DIR = ROOT / "dbt_project"
 CONSTRAINTS = ROOT / "infrastructure" / "modules" / "mwaa" / "essential-constraints.txt"
+PACKAGES = ("trending_now", "extract", "enrich")
 DAG_ID = "data_ingestion_trending_now"
+# Imported by the code but not installed on MWAA, with the reason.
+NOT_ON_MWAA = {
+    "duckdb": "the warehouse of the dev target only (staging and prod use Redshift)",
+    "httpx2": "optional: the Gemini provider imports it under try/except ImportError",
+}
 DBT_GROUPS = ("dbt_staging_intermediate", "dbt_marts")
 
 
@@ -82,6 +93,46 @@ def parse_dags() -> list[str]:
     return problems
 
 
+def _project_modules() -> dict[str, Path]:
+    modules = {}
+    for package in PACKAGES:
+        for path in sorted((ROOT / package).rglob("*.py")):
+            if path.name == "__main__.py":  # runs the CLI when imported
+                continue
+            parts = path.relative_to(ROOT).with_suffix("").parts
+            modules[".".join(parts[:-1] if parts[-1] == "__init__" else parts)] = path
+    for path in sorted(DAGS_DIR.glob("*.py")):
+        modules[path.stem] = path
+    return modules
+
+
+def check_imports() -> list[str]:
+    """Import each project module and each third-party module the code imports anywhere."""
+    modules = _project_modules()
+    local = {name.split(".")[0] for name in modules}
+    third_party: set[str] = set()
+    for path in modules.values():
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                third_party.update(alias.name for alias in node.names)
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                third_party.add(node.module)
+    third_party = {
+        name
+        for name in third_party
+        if name.split(".")[0] not in local | set(sys.stdlib_module_names) | {"__future__"}
+        and name.split(".")[0] not in NOT_ON_MWAA
+    }
+    problems = []
+    for name in [*sorted(modules), *sorted(third_party)]:
+        try:
+            importlib.import_module(name)
+        except Exception as exc:  # any failure to import is the finding
+            problems.append(f"cannot import {name}: {type(exc).__name__}: {exc}")
+    print(f"  imports: {len(modules)} project module(s), {len(third_party)} third-party module(s)")
+    return problems
+
+
 def main() -> int:
     from importlib.metadata import version
 
@@ -110,7 +161,7 @@ def main() -> int:
         )
         sys.path.insert(0, str(DAGS_DIR))  # MWAA puts the DAGs folder on sys.path
         sys.path.insert(0, str(ROOT))  # the packages CD syncs next to the DAGs
-        problems = parse_dags()
+        problems = parse_dags() + check_imports()
     for line in problems:
         print(f"mwaa-check: {line}", file=sys.stderr)
     if problems:
