@@ -3,7 +3,14 @@
     score_normalized, review_url}, ordered by source, publication date and key so the text
     (and so source_data_hash) is stable from run to run. Reviews filed under a season's id
     are moved to the parent show.
+
+    Only the latest `reviews.max_reviews` reviews per title and source are kept (raw_reviews keeps
+    every review ever fetched): the enrichment input, its hash and the mart all read this capped set.
+    N is the dbt var `max_reviews` (dbt_project.yml): the pipeline setting `reviews.max_reviews`,
+    which reaches dbt as the environment variable TRENDING_NOW__REVIEWS__MAX_REVIEWS.
 #}
+{%- set max_reviews = var('max_reviews') | int -%}
+
 with
 
 reviews as (
@@ -46,6 +53,27 @@ mapped as (
 
 ),
 
+latest as (
+
+    select
+        *,
+        row_number() over (
+            partition by title_id, source_name
+            order by published_sort_key desc, review_key asc
+        ) as recency_rank
+
+    from mapped
+
+),
+
+capped as (
+
+    select * from latest
+
+    where recency_rank <= {{ max_reviews }}
+
+),
+
 final as (
 
     select
@@ -73,7 +101,7 @@ final as (
             "order by source_name, published_sort_key desc, review_key"
         ) }} as reviews_fingerprint
 
-    from mapped
+    from capped
 
     group by title_id
 
