@@ -25,6 +25,7 @@ import re
 import subprocess
 import sys
 import tempfile
+from importlib.metadata import version
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -64,6 +65,7 @@ def write_manifest(target_path: Path) -> Path:
 
 
 def _dagbag_class() -> type:
+    # Airflow is imported only after main() has set AIRFLOW_HOME (it reads its config on import).
     try:  # Airflow >= 3.1
         from airflow.dag_processing.dagbag import DagBag
     except ImportError:  # Airflow 3.0 (MWAA)
@@ -137,8 +139,6 @@ def check_imports() -> list[str]:
 
 
 def main() -> int:
-    from importlib.metadata import version
-
     expected = mwaa_airflow_version()
     installed = {name: version(name) for name in ("apache-airflow", "astronomer-cosmos", "dbt-core")}
     print(

@@ -65,5 +65,5 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     for line in ["require_tests: this step must run every selected test", *lines]:
         if reporter is not None:
             reporter.write_line(line, red=True)
-    if session.exitstatus == pytest.ExitCode.OK or session.exitstatus == pytest.ExitCode.NO_TESTS_COLLECTED:
+    if session.exitstatus in (pytest.ExitCode.OK, pytest.ExitCode.NO_TESTS_COLLECTED):
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
