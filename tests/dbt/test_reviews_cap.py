@@ -90,20 +90,12 @@ def test_fallback_equals_the_setting() -> None:
     assert int(match.group(1)) == int(base.get("reviews.max_reviews"))
 
 
-def test_cap_on_duckdb(tmp_path: Path) -> None:
+def test_cap_on_duckdb(tmp_path: Path, make_settings: Callable[..., Any]) -> None:
     db = tmp_path / "warehouse.duckdb"
     loader = RawLoader(dlt.destinations.duckdb(credentials=str(db)), tmp_path / ".dlt")
+    warehouse = Warehouse(make_settings({"warehouse.duckdb_path": str(db)}))
     env = {"TRENDING_NOW_DUCKDB_PATH": str(db), "TRENDING_NOW__REVIEWS__MAX_REVIEWS": str(CAP)}
-
-    def fetch(sql: str) -> list[dict[str, Any]]:
-        import duckdb
-
-        with duckdb.connect(str(db)) as conn:
-            cur = conn.execute(sql)
-            names = [d[0] for d in cur.description]
-            return [dict(zip(names, row, strict=True)) for row in cur.fetchall()]
-
-    check_cap(loader, lambda args: run_dbt(args, target="duckdb", work_dir=tmp_path, env=env), fetch)
+    check_cap(loader, lambda args: run_dbt(args, target="duckdb", work_dir=tmp_path, env=env), warehouse.fetch_all)
 
 
 @pytest.mark.postgres
