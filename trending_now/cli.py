@@ -25,7 +25,8 @@ steps of a daily run, in order:
   extract    extract_releases (JustWatch) + extract_reviews (TMDB, RogerEbert.com, Guardian) -> raw_* via dlt
   transform  dbt staging + intermediate (before enrich) and marts with tests (after); --layer picks one
   enrich     one structured Gemini call per new/changed title (heuristic provider without GEMINI_API_KEY)
-  validate   Great Expectations gate on marts.movies_tv_shows_enriched
+  validate   Great Expectations gate on the mart's audit relation (marts_audit), before it is published
+  publish    swap the audited mart into marts.movies_tv_shows_enriched (write-audit-publish)
   export     Parquet file under data/exports/
   snapshot   DVC add + push of the export (--list, --restore DATE)
 
@@ -105,7 +106,8 @@ def build_parser() -> argparse.ArgumentParser:
         help="staging = staging+intermediate, marts = the mart and its tests (default: all)",
     )
     sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
-    sub.add_parser("validate", parents=[common], help="Great Expectations gate on the mart")
+    sub.add_parser("validate", parents=[common], help="Great Expectations gate on the mart's audit relation")
+    sub.add_parser("publish", parents=[common], help="publish the audited mart (after validate passed)")
     sub.add_parser("export", parents=[common], help="export the mart to Parquet under data/exports/")
     snapshot = sub.add_parser("snapshot", parents=[common], help="version the export with DVC")
     group = snapshot.add_mutually_exclusive_group()
@@ -286,7 +288,9 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
         f"  enriched   {value('enrich_titles', 'rows_out')} new "
         f"({value('enrich_titles', 'cache_hits')} cached, {value('enrich_titles', 'llm_calls')} LLM calls, "
         f"${cost:.4f})",
-        f"  published  {value('validate_mart', 'rows_in')} rows in marts.movies_tv_shows_enriched",
+        f"  published  {value('validate_mart', 'rows_in')} rows in marts.movies_tv_shows_enriched "
+        f"({(by_step['publish_mart'].details.get('changed_rows') if 'publish_mart' in by_step else '-')} "
+        "new or changed)",
         f"  quarantined {quarantined}",
         "  step times " + ", ".join(f"{r.result.step} {r.duration_s:.1f}s" for r in records),
     ]

@@ -10,12 +10,28 @@ from typing import Any
 
 from trending_now.context import RunContext, StepResult
 
-# The two dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts).
+# The dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts -> publish).
 # (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
-# (b) the enrichment side table's staging, the pending model, the mart and its tests.
+# (b) the enrichment side table's staging, the pending model and the mart's audit relation, with their
+#     tests (write-audit-publish: consumers do not read the audit relation);
+# (c) after the Great Expectations gate: the published table, a copy of the audited mart swapped in.
 SELECT_BEFORE_ENRICH = ["+int_titles_enrichment_input", "stg_reviews__review_fetches"]
+PUBLISHED_MODEL = "movies_tv_shows_enriched"
 SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
+SELECT_PUBLISH = [PUBLISHED_MODEL]
+# (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
+SELECT_TITLES = ["+int_titles__review_subjects"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
+# The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
+# steps as Cosmos task groups, every other step as a Python task.
+SELECTIONS: dict[str, list[str]] = {
+    "dbt_titles": SELECT_TITLES,
+    "dbt_staging_intermediate": SELECT_BEFORE_ENRICH,
+    "dbt_marts": SELECT_MARTS,
+    "publish_mart": SELECT_PUBLISH,
+}
+# What a dbt step leaves out of its selection (the DAG's Cosmos groups pass the same to RenderConfig.exclude).
+EXCLUSIONS: dict[str, list[str]] = {"dbt_marts": [PUBLISHED_MODEL]}
 
 
 class DbtError(RuntimeError):
@@ -130,14 +146,16 @@ def _failures(result: Any) -> str:
 
 
 def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
-    """``dbt build --select <select>`` without unit tests (CI runs them with ``dbt test``)."""
+    """``dbt build --select <select>`` without unit tests (CI runs them with ``dbt test``) nor the step's
+    :data:`EXCLUSIONS`."""
     from trending_now.raw_tables import ensure_raw_tables
 
     created = ensure_raw_tables(ctx.warehouse)
     if created:
         ctx.progress(f"created empty raw table(s) no load has made yet: {', '.join(created)}")
     ctx.progress(f"dbt build --select {' '.join(select)}")
-    result = invoke(ctx, ["build", "--select", *select, "--exclude", *EXCLUDE_UNIT_TESTS])
+    exclude = [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(step, [])]
+    result = invoke(ctx, ["build", "--select", *select, "--exclude", *exclude])
     counts: dict[str, int] = {}
     models = 0
     for node_result in getattr(result.result, "results", None) or []:
@@ -153,5 +171,43 @@ def build_before_enrich(ctx: RunContext) -> StepResult:
     return build(ctx, SELECT_BEFORE_ENRICH, "dbt_staging_intermediate")
 
 
+def build_titles(ctx: RunContext) -> StepResult:
+    # cautious: only tests whose every parent is selected (a relationships test to an unselected model waits)
+    with _environ({"DBT_INDIRECT_SELECTION": "cautious"}):
+        return build(ctx, SELECT_TITLES, "dbt_titles")
+
+
 def build_marts(ctx: RunContext) -> StepResult:
     return build(ctx, SELECT_MARTS, "dbt_marts")
+
+
+def publish_mart(ctx: RunContext) -> StepResult:
+    """Publish the audited mart (write-audit-publish): runs only after ``dbt_marts`` and the gate passed.
+
+    ``changed_rows`` counts the audited rows that are new or differ from the published version (by id and
+    ``data_ingestion_timestamp``, which moves exactly when a row's content changes).
+    """
+    from trending_now.mart_schema import AUDIT_TABLE, MART_TABLE
+
+    changed = _changed_rows(ctx, AUDIT_TABLE, MART_TABLE)
+    result = build(ctx, SELECT_PUBLISH, "publish_mart")
+    result.details["changed_rows"] = changed
+    ctx.progress(f"published {PUBLISHED_MODEL}: {changed} new or changed row(s)")
+    return result
+
+
+def _changed_rows(ctx: RunContext, audit: str, published: str) -> int | None:
+    if not ctx.warehouse.table_exists(*audit.split(".", 1)):
+        return 0  # nothing audited: dbt reports the missing relation
+    if not ctx.warehouse.table_exists(*published.split(".", 1)):
+        return _count(ctx, audit)  # the first publication: every row is new
+    # constant identifiers from mart_schema, no user input
+    sql = (
+        f"select count(*) as n from {audit} a left join {published} p "
+        "on a.id = p.id and a.data_ingestion_timestamp = p.data_ingestion_timestamp where p.id is null"
+    )
+    return int(ctx.warehouse.fetch_all(sql)[0]["n"])
+
+
+def _count(ctx: RunContext, table: str) -> int:
+    return int(ctx.warehouse.fetch_all(f"select count(*) as n from {table}")[0]["n"])

@@ -17,6 +17,10 @@ import pyarrow as pa
 MART_SCHEMA = "marts"
 MART_NAME = "movies_tv_shows_enriched"
 MART_TABLE = f"{MART_SCHEMA}.{MART_NAME}"
+# Write-audit-publish: a run builds and checks this relation; publish_mart copies it into MART_TABLE.
+AUDIT_SCHEMA = "marts_audit"
+AUDIT_NAME = f"{MART_NAME}_audit"
+AUDIT_TABLE = f"{AUDIT_SCHEMA}.{AUDIT_NAME}"
 
 
 @dataclass(frozen=True)
@@ -91,7 +95,7 @@ def select_mart_sql(table: str = MART_TABLE) -> str:
     return f"select {', '.join(MART_COLUMN_NAMES)} from {table} order by id"
 
 
-def check_columns(found: Sequence[str]) -> None:
+def check_columns(found: Sequence[str], table: str = MART_TABLE) -> None:
     """Fail with one clear line when the mart's column list differs from the published one."""
     found_list = [c.lower() for c in found]
     missing = [c for c in MART_COLUMN_NAMES if c not in found_list]
@@ -102,31 +106,31 @@ def check_columns(found: Sequence[str]) -> None:
             parts.append(f"missing {', '.join(missing)}")
         if extra:
             parts.append(f"unexpected {', '.join(extra)}")
-        raise MartSchemaError(f"{MART_TABLE} does not match the published schema: {'; '.join(parts)}")
+        raise MartSchemaError(f"{table} does not match the published schema: {'; '.join(parts)}")
 
 
-def read_mart_columns(warehouse: Any) -> list[str]:
+def read_mart_columns(warehouse: Any, table: str = MART_TABLE) -> list[str]:
+    schema, _, name = table.partition(".")
     rows = warehouse.fetch_all(
         "select column_name from information_schema.columns where table_schema = ? and table_name = ? "
         "order by ordinal_position",
-        [MART_SCHEMA, MART_NAME],
+        [schema, name],
     )
     return [str(r["column_name"]) for r in rows]
 
 
-def read_mart_rows(warehouse: Any) -> list[dict[str, Any]]:
-    """All mart rows as dicts (driver types as returned), columns in published order, sorted by id.
+def read_mart_rows(warehouse: Any, table: str = MART_TABLE) -> list[dict[str, Any]]:
+    """All rows of the published mart (or of its audit relation, ``table=AUDIT_TABLE``) as dicts (driver
+    types as returned), columns in published order, sorted by id.
 
     The column list is checked first so a renamed or missing column fails with a message naming it
     rather than a driver error.
     """
-    columns = read_mart_columns(warehouse)
+    columns = read_mart_columns(warehouse, table)
     if not columns:
-        raise MartSchemaError(
-            f"{MART_TABLE} does not exist in the {warehouse.target} warehouse: run dbt first"
-        )
-    check_columns(columns)
-    return warehouse.fetch_all(select_mart_sql())
+        raise MartSchemaError(f"{table} does not exist in the {warehouse.target} warehouse: run dbt first")
+    check_columns(columns, table)
+    return warehouse.fetch_all(select_mart_sql(table))
 
 
 def rows_to_arrow(rows: Sequence[dict[str, Any]]) -> pa.Table:

@@ -1,7 +1,11 @@
 """The daily job as an ordered list of steps; the CLI and the Airflow DAG both call these functions.
 
 extract_releases -> extract_reviews -> dbt staging/intermediate -> enrich -> dbt marts (+tests)
--> Great Expectations gate -> Parquet export -> DVC snapshot.
+-> Great Expectations gate -> publish -> Parquet export -> DVC snapshot.
+
+Write-audit-publish: ``dbt_marts`` merges into the mart's audit relation and tests it, ``validate_mart``
+gates it, and only then ``publish_mart`` swaps it into ``marts.movies_tv_shows_enriched``; a failure
+before that leaves the published table as it was.
 
 Each step is idempotent (dlt merges on primary keys, the enricher skips what is already enriched, the mart
 merges on ``id``), so a failed run is retried by running the same day again.
@@ -36,11 +40,13 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("extract_releases", "extract.justwatch.pipeline:extract_releases", "extract"),
+    Step("dbt_titles", "trending_now.dbt:build_titles", "extract"),  # the folded titles extract_reviews reads
     Step("extract_reviews", "extract.reviews.pipeline:extract_reviews", "extract"),
     Step("dbt_staging_intermediate", "trending_now.dbt:build_before_enrich", "transform"),
     Step("enrich_titles", "enrich.runner:enrich_titles", "enrich"),
     Step("dbt_marts", "trending_now.dbt:build_marts", "transform"),
     Step("validate_mart", "trending_now.quality:validate_mart", "validate"),
+    Step("publish_mart", "trending_now.dbt:publish_mart", "publish"),  # only after the audit passed
     Step("export_parquet", "trending_now.export:export_parquet", "export"),
     Step("snapshot_dvc", "trending_now.snapshot:snapshot", "snapshot"),
 )

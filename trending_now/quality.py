@@ -24,6 +24,7 @@ from typing import Any
 
 from trending_now.context import RunContext, StepResult
 from trending_now.mart_schema import (
+    AUDIT_TABLE,
     CONTENT_TYPES,
     JSON_COLUMNS,
     MART_COLUMN_NAMES,
@@ -462,19 +463,23 @@ def thresholds_for(ctx: RunContext) -> GateThresholds:
 
 
 def gate_message(outcome: ValidationOutcome, reports: Sequence[Path]) -> str:
+    """The first line names every failing expectation with its column and a sample value (the one line a
+    user sees); the following lines repeat them one per line, then the report's path."""
     failures = outcome.failures
     head = (
-        f"{MART_NAME} failed the quality gate: {len(failures)} of {outcome.evaluated} expectations "
-        f"failed on {outcome.rows} rows (report: {reports[0] if reports else 'not written'})"
+        f"{MART_NAME} failed the quality gate ({len(failures)} of {outcome.evaluated} expectations on "
+        f"{outcome.rows} rows; nothing published): " + "; ".join(f.describe() for f in failures)
     )
-    return "\n".join([head, *(f"- {f.describe()}" for f in failures)])
+    tail = f"report: {reports[0] if reports else 'not written'}"
+    return "\n".join([head, *(f"- {f.describe()}" for f in failures), tail])
 
 
 def validate_mart(ctx: RunContext) -> StepResult:
-    """Gate the mart; raises :class:`QualityGateError` (after writing the reports) when it fails."""
+    """Gate the mart's audit relation before it is published; raises :class:`QualityGateError` (after
+    writing the reports) when it fails, and then ``publish_mart`` does not run."""
     thresholds = thresholds_for(ctx)
     try:
-        rows = read_mart_rows(ctx.warehouse)
+        rows = read_mart_rows(ctx.warehouse, AUDIT_TABLE)
     except MartSchemaError as exc:
         raise QualityGateError(f"{MART_NAME} failed the quality gate: {exc}") from exc
     ctx.progress(f"validating {len(rows)} mart rows (minimum {thresholds.min_row_count})")

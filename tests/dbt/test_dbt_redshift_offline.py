@@ -33,7 +33,7 @@ def test_parse_and_compile_redshift_offline(tmp_path: Path) -> None:
     compiled = tmp_path / "target" / "compiled" / "trending_now"
     credits = next(compiled.rglob("int_titles__credits_aggregated.sql")).read_text()
     assert "listagg(" in credits and "json_agg" not in credits and "to_json" not in credits
-    mart = next(compiled.rglob("movies_tv_shows_enriched.sql")).read_text()
+    mart = next(compiled.rglob("movies_tv_shows_enriched_audit.sql")).read_text()
     assert "varchar(65535)" in mart
     valid_json_tests = [p.read_text() for p in compiled.rglob("valid_json_*.sql")]
     assert valid_json_tests and all("is_valid_json_array(" in sql for sql in valid_json_tests)

@@ -36,13 +36,8 @@ from trending_now.metrics import StepRecord
 from trending_now.replay import ReplayServer
 
 MART = "marts.movies_tv_shows_enriched"
-UP_TO_MART = [
-    "extract_releases",
-    "extract_reviews",
-    "dbt_staging_intermediate",
-    "enrich_titles",
-    "dbt_marts",
-]
+# every step up to the published mart (write-audit-publish: build, test and gate the audit relation, publish)
+UP_TO_MART = list(pipeline.STEP_NAMES[: pipeline.STEP_NAMES.index("publish_mart") + 1])
 RAW_TABLES = (
     "raw_justwatch.titles",
     "raw_justwatch.quarantine",

@@ -50,11 +50,11 @@ def test_killed_mid_dbt_build_then_rerun_converges(
 
     # 2. killed while dbt merges into the existing mart
     cli = project.cli("transform", "--layer", "marts")
-    _kill_when_dbt_logs(cli, dbt_log, "START sql incremental model marts.movies_tv_shows_enriched")
+    _kill_when_dbt_logs(cli, dbt_log, "START sql incremental model marts_audit.movies_tv_shows_enriched_audit")
     assert cli.proc.returncode == -9
 
     # 3. re-run the dbt steps (and the enricher, a no-op here) to completion
-    results = project.run(["dbt_staging_intermediate", "enrich_titles", "dbt_marts"])
+    results = project.run(["dbt_staging_intermediate", "enrich_titles", "dbt_marts", "validate_mart", "publish_mart"])
     assert results["enrich_titles"].llm_calls == 0 and results["enrich_titles"].rows_out == 0
     assert_converged(state_of(project.settings()), reference.state)
     rows = project.context().warehouse.fetch_all(f"select * from {MART} order by id")

@@ -8,7 +8,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from trending_now.config import Settings
-from trending_now.mart_schema import MART_COLUMN_SPECS, MART_COLUMNS, MART_TABLE
+from trending_now.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS, MART_COLUMNS, MART_TABLE
 from trending_now.warehouse import Warehouse
 
 INGESTED_AT = datetime(2026, 11, 20, 6, 15, 42, 123456, tzinfo=UTC)
@@ -116,20 +116,22 @@ def mart_rows(n: int = 4) -> list[dict[str, Any]]:
 
 
 def create_mart(settings: Settings, rows: list[dict[str, Any]], *, column_types: dict[str, str] | None = None) -> None:
-    """(Re)create ``marts.movies_tv_shows_enriched`` in the settings' warehouse and insert ``rows``.
+    """(Re)create the mart's audit relation and ``marts.movies_tv_shows_enriched`` (as if published from it)
+    in the settings' warehouse, both holding ``rows``.
 
     ``column_types`` overrides a column's SQL type (to store a value of the wrong type on purpose).
     """
     wh = Warehouse(settings)
     types = {c.name: c.sql_type for c in MART_COLUMN_SPECS} | (column_types or {})
-    wh.execute("create schema if not exists marts")
-    wh.execute(f"drop table if exists {MART_TABLE}")
-    wh.execute(f"create table {MART_TABLE} ({', '.join(f'{c} {t}' for c, t in types.items())})")
     names = list(types)
-    wh.executemany(
-        f"insert into {MART_TABLE} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-        [[row.get(c) for c in names] for row in rows],
-    )
+    for table in (AUDIT_TABLE, MART_TABLE):
+        wh.execute(f"create schema if not exists {table.split('.')[0]}")
+        wh.execute(f"drop table if exists {table}")
+        wh.execute(f"create table {table} ({', '.join(f'{c} {t}' for c, t in types.items())})")
+        wh.executemany(
+            f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+            [[row.get(c) for c in names] for row in rows],
+        )
 
 
 PIPELINE_RUNS_DDL = (

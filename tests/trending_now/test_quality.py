@@ -12,6 +12,7 @@ import pytest
 
 from tests.trending_now import create_mart, mart_rows, record_run
 from trending_now.context import RunContext
+from trending_now.mart_schema import AUDIT_TABLE
 from trending_now.quality import (
     NOT_NULL_COLUMNS,
     STEP,
@@ -154,8 +155,12 @@ def test_each_broken_property_fails_the_gate(
 
     assert failed_checks(caught.value) == expected
     lines = str(caught.value).splitlines()
-    assert len(lines) == 1 + len(caught.value.failures)  # a header, then one line per failed expectation
-    assert all(line.startswith("- expect_") for line in lines[1:])
+    # the first line (the one a user sees) names every failure with its column and a sample value; then one
+    # line per failed expectation, then the report
+    assert len(lines) == 2 + len(caught.value.failures)
+    assert all(failure.describe() in lines[0] for failure in caught.value.failures)
+    assert "nothing published" in lines[0]
+    assert all(line.startswith("- expect_") for line in lines[1:-1]) and lines[-1].startswith("report: ")
     report = json.loads(caught.value.reports[0].read_text(encoding="utf-8"))
     assert report["success"] is False
     assert report["statistics"]["failed"] == len(caught.value.failures)
@@ -215,7 +220,7 @@ def test_row_drop_against_previous_successful_validation(gx: Any, ctx: RunContex
 def test_missing_column_fails_clearly(gx: Any, ctx: RunContext) -> None:
     rows = mart_rows(3)
     create_mart(ctx.settings, rows)
-    ctx.warehouse.execute("alter table marts.movies_tv_shows_enriched drop column country")
+    ctx.warehouse.execute(f"alter table {AUDIT_TABLE} drop column country")
 
     with pytest.raises(QualityGateError, match="missing country"):
         validate_mart(ctx)

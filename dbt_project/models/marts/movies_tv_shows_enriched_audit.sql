@@ -1,5 +1,6 @@
 {{
     config(
+        schema='marts_audit',
         materialized='incremental',
         unique_key='id',
         incremental_strategy='merge',
@@ -9,7 +10,10 @@
 }}
 
 {#
-    The published table: one row per enriched movie or show.
+    The audit relation of the published table (write-audit-publish): one row per enriched
+    movie or show. A run merges into this relation, where no consumer reads; dbt's tests and
+    the Great Expectations gate check it; only then does `movies_tv_shows_enriched` publish
+    it. A failing test or gate leaves the published table exactly as it was.
 
     Only titles with a successful enrichment for their *current* source_data_hash are
     published; the others wait in int_titles_pending_enrichment (a published row keeps its
