@@ -91,7 +91,7 @@ def dbt_exclusion(step: Step) -> list[str]:
     return list(EXCLUSIONS.get(step.name, []))
 
 
-def render_config(select: list[str], exclude: list[str], load_method: Any = None) -> Any:
+def render_config(select: list[str], exclude: list[str], watcher: bool, load_method: Any = None) -> Any:
     from cosmos import LoadMode, RenderConfig, TestBehavior
 
     return RenderConfig(
@@ -99,8 +99,11 @@ def render_config(select: list[str], exclude: list[str], load_method: Any = None
         select=list(select),
         exclude=list(exclude),
         test_behavior=TestBehavior.AFTER_EACH,
-        # A test spanning two models (relationships) gets its own task after both (found by a scheduler run).
-        should_detach_multiple_parents_tests=True,
+        # LOCAL: a test spanning two models (relationships) needs its own task after both, or it may run in
+        # the first model's test task before the other model exists (found by a scheduler run). WATCHER: dbt
+        # orders it inside the one build and the first model's test sensor reports it; a detached test's
+        # sensor would wait forever (Cosmos 1.15 publishes no result under its key).
+        should_detach_multiple_parents_tests=not watcher,
         emit_datasets=False,
     )
 
@@ -152,7 +155,12 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
         raise ValueError(f"{step.name} has no dbt selection in trending_now.dbt.SELECTIONS")
     group = DbtTaskGroup(
         group_id=step.name,
-        render_config=render_config(select, dbt_exclusion(step), kwargs.pop("load_method", None)),
+        render_config=render_config(
+            select,
+            dbt_exclusion(step),
+            options.dbt_execution_mode == "watcher",
+            kwargs.pop("load_method", None),
+        ),
         operator_args=operator_args(options, step.name),
         **cosmos_configs(options),
         **kwargs,

@@ -54,7 +54,10 @@ def loaded_secrets(settings: Any) -> list[str]:
 
 def mask_secrets(settings: Any) -> list[str]:
     """Register every loaded secret with Airflow's masker (``***`` in task logs, task and supervisor)."""
-    from airflow.sdk.log import mask_secret
+    try:  # Airflow >= 3.1: masks in the task process and tells the supervisor
+        from airflow.sdk.log import mask_secret
+    except ImportError:  # Airflow 3.0 (MWAA)
+        from airflow.sdk.execution_time.secrets_masker import mask_secret
 
     values = loaded_secrets(settings)
     for value in values:
