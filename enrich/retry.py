@@ -76,11 +76,6 @@ def exhausted_quota(details: Any) -> str | None:
     return None
 
 
-def daily_quota_exhausted(details: Any) -> bool:
-    """A 429 whose QuotaFailure names a per-day (or per-month) quota: it will not clear before the reset."""
-    return exhausted_quota(details) is not None
-
-
 def error_reasons(details: Any) -> list[str]:
     """``reason`` of every ``google.rpc.ErrorInfo`` in the body (``API_KEY_INVALID``, ``CONSUMER_SUSPENDED``...)."""
     return [str(item["reason"]) for item in _details(details, "google.rpc.ErrorInfo") if item.get("reason")]
@@ -105,7 +100,7 @@ def fatal_cause(code: int | None, status: str | None, message: str | None, detai
     status = (status or "").upper()
     reasons = error_reasons(details)
     head = f"{code} {status}".strip()
-    said = scrub(message)
+    said = re.split(r"(?<=\.)\s", scrub(message), maxsplit=1)[0]  # the first sentence
     if code == 401 or KEY_REASONS.intersection(reasons) or (code == 400 and "api key" in said.lower()):
         why = next((r for r in reasons if r in KEY_REASONS), head)
         return f"Gemini rejected the API key ({why}): check GEMINI_API_KEY"
@@ -121,7 +116,8 @@ def fatal_cause(code: int | None, status: str | None, message: str | None, detai
     if code == 429:
         quota = exhausted_quota(details)
         if quota:
-            return (f"Gemini quota {quota} exhausted ({head}): it resets at midnight Pacific; "
+            when = "at midnight Pacific" if "perday" in quota.lower() else "at the start of the next period"
+            return (f"Gemini quota {quota} exhausted ({head}): it resets {when}; "
                     "raise the project's quota or run again after the reset")
     return None
 
