@@ -213,6 +213,10 @@ class JobRunner:
                 out.stopped, out.budget_stopped = list(titles), True
                 return out
             self.limiter.acquire()
+            if self.stop.is_set():  # a fatal answer arrived while this job waited for a token: no call
+                self.budget.settle(reservation, 0.0)
+                out.stopped = list(titles)
+                return out
             out.calls += 1
             try:
                 result = self.provider.call(titles)

@@ -101,6 +101,17 @@ def test_every_call_with_a_revoked_key_is_refused_and_the_run_stops_at_the_first
     assert result.details["left_pending"] == 18 and result.cost_usd == 0
 
 
+def test_no_call_after_a_fatal_answer_even_from_workers_waiting_for_the_rate_limit(
+    gemini_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, sleeps: list[float]
+) -> None:
+    settings = keyed(gemini_settings, 6, enrich__concurrency=3, enrich__requests_per_minute=60)  # 1 call/s
+    fake_gemini.fail_next("ok", "key_invalid")  # the second call, whichever title it carries
+    message, result = failing(make_context(settings))
+    assert message == "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY"
+    assert fake_gemini.call_count == 2 and result.llm_calls == 2  # the workers still waiting made no call
+    assert (result.rows_out, result.details["left_pending"]) == (1, 4)
+
+
 def test_a_per_minute_quota_stays_retryable() -> None:
     status, body = 429, {"error": {"code": 429, "status": "RESOURCE_EXHAUSTED", "message": "quota", "details": [
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
