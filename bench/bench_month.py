@@ -1,0 +1,327 @@
+"""A month of daily runs at live volume against the local fakes: requests, budgets and time per day.
+
+    .venv/bin/python bench/bench_month.py [--days 30] [--new-per-day 130] [--mode reviews|full]
+
+One throw-away DuckDB warehouse; every day ``as_of`` moves one day and the real steps run in this process
+(``trending_now.pipeline.run_steps``, recorded in ``ops.pipeline_runs``) against real HTTP fakes on
+127.0.0.1: JustWatch GraphQL (tests/fakes/justwatch_server.py, ~130 new titles a day, 7-day window, a few
+synopses changed each day) and the three review sites (tests/fakes/review_sites.py), where reviews appear
+days after a title is first listed (TMDB members 0–6 days after, critics 1–10 days after, for a share of
+the titles).
+
+``--mode reviews`` (default) runs extract_releases, dbt_titles and extract_reviews: what issue 17 changes.
+``--mode full`` runs every step up to the published mart (dbt, enrichment through the real SDK against the
+Gemini fake, the gate), so LLM calls and changed mart rows are measured too (several times slower).
+
+Budgets count per run day (``reviews.budget_day: as_of``) so 30 days fit in one real day. Prints a table
+per day and writes bench/results/month.md with the goals of issue 17, met or missed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import shutil
+import sys
+import tempfile
+import time
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from _common import write_result  # noqa: E402
+
+from extract.reviews.text import slugify  # noqa: E402
+from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
+from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
+from trending_now.config import Secrets, Settings, load_settings  # noqa: E402
+from trending_now.context import RunContext  # noqa: E402
+from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E402
+
+START = date(2026, 11, 1)
+WINDOW = 7
+SOURCES = ("tmdb", "rogerebert", "guardian")
+REVIEW_STEPS = ["extract_releases", "dbt_titles", "extract_reviews"]
+# every step up to the published mart (the Parquet export and the DVC snapshot are not what this measures)
+FULL_STEPS = [name for name in STEP_NAMES if name not in ("export_parquet", "snapshot_dvc")]
+MART = "marts.movies_tv_shows_enriched"
+
+
+@dataclass
+class Title:
+    spec: TitleSpec
+    listed_on: date
+    tmdb_after: int | None  # days after listing when TMDB members' reviews appear (None: never)
+    critics_after: int | None  # days after listing when the RogerEbert and Guardian reviews appear
+
+    def identity(self) -> tuple[str, str | None, str | None, bool, int]:
+        spec = self.spec
+        year = int(spec.release_date[:4])
+        if spec.kind == "season":
+            assert spec.show is not None
+            return spec.show.title, spec.show.tmdb_id, spec.show.imdb_id, True, year
+        return spec.title, spec.tmdb_id, spec.imdb_id, spec.kind == "show", year
+
+
+def build_titles(days: int, per_day: int, seed: int = 11) -> list[Title]:
+    rng = random.Random(seed)
+    total_days = days + WINDOW
+    specs = synthetic_specs(total_days * per_day, seed=seed)
+    titles = []
+    for i, spec in enumerate(specs):
+        listed = START - timedelta(days=WINDOW - 1) + timedelta(days=i // per_day)
+        tmdb_after = rng.randint(0, 6) if rng.random() < 0.5 else None
+        critics_after = rng.randint(1, 10) if rng.random() < 0.3 else None
+        titles.append(Title(spec, listed, tmdb_after, critics_after))
+    return titles
+
+
+def catalogue_for(titles: list[Title]) -> dict[str, list[dict]]:
+    edges: dict[str, list[dict]] = defaultdict(list)
+    for t in titles:
+        day = t.listed_on.isoformat()
+        edges[day].append(edge_for(t.spec, day))
+    return dict(edges)
+
+
+def publish_reviews(sites: ReviewSites, titles: list[Title], today: date) -> None:
+    """Reviews that appear today (idempotent: re-adding replaces)."""
+    for i, t in enumerate(titles):
+        title, tmdb_id, imdb_id, is_show, year = t.identity()
+        age = (today - t.listed_on).days
+        text = f"{title} is committed, handsome and a little long; the last act earns its swings."
+        if t.tmdb_after is not None and age == t.tmdb_after and tmdb_id:
+            sites.add_tmdb("tv" if is_show else "movie", int(tmdb_id), [
+                tmdb_review(f"{i:024x}", f"member{i}", text, rating=float(i % 10) + 0.5,
+                            created_at=f"{today.isoformat()}T10:00:00.000Z")])
+        if t.critics_after is not None and age == t.critics_after:
+            slug = slugify(title)
+            path = f"/streaming/{slug}-tv-review-{year}" if is_show else f"/reviews/{slug}-film-review-{year}"
+            sites.add_page(EbertPage(path=path, film_title=title, film_year=year, critic="Bench Critic",
+                                     published=today, stars=float(1 + i % 4), tmdb_id=tmdb_id,
+                                     content_type="show" if is_show else "movie", paragraphs=[text, "A verdict."]))
+            sites.add_guardian(guardian_result(f"film/{today.year}/x/{slug}-review", f"{title} review – a verdict",
+                                               text, "Bench Writer", f"{today.isoformat()}T10:00:00Z",
+                                               star_rating=str(1 + i % 5), imdb_id=imdb_id), tv=is_show)
+
+
+def change_synopses(catalogue: dict[str, list[dict]], today: date, count: int, rng: random.Random) -> int:
+    """``count`` titles still in the window get a new synopsis today (the LLM must see them again)."""
+    window = [e for d in range(WINDOW) for e in catalogue.get((today - timedelta(days=d)).isoformat(), [])
+              if e["node"]["objectType"] != "SHOW_SEASON"]
+    for edge in rng.sample(window, min(count, len(window))):
+        content = edge["node"]["content"]
+        content["shortDescription"] = f"{content['shortDescription']} (updated {today.isoformat()})"
+    return min(count, len(window))
+
+
+def settings_for(base: Path, jw: FakeJustWatch, sites: ReviewSites, gemini_url: str | None) -> Settings:
+    settings = load_settings("dev", root=ROOT, environ={})
+    values: dict[str, Any] = {
+        "warehouse.duckdb_path": str(base / "warehouse.duckdb"),
+        "warehouse.pipelines_dir": str(base / ".dlt"),
+        "reviews.cache_dir": str(base / "http-cache"),
+        "dbt.target_path": str(base / "dbt-target"),
+        "dbt.log_path": str(base / "dbt-logs"),
+        "quality.report_dir": str(base / "reports"),
+        "justwatch.graphql_url": jw.url,
+        "reviews.per_host_rps": 0,
+        "reviews.budget_day": "as_of",
+        **{f"reviews.{s}.base_url": sites.url(s) for s in SOURCES},
+    }
+    if gemini_url:
+        values.update({"enrich.provider": "gemini", "enrich.base_url": gemini_url, "enrich.requests_per_minute": 0,
+                       "enrich.max_cost_usd": 1000})
+    settings = settings.with_overrides(values)
+    secrets = {"TMDB_API_KEY": "bench-fake-key", "GUARDIAN_API_KEY": "bench-fake-key"}
+    if gemini_url:
+        secrets["GEMINI_API_KEY"] = "bench-fake-key"
+    return Settings(settings.data, settings.env, Secrets(secrets, source="bench"), settings.root)
+
+
+def mart_rows(ctx: RunContext) -> dict[str, Any]:
+    if not ctx.warehouse.table_exists("marts", "movies_tv_shows_enriched"):
+        return {}
+    return {r["id"]: r["source_data_hash"] for r in ctx.warehouse.fetch_all(f"select id, source_data_hash from {MART}")}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--days", type=int, default=30)
+    parser.add_argument("--new-per-day", type=int, default=130)
+    parser.add_argument("--synopsis-changes", type=int, default=3)
+    parser.add_argument("--mode", choices=("reviews", "full"), default="reviews")
+    parser.add_argument("--no-write", action="store_true", help="print only; leave bench/results/month.md alone")
+    args = parser.parse_args()
+
+    titles = build_titles(args.days, args.new_per_day)
+    catalogue = catalogue_for(titles)
+    rng = random.Random(5)
+    steps = steps_named(FULL_STEPS if args.mode == "full" else REVIEW_STEPS)
+    base = Path(tempfile.mkdtemp(prefix="bench-month-"))
+    rows: list[dict[str, Any]] = []
+    gemini = None
+    try:
+        with FakeJustWatch(catalogue) as jw, ReviewSites() as sites:
+            if args.mode == "full":
+                from tests.fakes.gemini_server import FakeGemini
+
+                gemini = FakeGemini().start()
+            settings = settings_for(base, jw, sites, gemini.base_url if gemini else None)
+            previous_mart: dict[str, Any] = {}
+            for n in range(args.days):
+                today = START + timedelta(days=n)
+                publish_reviews(sites, titles, today)
+                changed = change_synopses(catalogue, today, args.synopsis_changes, rng) if n else 0
+                ctx = RunContext(settings=settings, as_of=today, days=WINDOW, quiet=True)
+                before = {s: sites.total(f"/{s}") for s in SOURCES}
+                started = time.perf_counter()
+                records = run_steps(ctx, steps)
+                wall = time.perf_counter() - started
+                by_step = {r.result.step: r for r in records}
+                reviews = by_step["extract_reviews"].result
+                mart = mart_rows(ctx) if args.mode == "full" else {}
+                row = {
+                    "day": n + 1, "as_of": today.isoformat(),
+                    "new_titles": sum(1 for t in titles if t.listed_on == today),
+                    "titles_due": reviews.rows_in, "fetches": reviews.details["fetches_due"],
+                    "requests": {s: sites.total(f"/{s}") - before[s] for s in SOURCES},
+                    "budget": reviews.details["budget"], "stopped": reviews.details["stopped_sources"],
+                    "reviews_kept": reviews.rows_out, "synopses_changed": changed,
+                    "llm_calls": by_step["enrich_titles"].result.llm_calls if "enrich_titles" in by_step else None,
+                    "mart_changed": (sum(1 for k, v in mart.items() if previous_mart.get(k) != v)
+                                     if args.mode == "full" else None),
+                    "wall_s": wall,
+                    "step_s": {name: rec.duration_s for name, rec in by_step.items()},
+                }
+                previous_mart = mart
+                rows.append(row)
+                print(day_line(row), flush=True)
+            per_title = fetches_per_title(RunContext(settings=settings, as_of=START, quiet=True), START)
+    finally:
+        if gemini is not None:
+            gemini.stop()
+        shutil.rmtree(base, ignore_errors=True)
+
+    table = day_table(rows)
+    goals = goals_table(rows, per_title, settings_budgets(), args)
+    print("\n" + table + "\n\n" + goals)
+    if not args.no_write:
+        notes = NOTES.format(mode=args.mode, steps=", ".join(s.name for s in steps), per_day=args.new_per_day,
+                             days=args.days)
+        path = write_result("month", f"A month of daily runs at live volume ({args.mode} mode)",
+                            goals + "\n\n" + table, notes=notes)
+        print(f"wrote {path.relative_to(ROOT)}")
+    return 0
+
+
+def settings_budgets() -> dict[str, int]:
+    from extract.reviews.settings import ReviewsSettings
+
+    return ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={})).daily_budgets
+
+
+def fetches_per_title(ctx: RunContext, first_day: date) -> dict[str, dict[str, float]]:
+    """Fetches per (title, source) over the month for the titles first fetched on day 1 (a full 30 days)."""
+    rows = ctx.warehouse.fetch_all(
+        "select source, avg(fetch_count) as mean, max(fetch_count) as most, count(*) as titles "
+        "from raw_reviews.review_fetches where first_fetched_on = ? group by source order by source", [first_day])
+    return {r["source"]: {"mean": float(r["mean"]), "max": int(r["most"]), "titles": int(r["titles"])} for r in rows}
+
+
+def day_line(row: dict[str, Any]) -> str:
+    req = " ".join(f"{s} {row['requests'][s]}" for s in SOURCES)
+    return f"day {row['day']:>2} {row['as_of']}: due {row['titles_due']:>4}, requests {req}, {row['wall_s']:.1f}s"
+
+
+def day_table(rows: list[dict[str, Any]]) -> str:
+    head = ("| day | new titles | titles due | new / refresh fetches | TMDB req (used/budget) | RogerEbert req "
+            "(used/budget) | Guardian req (used/budget) | deferred T/R/G | LLM calls | changed mart rows | "
+            "wall s | extract_releases s | dbt_titles s | extract_reviews s |")
+    lines = [head, "|" + "---:|" * 14]
+    for r in rows:
+        b = r["budget"]
+
+        def cell(s: str, b: dict = b, r: dict = r) -> str:
+            return f"{r['requests'][s]} ({b[s]['used_today']}/{b[s]['daily_budget']})"
+
+        deferred = "/".join(str(b[s]["deferred"]) for s in SOURCES)
+        llm = "–" if r["llm_calls"] is None else str(r["llm_calls"])
+        mart = "–" if r["mart_changed"] is None else str(r["mart_changed"])
+        lines.append(
+            f"| {r['day']} | {r['new_titles']} | {r['titles_due']} | {r['fetches'].get('new', 0)} / "
+            f"{r['fetches'].get('refresh', 0)} | {cell('tmdb')} | {cell('rogerebert')} | {cell('guardian')} | "
+            f"{deferred} | {llm} | {mart} | {r['wall_s']:.1f} | {r['step_s'].get('extract_releases', 0):.1f} | "
+            f"{r['step_s'].get('dbt_titles', 0):.1f} | {r['step_s'].get('extract_reviews', 0):.1f} |")
+    return "\n".join(lines)
+
+
+def goals_table(rows: list[dict[str, Any]], per_title: dict[str, dict[str, float]], budgets: dict[str, int],
+                args: argparse.Namespace) -> str:
+    over = [(r["day"], s) for r in rows for s in SOURCES if r["budget"][s]["used_today"] > r["budget"][s]["daily_budget"]]
+    lines = ["| goal (issue 17) | measured | verdict |", "|---|---|---|"]
+    lines.append(f"| requests per source per day within budget ({', '.join(f'{s} {budgets[s]}' for s in SOURCES)}) "
+                 f"| max/day: " + ", ".join(f"{s} {max(r['budget'][s]['used_today'] for r in rows)}" for s in SOURCES)
+                 + f" | {'met' if not over else f'MISSED on {over[:5]}'} |")
+    worst = max((v["max"] for v in per_title.values()), default=0)
+    lines.append("| fetches per title over its first 30 days ≤ 6 per source (titles first fetched on day 1) | "
+                 + ", ".join(f"{s} mean {v['mean']:.2f} max {v['max']} ({v['titles']} titles)"
+                             for s, v in per_title.items())
+                 + f" | {'met' if worst <= 6 else 'MISSED'} |")
+    used = {s: sum(r["budget"][s]["used"] for r in rows) for s in SOURCES}
+    listed = sum(r["new_titles"] for r in rows) + args.new_per_day * (WINDOW - 1)  # + the first window's backlog
+    per_listed = {s: used[s] / max(1, listed) for s in SOURCES}
+    lines.append(f"| review requests per title ≤ 6 per source (every request of the month / {listed:,} titles listed; "
+                 "retries, robots.txt and RogerEbert's slug guesses included) | "
+                 + ", ".join(f"{s} {per_listed[s]:.2f}" for s in SOURCES)
+                 + f" | {'met' if max(per_listed.values()) <= 6 else 'MISSED'} |")
+    if rows[0]["llm_calls"] is not None:
+        mismatched = [r["day"] for r in rows[1:] if r["llm_calls"] != r["mart_changed"]]
+        lines.append(f"| LLM calls per day = titles whose inputs changed | "
+                     f"{'equal every day' if not mismatched else f'differ on days {mismatched}'} | "
+                     f"{'met' if not mismatched else 'see table'} |")
+    else:
+        lines.append("| LLM calls per day = titles whose inputs changed | not measured in reviews mode "
+                     "(`--mode full`) | – |")
+    if len(rows) >= 30:
+        d7, d30 = rows[6], rows[29]
+        lines.append(f"| day-30 wall time ≤ 1.3 × day-7 | day 7 {d7['wall_s']:.1f} s, day 30 {d30['wall_s']:.1f} s "
+                     f"(ratio {d30['wall_s'] / d7['wall_s']:.2f}) | {'met' if d30['wall_s'] <= 1.3 * d7['wall_s'] else 'MISSED'} |")
+
+        def per_k(r: dict[str, Any]) -> float:
+            return r["step_s"].get("extract_reviews", 0) / max(1, sum(r["requests"].values())) * 1000
+
+        lines.append(f"| (same work, whatever the history) extract_reviews s per 1,000 requests, day 30 vs day 7 | "
+                     f"day 7 {per_k(d7):.2f} s, day 30 {per_k(d30):.2f} s (ratio {per_k(d30) / per_k(d7):.2f}); day 30 "
+                     f"asks {sum(d30['requests'].values())} requests, day 7 {sum(d7['requests'].values())} (the 7, 10 "
+                     f"and 14-day refreshes start after day 7) | {'met' if per_k(d30) <= 1.3 * per_k(d7) else 'MISSED'} |")
+        steady = [r for r in rows if r["titles_due"] == d30["titles_due"]]
+        if len(steady) >= 4:
+            half = len(steady) // 2
+            first = sorted(r["wall_s"] for r in steady[:half])[half // 2]
+            last = sorted(r["wall_s"] for r in steady[half:])[(len(steady) - half) // 2]
+            lines.append(f"| (same work) median wall time of the steady days {steady[0]['day']}–{steady[half - 1]['day']} "
+                         f"vs {steady[half]['day']}–{steady[-1]['day']} (same titles due each day) | {first:.1f} s vs "
+                         f"{last:.1f} s (ratio {last / first:.2f}) | {'met' if last <= 1.3 * first else 'MISSED'} |")
+    return "\n".join(lines)
+
+
+NOTES = """Mode `{mode}`: steps {steps}, in this process, on one DuckDB warehouse, {days} consecutive run days;
+{per_day} new titles listed per day (7-day JustWatch window, as live US volume); TMDB members' reviews for half
+of the titles appear 0–6 days after listing, critics' reviews (RogerEbert.com, Guardian) for 30% 1–10 days
+after. Requests are counted by the fake servers (retries, robots.txt and slug guesses included); "used/budget"
+is the day's ledger (`ops.review_request_budget`) after the run; "deferred" counts titles a source's budget
+could not pay for (they carry over). Wall time is the steps' total as `run_steps` records it.
+
+Before issue 17 every run asked every source about every title in the 7-day window (~900 titles a day at this
+volume): ~900 TMDB and ~900 Guardian calls and up to ~2,700 RogerEbert.com page guesses per day, each title
+asked ~7 times in its first week."""
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
