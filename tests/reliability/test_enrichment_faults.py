@@ -15,6 +15,7 @@ import pytest
 
 from enrich.store import open_journal
 from tests.reliability.conftest import (
+    UP_TO_MART,
     RateLimitedGemini,
     Reference,
     assert_converged,
@@ -25,7 +26,7 @@ from tests.reliability.conftest import (
 from trending_now.pipeline import StepFailed
 
 pytestmark = pytest.mark.slow
-AFTER_ENRICH = ["enrich_titles", "dbt_marts"]
+AFTER_ENRICH = UP_TO_MART[UP_TO_MART.index("enrich_titles"):]  # enrich, audit, gate, publish
 
 
 def _call_ids(calls: list[Any]) -> Counter[str]:
