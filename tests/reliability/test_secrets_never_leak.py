@@ -1,8 +1,9 @@
 """Case 10: secret values never reach logs, reports, caches, journals, run metrics or error lines.
 
-The whole job runs through the CLI with distinctive keys (the fake Gemini answers, TMDB and Guardian get
-their keys as query parameters), then the review APIs are made unreachable (connection errors name the
-request URL, key included, unless scrubbed) and JustWatch too (an error line). Every file the runs left
+The review APIs are made unreachable (connection errors name the request URL, key included, unless
+scrubbed), then the whole job runs through the CLI with distinctive keys (the fake Gemini answers, TMDB and
+Guardian get their keys as query parameters; the failed review fetches are retried the same day), then
+JustWatch is made unreachable too (an error line). Every file the runs left
 - stdout/stderr, dbt logs and target, validation reports, the HTTP cache, the enrichment journal, the dlt
 pipelines dir, the DuckDB file itself - and the rows that carry free text are scanned for the values.
 """
@@ -46,27 +47,27 @@ def test_secret_values_appear_nowhere(tmp_path: Path, server: FaultyReplay, fake
     project = new_project(tmp_path, server, **gemini_overrides(fake_gemini))
     project.secrets = dict(SECRETS)
 
-    full = project.cli("run")
-    assert full.wait() == 0, full.stderr
-    assert fake_gemini.call_count > 0  # the key was really used
-
+    # the review APIs unreachable first: connection errors name the request URL (key included, unless scrubbed)
     dead = _closed_url()
     unreachable = project.cli(
-        "extract", "--only", "reviews",
+        "extract",
         extra={"reviews.tmdb.base_url": dead, "reviews.guardian.base_url": dead, "reviews.max_retries": 0},
     )
     assert unreachable.wait() == 0, unreachable.stderr  # a failing source never fails the step
+    warehouse = project.context().warehouse
+    fetch_errors = warehouse.fetch_all(
+        "select count(*) as n from raw_reviews.review_fetches where status = 'error' and source in ('tmdb', 'guardian')"
+    )[0]["n"]
+    assert fetch_errors > 0  # reasons left behind (the dlt load packages keep them after the re-run below)
+
+    full = project.cli("run")  # the same day again: the failed review fetches are retried with the keys
+    assert full.wait() == 0, full.stderr
+    assert fake_gemini.call_count > 0  # the key was really used
     failing = project.cli("run", extra={"justwatch.graphql_url": f"{dead}/graphql", "justwatch.max_retries": 0})
     assert failing.wait() == 1
     error_lines = [line for line in failing.stderr.splitlines() if line.startswith("error: ")]
     print("observed:", error_lines)
     assert len(error_lines) == 1
-
-    warehouse = project.context().warehouse
-    fetch_errors = warehouse.fetch_all(
-        "select count(*) as n from raw_reviews.review_fetches where status = 'error' and source in ('tmdb', 'guardian')"
-    )[0]["n"]
-    assert fetch_errors > 0  # the unreachable APIs left reasons behind, which are scanned below
 
     leaks: list[str] = []
     files = [p for p in tmp_path.rglob("*") if p.is_file() and not p.is_symlink()]
