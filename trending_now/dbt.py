@@ -20,7 +20,9 @@ PUBLISHED_MODEL = "movies_tv_shows_enriched"
 SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
 SELECT_PUBLISH = [PUBLISHED_MODEL]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
-SELECT_TITLES = ["+int_titles__review_subjects"]
+# stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects
+# the relationships tests between them and stg_justwatch__titles, which fail on a fresh warehouse otherwise.
+SELECT_TITLES = ["+int_titles__review_subjects", "stg_justwatch__title_genres", "justwatch_genres"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 # The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
 # steps as Cosmos task groups, every other step as a Python task.

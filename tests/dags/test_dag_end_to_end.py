@@ -3,14 +3,22 @@
 One run of the whole DAG (real Airflow in a subprocess, SQLite metadata DB, Cosmos rendering every model, the
 real clients against the replay server started here, a temporary DuckDB) is compared with the CLI's demo run
 for the same day (same code, no Airflow) into another temporary DuckDB; both run at the same time.
+Meanwhile the DAG's task sequence runs once more with every task in its own fresh checkout (own working
+dir, dlt pipelines dir, dbt target, DVC cache), as separate MWAA workers would, sharing only one DuckDB and one
+DVC remote: it must give the CLI's mart and export, and a snapshot of exactly the exported bytes.
 A second ``dags test`` with an unwritable warehouse folder checks that a failing task calls the failure
 callback, which posts to a real webhook receiver.
+
+This module is ``make test``'s one end-to-end DAG run (tests/integration is CD's, against a deployed Airflow).
+No wall-clock limit is asserted; the subprocess limits (1500 s) are a safety net far above the ~2-4 min a run
+takes on 2 shared cores, and a failure names the failing task from the log.
 """
 
 from __future__ import annotations
 
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -20,7 +28,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import DEMO_AS_OF
-from tests.dags.conftest import BIN, DAG_ID, DBT_DIR, AirflowHome, clean_environ
+from tests.dags.conftest import BIN, DAG_ID, DAGS_DIR, DBT_DIR, AirflowHome, clean_environ
 from tests.dags.webhook_receiver import WebhookReceiver
 from trending_now.config import PROJECT_ROOT
 from trending_now.dbt import SELECTIONS
@@ -86,6 +94,9 @@ class DagRun:
     airflow: dict[str, Any]
     cli: dict[str, Any]
     replay_misses: list[str]
+    cli_root: Path
+    separate: dict[str, Any]  # the DAG's tasks, each on its own fresh worker
+    separate_remote: Path
 
     @property
     def output(self) -> str:
@@ -106,6 +117,58 @@ def _failure_excerpt(log: Path, limit: int = 6000) -> str:
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
     errors = [line[:400] for line in lines if "[error" in line or "Error" in line or "FAILED" in line]
     return "\n".join(errors)[-limit:] or "\n".join(lines)[-limit:]
+
+
+# ---- the DAG's tasks as separate workers run them ------------------------------------------------------
+# One task of the DAG in a fresh process: what dags/data_ingestion_trending_now.py runs for a Python step
+# (a dbt step runs the same `dbt build --select <trending_now.dbt.SELECTIONS[step]>` as the Cosmos producer).
+TASK = """
+import json, sys
+from datetime import UTC, datetime
+sys.path.insert(0, sys.argv[2])
+from step_tasks import run_step
+context = {"run_id": "manual__separate_workers", "logical_date": datetime(2026, 11, 20, tzinfo=UTC), "params": {}}
+print(json.dumps(run_step(sys.argv[1], context, "UTC")))
+"""
+
+
+def _parquet_without_timestamps(path: Path) -> Any:
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(path)
+    return table.drop([c for c in table.column_names if "timestamp" in c or c.endswith("_at")])
+
+
+def run_on_separate_workers(tmp: Path, replay: dict[str, str]) -> Path:
+    """Each task of the DAG in its own fresh checkout (own working dir, dlt pipelines dir, dbt target, DVC cache),
+    as on MWAA's workers: only the warehouse and the remote (under the returned folder) are shared."""
+    from trending_now.pipeline import STEPS
+
+    shared = tmp / "shared"
+    for index, step in enumerate(STEPS):
+        worker = tmp / f"worker-{index}-{step.name}"
+        root = project_root(worker)
+        env = {
+            **clean_environ(),
+            **run_env(root, **replay),
+            "TRENDING_NOW__WAREHOUSE__DUCKDB_PATH": str(shared / "trending_now.duckdb"),
+            "TRENDING_NOW__DVC__LOCAL_REMOTE_PATH": str(shared / "dvc-remote"),
+            "TRENDING_NOW__DBT__TARGET_PATH": str(worker / "dbt-target"),
+            "TMDB_API_KEY": "replay",
+            "GUARDIAN_API_KEY": "replay",
+        }
+        proc = subprocess.run(
+            [sys.executable, "-c", TASK, step.name, str(DAGS_DIR)],
+            env=env,
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=900,
+            check=False,
+        )
+        if proc.returncode != 0:
+            pytest.fail(f"{step.name} on its own worker exited {proc.returncode}:\n{proc.stderr[-3000:]}")
+    return shared
 
 
 @pytest.fixture(scope="module")
@@ -147,6 +210,14 @@ def dag_run(airflow_home: AirflowHome) -> Iterator[DagRun]:
                     stdout=airflow_out,
                     stderr=subprocess.STDOUT,
                 )
+                # meanwhile (a third of the CPU it would take after), the same tasks on separate workers
+                try:
+                    shared = run_on_separate_workers(tmp / "separate", replay)
+                except BaseException:
+                    for proc in (airflow, cli):
+                        proc.kill()
+                        proc.wait()
+                    raise
                 airflow_rc = _wait(airflow, 1500)
                 misses = list(server.misses)
             cli_rc = _wait(cli, 1500)
@@ -165,6 +236,9 @@ def dag_run(airflow_home: AirflowHome) -> Iterator[DagRun]:
             airflow=read_warehouse(airflow_root / "warehouse" / "trending_now.duckdb"),
             cli=read_warehouse(cli_root / "warehouse" / "trending_now.duckdb"),
             replay_misses=misses,
+            cli_root=cli_root,
+            separate=read_warehouse(shared / "trending_now.duckdb"),
+            separate_remote=shared / "dvc-remote",
         )
         yield run
 
@@ -228,3 +302,23 @@ def test_a_failing_task_calls_the_failure_webhook(airflow_home: AirflowHome, tmp
     assert (body["try_number"], body["max_tries"]) == (1, 0)
     assert "trending-now-unwritable" in body["error"]
     assert not (root / "warehouse" / "trending_now.duckdb").exists()  # nothing downstream ran
+
+
+def test_the_dags_tasks_on_separate_workers_give_the_clis_mart_export_and_snapshot(dag_run: DagRun) -> None:
+    """Each task in its own fresh checkout, only the warehouse and the remote shared: the CLI's mart and
+    export, and the snapshot holds exactly the exported bytes."""
+    from trending_now.export import export_path
+    from trending_now.snapshot import Pointer, pointer_name
+
+    separate, remote = dag_run.separate, dag_run.separate_remote
+    stable = [c for c in separate["mart"].columns if "timestamp" not in c and not c.endswith("_at")]
+    assert len(separate["mart"]) == len(dag_run.cli["mart"]) > 0
+    assert separate["mart"][stable].equals(dag_run.cli["mart"][stable])
+
+    name = export_path(Path(), DEMO_AS_OF).name
+    staged = remote / "exports" / name
+    pointer = Pointer.parse((remote / "manifests" / pointer_name(DEMO_AS_OF)).read_text(), "manifest")
+    assert pointer.md5 == (remote / "exports" / f"{name}.md5").read_text()  # the snapshot took the export
+    assert (remote / "files" / "md5" / pointer.md5[:2] / pointer.md5[2:]).read_bytes() == staged.read_bytes()
+    cli_export = dag_run.cli_root / "data" / "exports" / name
+    assert _parquet_without_timestamps(staged).equals(_parquet_without_timestamps(cli_export))
