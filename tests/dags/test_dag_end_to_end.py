@@ -16,6 +16,7 @@ takes on 2 shared cores, and a failure names the failing task from the log.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -112,6 +113,14 @@ def _wait(proc: subprocess.Popen[Any], timeout: float) -> int:
         return -9
 
 
+def _unfinished_tasks(log: Path) -> list[str]:
+    """Tasks ``airflow dags test`` started and never ended: what a run that hit its limit was stuck in."""
+    text = log.read_text(encoding="utf-8", errors="replace")
+    started = re.findall(r"\[DAG TEST\] starting task_id=(\S+)", text)
+    ended = re.findall(r"\[DAG TEST\] end task task_id=(\S+)", text)
+    return [task for task in dict.fromkeys(started) if started.count(task) > ended.count(task)]
+
+
 def _failure_excerpt(log: Path, limit: int = 6000) -> str:
     """The error lines of a task log, else its tail."""
     lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
@@ -157,15 +166,18 @@ def run_on_separate_workers(tmp: Path, replay: dict[str, str]) -> Path:
             "TMDB_API_KEY": "replay",
             "GUARDIAN_API_KEY": "replay",
         }
-        proc = subprocess.run(
-            [sys.executable, "-c", TASK, step.name, str(DAGS_DIR)],
-            env=env,
-            cwd=root,
-            capture_output=True,
-            text=True,
-            timeout=900,
-            check=False,
-        )
+        try:
+            proc = subprocess.run(
+                [sys.executable, "-c", TASK, step.name, str(DAGS_DIR)],
+                env=env,
+                cwd=root,
+                capture_output=True,
+                text=True,
+                timeout=900,  # a safety net far above the seconds a task takes
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"{step.name} on its own worker still running after 900 s")
         if proc.returncode != 0:
             pytest.fail(f"{step.name} on its own worker exited {proc.returncode}:\n{proc.stderr[-3000:]}")
     return shared
@@ -227,8 +239,13 @@ def dag_run(airflow_home: AirflowHome) -> Iterator[DagRun]:
         if airflow_rc != 0 or "state=success" not in output:
             kept = Path(tempfile.mkdtemp(prefix="tn-dag-e2e-log-")) / airflow_log.name
             shutil.copy(airflow_log, kept)
+            stuck = (
+                f"; killed at its limit while running {_unfinished_tasks(airflow_log)}"
+                if airflow_rc == -9
+                else ""
+            )
             pytest.fail(
-                f"airflow dags test exited {airflow_rc} (log kept at {kept}):\n{_failure_excerpt(airflow_log)}"
+                f"airflow dags test exited {airflow_rc}{stuck} (log kept at {kept}):\n{_failure_excerpt(airflow_log)}"
             )
         run = DagRun(
             returncode=airflow_rc,
