@@ -165,3 +165,21 @@ def test_a_page_with_json_ld_only_is_read(review_settings, client, sites: Review
     assert (ebert.author, ebert.original_score, ebert.review_text) == (
         "Robert Daniels", "3/4", "A new-look page that still carries its JSON-LD.")
     assert not h.quarantine
+
+
+@pytest.mark.parametrize(("code", "meaning"), [(3, "authentication failed"), (32, "email not verified"),
+                                               (7, "invalid API key")])
+def test_tmdb_auth_status_codes_stop_the_source(review_settings, client, sites: ReviewSites, code: int,
+                                                 meaning: str) -> None:
+    body = f'{{"success":false,"status_code":{code},"status_message":"Rejected ({code})."}}'.encode()
+    sites.inject("/tmdb/3/movie/1233413/reviews", status=401, times=None, body=body)
+    harvester, [h] = run(review_settings, client, SINNERS)
+    assert harvester.stopped["tmdb"] == (f"TMDB rejected the v3 api_key in TMDB_API_KEY (HTTP 401, {meaning}): "
+                                         f"Rejected ({code}). (status_code {code})")
+    assert statuses([h])[(SINNERS.title_id, "guardian")] == "ok"
+
+
+def test_a_read_access_token_sent_as_api_key_is_what_tmdb_rejects(sites: ReviewSites) -> None:
+    # the fake answers as TMDB does: the v4 token is no v3 key (status_code 7), so the client must send it as Bearer
+    assert not sites._tmdb_authorised({"api_key": READ_TOKEN}, "")
+    assert sites._tmdb_authorised({}, f"Bearer {READ_TOKEN}")
