@@ -147,7 +147,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
                         ctx.run_id,
                         ctx.as_of,
                         ctx.warehouse.target,
-                        StepResult(step=step.name),
+                        getattr(exc, "result", None) or StepResult(step=step.name),  # a step's partial counts
                         "failed",
                         started,
                         utcnow(),

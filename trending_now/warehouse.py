@@ -227,8 +227,12 @@ class Warehouse:
         return bool(rows and rows[0]["n"])
 
     def dbt_env(self) -> dict[str, str]:
-        """Environment variables the profiles in dbt_project/profiles.yml read."""
-        env = {"TRENDING_NOW_DUCKDB_PATH": str(self.duckdb_path)}
+        """Environment variables the profiles in dbt_project/profiles.yml and the project's vars read."""
+        env = {
+            "TRENDING_NOW_DUCKDB_PATH": str(self.duckdb_path),
+            # the dbt var max_reviews reads the setting's own override name: the resolved value wins
+            "TRENDING_NOW__REVIEWS__MAX_REVIEWS": str(int(self.settings.get("reviews.max_reviews"))),
+        }
         if self.target == "postgres":
             p = self.postgres_params()
             env.update(

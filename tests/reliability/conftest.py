@@ -38,6 +38,16 @@ from trending_now.replay import ReplayServer
 MART = "marts.movies_tv_shows_enriched"
 # every step up to the published mart (write-audit-publish: build, test and gate the audit relation, publish)
 UP_TO_MART = list(pipeline.STEP_NAMES[: pipeline.STEP_NAMES.index("publish_mart") + 1])
+
+
+def step_line(name: str) -> str:
+    """The CLI's progress line for step ``name`` of a full run, e.g. ``[3/10] extract_reviews``."""
+    return f"[{pipeline.STEP_NAMES.index(name) + 1}/{len(pipeline.STEP_NAMES)}] {name}"
+
+
+def step_tag(name: str) -> str:
+    """``[i/n]`` of step ``name`` in a full run."""
+    return step_line(name).split(" ")[0]
 RAW_TABLES = (
     "raw_justwatch.titles",
     "raw_justwatch.quarantine",
@@ -375,10 +385,10 @@ def reference(tmp_path_factory: pytest.TempPathFactory, replay: FaultyReplay) ->
     """One clean in-process run up to the mart (heuristic enrichment), built once for the whole suite."""
     tmp = tmp_path_factory.mktemp("reference")
     project = new_project(tmp, replay)
-    results = project.run(UP_TO_MART[:3])
+    results = project.run(UP_TO_MART[: UP_TO_MART.index("enrich_titles")])
     warehouse_dir = project.root / "data" / "warehouse"
     before_enrich = shutil.copytree(warehouse_dir, tmp / "before-enrich")
-    results.update(project.run(UP_TO_MART[3:]))
+    results.update(project.run(UP_TO_MART[UP_TO_MART.index("enrich_titles") :]))
     with_mart = shutil.copytree(warehouse_dir, tmp / "with-mart")
     state = state_of(project.settings())
     assert state["mart"] and results["enrich_titles"].rows_out == len(state["mart"])

@@ -6,7 +6,15 @@ from pathlib import Path
 
 import pytest
 
-from tests.reliability.conftest import FaultyReplay, Reference, assert_converged, new_project, state_of
+from tests.reliability.conftest import (
+    FaultyReplay,
+    Reference,
+    assert_converged,
+    new_project,
+    state_of,
+    step_line,
+    step_tag,
+)
 
 pytestmark = pytest.mark.slow
 
@@ -22,7 +30,7 @@ def test_killed_mid_releases_then_mid_reviews_then_rerun_converges(
     cli.wait_for(hook.fired.is_set, "the 4th JustWatch request")
     cli.kill()
     server.clear()
-    assert "[1/8] extract_releases" in cli.stderr and "[2/8]" not in cli.stderr
+    assert step_line("extract_releases") in cli.stderr and step_tag("dbt_titles") not in cli.stderr
 
     # 2. killed while reviews stream into dlt (the 20th TMDB request hangs); the releases are loaded by then
     hook = server.block("/tmdb/", after=19)
@@ -30,7 +38,8 @@ def test_killed_mid_releases_then_mid_reviews_then_rerun_converges(
     cli.wait_for(hook.fired.is_set, "the 20th TMDB request")
     cli.kill()
     server.clear()
-    assert "[2/8] extract_reviews" in cli.stderr and "[3/8]" not in cli.stderr
+    assert step_line("extract_reviews") in cli.stderr
+    assert step_tag("dbt_staging_intermediate") not in cli.stderr
     assert cli.proc.returncode == -9
 
     # 3. a re-run (in-process, up to the mart) converges to the clean run

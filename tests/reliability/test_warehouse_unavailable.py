@@ -16,6 +16,8 @@ from tests.reliability.conftest import (
     new_project,
     portable,
     state_of,
+    step_line,
+    step_tag,
 )
 
 pytestmark = [pytest.mark.slow, pytest.mark.postgres]
@@ -76,7 +78,7 @@ def test_postgres_goes_away_mid_run_fails_clearly_and_rerun_converges(
 ) -> None:
     project = new_project(tmp_path, server, **{"warehouse.target": "postgres"})
     cli = project.cli("run")
-    cli.wait_for_line("[3/8] dbt_staging_intermediate")
+    cli.wait_for_line(step_line("dbt_staging_intermediate"))
     try:
         _block_connections(pg_database)
         code = cli.wait()
@@ -88,7 +90,7 @@ def test_postgres_goes_away_mid_run_fails_clearly_and_rerun_converges(
     assert len(errors) == 1, cli.stderr
     assert errors[0].startswith(("error: dbt_staging_intermediate: ", "error: enrich_titles: ")), errors[0]
     assert "terminat" in errors[0] or "not currently accepting connections" in errors[0], errors[0]
-    assert "[4/8]" not in cli.stderr or "[5/8]" not in cli.stderr
+    assert step_tag("enrich_titles") not in cli.stderr or step_tag("dbt_marts") not in cli.stderr
 
     time.sleep(0.2)  # PostgreSQL finishes tearing down the terminated backends
     project.run()
