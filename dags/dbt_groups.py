@@ -40,6 +40,25 @@ PRODUCER_TASK_ID = "dbt_producer_watcher"  # cosmos.constants.PRODUCER_WATCHER_T
 PRODUCER_ARGS = {"retries": 1, "retry_delay": timedelta(seconds=1), "retry_exponential_backoff": False}
 
 
+def tune_cosmos_watcher() -> None:
+    """Cut the producer's per-node bookkeeping (measured in bench/bench_dag.py; Cosmos 1.15 internals).
+
+    For every dbt node the producer pushes XComs through the Airflow API: a status, the compiled SQL and one
+    "dbt event" for each of NodeStart, NodeCompiling, NodeExecuting and NodeFinished; with
+    ``enable_watcher_reliable_retry`` (Cosmos' default) each push also rewrites a growing Airflow Variable.
+    On DuckDB, where a node takes milliseconds, that bookkeeping cost the staging group 4x its dbt time.
+    Here: the dbt events of NodeFinished (and errors) only — the sensors log the last one anyway — and the
+    XCom backup kept in memory, flushed to the Variable by the producer's failure/retry callback. A producer
+    killed outright (OOM) then loses its backup: its sensors' retries run their models one by one, as
+    ``ExecutionMode.LOCAL`` would. ``tests/dags/test_dag_integrity.py`` fails if Cosmos renames these.
+    """
+    from cosmos import settings as cosmos_settings
+    from cosmos.operators._watcher import base as watcher_base
+
+    cosmos_settings.enable_watcher_reliable_retry = False
+    watcher_base._DBT_EVENT_ALLOWLIST = watcher_base._DBT_ERROR_EVENTS_TYPES | frozenset({"NodeFinished"})
+
+
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
     select = SELECTIONS.get(step.name)
@@ -166,6 +185,7 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
         **kwargs,
     )
     if options.dbt_execution_mode == "watcher":
+        tune_cosmos_watcher()
         wait_for_the_build(group)
         # The producer's command is the CLI's (trending_now.dbt.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.

@@ -215,3 +215,18 @@ def test_dbt_tasks_carry_no_secret_in_their_templated_env(dag: Any) -> None:
 def test_mart_asset_is_an_outlet_of_the_export(dag: Any) -> None:
     outlets = dag.get_task("export_parquet").outlets
     assert [o.uri for o in outlets] == ["trending_now://marts/movies_tv_shows_enriched"]
+
+
+def test_the_cosmos_watcher_tuning_still_applies(dag: Any) -> None:
+    """The producer's per-node bookkeeping is trimmed (dbt_groups.tune_cosmos_watcher): fail loudly if a Cosmos
+    upgrade renamed what it sets, rather than silently paying the cost again."""
+    from cosmos import settings as cosmos_settings
+    from cosmos.operators._watcher import base as watcher_base
+
+    assert cosmos_settings.enable_watcher_reliable_retry is False
+    allowlist, kept = (
+        watcher_base._DBT_EVENT_ALLOWLIST,
+        watcher_base._DBT_ERROR_EVENTS_TYPES | {"NodeFinished"},
+    )
+    assert allowlist == kept
+    assert "NodeStart" in watcher_base._DBT_NODE_STATUS_EVENT_TYPES  # the events it leaves out still exist
