@@ -1,18 +1,27 @@
 """The published table ``marts.movies_tv_shows_enriched``: its columns in order, their types, and one reader.
 
-The 25 columns of the original plan come first, then the enrichment provenance. The Great Expectations
-gate (:mod:`trending_now.quality`) and the Parquet export (:mod:`trending_now.export`) both read the mart
-through :func:`read_mart_rows`, so they see the same rows, in the same column order, on DuckDB, PostgreSQL
-and Redshift.
+The columns are not declared here. Their one owner is the mart's enforced dbt contract,
+``dbt_project/models/marts/_marts__models.yml`` (names, data types, order, descriptions and the data tests
+with their bounds, which read the project's ``vars``); this module loads it once and derives what Python
+needs: the Arrow schema of the export, the column lists, and the rules the Great Expectations gate
+(:mod:`trending_now.quality`) checks. The gate and the Parquet export (:mod:`trending_now.export`) both read
+the mart through :func:`read_mart_rows`, so they see the same rows, in the same column order, on DuckDB,
+PostgreSQL and Redshift.
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import yaml
+
+from trending_now.config import PROJECT_ROOT
 
 MART_SCHEMA = "marts"
 MART_NAME = "movies_tv_shows_enriched"
@@ -22,72 +31,108 @@ AUDIT_SCHEMA = "marts_audit"
 AUDIT_NAME = f"{MART_NAME}_audit"
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.{AUDIT_NAME}"
 
+DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+CONTRACT_PATH = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
+_VAR = re.compile(r"""^\{\{\s*var\(\s*['"](\w+)['"]\s*\)\s*\}\}$""")
+# The contract's data types (portable spellings; strings are varchar(65535) on Redshift) -> Arrow.
+_ARROW_TYPES: dict[str, pa.DataType] = {
+    "varchar": pa.string(),
+    "integer": pa.int32(),
+    "double precision": pa.float64(),
+    "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+}
+
+
+@dataclass(frozen=True)
+class ColumnTest:
+    """One dbt data test of a column, with its arguments resolved (``{{ var('x') }}`` -> the project var)."""
+
+    name: str
+    arguments: dict[str, Any]
+
 
 @dataclass(frozen=True)
 class MartColumn:
-    """One published column. ``sql_type`` is the portable spelling: the plan's FLOAT is written
-    ``double precision`` because DuckDB's ``float`` is 4 bytes while Redshift's and PostgreSQL's are 8."""
+    """One published column as the contract declares it. ``sql_type`` is the portable spelling: the plan's
+    FLOAT is written ``double precision`` because DuckDB's ``float`` is 4 bytes while Redshift's and
+    PostgreSQL's are 8."""
 
     name: str
     sql_type: str
     arrow_type: pa.DataType
     meaning: str
+    tests: tuple[ColumnTest, ...] = ()
+    not_null: bool = False
+
+    def test(self, name: str) -> ColumnTest | None:
+        return next((t for t in self.tests if t.name == name), None)
 
 
-MART_COLUMN_SPECS: tuple[MartColumn, ...] = (
-    MartColumn("id", "varchar", pa.string(), "JustWatch id (tm… movie, ts… show)"),
-    MartColumn("title", "varchar", pa.string(), "title"),
-    MartColumn("content_type", "varchar", pa.string(), "'Movie' or 'TV Show'"),
-    MartColumn("streaming_platforms", "varchar", pa.string(), "comma-separated"),
-    MartColumn("release_year", "integer", pa.int32(), "original release year"),
-    MartColumn("release_date_text", "varchar", pa.string(), "release date as published"),
-    MartColumn("detail_url", "varchar", pa.string(), "JustWatch page"),
-    MartColumn("source_genres", "varchar", pa.string(), "comma-separated"),
-    MartColumn("imdb_rating", "double precision", pa.float64(), "0–10, nullable"),
-    MartColumn("rotten_tomatoes_rating", "varchar", pa.string(), "'85%', nullable"),
-    MartColumn("synopsis", "varchar", pa.string(), "plot summary"),
-    MartColumn("cast_members", "varchar", pa.string(), "JSON array of {name, character}"),
-    MartColumn("directors", "varchar", pa.string(), "JSON array of {name}"),
-    MartColumn("duration_text", "varchar", pa.string(), "e.g. '1h 30min'"),
-    MartColumn("maturity_rating", "varchar", pa.string(), "nullable"),
-    MartColumn("language", "varchar", pa.string(), "nullable"),
-    MartColumn("country", "varchar", pa.string(), "nullable"),
-    MartColumn(
-        "scraped_reviews",
-        "varchar",
-        pa.string(),
-        "JSON array of {source_name, author, review_text, original_score, score_normalized, review_url}",
-    ),
-    MartColumn("llm_review_summary", "varchar", pa.string(), "LLM summary of the reviews"),
-    MartColumn("llm_generated_score", "double precision", pa.float64(), "1–10"),
-    MartColumn("llm_generated_vibe_tags", "varchar", pa.string(), "comma-separated"),
-    MartColumn("llm_generated_primary_genre", "varchar", pa.string(), "one genre"),
-    MartColumn("llm_generated_secondary_genres", "varchar", pa.string(), "comma-separated"),
-    MartColumn(
-        "data_ingestion_timestamp",
-        "timestamp with time zone",
-        pa.timestamp("us", tz="UTC"),
-        "when the row's content last changed",
-    ),
-    MartColumn("source_data_hash", "varchar", pa.string(), "hash of the LLM inputs"),
-    MartColumn("enrichment_provider", "varchar", pa.string(), "gemini | heuristic"),
-    MartColumn("enrichment_model", "varchar", pa.string(), "model name"),
-    MartColumn("prompt_version", "varchar", pa.string(), "e.g. v1"),
-)
+class MartSchemaError(RuntimeError):
+    """The mart in the warehouse does not have the published columns or types."""
 
-# The column names in published order (what most callers need); MART_COLUMN_SPECS has the types.
+
+@cache
+def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
+    """The ``vars`` of dbt_project.yml (release-year bounds, the genre vocabulary, …)."""
+    return dict(yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")).get("vars") or {})
+
+
+def resolve(value: Any) -> Any:
+    """A test argument as dbt sees it: ``"{{ var('release_year_min') }}"`` becomes the var's value."""
+    if isinstance(value, str) and (match := _VAR.match(value.strip())):
+        return dbt_vars()[match.group(1)]
+    return value
+
+
+def _tests(entries: Sequence[Any]) -> tuple[ColumnTest, ...]:
+    tests = []
+    for entry in entries or ():
+        if isinstance(entry, str):
+            tests.append(ColumnTest(entry, {}))
+            continue
+        (name, config), = entry.items()
+        arguments = (config or {}).get("arguments", config or {})
+        tests.append(ColumnTest(name, {k: resolve(v) for k, v in arguments.items()}))
+    return tuple(tests)
+
+
+def _sql_type(data_type: str) -> str:
+    return "varchar" if "varchar" in data_type else data_type.strip()
+
+
+def _column(entry: dict[str, Any]) -> MartColumn:
+    sql_type = _sql_type(str(entry["data_type"]))
+    tests = _tests(entry.get("data_tests") or ())
+    constraints = {c.get("type") for c in entry.get("constraints") or ()}
+    return MartColumn(
+        name=entry["name"],
+        sql_type=sql_type,
+        arrow_type=_ARROW_TYPES[sql_type],
+        meaning=" ".join(str(entry.get("description") or "").split()),
+        tests=tests,
+        not_null="not_null" in constraints or any(t.name == "not_null" for t in tests),
+    )
+
+
+def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
+    """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
+    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    entry = next((m for m in document["models"] if m["name"] == model), None)
+    if entry is None:
+        raise MartSchemaError(f"{path.name} declares no model {model}")
+    return tuple(_column(c) for c in entry["columns"])
+
+
+MART_COLUMN_SPECS: tuple[MartColumn, ...] = load_contract()
+# The column names in published order (what most callers need); MART_COLUMN_SPECS has the types and tests.
 MART_COLUMNS: tuple[str, ...] = tuple(c.name for c in MART_COLUMN_SPECS)
 MART_COLUMN_NAMES = MART_COLUMNS
 MART_ARROW_SCHEMA: pa.Schema = pa.schema(
     [pa.field(c.name, c.arrow_type, nullable=True) for c in MART_COLUMN_SPECS]
 )
 STRING_COLUMNS: tuple[str, ...] = tuple(c.name for c in MART_COLUMN_SPECS if pa.types.is_string(c.arrow_type))
-JSON_COLUMNS: tuple[str, ...] = ("cast_members", "directors", "scraped_reviews")
-CONTENT_TYPES: tuple[str, ...] = ("Movie", "TV Show")
-
-
-class MartSchemaError(RuntimeError):
-    """The mart in the warehouse does not have the published columns or types."""
+JSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in MART_COLUMN_SPECS if c.test("valid_json"))
 
 
 def select_mart_sql(table: str = MART_TABLE) -> str:

@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 
+from trending_now import thresholds
 from trending_now.context import RunContext, StepResult
 from trending_now.metrics import StepRecord, record_steps, utcnow
 from trending_now.redact import redact
@@ -140,6 +141,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
             started = utcnow()
             try:
                 result = step.function()(ctx)
+                thresholds.check(step.name, result, ctx.settings)
             except Exception as exc:
                 failure = StepFailed(step.name, exc, secrets)
                 records.append(

@@ -43,7 +43,7 @@ BASE_ROWS: list[dict[str, Any]] = [
         ),
         "llm_review_summary": "Critics call it a lean, inventive creature feature with more heart than expected.",
         "llm_generated_score": 7.6, "llm_generated_vibe_tags": "thrilling,inventive,heartfelt",
-        "llm_generated_primary_genre": "Science Fiction", "llm_generated_secondary_genres": "Action,Thriller",
+        "llm_generated_primary_genre": "Science-Fiction", "llm_generated_secondary_genres": "Action,Thriller",
     },
     {
         "id": "ts287734", "title": "Pluribus", "content_type": "TV Show", "streaming_platforms": "Apple TV",

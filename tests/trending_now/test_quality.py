@@ -10,17 +10,19 @@ from typing import Any
 
 import pytest
 
-from tests.trending_now import create_mart, mart_rows, record_run
+from tests.trending_now import create_mart, mart_rows
 from trending_now.context import RunContext
-from trending_now.mart_schema import AUDIT_TABLE
+from trending_now.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS
 from trending_now.quality import (
-    NOT_NULL_COLUMNS,
     STEP,
     GateThresholds,
     QualityGateError,
     build_suite,
     validate_mart,
 )
+
+# the contract's not-null columns (constraint or not_null test in the mart's yml)
+NOT_NULL_COLUMNS = [c.name for c in MART_COLUMN_SPECS if c.not_null]
 
 
 @pytest.fixture(scope="module")
@@ -49,7 +51,6 @@ def test_good_mart_passes_and_writes_reports(gx: Any, ctx: RunContext) -> None:
     assert result.rows_in == 6
     assert result.details["expectations_failed"] == 0
     assert result.details["expectations_evaluated"] >= 40
-    assert result.details["previous_rows"] is None  # ops.pipeline_runs does not exist yet
     report = json.loads(Path(result.details["report_json"]).read_text(encoding="utf-8"))
     assert report["success"] is True and report["rows"] == 6
     assert report["statistics"] == {"evaluated": result.details["expectations_evaluated"], "failed": 0}
@@ -109,14 +110,14 @@ FUTURE = datetime.now(UTC) + timedelta(days=400)
 # (case id, mutation, SQL type overrides needed to store the bad value, the checks that must fail)
 CORRUPTIONS: list[tuple[str, Callable[[list[dict[str, Any]]], None], dict[str, str], set[str]]] = [
     *[(f"null-{c}", _set(c, None), {}, {"not_null"}) for c in NOT_NULL_COLUMNS],
-    ("score-above-10", _set("llm_generated_score", 10.5), {}, {"score"}),
-    ("score-below-1", _set("llm_generated_score", 0.0), {}, {"score"}),
-    ("duplicate-id", _duplicate_id, {}, {"unique_id"}),
+    ("score-above-10", _set("llm_generated_score", 10.5), {}, {"range"}),
+    ("score-below-1", _set("llm_generated_score", 0.0), {}, {"range"}),
+    ("duplicate-id", _duplicate_id, {}, {"unique"}),
     ("season-id", _set("id", "tss99231"), {}, {"id_format"}),
-    ("content-type-film", _set("content_type", "Film"), {}, {"content_type"}),
-    ("release-year-too-old", _set("release_year", 1066), {}, {"release_year"}),
-    ("release-year-future", _set("release_year", 2031), {}, {"release_year"}),
-    ("release-year-not-int", _set("release_year", "2025"), {"release_year": "varchar"}, {"types", "release_year"}),
+    ("content-type-film", _set("content_type", "Film"), {}, {"accepted_values"}),
+    ("release-year-too-old", _set("release_year", 1066), {}, {"range"}),
+    ("release-year-future", _set("release_year", 2031), {}, {"range"}),
+    ("release-year-not-int", _set("release_year", "2025"), {"release_year": "varchar"}, {"types", "range"}),
     ("platforms-not-string", _set_all("streaming_platforms", 7), {"streaming_platforms": "integer"}, {"types"}),
     ("genres-not-string", _set_all("source_genres", 3.5), {"source_genres": "double precision"}, {"types"}),
     ("vibe-tags-not-string", _set_all("llm_generated_vibe_tags", True), {"llm_generated_vibe_tags": "boolean"},
@@ -131,10 +132,10 @@ CORRUPTIONS: list[tuple[str, Callable[[list[dict[str, Any]]], None], dict[str, s
     ("reviews-invalid-json", _set("scraped_reviews", "[{'source_name': 'tmdb'}]"), {}, {"json", "json_shape"}),
     ("cast-wrong-shape", _set("cast_members", '{"name": "Rhea Seehorn"}'), {}, {"json_shape"}),
     ("reviews-wrong-shape", _set("scraped_reviews", '[{"source_name": "tmdb"}]'), {}, {"json_shape"}),
-    ("imdb-out-of-range", _set("imdb_rating", 74.0), {}, {"imdb"}),
+    ("imdb-out-of-range", _set("imdb_rating", 74.0), {}, {"range"}),
     ("rotten-tomatoes-no-percent", _set("rotten_tomatoes_rating", "86"), {}, {"rotten_tomatoes"}),
     ("hash-not-hex", _set("source_data_hash", "not-a-hash"), {}, {"hash"}),
-    ("unknown-provider", _set("enrichment_provider", "openai"), {}, {"provider"}),
+    ("unknown-provider", _set("enrichment_provider", "openai"), {}, {"accepted_values"}),
 ]
 
 
@@ -197,24 +198,18 @@ def test_too_few_rows_fails(gx: Any, make_settings: Callable[..., Any], make_con
     assert "min_value=5" in str(caught.value) and "observed 4" in str(caught.value)
 
 
-def test_row_drop_against_previous_successful_validation(gx: Any, ctx: RunContext) -> None:
-    now = datetime(2026, 11, 19, 6, 0, tzinfo=UTC)
-    record_run(ctx.settings, "run-a", STEP, "ok", 10, now - timedelta(days=2))
-    record_run(ctx.settings, "run-b", STEP, "ok", 9, now - timedelta(days=1))        # the latest success
-    record_run(ctx.settings, "run-c", STEP, "failed", 100, now)                      # failures do not count
-    record_run(ctx.settings, "run-d", "export_parquet", "ok", 500, now)              # other steps do not count
-    record_run(ctx.settings, ctx.run_id, STEP, "ok", 1000, now)                      # nor does this run
-    create_mart(ctx.settings, mart_rows(4))
+def test_gate_bounds_come_from_the_dbt_contract(gx: Any) -> None:
+    """The release-year bounds are the project vars the dbt test reads; the score range is its yml argument."""
+    from datetime import date
 
-    with pytest.raises(QualityGateError) as caught:
-        validate_mart(ctx)   # 4 rows < ceil(9 * (1 - 0.5)) = 5
+    from trending_now.mart_schema import dbt_vars
 
-    assert failed_checks(caught.value) == {"row_count"}
-    assert "min_value=5" in str(caught.value)
-
-    create_mart(ctx.settings, mart_rows(5))
-    result = validate_mart(ctx)
-    assert result.details["previous_rows"] == 9 and result.details["min_row_count"] == 5
+    thresholds = GateThresholds(as_of=date(2026, 11, 20), now=datetime(2026, 11, 21, tzinfo=UTC))
+    suite = build_suite(thresholds)
+    between = {e.column: (e.min_value, e.max_value) for e in suite.expectations
+               if e.expectation_type == "expect_column_values_to_be_between" and e.column != "data_ingestion_timestamp"}
+    assert between["release_year"] == (dbt_vars()["release_year_min"], 2026 + dbt_vars()["release_year_max_offset"])
+    assert between["llm_generated_score"] == (1, 10) and between["imdb_rating"] == (0, 10)
 
 
 def test_missing_column_fails_clearly(gx: Any, ctx: RunContext) -> None:
@@ -238,10 +233,8 @@ def test_gate_on_postgres(gx: Any, pg_database: str, make_settings: Callable[...
     ctx = make_context(make_settings(**{"warehouse.target": "postgres",
                                         "quality.report_dir": str(tmp_path / "pg-reports")}))
     create_mart(ctx.settings, mart_rows(5))
-    record_run(ctx.settings, "run-prev", STEP, "ok", 6, datetime(2026, 11, 19, tzinfo=UTC))
-
     result = validate_mart(ctx)
-    assert result.rows_in == 5 and result.details["previous_rows"] == 6
+    assert result.rows_in == 5
 
     rows = mart_rows(5)
     rows[0]["cast_members"] = "not json"
@@ -249,4 +242,4 @@ def test_gate_on_postgres(gx: Any, pg_database: str, make_settings: Callable[...
     create_mart(ctx.settings, rows)
     with pytest.raises(QualityGateError) as caught:
         validate_mart(ctx)
-    assert failed_checks(caught.value) == {"json", "json_shape", "content_type"}
+    assert failed_checks(caught.value) == {"json", "json_shape", "accepted_values"}

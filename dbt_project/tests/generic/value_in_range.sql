@@ -1,8 +1,9 @@
 {#
-    Non-null values lie in [min_value, max_value]. Bounds are SQL expressions, so
-    `max_value: "extract(year from current_date) + 1"` works on every target.
+    Non-null values lie in [min_value, max_value]. Bounds are numbers or SQL expressions;
+    `max_years_ahead: N` bounds a year column by the current year + N on every target (the
+    Great Expectations gate reads the same arguments from the yml: trending_now/mart_schema.py).
 #}
-{% test value_in_range(model, column_name, min_value=none, max_value=none) %}
+{% test value_in_range(model, column_name, min_value=none, max_value=none, max_years_ahead=none) %}
 
 with
 
@@ -21,6 +22,9 @@ final as (
             {%- endif %}
             {%- if max_value is not none %}
             or {{ column_name }} > {{ max_value }}
+            {%- endif %}
+            {%- if max_years_ahead is not none %}
+            or {{ column_name }} > extract(year from current_date) + {{ max_years_ahead }}
             {%- endif %}
         )
 
