@@ -17,33 +17,16 @@ from typing import Any
 from enrich.journal import Journal, RejectedLine
 from enrich.providers.base import CallUsage
 from enrich.schema import TitleEnrichment
+from trending_now import raw_spec
 from trending_now.warehouse import RAW_ENRICHMENT, Warehouse
 
 INPUT_SCHEMA = "intermediate"
 INPUT_TABLE = "int_titles_enrichment_input"
-TABLE = "title_enrichments"
+TABLE = raw_spec.TITLE_ENRICHMENTS.name
 PIPELINE = "enrichment"
-PRIMARY_KEY = ("id", "source_data_hash", "prompt_version", "model")
+PRIMARY_KEY = raw_spec.TITLE_ENRICHMENTS.primary_key
 
-COLUMNS: dict[str, dict[str, Any]] = {
-    "id": {"data_type": "text", "nullable": False},
-    "source_data_hash": {"data_type": "text", "nullable": False},
-    "prompt_version": {"data_type": "text", "nullable": False},
-    "model": {"data_type": "text", "nullable": False},
-    "provider": {"data_type": "text", "nullable": False},
-    "status": {"data_type": "text", "nullable": False},
-    "review_summary": {"data_type": "text", "nullable": True},
-    "score": {"data_type": "double", "nullable": True},
-    "vibe_tags": {"data_type": "text", "nullable": True},
-    "primary_genre": {"data_type": "text", "nullable": True},
-    "secondary_genres": {"data_type": "text", "nullable": True},
-    "input_tokens": {"data_type": "bigint", "nullable": True},
-    "output_tokens": {"data_type": "bigint", "nullable": True},
-    "cost_usd": {"data_type": "double", "nullable": True},
-    "latency_ms": {"data_type": "double", "nullable": True},
-    "error": {"data_type": "text", "nullable": True},
-    "enriched_at": {"data_type": "timestamp", "nullable": False},
-}
+COLUMNS = raw_spec.dlt_columns(raw_spec.TITLE_ENRICHMENTS)
 MAX_ERROR_CHARS = 1000
 
 

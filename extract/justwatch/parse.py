@@ -2,6 +2,12 @@
 
 No I/O here. A node that does not validate becomes a :class:`QuarantineRecord` (reason + raw payload)
 while the rest of the page loads; a page whose envelope is broken raises :class:`ResponseShapeError`.
+
+"Validates" means the response models *and* the edge rules of ``raw_justwatch.titles`` in
+``trending_now.raw_spec`` (the same contract the staging models' dbt tests check): a record that would fail
+a staging test is quarantined here, so one bad node never stops the day's good ones from publishing.
+A list item breaking its child table's rule (a credit without a name, an offer without a package) is
+dropped, as the staging model drops it.
 """
 
 from __future__ import annotations
@@ -13,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 
 from extract.justwatch.models import (
     CreditRecord,
@@ -26,6 +32,7 @@ from extract.justwatch.models import (
     TitleRecord,
 )
 from extract.justwatch.settings import OBJECT_TYPES, SOURCE_NAME
+from trending_now import raw_spec
 
 ID_PREFIXES = {"MOVIE": "tm", "SHOW": "ts", "SHOW_SEASON": "tss"}
 
@@ -120,8 +127,23 @@ def check_node(node: TitleNode) -> str | None:
     return None
 
 
+def _valid_items(field_name: str, items: list[Any], as_of: date) -> list[Any]:
+    """The items of a child list that pass its child table's edge rules."""
+    child = raw_spec.TITLES.child(field_name)
+    rows = [(item, item.model_dump() if isinstance(item, BaseModel) else {"value": item}) for item in items]
+    return [item for item, row in rows
+            if not any(raw_spec.column_violation(c, row.get(c.name), row, as_of) for c in child.columns)]
+
+
+def contract_violations(record: TitleRecord, as_of: date) -> list[str]:
+    """The ``raw_justwatch.titles`` edge rules ``record`` breaks (empty when it may be loaded)."""
+    row = record.model_dump()
+    return [reason for c in raw_spec.TITLES.columns
+            if (reason := raw_spec.column_violation(c, row.get(c.name), row, as_of))]
+
+
 def node_to_record(
-    node: TitleNode, *, new_offer: Any, day: date, country: str, extracted_at: datetime
+    node: TitleNode, *, new_offer: Any, day: date, country: str, extracted_at: datetime, as_of: date | None = None,
 ) -> TitleRecord:
     content = node.content
     ids = content.external_ids
@@ -156,12 +178,13 @@ def node_to_record(
         new_since=day,
         new_offer_package=new_offer_package(new_offer),
         extracted_at=extracted_at,
-        genres=_unique(g.short_name for g in content.genres or []),
-        production_countries=_unique(content.production_countries or []),
-        credits=[
+        genres=_valid_items("genres", _unique(g.short_name for g in content.genres or []), as_of or day),
+        production_countries=_valid_items("production_countries", _unique(content.production_countries or []),
+                                          as_of or day),
+        credits=_valid_items("credits", [
             CreditRecord(role=c.role, name=c.name, character_name=c.character_name) for c in content.credits or []
-        ],
-        offers=dedupe_offers(node.offers),
+        ], as_of or day),
+        offers=_valid_items("offers", dedupe_offers(node.offers), as_of or day),
     )
 
 
@@ -185,11 +208,16 @@ def parse_edge(
     if reason:
         return quarantine_entry(payload, reason, as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id)
     try:
-        return node_to_record(node, new_offer=raw_edge.get("newOffer"), day=day, country=country,
-                              extracted_at=extracted_at)
+        record = node_to_record(node, new_offer=raw_edge.get("newOffer"), day=day, country=country,
+                                extracted_at=extracted_at, as_of=as_of)
     except ValidationError as exc:
         return quarantine_entry(payload, f"invalid record: {describe_validation_error(exc)}", as_of=as_of,
                                 quarantined_at=extracted_at, entity_id=entity_id)
+    broken = contract_violations(record, as_of)
+    if broken:
+        return quarantine_entry(payload, f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}",
+                                as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id)
+    return record
 
 
 def parse_new_titles_page(

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from trending_now import raw_spec
 from trending_now.config import ConfigError, Settings
 
 DEFAULT_GRAPHQL_URL = "https://apis.justwatch.com/graphql"
@@ -15,7 +16,7 @@ DEFAULT_USER_AGENT = (
 WEB_ORIGIN = "https://www.justwatch.com"
 MAX_PAGE_SIZE = 100  # the service answers TOO_BIG from ~150; 100 is the largest size clients use safely
 MAX_BACKOFF_S = 60.0
-OBJECT_TYPES = ("MOVIE", "SHOW", "SHOW_SEASON")
+OBJECT_TYPES = raw_spec.OBJECT_TYPES  # the raw_justwatch.titles contract owns them
 SOURCE_NAME = "justwatch"
 DATASET_NAME = "raw_justwatch"
 PIPELINE_NAME = "justwatch"

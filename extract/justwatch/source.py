@@ -1,6 +1,6 @@
 """The dlt source over JustWatch's ``newTitles``: resources ``titles`` and ``quarantine``.
 
-Column hints pin every column's type (so columns that are null in a given run, like ``original_language``,
+Column hints (derived from ``trending_now.raw_spec``) pin every column's type (so columns that are null in a given run, like ``original_language``,
 still exist with the contracted type) and the child tables of the nested lists
 (``titles__genres``, ``titles__production_countries``, ``titles__credits``, ``titles__offers``).
 """
@@ -17,44 +17,17 @@ from dlt.sources import DltResource
 from extract.justwatch.client import JustWatchClient
 from extract.justwatch.harvest import NewTitlesHarvest
 from extract.justwatch.settings import SOURCE_NAME, JustWatchSettings
+from trending_now import raw_spec
 
-
-def _cols(**types: str) -> dict[str, dict[str, Any]]:
-    return {name: {"name": name, "data_type": data_type, "nullable": True} for name, data_type in types.items()}
-
-
-TITLE_COLUMNS: dict[str, dict[str, Any]] = {
-    "id": {"name": "id", "data_type": "text", "nullable": False, "primary_key": True},
-    **_cols(
-        object_type="text", object_id="bigint", title="text", original_title="text",
-        original_release_year="bigint", original_release_date="text", runtime_minutes="bigint",
-        short_description="text", age_certification="text", full_path="text", original_language="text",
-        imdb_id="text", tmdb_id="text", imdb_score="double", tomato_meter="bigint", season_number="bigint",
-        show_id="text", show_title="text", show_full_path="text", show_tmdb_id="text", show_imdb_id="text",
-        country="text", new_since="date", new_offer_package="text", extracted_at="timestamp",
-    ),
-}
-
-NESTED_HINTS: dict[str, dict[str, Any]] = {
-    "genres": {"columns": _cols(value="text")},
-    "production_countries": {"columns": _cols(value="text")},
-    "credits": {"columns": _cols(role="text", name="text", character_name="text")},
-    "offers": {
-        "columns": _cols(monetization_type="text", presentation_type="text", package_clear_name="text",
-                         package_short_name="text")
-    },
-}
-
-QUARANTINE_COLUMNS: dict[str, dict[str, Any]] = {
-    "record_key": {"name": "record_key", "data_type": "text", "nullable": False, "primary_key": True},
-    **_cols(source="text", entity_id="text", reason="text", payload="text", as_of_date="date",
-            quarantined_at="timestamp"),
-}
+TITLE_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLES)
+NESTED_HINTS = raw_spec.nested_hints(raw_spec.TITLES)
+QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.JUSTWATCH_QUARANTINE)
 
 
 def titles_resource(harvest: NewTitlesHarvest) -> DltResource:
     @dlt.resource(
-        name="titles", write_disposition="merge", primary_key="id", columns=TITLE_COLUMNS,
+        name=raw_spec.TITLES.name, write_disposition="merge", primary_key=raw_spec.TITLES.primary_key,
+        columns=TITLE_COLUMNS,
         nested_hints=NESTED_HINTS,  # type: ignore[arg-type]
     )
     def titles() -> Iterator[list[dict[str, Any]]]:
@@ -66,7 +39,8 @@ def titles_resource(harvest: NewTitlesHarvest) -> DltResource:
 
 
 def quarantine_resource(harvest: NewTitlesHarvest) -> DltResource:
-    @dlt.resource(name="quarantine", write_disposition="merge", primary_key="record_key", columns=QUARANTINE_COLUMNS)
+    @dlt.resource(name=raw_spec.JUSTWATCH_QUARANTINE.name, write_disposition="merge",
+                  primary_key=raw_spec.JUSTWATCH_QUARANTINE.primary_key, columns=QUARANTINE_COLUMNS)
     def quarantine() -> Iterator[list[dict[str, Any]]]:
         rows = list(harvest.collect().quarantine.values())
         if rows:

@@ -27,18 +27,12 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from extract.reviews.settings import REQUESTS_PER_FETCH, SOURCES, ReviewsSettings
+from trending_now import raw_spec
 from trending_now.warehouse import OPS, RAW_REVIEWS, Warehouse
 
 SUBJECTS_RELATION = "intermediate.int_titles__review_subjects"
-LEDGER = f"{OPS}.review_request_budget"
-LEDGER_DDL = f"""
-create table if not exists {LEDGER} (
-    day date not null,
-    source varchar(32) not null,
-    requests bigint not null,
-    updated_at timestamp
-)
-"""
+LEDGER = raw_spec.REVIEW_REQUEST_BUDGET.relation
+LEDGER_DDL = raw_spec.state_table_ddl(raw_spec.REVIEW_REQUEST_BUDGET)
 STATE_COLUMNS = ("title_id", "source", "status", "first_fetched_on", "last_fetched_on", "fetch_count")
 
 

@@ -2,7 +2,7 @@
 
 ``reviews`` (merge on title_id, source, review_key), ``review_fetches`` (merge on title_id, source) and
 ``quarantine`` (merge on record_key) all read from one :class:`Harvester`, which fetches each title once.
-Column hints pin every contract column's type (docs/raw-tables.md), so a run where a column is always
+Column hints pin every contract column's type (``trending_now.raw_spec``), so a run where a column is always
 null still creates it.
 """
 
@@ -19,39 +19,11 @@ from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import ReviewsSettings
+from trending_now import raw_spec
 
-REVIEW_COLUMNS: dict[str, Any] = {
-    "title_id": {"data_type": "text", "nullable": False},
-    "source": {"data_type": "text", "nullable": False},
-    "review_key": {"data_type": "text", "nullable": False},
-    "author": {"data_type": "text", "nullable": True},
-    "review_text": {"data_type": "text", "nullable": True},
-    "original_score": {"data_type": "text", "nullable": True},
-    "score_normalized": {"data_type": "double", "nullable": True},
-    "review_url": {"data_type": "text", "nullable": True},
-    "published_at": {"data_type": "timestamp", "nullable": True},
-    "extracted_at": {"data_type": "timestamp", "nullable": True},
-}
-FETCH_COLUMNS: dict[str, Any] = {
-    "title_id": {"data_type": "text", "nullable": False},
-    "source": {"data_type": "text", "nullable": False},
-    "status": {"data_type": "text", "nullable": True},
-    "reason": {"data_type": "text", "nullable": True},
-    "reviews_found": {"data_type": "bigint", "nullable": True},
-    "fetched_at": {"data_type": "timestamp", "nullable": True},
-    "first_fetched_on": {"data_type": "date", "nullable": True},
-    "last_fetched_on": {"data_type": "date", "nullable": True},
-    "fetch_count": {"data_type": "bigint", "nullable": True},
-}
-QUARANTINE_COLUMNS: dict[str, Any] = {
-    "record_key": {"data_type": "text", "nullable": False},
-    "source": {"data_type": "text", "nullable": True},
-    "entity_id": {"data_type": "text", "nullable": True},
-    "reason": {"data_type": "text", "nullable": True},
-    "payload": {"data_type": "text", "nullable": True},
-    "as_of_date": {"data_type": "date", "nullable": True},
-    "quarantined_at": {"data_type": "timestamp", "nullable": True},
-}
+REVIEW_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS)
+FETCH_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEW_FETCHES)
+QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS_QUARANTINE)
 
 
 def _batches(titles: Iterable[Subject | dict[str, Any]], size: int) -> Iterator[list[Subject]]:

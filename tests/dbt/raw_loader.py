@@ -14,77 +14,17 @@ from typing import Any
 
 import dlt
 
+from trending_now import raw_spec
+from trending_now.raw_spec import Table
+
 EXTRACTED_AT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 
-# Column hints so every contract column exists even when a load has only nulls in it
-# (dlt creates columns from data otherwise). The extract/enrich steps declare the same.
-TITLE_COLUMNS: dict[str, dict[str, Any]] = {
-    "id": {"data_type": "text", "nullable": False},
-    "object_type": {"data_type": "text"},
-    "object_id": {"data_type": "bigint"},
-    "title": {"data_type": "text"},
-    "original_title": {"data_type": "text"},
-    "original_release_year": {"data_type": "bigint"},
-    "original_release_date": {"data_type": "text"},
-    "runtime_minutes": {"data_type": "bigint"},
-    "short_description": {"data_type": "text"},
-    "age_certification": {"data_type": "text"},
-    "full_path": {"data_type": "text"},
-    "original_language": {"data_type": "text"},
-    "imdb_id": {"data_type": "text"},
-    "tmdb_id": {"data_type": "text"},
-    "imdb_score": {"data_type": "double"},
-    "tomato_meter": {"data_type": "bigint"},
-    "season_number": {"data_type": "bigint"},
-    "show_id": {"data_type": "text"},
-    "show_title": {"data_type": "text"},
-    "show_full_path": {"data_type": "text"},
-    "show_tmdb_id": {"data_type": "text"},
-    "show_imdb_id": {"data_type": "text"},
-    "country": {"data_type": "text"},
-    "new_since": {"data_type": "date"},
-    "new_offer_package": {"data_type": "text"},
-    "extracted_at": {"data_type": "timestamp"},
-}
-REVIEW_COLUMNS: dict[str, dict[str, Any]] = {
-    "title_id": {"data_type": "text", "nullable": False},
-    "source": {"data_type": "text", "nullable": False},
-    "review_key": {"data_type": "text", "nullable": False},
-    "author": {"data_type": "text"},
-    "review_text": {"data_type": "text"},
-    "original_score": {"data_type": "text"},
-    "score_normalized": {"data_type": "double"},
-    "review_url": {"data_type": "text"},
-    "published_at": {"data_type": "timestamp"},
-    "extracted_at": {"data_type": "timestamp"},
-}
-FETCH_COLUMNS: dict[str, dict[str, Any]] = {
-    "title_id": {"data_type": "text", "nullable": False},
-    "source": {"data_type": "text", "nullable": False},
-    "status": {"data_type": "text"},
-    "reason": {"data_type": "text"},
-    "reviews_found": {"data_type": "bigint"},
-    "fetched_at": {"data_type": "timestamp"},
-}
-ENRICHMENT_COLUMNS: dict[str, dict[str, Any]] = {
-    "id": {"data_type": "text", "nullable": False},
-    "source_data_hash": {"data_type": "text", "nullable": False},
-    "prompt_version": {"data_type": "text", "nullable": False},
-    "model": {"data_type": "text", "nullable": False},
-    "provider": {"data_type": "text"},
-    "status": {"data_type": "text"},
-    "review_summary": {"data_type": "text"},
-    "score": {"data_type": "double"},
-    "vibe_tags": {"data_type": "text"},
-    "primary_genre": {"data_type": "text"},
-    "secondary_genres": {"data_type": "text"},
-    "input_tokens": {"data_type": "bigint"},
-    "output_tokens": {"data_type": "bigint"},
-    "cost_usd": {"data_type": "double"},
-    "latency_ms": {"data_type": "double"},
-    "error": {"data_type": "text"},
-    "enriched_at": {"data_type": "timestamp"},
-}
+# Column hints so every contract column exists even when a load has only nulls in it (dlt creates columns
+# from data otherwise): the same hints the extract and enrich steps derive from the spec.
+TITLE_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLES)
+REVIEW_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS)
+FETCH_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEW_FETCHES)
+ENRICHMENT_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLE_ENRICHMENTS)
 
 
 def _credit(role: str, name: str, character: str | None = None) -> dict[str, Any]:
@@ -249,28 +189,26 @@ class RawLoader:
         self.pipelines_dir = pipelines_dir
         self.name = name
 
-    def _run(self, dataset: str, table: str, rows: Iterable[Mapping[str, Any]], primary_key: list[str],
-             columns: dict[str, dict[str, Any]]) -> None:
+    def _run(self, spec: Table, rows: Iterable[Mapping[str, Any]]) -> None:
         pipeline = dlt.pipeline(
-            pipeline_name=f"{self.name}_{dataset}",
+            pipeline_name=f"{self.name}_{spec.schema}",
             destination=self.destination,
-            dataset_name=dataset,
+            dataset_name=spec.schema,
             pipelines_dir=str(self.pipelines_dir),
         )
         pipeline.run(
-            list(rows), table_name=table, write_disposition="merge", primary_key=primary_key,
-            columns=[{"name": name, **hint} for name, hint in columns.items()],
+            list(rows), table_name=spec.name, write_disposition="merge", primary_key=list(spec.primary_key),
+            columns=list(raw_spec.dlt_columns(spec).values()),
         ).raise_on_failed_jobs()
 
     def titles(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._run("raw_justwatch", "titles", rows, ["id"], TITLE_COLUMNS)
+        self._run(raw_spec.TITLES, rows)
 
     def reviews(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._run("raw_reviews", "reviews", rows, ["title_id", "source", "review_key"], REVIEW_COLUMNS)
+        self._run(raw_spec.REVIEWS, rows)
 
     def review_fetches(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._run("raw_reviews", "review_fetches", rows, ["title_id", "source"], FETCH_COLUMNS)
+        self._run(raw_spec.REVIEW_FETCHES, rows)
 
     def enrichments(self, rows: Iterable[Mapping[str, Any]]) -> None:
-        self._run("raw_enrichment", "title_enrichments", rows,
-                  ["id", "source_data_hash", "prompt_version", "model"], ENRICHMENT_COLUMNS)
+        self._run(raw_spec.TITLE_ENRICHMENTS, rows)

@@ -32,7 +32,7 @@ def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
     assert sorted(created) == sorted(f"{s}.{t}" for s, t in RAW_TABLES)
     assert ensure_raw_tables(ctx.warehouse) == []  # idempotent
     for (schema, table), columns in RAW_TABLES.items():
-        assert _columns(ctx, schema, table) == [name for name, _, _ in columns]
+        assert _columns(ctx, schema, table) == [c.name for c in columns]
     # dbt builds on the empty raw tables: an empty window does not break a fresh warehouse
     dbt.build_before_enrich(ctx)
     assert ctx.warehouse.fetch_all("select count(*) as n from intermediate.int_titles_enrichment_input") == [{"n": 0}]

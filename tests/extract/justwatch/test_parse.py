@@ -123,6 +123,15 @@ def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
         (lambda n: n.update(id="ts1540902"), "does not match objectType MOVIE"),
         (lambda n: n.pop("content"), "content: Field required"),
         (lambda n: n.update(objectId="abc"), "objectId"),
+        # the raw_justwatch.titles contract (trending_now.raw_spec), i.e. what the staging tests check
+        (lambda n: n["content"].update(title=None), "breaks the raw_justwatch.titles contract: title is missing"),
+        (lambda n: n["content"].update(title="  "), "title is missing"),
+        (lambda n: n["content"].update(originalReleaseYear=3000), "original_release_year 3000 is above 2027"),
+        (lambda n: n["content"].update(originalReleaseYear=1066), "original_release_year 1066 is below 1870"),
+        (lambda n: n["content"].update(runtime=-5), "runtime_minutes -5 is below 0"),
+        (lambda n: n["content"]["scoring"].update(imdbScore=11.5), "imdb_score 11.5 is above 10"),
+        (lambda n: n["content"].update(title=["One", "Battle"]), "content.title: Input should be a valid string"),
+        (lambda n: n["content"].update(originalReleaseYear="soon"), "content.originalReleaseYear"),
     ],
 )
 def test_bad_nodes_are_quarantined_with_a_reason(mutate, reason_part) -> None:
@@ -176,3 +185,25 @@ def test_server_pages_parse_like_the_samples() -> None:
     page = parse_new_titles_page(body, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
     assert [r.id for r in page.records] == ["tm1540902"]
     assert page.has_next_page and page.end_cursor == "MQ==" and page.total_count == 2
+
+
+def test_list_items_breaking_their_child_rule_are_dropped_and_the_title_kept() -> None:
+    edge = edge_for(MOVIE, DAY.isoformat())
+    content = edge["node"]["content"]
+    content["credits"].append({"role": None, "name": "Nobody", "characterName": None})
+    content["credits"].append({"role": "ACTOR", "name": " ", "characterName": "Ghost"})
+    content["productionCountries"].append("  ")
+    edge["node"]["offers"].append({"monetizationType": "FREE", "presentationType": "SD", "package": None})
+    result = parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW)
+    assert isinstance(result, TitleRecord)
+    assert [c.name for c in result.credits] == ["Leonardo DiCaprio", "Paul Thomas Anderson"]
+    assert result.production_countries == ["US"]
+    assert all(o.package_clear_name for o in result.offers) and len(result.offers) == 2
+
+
+def test_the_latest_plausible_year_is_the_run_year_plus_the_dbt_var() -> None:
+    edge = edge_for(MOVIE, DAY.isoformat())
+    edge["node"]["content"]["originalReleaseYear"] = DAY.year + 1
+    assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), TitleRecord)
+    edge["node"]["content"]["originalReleaseYear"] = DAY.year + 2
+    assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), QuarantineRecord)

@@ -1,0 +1,208 @@
+"""The spec-drift test: one raw-table spec, and everything derived from it agrees with it.
+
+- docs/raw-tables.md is what ``python -m trending_now.raw_spec`` writes;
+- every dbt test of a JustWatch staging model (not_null, accepted_values, value_in_range, unique) has its edge
+  rule: the staging column is traced through the model's SQL to its raw field, the raw field's spec carries the
+  same rule, and the extractor's check rejects a record (or drops a list item) that breaks it;
+- the release-year bounds come from dbt_project.yml's vars, read by dbt and by Python alike.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from pathlib import Path
+from typing import Any
+
+import pytest
+import yaml
+
+from extract.justwatch.models import CreditRecord, OfferRecord, TitleRecord
+from extract.justwatch.parse import _valid_items, contract_violations
+from trending_now import raw_spec
+from trending_now.raw_spec import CHILD_DLT, ROOT_DLT, Column, Table, Var
+
+STAGING = raw_spec.PROJECT_ROOT / "dbt_project" / "models" / "staging"
+# Sources whose extractor applies the spec's edge rules (reviews and enrichment validate in their own models).
+EDGE_RULE_SOURCES = ("justwatch",)
+DLT_COLUMNS = {c.name for c in (*ROOT_DLT, *CHILD_DLT)}
+AS_OF = date(2026, 11, 20)
+SOURCE_CTE = re.compile(r"(\w+) as \(\s*select \* from \{\{ source\('(\w+)', '(\w+)'\) \}\}\s*\)", re.S)
+ALIAS = re.compile(r"^\s*(?P<expr>\S.*?)\s+as\s+(?P<alias>\w+),?\s*$", re.M)
+TOKEN = re.compile(r"\b(?:(\w+)\.)?(\w+)\b")
+
+
+@dataclass(frozen=True)
+class RawField:
+    table: Table
+    column: Column
+    child: str | None  # the list field of a child table
+
+    @property
+    def is_dlt(self) -> bool:
+        return self.column.name in DLT_COLUMNS
+
+
+def _raw_table(source: str, name: str) -> tuple[Table, str | None]:
+    schema = {"justwatch": raw_spec.RAW_JUSTWATCH}.get(source, source)
+    parent, _, child = name.partition("__")
+    spec = raw_spec.table(schema, parent)
+    return (spec.child(child), child) if child else (spec, None)
+
+
+def lineage(model: str, source: str) -> dict[str, RawField]:
+    """Staging column -> the raw field it is computed from, read from the model's SQL."""
+    sql = next(STAGING.rglob(f"{model}.sql")).read_text()
+    ctes = {cte: _raw_table(src, name) for cte, src, name in SOURCE_CTE.findall(sql)}
+    assert ctes, f"{model} reads no source()"
+    result: dict[str, RawField] = {}
+    for match in ALIAS.finditer(sql):
+        for qualifier, name in TOKEN.findall(match["expr"]):
+            candidates = [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
+            for table, child in candidates:
+                cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
+                if name in cols:
+                    result.setdefault(match["alias"], RawField(table, cols[name], child))
+                    break
+            if match["alias"] in result:
+                break
+    return result
+
+
+def staging_tests() -> list[tuple[str, str, str, dict[str, Any]]]:
+    """(model, column or '', test name, arguments) of every staging dbt test on a source with edge rules."""
+    found = []
+    for path in sorted(STAGING.glob("*/_*__models.yml")):
+        if path.parent.name not in EDGE_RULE_SOURCES:
+            continue
+        for model in yaml.safe_load(path.read_text())["models"]:
+            for test in model.get("data_tests") or []:
+                name, args = next(iter(test.items()))
+                found.append((model["name"], "", name, args or {}))
+            for column in model.get("columns") or []:
+                for test in column.get("data_tests") or []:
+                    name, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+                    found.append((model["name"], column["name"], name, args or {}))
+    return found
+
+
+TESTS = staging_tests()
+
+
+def test_the_generated_doc_is_current() -> None:
+    assert raw_spec.DOC_PATH.read_text() == raw_spec.render_markdown(), (
+        "docs/raw-tables.md is stale: run .venv/bin/python -m trending_now.raw_spec"
+    )
+    assert raw_spec.main(["--check"]) == 0
+
+
+def test_the_staging_tests_are_found() -> None:
+    kinds = {name for _, _, name, _ in TESTS}
+    assert {"not_null", "unique", "accepted_values", "value_in_range", "unique_combination"} <= kinds
+    assert len(TESTS) > 20
+
+
+def _good_record(**update: Any) -> TitleRecord:
+    record = TitleRecord(
+        id="tss9", object_type="SHOW_SEASON", object_id=9, title="Season 1", original_release_year=2025,
+        runtime_minutes=50, imdb_score=7.0, tomato_meter=90, show_id="ts8", country="US", new_since=AS_OF,
+        extracted_at=datetime(2026, 11, 20, tzinfo=UTC), credits=[CreditRecord(role="ACTOR", name="A")],
+        offers=[OfferRecord(package_clear_name="Netflix")], genres=["drm"], production_countries=["US"],
+    )
+    assert contract_violations(record, AS_OF) == []
+    return record.model_copy(update=update)
+
+
+def _rejected(field: RawField, bad: Any, **context: Any) -> bool:
+    """The extractor's check rejects ``bad`` in ``field`` (a record quarantined, or a list item dropped)."""
+    if field.child is None:
+        return bool(contract_violations(_good_record(**{field.column.name: bad}, **context), AS_OF))
+    good = getattr(_good_record(), field.child)[0]
+    item = good.model_copy(update={field.column.name: bad}) if hasattr(good, "model_copy") else bad
+    return _valid_items(field.child, [item], AS_OF) == []
+
+
+@pytest.mark.parametrize(("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS])
+def test_every_staging_test_has_its_edge_rule(model: str, column: str, test: str, args: dict[str, Any]) -> None:
+    fields = lineage(model, "justwatch")
+    arguments = args.get("arguments", args)
+    config = args.get("config") or {}
+    where = config.get("where")
+    if config.get("severity") == "warn":
+        return  # a warning never stops the day (an unknown genre code: the seed lags JustWatch)
+    if test == "relationships":
+        # child rows reach staging only through the inner join on their parent's dlt id
+        assert fields[column].column.name == "id" and arguments["field"] == column
+        return
+    if test == "unique_combination":
+        # (node, list position): the parent's merge key plus dlt's list index
+        for name in arguments["columns"]:
+            field = fields[name]
+            assert field.is_dlt or field.column.name in raw_spec.TITLES.primary_key, (model, name)
+        return
+    field = fields[column]
+    spec = field.column
+    if test == "unique":
+        assert field.is_dlt or (field.child is None and spec.name in field.table.primary_key), (model, column)
+        return
+    if field.is_dlt:
+        assert test == "not_null", (model, column, test)  # dlt writes its own bookkeeping columns
+        return
+    if test == "not_null" and where:
+        other, value = re.fullmatch(r"(\w+) = '(\w+)'", where).groups()  # type: ignore[union-attr]
+        assert fields[other].column.name == spec.required_when[0] and value == spec.required_when[1]  # type: ignore[index]
+        assert _rejected(field, None, **{spec.required_when[0]: value})  # type: ignore[index]
+        assert not _rejected(field, None, object_type="MOVIE")
+        return
+    if test == "not_null":
+        assert spec.required, f"{model}.{column} is tested not_null but raw {spec.name} has no edge rule"
+        assert _rejected(field, None) and _rejected(field, "   " if spec.type == raw_spec.TEXT else None)
+        return
+    if test == "accepted_values":
+        assert set(spec.values) == set(arguments["values"]), (model, column)
+        assert _rejected(field, "EPISODE")
+        return
+    if test == "value_in_range":
+        for side, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
+            expected = arguments.get(side)
+            declared = bound.sql() if isinstance(bound, Var) else bound
+            assert str(declared) == str(expected), (model, column, side)
+            if bound is not None:
+                value = bound.resolve(AS_OF) if isinstance(bound, Var) else bound
+                assert not _rejected(field, value)
+                assert _rejected(field, value - 1 if side == "min_value" else value + 1)
+        return
+    pytest.fail(f"{model}.{column}: no edge rule is known for the dbt test {test!r}")
+
+
+def test_wrong_types_are_rejected() -> None:
+    for column in raw_spec.TITLES.columns:
+        wrong = 12 if column.type == raw_spec.TEXT else "12"
+        assert raw_spec.column_violation(column, wrong, {}, AS_OF), column.name
+
+
+def test_release_year_bounds_are_dbt_vars() -> None:
+    variables = yaml.safe_load(Path(raw_spec.DBT_PROJECT_YML).read_text())["vars"]
+    assert raw_spec.RELEASE_YEAR_MIN.resolve(AS_OF) == variables["release_year_min"]
+    assert raw_spec.RELEASE_YEAR_MAX.resolve(AS_OF) == AS_OF.year + variables["release_year_max_offset"]
+
+
+def test_derived_declarations_match_the_spec() -> None:
+    from enrich import store
+    from extract.justwatch import source as justwatch_source
+    from extract.reviews import source as reviews_source
+    from extract.reviews.schedule import LEDGER_DDL
+    from tests.dbt import raw_loader
+    from trending_now.raw_tables import RAW_TABLES
+
+    assert list(justwatch_source.TITLE_COLUMNS) == [c.name for c in raw_spec.TITLES.columns]
+    assert set(justwatch_source.NESTED_HINTS) == {"genres", "production_countries", "credits", "offers"}
+    assert list(reviews_source.FETCH_COLUMNS)[-3:] == ["first_fetched_on", "last_fetched_on", "fetch_count"]
+    assert store.COLUMNS == raw_loader.ENRICHMENT_COLUMNS == raw_spec.dlt_columns(raw_spec.TITLE_ENRICHMENTS)
+    assert raw_loader.TITLE_COLUMNS == justwatch_source.TITLE_COLUMNS
+    assert ("raw_justwatch", "titles__credits") in RAW_TABLES and len(RAW_TABLES) == 10
+    assert "source varchar(32) not null" in LEDGER_DDL
+    # TitleRecord's scalar fields are the raw table's columns, in order (its list fields are the child tables)
+    scalars = [n for n, f in TitleRecord.model_fields.items() if n not in {c.name for c in raw_spec.TITLES.children}]
+    assert scalars == [c.name for c in raw_spec.TITLES.columns]
