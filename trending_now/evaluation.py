@@ -409,7 +409,7 @@ def store(warehouse: Warehouse, evaluations: Sequence[Evaluation]) -> None:
             )
         )
     markers = ", ".join("?" for _ in COLUMNS)
-    warehouse.executemany(f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", rows)
+    warehouse.executemany(f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", rows)  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module); values are bound
 
 
 def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
@@ -417,7 +417,7 @@ def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
     if not warehouse.table_exists(OPS, "enrichment_evals"):
         return []
     return warehouse.fetch_all(
-        f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"
+        f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module); the limit is int()
     )
 
 
@@ -426,7 +426,7 @@ def for_run(warehouse: Warehouse, run_id: str) -> list[dict[str, Any]]:
     if not warehouse.table_exists(OPS, "enrichment_evals"):
         return []
     return warehouse.fetch_all(
-        f"select {', '.join(COLUMNS)} from {TABLE} where run_id = ? order by provider, model, prompt_version",
+        f"select {', '.join(COLUMNS)} from {TABLE} where run_id = ? order by provider, model, prompt_version",  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module)
         [run_id],
     )
 
@@ -436,7 +436,7 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
     """Validation retries the enrich step reported per (provider, model, prompt_version), from ops.pipeline_runs."""
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return {}
-    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"
+    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
     rows = warehouse.fetch_all(sql + (" and as_of = ?" if as_of else ""), [as_of] if as_of else [])
     totals: dict[tuple[str, str, str], int] = {}
     for row in rows:
@@ -452,7 +452,7 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
 def _latest_as_of(warehouse: Warehouse) -> date | None:
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return None
-    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")
+    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
     return rows[0]["as_of"] if rows and rows[0]["as_of"] else None
 
 
@@ -467,7 +467,7 @@ def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Ev
             raise RuntimeError(f"{schema}.{table} does not exist: run the pipeline (trending-now run) first")
     min_overlap = float(settings.require("eval.grounding_min_overlap"))
     rows = warehouse.fetch_all(
-        f"select i.*, e.status, e.review_summary, e.score, e.vibe_tags, e.primary_genre, e.secondary_genres, "
+        f"select i.*, e.status, e.review_summary, e.score, e.vibe_tags, e.primary_genre, e.secondary_genres, "  # nosec B608  # constant identifiers: INPUTS, ENRICHMENTS (this module)
         f"e.cost_usd, e.provider, e.model, e.prompt_version from {INPUTS} i join {ENRICHMENTS} e "
         "on e.id = i.id and e.source_data_hash = i.source_data_hash order by i.id"
     )
@@ -518,7 +518,7 @@ def load_set(path: Path) -> tuple[list[TitleInput], dict[str, Expectation]]:
 def build_set(warehouse: Warehouse, score_margin: float) -> dict[str, Any]:
     """The evaluation set from the enrichment inputs a demo run built from data/samples (fixed inputs,
     expected ranges derived by :func:`expect`)."""
-    rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")
+    rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")  # nosec B608  # constant identifiers: INPUTS (this module)
     items = []
     for row in rows:
         title = parse_input_row(row)

@@ -176,7 +176,7 @@ class ReplayServer:
                 self._respond(404, {"Content-Type": "application/json"}, missing.encode())
 
             def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
-                etag = '"' + hashlib.sha1(body).hexdigest() + '"'
+                etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest() + '"'
                 if self.command == "GET" and status == 200 and self.headers.get("If-None-Match") == etag:
                     self.send_response(304)
                     self.send_header("ETag", etag)

@@ -67,7 +67,7 @@ def clean_review_text(raw: str, max_chars: int, markdown: bool = False) -> str:
 
 def text_key(text: str) -> str:
     """sha1 of a review's text, the review key when the review has no URL."""
-    return hashlib.sha1(normalise_whitespace(text).encode("utf-8")).hexdigest()
+    return hashlib.sha1(normalise_whitespace(text).encode("utf-8"), usedforsecurity=False).hexdigest()
 
 
 def dedupe_key(author: str | None, text: str) -> str:
