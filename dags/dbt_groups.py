@@ -37,6 +37,7 @@ PROFILE_NAME = "trending_now"
 STATIC_DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # cosmos.constants.PRODUCER_WATCHER_TASK_ID
 # The producer's retry only restores the node statuses and skips (Cosmos never builds twice): no wait.
+SENSOR_TIMEOUT_S = 300
 PRODUCER_ARGS = {"retries": 1, "retry_delay": timedelta(seconds=1), "retry_exponential_backoff": False}
 
 
@@ -140,8 +141,10 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "execution_timeout": options.timeout(group),
     }
     if options.dbt_execution_mode == "watcher":
-        # the producer has finished when the sensors start: one synchronous poke finds the result
-        args.update(deferrable=False, poke_interval=1)
+        # The producer has finished when the sensors start: one synchronous poke finds the result. A node
+        # the build never reported (a manifest older than the project: run `make manifest`) fails its
+        # sensor after SENSOR_TIMEOUT_S instead of polling until the task's execution_timeout.
+        args.update(deferrable=False, poke_interval=1, timeout=SENSOR_TIMEOUT_S)
     return args
 
 
