@@ -20,14 +20,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from functools import cache
-from pathlib import Path
 from typing import Any
 
 import yaml
 
+from trending_now.config import PROJECT_ROOT
 from trending_now.warehouse import OPS, RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS
 
-PROJECT_ROOT = Path(__file__).resolve().parent.parent
 DBT_PROJECT_YML = PROJECT_ROOT / "dbt_project" / "dbt_project.yml"
 DOC_PATH = PROJECT_ROOT / "docs" / "raw-tables.md"
 

@@ -203,6 +203,19 @@ def test_derived_declarations_match_the_spec() -> None:
     assert raw_loader.TITLE_COLUMNS == justwatch_source.TITLE_COLUMNS
     assert ("raw_justwatch", "titles__credits") in RAW_TABLES and len(RAW_TABLES) == 10
     assert "source varchar(32) not null" in LEDGER_DDL
-    # TitleRecord's scalar fields are the raw table's columns, in order (its list fields are the child tables)
-    scalars = [n for n, f in TitleRecord.model_fields.items() if n not in {c.name for c in raw_spec.TITLES.children}]
-    assert scalars == [c.name for c in raw_spec.TITLES.columns]
+
+
+@pytest.mark.parametrize(("model", "spec"), [
+    ("extract.justwatch.models:TitleRecord", raw_spec.TITLES),
+    ("extract.justwatch.models:QuarantineRecord", raw_spec.JUSTWATCH_QUARANTINE),
+    ("extract.reviews.models:Review", raw_spec.REVIEWS),
+    ("extract.reviews.models:FetchOutcome", raw_spec.REVIEW_FETCHES),
+    ("extract.reviews.models:QuarantineEntry", raw_spec.REVIEWS_QUARANTINE),
+])
+def test_record_models_have_the_spec_columns_in_order(model: str, spec: Table) -> None:
+    """The typed records the extractors build are rows of their raw table (list fields are its child tables)."""
+    from importlib import import_module
+
+    module, name = model.split(":")
+    fields = [n for n in getattr(import_module(module), name).model_fields if n not in {c.name for c in spec.children}]
+    assert fields == [c.name for c in spec.columns]
