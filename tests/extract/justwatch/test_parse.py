@@ -17,9 +17,11 @@ from extract.justwatch.parse import (
     record_key,
 )
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
+from trending_now import raw_spec
 
 DAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
+YEAR_MIN, YEAR_MAX = raw_spec.RELEASE_YEAR_MIN.resolve(DAY), raw_spec.RELEASE_YEAR_MAX.resolve(DAY)  # dbt vars
 
 MOVIE = TitleSpec(
     kind="movie", object_id=1540902, title="One Battle After Another", release_date="2025-09-26", runtime=162,
@@ -126,8 +128,8 @@ def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
         # the raw_justwatch.titles contract (trending_now.raw_spec), i.e. what the staging tests check
         (lambda n: n["content"].update(title=None), "breaks the raw_justwatch.titles contract: title is missing"),
         (lambda n: n["content"].update(title="  "), "title is missing"),
-        (lambda n: n["content"].update(originalReleaseYear=3000), "original_release_year 3000 is above 2027"),
-        (lambda n: n["content"].update(originalReleaseYear=1066), "original_release_year 1066 is below 1870"),
+        (lambda n: n["content"].update(originalReleaseYear=3000), f"original_release_year 3000 is above {YEAR_MAX}"),
+        (lambda n: n["content"].update(originalReleaseYear=YEAR_MIN - 1), f"is below {YEAR_MIN}"),
         (lambda n: n["content"].update(runtime=-5), "runtime_minutes -5 is below 0"),
         (lambda n: n["content"]["scoring"].update(imdbScore=11.5), "imdb_score 11.5 is above 10"),
         (lambda n: n["content"].update(title=["One", "Battle"]), "content.title: Input should be a valid string"),
@@ -203,7 +205,7 @@ def test_list_items_breaking_their_child_rule_are_dropped_and_the_title_kept() -
 
 def test_the_latest_plausible_year_is_the_run_year_plus_the_dbt_var() -> None:
     edge = edge_for(MOVIE, DAY.isoformat())
-    edge["node"]["content"]["originalReleaseYear"] = DAY.year + 1
+    edge["node"]["content"]["originalReleaseYear"] = YEAR_MAX
     assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), TitleRecord)
-    edge["node"]["content"]["originalReleaseYear"] = DAY.year + 2
+    edge["node"]["content"]["originalReleaseYear"] = YEAR_MAX + 1
     assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), QuarantineRecord)
