@@ -401,10 +401,13 @@ def render_markdown() -> str:
         "`_dlt_parent_id = <table>._dlt_id` (lists of strings have one column, `value`). Every table also has dlt's",
         "`_dlt_load_id` and `_dlt_id`; child tables `_dlt_root_id`, `_dlt_parent_id`, `_dlt_list_idx`, `_dlt_id`.",
         "",
-        "**Edge rules** are the warehouse contract applied by the extractor: a record breaking one goes to its",
-        "source's `quarantine` table with the reason and the raw payload instead of the table (a child-list item",
-        "breaking one is dropped, as the staging model drops it), so the staging models' dbt tests only see records",
-        "that pass. dbt vars live in `dbt_project/dbt_project.yml`; the staging tests read the same vars.",
+        "**Edge rules** are the warehouse contract, checked before a record is loaded. The JustWatch extractor",
+        "(`extract/justwatch/parse.py`) applies them from this spec: a node breaking one goes to",
+        "`raw_justwatch.quarantine` with the reason and the raw payload (a child-list item breaking one is dropped,",
+        "as the staging model drops it), so the staging models' dbt tests only see records that pass;",
+        "`tests/trending_now/test_raw_spec.py` proves every JustWatch staging test has its rule. The review and",
+        "enrichment writers build their rows with typed models (`extract/reviews/models.py`, `enrich/schema.py`).",
+        "Bounds named as dbt vars live in `dbt_project/dbt_project.yml`; the staging tests read the same vars.",
     ]
     for spec in TABLES:
         key = ", ".join(f"`{k}`" for k in spec.primary_key)
