@@ -132,8 +132,9 @@ def test_every_staging_test_has_its_edge_rule(model: str, column: str, test: str
     if config.get("severity") == "warn":
         return  # a warning never stops the day (an unknown genre code: the seed lags JustWatch)
     if test == "relationships":
-        # child rows reach staging only through the inner join on their parent's dlt id
-        assert fields[column].column.name == "id" and arguments["field"] == column
+        # a child row points at its parent row: dlt writes both in one load (`_dlt_parent_id` -> `_dlt_id`)
+        field = fields[column]
+        assert field.column.name in ("_dlt_parent_id", "id") and arguments["field"] in ("dlt_id", "node_id")
         return
     if test == "unique_combination":
         # (node, list position): the parent's merge key plus dlt's list index
