@@ -11,19 +11,19 @@ the same cursor again.
 
 from __future__ import annotations
 
-import email.utils
 import random
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, date, datetime
+from datetime import date
 from typing import Any
 
 import requests
 
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
+from trending_now.common import parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 600.0
@@ -81,24 +81,6 @@ class ClientStats:
     slept_s: float = 0.0
     partial_errors: list[str] = field(default_factory=list)  # errors that came with usable data (kept)
     page_size_reductions: list[str] = field(default_factory=list)  # "100->50: <error>"
-
-
-def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
-    """``Retry-After`` as seconds: either an integer or an HTTP date."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = email.utils.parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    if when is None:
-        return None
-    if when.tzinfo is None:
-        when = when.replace(tzinfo=UTC)
-    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
 
 
 def backoff_delay(attempt: int, base_s: float, max_s: float, rng: Callable[[], float] = random.random) -> float:

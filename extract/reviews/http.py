@@ -18,7 +18,6 @@ import time
 from collections import Counter, defaultdict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
@@ -27,6 +26,7 @@ from urllib.robotparser import RobotFileParser
 import requests
 
 from extract.reviews.settings import ReviewsSettings
+from trending_now.common import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -60,20 +60,6 @@ def build_url(url: str, params: Mapping[str, Any] | None) -> str:
         return url
     clean = [(k, str(v)) for k, v in params.items() if v is not None]
     return f"{url}{'&' if '?' in url else '?'}{urlencode(clean)}"
-
-
-def parse_retry_after(value: str | None, now: float | None = None) -> float | None:
-    """``Retry-After`` as seconds (delta-seconds or an HTTP date); None when absent or unreadable."""
-    if not value:
-        return None
-    value = value.strip()
-    if value.isdigit():
-        return float(value)
-    try:
-        when = parsedate_to_datetime(value)
-    except (TypeError, ValueError):
-        return None
-    return max(0.0, when.timestamp() - (time.time() if now is None else now))
 
 
 @dataclass

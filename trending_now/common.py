@@ -1,0 +1,30 @@
+"""Small helpers shared by the sources (extract/), the enrichment (enrich/) and the glue (trending_now/).
+
+Core layer: this module imports nothing from the project, so anything may import it.
+"""
+
+from __future__ import annotations
+
+import email.utils
+from datetime import UTC, datetime
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date, RFC 9110 §10.2.3).
+
+    None when the header is absent or unreadable; a date in the past is 0. A date without a zone is UTC.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
