@@ -67,16 +67,19 @@ def guess_urls(subject: Subject, base_url: str) -> list[str]:
     ]
 
 
+def _icon_count(classes: list[set[str]], name: str) -> int:
+    """Icons carrying ``icon-<name>`` or ``<name>`` as a class or title."""
+    return sum(1 for c in classes if f"icon-{name}" in c or name in c)
+
+
 def _stars(soup: BeautifulSoup) -> tuple[float | None, bool]:
     rating = soup.select_one("div.page-content--star-rating span.star-rating")
     if rating is None:
         return None, False
-    icons = rating.find_all("i")
-    classes = [set(icon.get("class") or []) | {icon.get("title") or ""} for icon in icons]
-    if any("icon-thumbsdown" in c or "thumbsdown" in c for c in classes):
+    classes = [set(icon.get("class") or []) | {icon.get("title") or ""} for icon in rating.find_all("i")]
+    if _icon_count(classes, "thumbsdown"):
         return 0.0, True
-    full = sum(1 for c in classes if "icon-star-full" in c or "star-full" in c)
-    half = sum(1 for c in classes if "icon-star-half" in c or "star-half" in c)
+    full, half = _icon_count(classes, "star-full"), _icon_count(classes, "star-half")
     if full == 0 and half == 0:
         return None, False
     return min(float(MAX_STARS), full + 0.5 * half), False
@@ -153,28 +156,39 @@ def _ld_stars(review: dict) -> tuple[float | None, bool]:
     return stars, stars == 0
 
 
-def _ld_film(review: dict) -> tuple[str | None, int | None, str | None]:
-    """(title, year, TMDB id) of ``itemReviewed``."""
+def _ld_item(review: dict) -> dict | None:
     item = review.get("itemReviewed")
     if isinstance(item, list):
         item = item[0] if item else None
-    if not isinstance(item, dict):
-        return None, None, None
-    title = _ld_text(item.get("name"))
-    year = None
+    return item if isinstance(item, dict) else None
+
+
+def _ld_year(item: dict) -> int | None:
     for key in ("dateCreated", "datePublished", "startDate", "copyrightYear"):
         match = re.match(r"\s*(\d{4})", str(item.get(key) or ""))
         if match:
-            year = int(match.group(1))
-            break
+            return int(match.group(1))
+    return None
+
+
+def _ld_tmdb_id(item: dict) -> str | None:
+    same_as = item.get("sameAs")
+    links = same_as if isinstance(same_as, list) else [same_as]
+    matches = (_TMDB_URL.search(link) for link in links if isinstance(link, str))
+    return next((m.group(1) for m in matches if m), None)
+
+
+def _ld_film(review: dict) -> tuple[str | None, int | None, str | None]:
+    """(title, year, TMDB id) of ``itemReviewed``; a year in parentheses after the title counts when no date does."""
+    item = _ld_item(review)
+    if item is None:
+        return None, None, None
+    title, year = _ld_text(item.get("name")), _ld_year(item)
     if year is None and title:
         match = _YEAR_IN_PARENS.search(title)
         if match:
             year, title = int(match.group(1)), title[: match.start()].strip() or None
-    same_as = item.get("sameAs")
-    links = same_as if isinstance(same_as, list) else [same_as]
-    tmdb = next((m.group(1) for link in links if isinstance(link, str) for m in [_TMDB_URL.search(link)] if m), None)
-    return title, year, tmdb
+    return title, year, _ld_tmdb_id(item)
 
 
 def _body_paragraphs(soup: BeautifulSoup, selectors: tuple[str, ...]) -> list[str]:
@@ -197,41 +211,64 @@ def parse_page(html: str) -> RogerEbertPage:
 
     Raises :class:`LayoutError` naming what is missing.
     """
+    soup = _soup(html)
+    ld = json_ld_review(soup)
+    return _parse_template(soup) if ld is None else _parse_json_ld(ld, soup)
+
+
+def _soup(html: str) -> BeautifulSoup:
     if "<" not in html[:2000]:
         raise LayoutError("not an HTML page")
     soup = BeautifulSoup(html, "lxml")
     if soup.body is None and soup.find("h1") is None:
         raise LayoutError("not an HTML page (no <body>)")
-    ld = json_ld_review(soup)
-    if ld is None:
-        return _parse_template(soup)
-    headline_node = soup.select_one(HEADLINE) or soup.find("h1")
+    return soup
+
+
+def _ld_string(ld: dict, key: str) -> str | None:
+    value = ld.get(key)
+    return value if isinstance(value, str) and value else None
+
+
+def _ld_headline(ld: dict, soup: BeautifulSoup) -> str | None:
     headline = _ld_text(ld.get("name")) or _ld_text(ld.get("headline"))
-    if not headline and headline_node is not None:
-        headline = normalise_whitespace(headline_node.get_text(" "))
-    body_text = ld.get("reviewBody") if isinstance(ld.get("reviewBody"), str) else None
+    if headline:
+        return headline
+    node = soup.select_one(HEADLINE) or soup.find("h1")
+    return normalise_whitespace(node.get_text(" ")) if node is not None else headline
+
+
+def _ld_body(ld: dict, soup: BeautifulSoup) -> str:
+    body_text = _ld_string(ld, "reviewBody")
     body = normalise_whitespace(body_text) if body_text else " ".join(_body_paragraphs(soup, (BODY, *BODY_FALLBACKS)))
     if not body:
         raise LayoutError(f"JSON-LD Review has no reviewBody and no body selector ({BODY} or fallbacks) matched")
+    return body
+
+
+def _ld_or_template_stars(ld: dict, soup: BeautifulSoup) -> tuple[float | None, bool]:
+    stars, thumbs_down = _ld_stars(ld)
+    return (stars, thumbs_down) if stars is not None else _stars(soup)
+
+
+def _parse_json_ld(ld: dict, soup: BeautifulSoup) -> RogerEbertPage:
+    """A page with a JSON-LD Review; each missing part falls back to the template's selector."""
+    headline = _ld_headline(ld, soup)
+    body = _ld_body(ld, soup)
     film_title, film_year, tmdb_id = _ld_film(ld)
     html_title, html_year = _cast_and_crew(soup)
-    stars, thumbs_down = _ld_stars(ld)
-    if stars is None:
-        stars, thumbs_down = _stars(soup)
-    widget_id = _widget_tmdb_id(soup)
-    canonical = ld.get("url") if isinstance(ld.get("url"), str) and ld.get("url") else _canonical(soup)
+    stars, thumbs_down = _ld_or_template_stars(ld, soup)
     return RogerEbertPage(
         headline=headline or film_title or "",
         body=body,
         film_title=film_title or html_title,
         film_year=film_year or html_year,
         critic=_ld_text(ld.get("author")) or _critic(soup),
-        published_at=parse_iso_datetime(ld.get("datePublished") if isinstance(ld.get("datePublished"), str) else None)
-        or _published(soup),
+        published_at=parse_iso_datetime(_ld_string(ld, "datePublished")) or _published(soup),
         stars=stars,
         thumbs_down=thumbs_down,
-        tmdb_id=widget_id or tmdb_id,
-        canonical_url=canonical,
+        tmdb_id=_widget_tmdb_id(soup) or tmdb_id,
+        canonical_url=_ld_string(ld, "url") or _canonical(soup),
         from_json_ld=True,
     )
 
