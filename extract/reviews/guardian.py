@@ -75,6 +75,20 @@ def search_params(subject: Subject, api_key: str) -> dict[str, Any]:
 
 def parse_search_items(payload: Any) -> tuple[list[GuardianItem], list[RecordRejected]]:
     """Results of a ``/search`` response and the malformed ones. Raises GuardianApiError / LayoutError."""
+    items: list[GuardianItem] = []
+    rejected: list[RecordRejected] = []
+    for raw in _search_results(payload):
+        problem = _result_problem(raw)
+        if problem:
+            rejected.append(RecordRejected(f"Guardian result rejected: {problem}",
+                                           json.dumps(raw, default=str)[:4000]))
+        else:
+            items.append(_item(raw))
+    return items, rejected
+
+
+def _search_results(payload: Any) -> list[Any]:
+    """The ``response.results`` list; an error status is a GuardianApiError, another shape a LayoutError."""
     response = payload.get("response") if isinstance(payload, dict) else None
     if not isinstance(response, dict):
         raise LayoutError("Guardian response has no 'response' object")
@@ -83,36 +97,43 @@ def parse_search_items(payload: Any) -> tuple[list[GuardianItem], list[RecordRej
     results = response.get("results")
     if not isinstance(results, list):
         raise LayoutError("Guardian response has no 'results' list")
-    items: list[GuardianItem] = []
-    rejected: list[RecordRejected] = []
-    for raw in results:
-        problem = None
-        if not isinstance(raw, dict):
-            problem = f"result is {type(raw).__name__}, not an object"
-        elif not isinstance(raw.get("id"), str) or not raw.get("id"):
-            problem = "result has no id (no identity)"
-        elif raw.get("fields") is not None and not isinstance(raw.get("fields"), dict):
-            problem = f"fields is {type(raw.get('fields')).__name__}, not an object"
-        if problem:
-            rejected.append(RecordRejected(f"Guardian result rejected: {problem}",
-                                           json.dumps(raw, default=str)[:4000]))
-            continue
-        refs = [
-            str(ref.get("id", "")).removeprefix("imdb/")
-            for ref in raw.get("references") or []
-            if isinstance(ref, dict) and (ref.get("type") == "imdb" or str(ref.get("id", "")).startswith("imdb/"))
-        ]
-        items.append(
-            GuardianItem(
-                id=str(raw["id"]),
-                web_title=str(raw.get("webTitle") or ""),
-                web_url=raw.get("webUrl") if isinstance(raw.get("webUrl"), str) else None,
-                published=raw.get("webPublicationDate") if isinstance(raw.get("webPublicationDate"), str) else None,
-                fields=raw.get("fields") or {},
-                imdb_refs=[r for r in refs if r],
-            )
-        )
-    return items, rejected
+    return results
+
+
+def _result_problem(raw: Any) -> str | None:
+    """Why one result cannot be read; None when it can."""
+    if not isinstance(raw, dict):
+        return f"result is {type(raw).__name__}, not an object"
+    if not isinstance(raw.get("id"), str) or not raw.get("id"):
+        return "result has no id (no identity)"
+    if raw.get("fields") is not None and not isinstance(raw.get("fields"), dict):
+        return f"fields is {type(raw.get('fields')).__name__}, not an object"
+    return None
+
+
+def _imdb_refs(raw: dict) -> list[str]:
+    refs = [
+        str(ref.get("id", "")).removeprefix("imdb/")
+        for ref in raw.get("references") or []
+        if isinstance(ref, dict) and (ref.get("type") == "imdb" or str(ref.get("id", "")).startswith("imdb/"))
+    ]
+    return [r for r in refs if r]
+
+
+def _text_or_none(raw: dict, key: str) -> str | None:
+    value = raw.get(key)
+    return value if isinstance(value, str) else None
+
+
+def _item(raw: dict) -> GuardianItem:
+    return GuardianItem(
+        id=str(raw["id"]),
+        web_title=str(raw.get("webTitle") or ""),
+        web_url=_text_or_none(raw, "webUrl"),
+        published=_text_or_none(raw, "webPublicationDate"),
+        fields=raw.get("fields") or {},
+        imdb_refs=_imdb_refs(raw),
+    )
 
 
 def parse_search(payload: Any) -> list[GuardianItem]:
@@ -138,26 +159,36 @@ def parse_star_rating(value: Any) -> tuple[str | None, float | None]:
     return f"{stars}/{MAX_STARS}", stars * 10.0 / MAX_STARS
 
 
+def _publication_mismatch(item: GuardianItem, subject: Subject) -> str | None:
+    """A review published more than a year before the title, or (a film) more than a year after it."""
+    published = parse_iso_datetime(item.published)
+    if not (subject.year and published):
+        return None
+    too_early = published.year < subject.year - 1
+    too_late = subject.content_type == "movie" and published.year > subject.year + 1
+    return f"{item.id}: published {published.year}, ours is {subject.year}" if too_early or too_late else None
+
+
+def match_reason(item: GuardianItem, subject: Subject) -> str | None:
+    """Why ``item`` is not a review of ``subject``; None when it is (an IMDb reference decides when both have one)."""
+    if item.imdb_refs and subject.imdb_id:
+        if subject.imdb_id in item.imdb_refs:
+            return None
+        return f"{item.id}: IMDb reference {','.join(item.imdb_refs)} is not {subject.imdb_id}"
+    if not headline_matches(item.headline, subject):
+        return f"{item.id}: headline {item.headline!r} is not a review of {subject.title!r}"
+    return _publication_mismatch(item, subject)
+
+
 def match_results(items: list[GuardianItem], subject: Subject) -> tuple[list[GuardianItem], list[str]]:
     """Split results into ours and the reasons the others were rejected."""
     accepted, rejected = [], []
     for item in items:
-        if item.imdb_refs and subject.imdb_id:
-            if subject.imdb_id in item.imdb_refs:
-                accepted.append(item)
-            else:
-                rejected.append(f"{item.id}: IMDb reference {','.join(item.imdb_refs)} is not {subject.imdb_id}")
-            continue
-        if not headline_matches(item.headline, subject):
-            rejected.append(f"{item.id}: headline {item.headline!r} is not a review of {subject.title!r}")
-            continue
-        published = parse_iso_datetime(item.published)
-        too_early = subject.year and published and published.year < subject.year - 1
-        too_late = subject.content_type == "movie" and subject.year and published and published.year > subject.year + 1
-        if too_early or too_late:
-            rejected.append(f"{item.id}: published {published.year}, ours is {subject.year}")
-            continue
-        accepted.append(item)
+        reason = match_reason(item, subject)
+        if reason:
+            rejected.append(reason)
+        else:
+            accepted.append(item)
     return accepted, rejected
 
 
@@ -213,17 +244,11 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
         reason = f"unreadable Guardian search response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
         return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
-    quarantine = [QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in malformed]
     accepted, rejected = match_results(items, subject)
-    reviews: list[Review] = []
-    for item in accepted:
-        try:
-            review = to_review(item, subject.title_id, settings.max_review_chars)
-        except RecordRejected as exc:
-            quarantine.append(QuarantineEntry.build(SOURCE, subject.title_id, exc.reason, exc.payload, as_of))
-            continue
-        if review is not None:
-            reviews.append(review)
+    reviews, unreadable = _reviews(accepted, subject.title_id, settings.max_review_chars)
+    quarantine = [
+        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in [*malformed, *unreadable]
+    ]
     if reviews:
         return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)
     if not items:
@@ -232,6 +257,21 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
     if rejected:
         reason += "; " + "; ".join(rejected[:3])
     return SourceResult(outcome=outcome("not_found", reason), quarantine=quarantine)
+
+
+def _reviews(accepted: list[GuardianItem], title_id: str, max_chars: int) -> tuple[list[Review], list[RecordRejected]]:
+    """The reviews of the accepted results, and the results whose body cannot be read."""
+    reviews: list[Review] = []
+    unreadable: list[RecordRejected] = []
+    for item in accepted:
+        try:
+            review = to_review(item, title_id, max_chars)
+        except RecordRejected as exc:
+            unreadable.append(exc)
+            continue
+        if review is not None:
+            reviews.append(review)
+    return reviews, unreadable
 
 
 def _error_text(body: str) -> str:
