@@ -27,6 +27,7 @@ from extract.reviews.models import (
     SourceResult,
     SourceStopped,
     Subject,
+    collect_reviews,
 )
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clean_review_text, parse_iso_datetime, text_key, title_match_key
@@ -245,7 +246,8 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
         return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
     accepted, rejected = match_results(items, subject)
-    reviews, unreadable = _reviews(accepted, subject.title_id, settings.max_review_chars)
+    max_chars = settings.max_review_chars
+    reviews, unreadable = collect_reviews(accepted, lambda item: to_review(item, subject.title_id, max_chars))
     quarantine = [
         QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in [*malformed, *unreadable]
     ]
@@ -257,21 +259,6 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
     if rejected:
         reason += "; " + "; ".join(rejected[:3])
     return SourceResult(outcome=outcome("not_found", reason), quarantine=quarantine)
-
-
-def _reviews(accepted: list[GuardianItem], title_id: str, max_chars: int) -> tuple[list[Review], list[RecordRejected]]:
-    """The reviews of the accepted results, and the results whose body cannot be read."""
-    reviews: list[Review] = []
-    unreadable: list[RecordRejected] = []
-    for item in accepted:
-        try:
-            review = to_review(item, title_id, max_chars)
-        except RecordRejected as exc:
-            unreadable.append(exc)
-            continue
-        if review is not None:
-            reviews.append(review)
-    return reviews, unreadable
 
 
 def _error_text(body: str) -> str:

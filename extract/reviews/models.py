@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
-from typing import Literal
+from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -126,3 +127,23 @@ class RecordRejected(ValueError):
         super().__init__(reason)
         self.reason = reason
         self.payload = payload
+
+
+_Record = TypeVar("_Record")
+
+
+def collect_reviews(
+    records: Iterable[_Record], to_review: Callable[[_Record], Review | None]
+) -> tuple[list[Review], list[RecordRejected]]:
+    """The reviews ``to_review`` makes of ``records`` (None: no review), and the records it rejected."""
+    reviews: list[Review] = []
+    rejected: list[RecordRejected] = []
+    for record in records:
+        try:
+            review = to_review(record)
+        except RecordRejected as exc:
+            rejected.append(exc)
+            continue
+        if review is not None:
+            reviews.append(review)
+    return reviews, rejected

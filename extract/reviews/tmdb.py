@@ -27,6 +27,7 @@ from extract.reviews.models import (
     SourceResult,
     SourceStopped,
     Subject,
+    collect_reviews,
 )
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clamp_score, clean_review_text, format_score, parse_iso_datetime, text_key
@@ -117,17 +118,7 @@ def parse_review_items(payload: Any, title_id: str, max_chars: int) -> tuple[lis
     """Reviews and rejected records of a TMDB reviews response. Raises :class:`LayoutError` when it is not one."""
     if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
         raise LayoutError("TMDB response has no 'results' list")
-    reviews: list[Review] = []
-    rejected: list[RecordRejected] = []
-    for item in payload["results"]:
-        try:
-            review = parse_review_item(item, title_id, max_chars)
-        except RecordRejected as exc:
-            rejected.append(exc)
-            continue
-        if review is not None:
-            reviews.append(review)
-    return reviews, rejected
+    return collect_reviews(payload["results"], lambda item: parse_review_item(item, title_id, max_chars))
 
 
 def parse_reviews(payload: Any, title_id: str, max_chars: int) -> list[Review]:
