@@ -41,6 +41,7 @@ from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, syn
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
 from trending_now.config import Secrets, Settings, load_settings  # noqa: E402
 from trending_now.context import RunContext  # noqa: E402
+from trending_now.dbt_relations import relation  # noqa: E402
 from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E402
 
 START = date(2026, 11, 1)
@@ -49,7 +50,7 @@ SOURCES = ("tmdb", "rogerebert", "guardian")
 REVIEW_STEPS = ["extract_releases", "dbt_titles", "extract_reviews"]
 # every step up to the published mart (the Parquet export and the DVC snapshot are not what this measures)
 FULL_STEPS = [name for name in STEP_NAMES if name not in ("export_parquet", "snapshot_dvc")]
-MART = "marts.movies_tv_shows_enriched"
+MART = str(relation("movies_tv_shows_enriched"))
 
 
 @dataclass
@@ -145,7 +146,7 @@ def settings_for(base: Path, jw: FakeJustWatch, sites: ReviewSites, gemini_url: 
 
 
 def mart_rows(ctx: RunContext) -> dict[str, Any]:
-    if not ctx.warehouse.table_exists("marts", "movies_tv_shows_enriched"):
+    if not ctx.warehouse.table_exists(*MART.split(".")):
         return {}
     return {r["id"]: r["source_data_hash"] for r in ctx.warehouse.fetch_all(f"select id, source_data_hash from {MART}")}  # nosec B608  # constant identifiers: MART (this module)
 

@@ -47,11 +47,12 @@ from extract.reviews.text import slugify  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
 from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
+from trending_now.dbt_relations import relation  # noqa: E402
 from trending_now.pipeline import STEP_NAMES  # noqa: E402
 
 AS_OF = date(2026, 11, 20)
 DAYS = 7
-MART = "marts.movies_tv_shows_enriched"
+MART = str(relation("movies_tv_shows_enriched"))
 FAKE_KEY = "bench-fake-key"  # the fakes only check that a key is sent
 PRICE_IN, PRICE_OUT = 0.30, 2.50  # enrich.price_*_per_mtok in config/base.yaml
 

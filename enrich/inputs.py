@@ -1,4 +1,4 @@
-"""The enrichment input (one row of ``intermediate.int_titles_enrichment_input``) as typed models.
+"""The enrichment input (one row of ``marts.titles_enrichment_input``) as typed models.
 
 Parsing is pure: :func:`parse_input_row` turns a warehouse row into a :class:`TitleInput` or raises
 :class:`InputError` naming what is wrong, so the runner can store a failed row with that reason.

@@ -287,7 +287,7 @@ class RunTotals:
 
 
 def enrich_titles(ctx: RunContext) -> StepResult:
-    """Enrich the pending titles of ``intermediate.int_titles_enrichment_input`` (step ``enrich_titles``)."""
+    """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``)."""
     settings = ctx.settings
     config = RunnerConfig.from_settings(settings)
     provider = make_provider(settings)

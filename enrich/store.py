@@ -18,10 +18,12 @@ from enrich.journal import Journal, RejectedLine
 from enrich.providers.base import CallUsage
 from enrich.schema import TitleEnrichment
 from trending_now import raw_spec
+from trending_now.dbt_relations import relation
 from trending_now.warehouse import RAW_ENRICHMENT, Warehouse
 
-INPUT_SCHEMA = "intermediate"
-INPUT_TABLE = "int_titles_enrichment_input"
+# The enrichment input: the public, contracted dbt model titles_enrichment_input (models/marts).
+INPUT = relation("titles_enrichment_input")
+INPUT_SCHEMA, INPUT_TABLE = INPUT.schema, INPUT.name
 TABLE = raw_spec.TITLE_ENRICHMENTS.name
 PIPELINE = "enrichment"
 PRIMARY_KEY = raw_spec.TITLE_ENRICHMENTS.primary_key

@@ -15,14 +15,14 @@ from trending_now.context import RunContext, StepResult
 # (b) the enrichment side table's staging, the pending model and the mart's audit relation, with their
 #     tests (write-audit-publish: consumers do not read the audit relation);
 # (c) after the Great Expectations gate: the published table, a copy of the audited mart swapped in.
-SELECT_BEFORE_ENRICH = ["+int_titles_enrichment_input", "stg_reviews__review_fetches"]
+SELECT_BEFORE_ENRICH = ["+titles_enrichment_input", "stg_reviews__review_fetches"]
 PUBLISHED_MODEL = "movies_tv_shows_enriched"
 SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
 SELECT_PUBLISH = [PUBLISHED_MODEL]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
 # stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects
 # the relationships tests between them and stg_justwatch__titles, which fail on a fresh warehouse otherwise.
-SELECT_TITLES = ["+int_titles__review_subjects", "stg_justwatch__title_genres", "justwatch_genres"]
+SELECT_TITLES = ["+int_review_subjects_listed", "stg_justwatch__title_genres", "justwatch_genres"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 # The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
 # steps as Cosmos task groups, every other step as a Python task.
@@ -89,7 +89,8 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         manifest = _parsed_manifest(full_args, env, project_dir) if args[0] in _USES_MANIFEST else None
         result = dbtRunner(manifest=manifest).invoke(full_args)
     if not result.success:
-        raise DbtError(f"dbt {' '.join(args[:1])} failed: {_failures(result)}")
+        command = " ".join(args[:2] if args[0] == "source" else args[:1])
+        raise DbtError(f"dbt {command} failed: {_failures(result)}")
     return result
 
 
@@ -143,6 +144,8 @@ def _failures(result: Any) -> str:
         status = str(getattr(node_result, "status", ""))
         if status.lower() in ("error", "fail", "runtime error"):
             message = _cause_line(getattr(node_result, "message", "") or "")
+            if getattr(node_result, "age", None) is not None:  # a source freshness result
+                message = message or f"newest row {node_result.age / 3600:.0f} hours old"
             failed.append(f"{node_result.node.name} ({status}: {message or 'no message'})")
     return "; ".join(failed[:8]) or "see dbt_project/logs/dbt.log"
 
@@ -167,6 +170,23 @@ def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
             models += 1
     details = {"select": list(select), "statuses": counts, "raw_tables_created": created}
     return StepResult(step=step, rows_out=models, details=details)
+
+
+# `dbt source freshness --select source:justwatch`: a JustWatch source older than its error_after (the newest
+# node 50 hours old, _justwatch__sources.yml) fails the run; a warn_after (26 hours) only warns.
+SELECT_FRESHNESS = ["source:justwatch"]
+
+
+def check_freshness(ctx: RunContext, select: Sequence[str] = tuple(SELECT_FRESHNESS)) -> StepResult:
+    """``dbt source freshness --select <select>``; raise :class:`DbtError` naming each stale source table."""
+    ctx.progress(f"dbt source freshness --select {' '.join(select)}")
+    result = invoke(ctx, ["source", "freshness", "--select", *select])
+    statuses: dict[str, str] = {}
+    for node_result in getattr(result.result, "results", None) or []:
+        node = node_result.node
+        if str(getattr(node, "resource_type", "")) == "source":  # not the on-run-start hook
+            statuses[f"{node.source_name}.{node.name}"] = str(node_result.status).lower()
+    return StepResult(step="check_freshness", rows_out=len(statuses), details={"freshness": statuses})
 
 
 def build_before_enrich(ctx: RunContext) -> StepResult:

@@ -38,11 +38,13 @@ from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
 from enrich.schema import split_sentences
 from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
 from trending_now.config import ConfigError, Settings
+from trending_now.dbt_relations import relation
 from trending_now.metrics import utcnow
 from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 
 TABLE = f"{OPS}.enrichment_evals"
-INPUTS = "intermediate.int_titles_enrichment_input"
+INPUT = relation("titles_enrichment_input")
+INPUTS = str(INPUT)
 ENRICHMENTS = f"{RAW_ENRICHMENT}.title_enrichments"
 
 # Metric -> "higher" or "lower" is better. The tolerances (how much worse is a regression) are config.
@@ -460,7 +462,7 @@ def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Ev
     """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
     warehouse = Warehouse(settings)
     for schema, table in (
-        ("intermediate", "int_titles_enrichment_input"),
+        (INPUT.schema, INPUT.name),
         (RAW_ENRICHMENT, "title_enrichments"),
     ):
         if not warehouse.table_exists(schema, table):

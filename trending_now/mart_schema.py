@@ -22,13 +22,14 @@ import pyarrow as pa
 import yaml
 
 from trending_now.config import PROJECT_ROOT
+from trending_now.dbt_relations import relation
 
-MART_SCHEMA = "marts"
 MART_NAME = "movies_tv_shows_enriched"
+MART_SCHEMA = relation(MART_NAME).schema
 MART_TABLE = f"{MART_SCHEMA}.{MART_NAME}"
 # Write-audit-publish: a run builds and checks this relation; publish_mart copies it into MART_TABLE.
-AUDIT_SCHEMA = "marts_audit"
 AUDIT_NAME = f"{MART_NAME}_audit"
+AUDIT_SCHEMA = relation(AUDIT_NAME).schema
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.{AUDIT_NAME}"
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"

@@ -222,7 +222,7 @@ TITLE_ENRICHMENTS = Table(
     RAW_ENRICHMENT, "title_enrichments", "the LLM side table",
     (
         Column("id", TEXT, "the mart's id (movie or show JustWatch id)", nullable=False, required=True),
-        Column("source_data_hash", TEXT, "hash of the inputs the LLM saw (from `int_titles_enrichment_input`)",
+        Column("source_data_hash", TEXT, "hash of the inputs the LLM saw (from `titles_enrichment_input`)",
                nullable=False, required=True),
         Column("prompt_version", TEXT, "e.g. `v1`", nullable=False, required=True),
         Column("model", TEXT, "e.g. `gemini-3.5-flash-lite`; `heuristic-v1` for the heuristic provider",
@@ -422,7 +422,7 @@ def render_markdown() -> str:
     lines += [
         "",
         "## dbt models the Python steps read",
-        "- `intermediate.int_titles_enrichment_input`: one row per publishable title (`id`, `title`,",
+        "- `marts.titles_enrichment_input`: one row per publishable title (`id`, `title`,",
         "  `content_type`, `release_year`, `synopsis`, `source_genres`, `scraped_reviews` (JSON text array of",
         "  `{source_name, author, review_text, original_score, score_normalized, review_url}`), `source_data_hash`).",
         "- `marts.movies_tv_shows_enriched`: the published table (its contract: `dbt_project/models/marts`).",

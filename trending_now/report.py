@@ -19,9 +19,10 @@ from typing import Any
 
 from enrich.inputs import parse_genres
 from trending_now.config import ConfigError, Settings
+from trending_now.dbt_relations import relation
 from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 
-MART = "marts.movies_tv_shows_enriched"
+MART = str(relation("movies_tv_shows_enriched"))
 QUARANTINE_TABLES = (("raw_justwatch", "quarantine"), ("raw_reviews", "quarantine"))
 PALETTE = ("#4f6bed", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#64748b")
 

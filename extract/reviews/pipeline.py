@@ -1,6 +1,6 @@
 """Step ``extract_reviews``: reviews of the titles due today, within each source's daily budget.
 
-The titles come folded from dbt (``intermediate.int_titles__review_subjects``: a season is reviewed as
+The titles come folded from dbt (``intermediate.int_review_subjects_listed``: a season is reviewed as
 its show; built by the ``dbt_titles`` step). What is due, and how many requests each source may make,
 is computed from the warehouse (extract/reviews/schedule.py), so any worker plans the same day.
 """

@@ -28,9 +28,10 @@ from typing import Any
 
 from extract.reviews.settings import REQUESTS_PER_FETCH, SOURCES, ReviewsSettings
 from trending_now import raw_spec
+from trending_now.dbt_relations import relation
 from trending_now.warehouse import OPS, RAW_REVIEWS, Warehouse
 
-SUBJECTS_RELATION = "intermediate.int_titles__review_subjects"
+SUBJECTS_RELATION = str(relation("int_review_subjects_listed"))
 LEDGER = raw_spec.REVIEW_REQUEST_BUDGET.relation
 LEDGER_DDL = raw_spec.state_table_ddl(raw_spec.REVIEW_REQUEST_BUDGET)
 STATE_COLUMNS = ("title_id", "source", "status", "first_fetched_on", "last_fetched_on", "fetch_count")

@@ -13,7 +13,7 @@ from trending_now.config import PROJECT_ROOT
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 # The two builds the pipeline runs around the enrichment step (see dbt_project/README.md).
-BEFORE_ENRICHMENT = ["build", "--select", "+int_titles_enrichment_input", "--exclude", "test_type:unit"]
+BEFORE_ENRICHMENT = ["build", "--select", "+titles_enrichment_input", "--exclude", "test_type:unit"]
 AFTER_ENRICHMENT = ["build", "--select", "stg_enrichment__title_enrichments+", "--exclude", "test_type:unit"]
 UNIT_TESTS = ["test", "--select", "test_type:unit"]
 

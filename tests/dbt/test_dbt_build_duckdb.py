@@ -48,7 +48,7 @@ def enrich_pending(path: Path, loader: RawLoader, enriched_at_hour: int) -> None
     """What the enrich step does: one attempt per input row without an ok enrichment for its hash."""
     from datetime import UTC, datetime
 
-    rows = query(path, "select id, source_data_hash from intermediate.int_titles_enrichment_input")
+    rows = query(path, "select id, source_data_hash from marts.titles_enrichment_input")
     done = {(r["id"], r["source_data_hash"]) for r in query(
         path, "select id, source_data_hash from raw_enrichment.title_enrichments where status = 'ok'"
     )} if query(path, "select count(*) as n from information_schema.tables "
@@ -225,17 +225,17 @@ def test_portable_json_path_used_on_redshift_yields_valid_json(built: dict[str, 
     """The listagg + json_escape SQL that Redshift runs, executed on DuckDB, parses back to the raw values."""
     db = built["base"] / "raw_only.duckdb"
     work = built["base"] / "portable"
-    run_dbt(["run", "--select", "+int_titles__reviews_aggregated", "+int_titles__credits_aggregated",
+    run_dbt(["run", "--select", "+int_titles_reviews_aggregated", "+int_titles_credits_aggregated",
              "--vars", "{portable_json: true}"],
             target="duckdb", work_dir=work, env={"TRENDING_NOW_DUCKDB_PATH": str(db)})
-    compiled = next((work / "target" / "compiled").rglob("int_titles__reviews_aggregated.sql")).read_text()
+    compiled = next((work / "target" / "compiled").rglob("int_titles_reviews_aggregated.sql")).read_text()
     assert "to_json" not in compiled and "chr(92)" in compiled
 
-    portable = {r["title_id"]: r for r in query(db, "select * from intermediate.int_titles__reviews_aggregated")}
+    portable = {r["title_id"]: r for r in query(db, "select * from intermediate.int_titles_reviews_aggregated")}
     assert sorted(portable) == ["tm1001", "ts2001", "ts3001"]
     for title_id, row in portable.items():
         assert json.loads(row["scraped_reviews"]) == expected_reviews(title_id)
-    credits = query(db, "select * from intermediate.int_titles__credits_aggregated where title_id = 'tm1001'")[0]
+    credits = query(db, "select * from intermediate.int_titles_credits_aggregated where title_id = 'tm1001'")[0]
     assert json.loads(credits["cast_members"])[1] == {"name": 'Dimitrius "Dek" Koloamatangi', "character": "Dek"}
     assert json.loads(credits["directors"]) == [{"name": "Dan Trachtenberg"}]
 

@@ -48,7 +48,7 @@ def test_build_on_postgres(pg_database: str, tmp_path: Path) -> None:
     loader.review_fetches(sample_review_fetches())
 
     run_dbt(BEFORE_ENRICHMENT, target="postgres", work_dir=tmp_path)
-    inputs = pg_query("select id, source_data_hash from intermediate.int_titles_enrichment_input")
+    inputs = pg_query("select id, source_data_hash from marts.titles_enrichment_input")
     loader.enrichments([
         enrichment_record(r["id"], r["source_data_hash"], status="failed" if r["id"] == "tm4001" else "ok")
         for r in inputs

@@ -31,7 +31,7 @@ def test_parse_and_compile_redshift_offline(tmp_path: Path) -> None:
         listener.close()
 
     compiled = tmp_path / "target" / "compiled" / "trending_now"
-    credits = next(compiled.rglob("int_titles__credits_aggregated.sql")).read_text()
+    credits = next(compiled.rglob("int_titles_credits_aggregated.sql")).read_text()
     assert "listagg(" in credits and "json_agg" not in credits and "to_json" not in credits
     mart = next(compiled.rglob("movies_tv_shows_enriched_audit.sql")).read_text()
     assert "varchar(65535)" in mart

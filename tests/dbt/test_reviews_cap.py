@@ -55,7 +55,7 @@ def check_cap(loader: RawLoader, dbt: Callable[[list[str]], Any], fetch: Callabl
 
     def prompt_and_mart() -> tuple[str, str]:
         dbt(BEFORE_ENRICHMENT)
-        inputs = {r["id"]: r for r in fetch("select * from intermediate.int_titles_enrichment_input")}
+        inputs = {r["id"]: r for r in fetch("select * from marts.titles_enrichment_input")}
         schemas = {r["s"] for r in fetch("select schema_name as s from information_schema.schemata")}
         done = {r["h"] for r in fetch("select source_data_hash as h from raw_enrichment.title_enrichments")} \
             if "raw_enrichment" in schemas else set()

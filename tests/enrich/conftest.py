@@ -13,7 +13,7 @@ from tests.fakes.gemini_server import FakeGemini
 from trending_now.config import Secrets, Settings
 from trending_now.warehouse import Warehouse
 
-INPUT_DDL = """create table intermediate.int_titles_enrichment_input (
+INPUT_DDL = """create table marts.titles_enrichment_input (
     id text, title text, content_type text, release_year integer, synopsis text,
     source_genres text, scraped_reviews text, source_data_hash text)"""
 
@@ -44,15 +44,15 @@ def input_row(index: int, **overrides: Any) -> dict[str, Any]:
 
 
 def seed_inputs(settings: Settings, rows: list[dict[str, Any]]) -> None:
-    """(Re)create ``intermediate.int_titles_enrichment_input`` with ``rows`` in the test warehouse."""
+    """(Re)create ``marts.titles_enrichment_input`` with ``rows`` in the test warehouse."""
     wh = Warehouse(settings)
     wh.execute("create schema if not exists intermediate")
-    wh.execute("drop table if exists intermediate.int_titles_enrichment_input")
+    wh.execute("drop table if exists marts.titles_enrichment_input")
     wh.execute(INPUT_DDL)
     cols = ["id", "title", "content_type", "release_year", "synopsis", "source_genres", "scraped_reviews",
             "source_data_hash"]
     wh.executemany(
-        f"insert into intermediate.int_titles_enrichment_input ({', '.join(cols)}) "
+        f"insert into marts.titles_enrichment_input ({', '.join(cols)}) "
         f"values ({', '.join('?' for _ in cols)})",
         [[r[c] for c in cols] for r in rows],
     )

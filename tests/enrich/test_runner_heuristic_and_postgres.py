@@ -32,7 +32,7 @@ def test_gemini_without_key_is_a_config_error(
 def test_missing_input_model_names_the_step_to_run(
     make_settings: Callable[..., Settings], make_context: Callable[..., RunContext]
 ) -> None:
-    with pytest.raises(RuntimeError, match="int_titles_enrichment_input does not exist"):
+    with pytest.raises(RuntimeError, match="titles_enrichment_input does not exist"):
         enrich_titles(make_context(make_settings()))
 
 

@@ -35,7 +35,7 @@ def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
         assert _columns(ctx, schema, table) == [c.name for c in columns]
     # dbt builds on the empty raw tables: an empty window does not break a fresh warehouse
     dbt.build_before_enrich(ctx)
-    assert ctx.warehouse.fetch_all("select count(*) as n from intermediate.int_titles_enrichment_input") == [{"n": 0}]
+    assert ctx.warehouse.fetch_all("select count(*) as n from marts.titles_enrichment_input") == [{"n": 0}]
     # dlt loads into the tables it did not create
     result = extract_releases(ctx)
     assert result.rows_out == 46

@@ -1,15 +1,18 @@
 {#
     The titles the review extract asks review sites about: one row per movie or show, folded by
-    int_titles__nodes_folded / int_titles__folded (a season is reviewed as its parent show, with the
+    int_title_nodes_folded / int_titles_folded (a season is reviewed as its parent show, with the
     show's id, title and external ids). `last_listed_on` is the latest day any of the title's nodes
     was listed as new (a new season makes its show new again); `first_listed_on` the earliest.
-    extract/reviews reads this model; it never folds titles itself.
+    extract/reviews reads this model (public, contract in _intermediate__models.yml, a table so the
+    extract reads it without re-running the folding); it never folds titles itself.
 #}
+{%- set string_type = long_string_type() -%}
+
 with
 
 titles as (
 
-    select * from {{ ref('int_titles__folded') }}
+    select * from {{ ref('int_titles_folded') }}
 
 ),
 
@@ -20,7 +23,7 @@ listings as (
         min(new_since) as first_listed_on,
         max(new_since) as last_listed_on
 
-    from {{ ref('int_titles__nodes_folded') }}
+    from {{ ref('int_title_nodes_folded') }}
 
     group by title_id
 
@@ -29,15 +32,17 @@ listings as (
 final as (
 
     select
-        titles.title_id,
-        case when titles.content_type = 'Movie' then 'movie' else 'show' end as subject_type,
-        titles.title,
-        titles.release_year,
-        titles.tmdb_id,
-        titles.imdb_id,
-        titles.imdb_score,
-        listings.first_listed_on,
-        listings.last_listed_on
+        cast(titles.title_id as {{ string_type }}) as title_id,
+        cast(titles.title as {{ string_type }}) as title,
+        cast(titles.release_year as integer) as release_year,
+        cast(titles.tmdb_id as {{ string_type }}) as tmdb_id,
+        cast(titles.imdb_id as {{ string_type }}) as imdb_id,
+        cast(titles.imdb_score as double precision) as imdb_score,
+        cast(listings.first_listed_on as date) as first_listed_on,
+        cast(listings.last_listed_on as date) as last_listed_on,
+        cast(
+            case when titles.content_type = 'Movie' then 'movie' else 'show' end as {{ string_type }}
+        ) as subject_type
 
     from titles
 

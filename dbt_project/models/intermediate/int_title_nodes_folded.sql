@@ -16,6 +16,7 @@ mapped as (
 
     select
         node_id,
+        dlt_id,
         object_type,
         season_number,
         synopsis,
@@ -60,6 +61,7 @@ ranked as (
 
     select
         node_id,
+        dlt_id,
         object_type,
         title_id,
         content_type,

@@ -9,7 +9,7 @@ countries as (
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 
@@ -22,7 +22,7 @@ distinct_countries as (
     from countries
 
     inner join nodes
-        on countries.node_id = nodes.node_id
+        on countries.title_dlt_id = nodes.dlt_id
 
 ),
 

@@ -13,7 +13,7 @@ credits as (
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 
@@ -30,7 +30,7 @@ credited as (
     from credits
 
     inner join nodes
-        on credits.node_id = nodes.node_id
+        on credits.title_dlt_id = nodes.dlt_id
 
     where credits.credit_role in ('ACTOR', 'DIRECTOR')
 

@@ -3,7 +3,7 @@ with
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 

@@ -13,7 +13,7 @@ genres as (
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 
@@ -32,7 +32,7 @@ distinct_genres as (
     from genres
 
     inner join nodes
-        on genres.node_id = nodes.node_id
+        on genres.title_dlt_id = nodes.dlt_id
 
     left join genre_names
         on genres.genre_code = genre_names.genre_code

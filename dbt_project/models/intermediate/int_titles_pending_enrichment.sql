@@ -19,7 +19,7 @@ enrichments as (
 
 latest_ok as (
 
-    select * from {{ ref('int_enrichments__latest_ok') }}
+    select * from {{ ref('int_enrichments_latest_ok') }}
 
 ),
 

@@ -9,7 +9,7 @@ offers as (
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 
@@ -22,7 +22,7 @@ distinct_platforms as (
     from offers
 
     inner join nodes
-        on offers.node_id = nodes.node_id
+        on offers.title_dlt_id = nodes.dlt_id
 
 ),
 

@@ -5,43 +5,43 @@
     plus source_data_hash: the hash of exactly what the LLM sees (title, content type, year,
     synopsis, source genres, reviews). A change in any of them means a new enrichment.
     Materialized as a table: the aggregations run once per build and are read by the enricher
-    (through int_titles_enrichment_input), the pending model, the mart and their tests.
+    (through titles_enrichment_input), the pending model, the mart and their tests.
 #}
 with
 
 titles as (
 
-    select * from {{ ref('int_titles__folded') }}
+    select * from {{ ref('int_titles_folded') }}
 
 ),
 
 platforms as (
 
-    select * from {{ ref('int_titles__platforms_aggregated') }}
+    select * from {{ ref('int_titles_platforms_aggregated') }}
 
 ),
 
 genres as (
 
-    select * from {{ ref('int_titles__genres_aggregated') }}
+    select * from {{ ref('int_titles_genres_aggregated') }}
 
 ),
 
 countries as (
 
-    select * from {{ ref('int_titles__countries_aggregated') }}
+    select * from {{ ref('int_titles_countries_aggregated') }}
 
 ),
 
 credits as (
 
-    select * from {{ ref('int_titles__credits_aggregated') }}
+    select * from {{ ref('int_titles_credits_aggregated') }}
 
 ),
 
 reviews as (
 
-    select * from {{ ref('int_titles__reviews_aggregated') }}
+    select * from {{ ref('int_titles_reviews_aggregated') }}
 
 ),
 

@@ -21,7 +21,7 @@ reviews as (
 
 nodes as (
 
-    select * from {{ ref('int_titles__nodes_folded') }}
+    select * from {{ ref('int_title_nodes_folded') }}
 
 ),
 

@@ -66,7 +66,7 @@ prepared as (
 
 enrichments as (
 
-    select * from {{ ref('int_enrichments__latest_ok') }}
+    select * from {{ ref('int_enrichments_latest_ok') }}
 
 ),
 

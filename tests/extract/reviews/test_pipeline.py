@@ -228,7 +228,7 @@ def test_seasons_fold_into_their_show_in_dbt(make_settings, make_context) -> Non
     ctx = make_context(settings)
     build_titles(ctx)
     got = ctx.warehouse.fetch_all("select title_id, subject_type, title, release_year, tmdb_id, imdb_id, "
-                                  "last_listed_on from intermediate.int_titles__review_subjects order by title_id")
+                                  "last_listed_on from intermediate.int_review_subjects_listed order by title_id")
     assert [(r["title_id"], r["subject_type"], r["title"], r["release_year"], r["tmdb_id"], r["imdb_id"],
              str(r["last_listed_on"])) for r in got] == [
         ("tm5", "movie", "F1", 2025, "911430", None, "2026-11-18"),

@@ -1,10 +1,9 @@
+{#
+    One row per item of a node's credits list (the dlt child table
+    titles__credits). `title_dlt_id` is the node's `dlt_id` in stg_justwatch__titles:
+    intermediate models join on it, so each staging model reads exactly one source table.
+#}
 with
-
-titles as (
-
-    select * from {{ source('justwatch', 'titles') }}
-
-),
 
 credits as (
 
@@ -12,10 +11,10 @@ credits as (
 
 ),
 
-joined as (
+renamed as (
 
     select
-        cast(titles.id as {{ dbt.type_string() }}) as node_id,
+        cast(credits._dlt_parent_id as {{ dbt.type_string() }}) as title_dlt_id,
         upper({{ clean_text('credits.role') }}) as credit_role,
         {{ clean_text('credits.name') }} as person_name,
         {{ clean_text('credits.character_name') }} as character_name,
@@ -23,21 +22,18 @@ joined as (
 
     from credits
 
-    inner join titles
-        on credits._dlt_parent_id = titles._dlt_id
-
 ),
 
 final as (
 
     select
-        node_id,
+        title_dlt_id,
         credit_role,
         person_name,
         character_name,
         billing_position
 
-    from joined
+    from renamed
 
     where person_name is not null
 

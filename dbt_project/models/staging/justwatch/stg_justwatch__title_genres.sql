@@ -1,10 +1,9 @@
+{#
+    One row per item of a node's genres list (the dlt child table
+    titles__genres). `title_dlt_id` is the node's `dlt_id` in stg_justwatch__titles:
+    intermediate models join on it, so each staging model reads exactly one source table.
+#}
 with
-
-titles as (
-
-    select * from {{ source('justwatch', 'titles') }}
-
-),
 
 genres as (
 
@@ -12,28 +11,25 @@ genres as (
 
 ),
 
-joined as (
+renamed as (
 
     select
-        cast(titles.id as {{ dbt.type_string() }}) as node_id,
+        cast(genres._dlt_parent_id as {{ dbt.type_string() }}) as title_dlt_id,
         lower({{ clean_text('genres.value') }}) as genre_code,
         cast(genres._dlt_list_idx as integer) as list_position
 
     from genres
-
-    inner join titles
-        on genres._dlt_parent_id = titles._dlt_id
 
 ),
 
 final as (
 
     select
-        node_id,
+        title_dlt_id,
         genre_code,
         list_position
 
-    from joined
+    from renamed
 
     where genre_code is not null
 

@@ -1,10 +1,9 @@
+{#
+    One row per item of a node's offers list (the dlt child table
+    titles__offers). `title_dlt_id` is the node's `dlt_id` in stg_justwatch__titles:
+    intermediate models join on it, so each staging model reads exactly one source table.
+#}
 with
-
-titles as (
-
-    select * from {{ source('justwatch', 'titles') }}
-
-),
 
 offers as (
 
@@ -12,10 +11,10 @@ offers as (
 
 ),
 
-joined as (
+renamed as (
 
     select
-        cast(titles.id as {{ dbt.type_string() }}) as node_id,
+        cast(offers._dlt_parent_id as {{ dbt.type_string() }}) as title_dlt_id,
         upper({{ clean_text('offers.monetization_type') }}) as monetization_type,
         upper({{ clean_text('offers.presentation_type') }}) as presentation_type,
         {{ clean_text('offers.package_clear_name') }} as package_name,
@@ -24,22 +23,19 @@ joined as (
 
     from offers
 
-    inner join titles
-        on offers._dlt_parent_id = titles._dlt_id
-
 ),
 
 final as (
 
     select
-        node_id,
+        title_dlt_id,
         monetization_type,
         presentation_type,
         package_name,
         package_short_name,
         list_position
 
-    from joined
+    from renamed
 
     where package_name is not null
 

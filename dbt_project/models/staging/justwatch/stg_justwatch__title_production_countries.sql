@@ -1,10 +1,9 @@
+{#
+    One row per item of a node's production countries list (the dlt child table
+    titles__production_countries). `title_dlt_id` is the node's `dlt_id` in stg_justwatch__titles:
+    intermediate models join on it, so each staging model reads exactly one source table.
+#}
 with
-
-titles as (
-
-    select * from {{ source('justwatch', 'titles') }}
-
-),
 
 countries as (
 
@@ -12,28 +11,25 @@ countries as (
 
 ),
 
-joined as (
+renamed as (
 
     select
-        cast(titles.id as {{ dbt.type_string() }}) as node_id,
+        cast(countries._dlt_parent_id as {{ dbt.type_string() }}) as title_dlt_id,
         upper({{ clean_text('countries.value') }}) as country_code,
         cast(countries._dlt_list_idx as integer) as list_position
 
     from countries
-
-    inner join titles
-        on countries._dlt_parent_id = titles._dlt_id
 
 ),
 
 final as (
 
     select
-        node_id,
+        title_dlt_id,
         country_code,
         list_position
 
-    from joined
+    from renamed
 
     where country_code is not null
 
