@@ -154,6 +154,21 @@ class Harvester:
 
     # ---- one title -------------------------------------------------------------------------------
     def harvest(self, subject: Subject) -> TitleHarvest:
+        results = self._results(subject)
+        reviews = select_reviews((r for res in results for r in res.reviews), self.settings.max_reviews)
+        harvest = TitleHarvest(
+            subject=subject,
+            reviews=reviews,
+            outcomes=[res.outcome for res in results],
+            quarantine=[q for res in results for q in res.quarantine],
+        )
+        done = self._count_title(harvest)
+        if self.on_title_done:
+            self.on_title_done(done)
+        return harvest
+
+    def _results(self, subject: Subject) -> list[SourceResult]:
+        """One result per source due for ``subject`` (a disabled source: skipped; a stopped one: none)."""
         results: list[SourceResult] = []
         due = None if self.due is None else self.due.get(subject.title_id, {})
         for source in SOURCES:
@@ -172,27 +187,21 @@ class Harvester:
                 with self._lock:
                     self.fetches[source][reason or "new"] += 1
             results.append(result)
-        reviews = select_reviews((r for res in results for r in res.reviews), self.settings.max_reviews)
-        harvest = TitleHarvest(
-            subject=subject,
-            reviews=reviews,
-            outcomes=[res.outcome for res in results],
-            quarantine=[q for res in results for q in res.quarantine],
-        )
+        return results
+
+    def _count_title(self, harvest: TitleHarvest) -> int:
+        """Adds one title's outcomes to the counters (errors logged); returns how many titles are done."""
         with self._lock:
             for outcome in harvest.outcomes:
                 self.status_counts[outcome.source][outcome.status] += 1
                 if outcome.status == "error":
-                    log.warning("%s: %s: %s", outcome.source, subject.title_id, outcome.reason)
-            for review in reviews:
+                    log.warning("%s: %s: %s", outcome.source, harvest.subject.title_id, outcome.reason)
+            for review in harvest.reviews:
                 self.selected_counts[review.source] += 1
             self.quarantined += len(harvest.quarantine)
-            self.titles_with_reviews += 1 if reviews else 0
+            self.titles_with_reviews += 1 if harvest.reviews else 0
             self.done += 1
-            done = self.done
-        if self.on_title_done:
-            self.on_title_done(done)
-        return harvest
+            return self.done
 
     # ---- many titles -----------------------------------------------------------------------------
     def harvest_many(self, subjects: Iterable[Subject]) -> list[TitleHarvest]:

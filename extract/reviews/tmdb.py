@@ -76,24 +76,52 @@ def _rejected(item: Any, reason: str) -> RecordRejected:
     return RecordRejected(f"TMDB review record rejected: {reason}", json.dumps(item, default=str)[:4000])
 
 
-def parse_review_item(item: Any, title_id: str, max_chars: int) -> Review | None:
-    """One entry of ``results``: a review, None when it has no text, or :class:`RecordRejected`."""
-    if not isinstance(item, dict):
-        raise _rejected(item, f"entry is {type(item).__name__}, not an object")
+def _review_url(item: dict) -> str | None:
+    url = item.get("url")
+    return url if isinstance(url, str) and url else None
+
+
+def _details_problem(item: dict) -> str | None:
     details = item.get("author_details")
     if details is not None and not isinstance(details, dict):
-        raise _rejected(item, f"author_details is {type(details).__name__}, not an object")
+        return f"author_details is {type(details).__name__}, not an object"
+    return None
+
+
+def _content_problem(item: dict) -> str | None:
     raw = item.get("content")
     if raw is None:
-        raise _rejected(item, "no content")
-    if not isinstance(raw, str):
-        raise _rejected(item, f"content is {type(raw).__name__}, not text")
-    url = item.get("url") if isinstance(item.get("url"), str) and item.get("url") else None
-    if not url and not (isinstance(item.get("id"), str) and item.get("id")):
-        raise _rejected(item, "neither id nor url (no identity)")
-    rating = (details or {}).get("rating")
+        return "no content"
+    return None if isinstance(raw, str) else f"content is {type(raw).__name__}, not text"
+
+
+def _identity_problem(item: dict) -> str | None:
+    if not _review_url(item) and not (isinstance(item.get("id"), str) and item.get("id")):
+        return "neither id nor url (no identity)"
+    return None
+
+
+def _rating_problem(item: dict) -> str | None:
+    rating = (item.get("author_details") or {}).get("rating")
     if rating is not None and (isinstance(rating, bool) or not isinstance(rating, int | float)):
-        raise _rejected(item, f"author_details.rating is {type(rating).__name__} {rating!r}, not a number")
+        return f"author_details.rating is {type(rating).__name__} {rating!r}, not a number"
+    return None
+
+
+def _entry_problem(item: Any) -> str | None:
+    """Why one entry of ``results`` cannot be a review (wrong types, no text, no identity); None when it can."""
+    if not isinstance(item, dict):
+        return f"entry is {type(item).__name__}, not an object"
+    checks = (_details_problem, _content_problem, _identity_problem, _rating_problem)
+    return next((problem for check in checks if (problem := check(item))), None)
+
+
+def parse_review_item(item: Any, title_id: str, max_chars: int) -> Review | None:
+    """One entry of ``results``: a review, None when it has no text, or :class:`RecordRejected`."""
+    problem = _entry_problem(item)
+    if problem:
+        raise _rejected(item, problem)
+    raw, url, rating = item["content"], _review_url(item), (item.get("author_details") or {}).get("rating")
     text = clean_review_text(raw, max_chars, markdown=True)
     if not text:
         return None
