@@ -216,24 +216,31 @@ def parse_settings(
     return Settings(data=data, env=env, root=root)
 
 
+def _dotenv_secrets(root: Path, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
+    """Secrets from .env then the environment, and the non-secret PG* defaults found in .env."""
+    dotenv = read_dotenv(root / ".env")
+    found = {name: value for name, value in dotenv.items() if name not in PG_ENV_NAMES}
+    found.update({name: environ[name] for name in SECRET_NAMES if environ.get(name)})
+    return found, {name: dotenv[name] for name in PG_ENV_NAMES if dotenv.get(name)}
+
+
+def _aws_secrets(data: Mapping[str, Any]) -> dict[str, str]:
+    secret_id = (data.get("secrets") or {}).get("aws_secret_id")
+    if not secret_id:
+        raise ConfigError("secrets.source is 'aws' but secrets.aws_secret_id is not set")
+    aws = data.get("aws") or {}
+    return load_aws_secrets(secret_id, aws.get("region") or "us-east-1", aws.get("endpoint_url"))
+
+
 def _read_secrets(
     data: Mapping[str, Any], root: Path, environ: Mapping[str, str]
 ) -> tuple[Secrets, dict[str, str]]:
     """The secrets (from .env + environment, or AWS) and the non-secret PG* defaults found in .env."""
     source = str((data.get("secrets") or {}).get("source") or "dotenv")
-    found: dict[str, str] = {}
-    dotenv_defaults: dict[str, str] = {}
     if source == "dotenv":
-        dotenv = read_dotenv(root / ".env")
-        found.update({name: value for name, value in dotenv.items() if name not in PG_ENV_NAMES})
-        dotenv_defaults = {name: dotenv[name] for name in PG_ENV_NAMES if dotenv.get(name)}
-        found.update({name: environ[name] for name in SECRET_NAMES if environ.get(name)})
+        found, dotenv_defaults = _dotenv_secrets(root, environ)
     elif source == "aws":
-        secret_id = (data.get("secrets") or {}).get("aws_secret_id")
-        if not secret_id:
-            raise ConfigError("secrets.source is 'aws' but secrets.aws_secret_id is not set")
-        aws = data.get("aws") or {}
-        found.update(load_aws_secrets(secret_id, aws.get("region") or "us-east-1", aws.get("endpoint_url")))
+        found, dotenv_defaults = dict(_aws_secrets(data)), {}
     else:
         raise ConfigError(f"secrets.source={source!r} is not 'dotenv' or 'aws'")
     return Secrets(found, source), dotenv_defaults
