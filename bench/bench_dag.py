@@ -242,7 +242,7 @@ def main(argv: list[str] | None = None) -> int:
     notes = (
         "Parse: the DAG's Cosmos task groups (one per dbt step) built in a fresh interpreter (imports included).\n"
         "Whole day: the recorded samples through the replay server into a temporary DuckDB, run one after "
-        "the other."
+        "the other.\nThe machine is shared by other jobs: compare ratios within one table."
     )
     write_result("dag", f"DAG benchmark ({DAY})", table, notes, out=RESULTS)
     print(table)
