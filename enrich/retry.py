@@ -104,6 +104,13 @@ def fatal_cause(code: int | None, status: str | None, message: str | None, detai
     if code == 401 or KEY_REASONS.intersection(reasons) or (code == 400 and "api key" in said.lower()):
         why = next((r for r in reasons if r in KEY_REASONS), head)
         return f"Gemini rejected the API key ({why}): check GEMINI_API_KEY"
+    if code == 429:
+        return _quota_cause(head, details)
+    return _status_cause(code, status, head, reasons, said)
+
+
+def _status_cause(code: int | None, status: str, head: str, reasons: list[str], said: str) -> str | None:
+    """Permission (403), credits (402), billing (400 FAILED_PRECONDITION) and model (404) causes."""
     if code == 403:
         why = ", ".join([head, *reasons])
         return f"Gemini denied permission ({why}: {said}): check GEMINI_API_KEY and its project"
@@ -113,13 +120,17 @@ def fatal_cause(code: int | None, status: str | None, message: str | None, detai
         return f"Gemini refused the project ({head}: {said}): enable billing for the project"
     if code == 404:
         return f"Gemini model not found ({head}: {said}): check enrich.model and enrich.api_version"
-    if code == 429:
-        quota = exhausted_quota(details)
-        if quota:
-            when = "at midnight Pacific" if "perday" in quota.lower() else "at the start of the next period"
-            return (f"Gemini quota {quota} exhausted ({head}): it resets {when}; "
-                    "raise the project's quota or run again after the reset")
     return None
+
+
+def _quota_cause(head: str, details: Any) -> str | None:
+    """A 429 is fatal only when a quota is exhausted (not a rate limit)."""
+    quota = exhausted_quota(details)
+    if not quota:
+        return None
+    when = "at midnight Pacific" if "perday" in quota.lower() else "at the start of the next period"
+    return (f"Gemini quota {quota} exhausted ({head}): it resets {when}; "
+            "raise the project's quota or run again after the reset")
 
 
 def classify(code: int | None, status: str | None, message: str | None, details: Any) -> ErrorVerdict:
