@@ -98,7 +98,9 @@ def dbt_selection() -> Iterator[DbtSelection]:
         pytest.skip("dbt_project/ is not there yet")
     with tempfile.TemporaryDirectory(prefix="tn-dbt-target-") as path:
         target = Path(path)
-        nodes = {step: _dbt_ls(list(sel), EXCLUSIONS.get(step, []), target) for step, sel in SELECTIONS.items()}
+        nodes = {
+            step: _dbt_ls(list(sel), EXCLUSIONS.get(step, []), target) for step, sel in SELECTIONS.items()
+        }
         manifest = target / "manifest.json"
         assert manifest.exists(), "dbt ls wrote no manifest.json"
         yield DbtSelection(manifest=manifest, nodes=nodes)
