@@ -360,6 +360,25 @@ def violations(spec: Table, row: Mapping[str, Any], as_of: date) -> list[str]:
     return found
 
 
+def broken_sql(spec: Table, as_of: date) -> str:
+    """A SQL condition true for a row of ``spec`` that breaks one of its edge rules (for rows loaded before)."""
+    conditions = []
+    for c in spec.columns:
+        blank = f"({c.name} is null or trim({c.name}) = '')" if c.type == TEXT else f"{c.name} is null"
+        if c.required:
+            conditions.append(blank)
+        if c.required_when:
+            conditions.append(f"({c.required_when[0]} = '{c.required_when[1]}' and {blank})")
+        if c.values:
+            conditions.append(f"{c.name} not in ({', '.join(repr(v) for v in c.values)})")
+        low, high = _bound(c.minimum, as_of), _bound(c.maximum, as_of)
+        if low is not None:
+            conditions.append(f"{c.name} < {low}")
+        if high is not None:
+            conditions.append(f"{c.name} > {high}")
+    return " or ".join(conditions) or "1 = 0"
+
+
 # ---- derived: docs/raw-tables.md --------------------------------------------------------------------------
 def _bound_text(bound: Bound) -> str:
     if isinstance(bound, Var):

@@ -9,8 +9,13 @@ find the tables as their own.
 
 from __future__ import annotations
 
+import hashlib
+import json
+import secrets
+from datetime import date, datetime
+
 from trending_now import raw_spec
-from trending_now.raw_spec import Column
+from trending_now.raw_spec import Column, Table
 from trending_now.warehouse import RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS, Warehouse
 
 # (schema, table) -> columns in dlt's order (child tables and dlt's bookkeeping columns included)
@@ -42,3 +47,49 @@ def ensure_raw_tables(warehouse: Warehouse) -> list[str]:
         for schema, table in missing:
             cur.execute(create_table_sql(schema, table, warehouse.target))
     return [f"{schema}.{table}" for schema, table in missing]
+
+
+def quarantine_broken_rows(
+    warehouse: Warehouse, spec: Table, quarantine: Table, *, source: str, as_of: date, now: datetime,
+) -> int:
+    """Move the rows of ``spec`` that break its edge rules into ``quarantine``; returns how many.
+
+    The extractor quarantines a bad record before it is loaded; a row loaded before a rule existed (or by an
+    older version) would otherwise fail the staging tests of every later day. Moved in one transaction:
+    the quarantine row (reason + the row as JSON), the row's child-table items and the row itself.
+    """
+    if not warehouse.table_exists(spec.schema, spec.name):
+        return 0
+    condition = raw_spec.broken_sql(spec, as_of)
+    rows = warehouse.fetch_all(f"select * from {spec.relation} where {condition}")
+    if not rows:
+        return 0
+    ensure_raw_tables(warehouse)
+    load_id = f"{now.timestamp():.6f}"
+    entries = []
+    for row in rows:
+        data = {c.name: row[c.name] for c in spec.columns}
+        payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
+        reason = f"breaks the {spec.relation} contract (found in the table): {'; '.join(raw_spec.violations(spec, data, as_of))}"
+        key = hashlib.sha256(f"{source}\n{payload}".encode()).hexdigest()
+        entity = "/".join(str(data[k]) for k in spec.primary_key)
+        entries.append((key, source, entity, reason, payload, as_of, now, load_id, secrets.token_urlsafe(10)[:14]))
+    columns = [c.name for c in RAW_TABLES[(quarantine.schema, quarantine.name)]]
+    marks = ", ".join("?" for _ in columns)
+    parents = f"select _dlt_id from {spec.relation} where {condition}"
+    statements = [f"delete from {quarantine.relation} where record_key in ({', '.join('?' for _ in entries)})"]
+    statements += [f"delete from {spec.schema}.{spec.name}__{child.name} where _dlt_parent_id in ({parents})"
+                   for child in spec.children]
+    with warehouse.connect() as conn:
+        cur = conn.cursor()
+        if warehouse.target == "duckdb":
+            cur.execute("begin transaction")
+        cur.execute(warehouse._paramstyle(statements[0]), [e[0] for e in entries])
+        cur.executemany(warehouse._paramstyle(f"insert into {quarantine.relation} ({', '.join(columns)}) "
+                                              f"values ({marks})"), entries)
+        for sql in statements[1:]:
+            cur.execute(sql)
+        cur.execute(f"delete from {spec.relation} where {condition}")
+        if warehouse.target == "duckdb":
+            cur.execute("commit")
+    return len(entries)
