@@ -9,7 +9,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -149,3 +149,20 @@ def airflow_home(dbt_selection: DbtSelection) -> Iterator[AirflowHome]:
             if proc.returncode != 0:
                 pytest.fail(f"airflow {' '.join(args)} failed:\n{proc.stdout[-3000:]}\n{proc.stderr[-3000:]}")
         yield home
+
+
+@pytest.fixture
+def dotenv_project(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Callable[[dict[str, str]], Path]:
+    """``dotenv_project({"NAME": "value"})``: a project root whose ``.env`` holds these secrets, and only there
+    (not in the process environment); ``TRENDING_NOW_ROOT`` points at it."""
+
+    def make(secrets: dict[str, str]) -> Path:
+        root = tmp_path / "project"
+        shutil.copytree(PROJECT_ROOT / "config", root / "config")
+        (root / ".env").write_text("".join(f"{name}={value}\n" for name, value in secrets.items()))
+        monkeypatch.setenv("TRENDING_NOW_ROOT", str(root))
+        for name in secrets:
+            monkeypatch.delenv(name, raising=False)
+        return root
+
+    return make

@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import logging
-import shutil
 import socket
+from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 from types import SimpleNamespace
@@ -66,18 +66,12 @@ def test_payload_scrubs_secret_values(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def test_payload_scrubs_the_secrets_the_settings_loaded(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    dotenv_project: Callable[[dict[str, str]], Path],
 ) -> None:
     """A secret read from .env (or Secrets Manager), never in os.environ, is still scrubbed."""
     from callbacks import failure_payload
 
-    from trending_now.config import PROJECT_ROOT
-
-    root = tmp_path / "project"
-    shutil.copytree(PROJECT_ROOT / "config", root / "config")
-    (root / ".env").write_text("GUARDIAN_API_KEY=guardian-dotenv-secret\n")
-    monkeypatch.setenv("TRENDING_NOW_ROOT", str(root))
-    monkeypatch.delenv("GUARDIAN_API_KEY", raising=False)
+    dotenv_project({"GUARDIAN_API_KEY": "guardian-dotenv-secret"})
     payload = failure_payload(_context(RuntimeError("Guardian said 401 for key guardian-dotenv-secret")))
     assert payload["error"] == "Guardian said 401 for key ***"
 

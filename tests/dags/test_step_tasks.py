@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import logging
 import os
-import shutil
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-
-from trending_now.config import PROJECT_ROOT
 
 
 @pytest.fixture(autouse=True)
@@ -89,17 +87,12 @@ def _masked(text: str) -> str:
 
 
 def test_python_tasks_mask_every_secret_the_settings_loaded(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, dotenv_project: Callable[[dict[str, str]], Path]
 ) -> None:
     """Secrets from .env (not in os.environ) are registered with Airflow's masker when a task loads them."""
     from step_tasks import build_context
 
-    root = tmp_path / "project"
-    shutil.copytree(PROJECT_ROOT / "config", root / "config")
-    (root / ".env").write_text("GEMINI_API_KEY=gemini-from-dotenv-0815\nPGPASSWORD=pg-from-dotenv-0815\n")
-    monkeypatch.setenv("TRENDING_NOW_ROOT", str(root))
-    monkeypatch.delenv("GEMINI_API_KEY", raising=False)
-    monkeypatch.delenv("PGPASSWORD", raising=False)
+    dotenv_project({"GEMINI_API_KEY": "gemini-from-dotenv-0815", "PGPASSWORD": "pg-from-dotenv-0815"})
     monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__DUCKDB_PATH", str(tmp_path / "w.duckdb"))
     airflow_context = {
         "run_id": "manual__x",
