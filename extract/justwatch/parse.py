@@ -131,15 +131,12 @@ def _valid_items(field_name: str, items: list[Any], as_of: date) -> list[Any]:
     """The items of a child list that pass its child table's edge rules."""
     child = raw_spec.TITLES.child(field_name)
     rows = [(item, item.model_dump() if isinstance(item, BaseModel) else {"value": item}) for item in items]
-    return [item for item, row in rows
-            if not any(raw_spec.column_violation(c, row.get(c.name), row, as_of) for c in child.columns)]
+    return [item for item, row in rows if not raw_spec.violations(child, row, as_of)]
 
 
 def contract_violations(record: TitleRecord, as_of: date) -> list[str]:
     """The ``raw_justwatch.titles`` edge rules ``record`` breaks (empty when it may be loaded)."""
-    row = record.model_dump()
-    return [reason for c in raw_spec.TITLES.columns
-            if (reason := raw_spec.column_violation(c, row.get(c.name), row, as_of))]
+    return raw_spec.violations(raw_spec.TITLES, record.model_dump(), as_of)
 
 
 def node_to_record(
