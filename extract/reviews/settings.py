@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -91,39 +92,13 @@ class ReviewsSettings:
         section = settings.section("reviews")
         defaults = cls()
 
-        def num(key: str, cast: Any, default: Any) -> Any:
-            value = section.get(key)
-            return default if value in (None, "") else cast(value)
-
+        num = partial(_number, section)
         cache_dir = settings.path("reviews.cache_dir") if section.get("cache_dir") else None
-        base_urls = dict(DEFAULT_BASE_URLS)
-        enabled = dict.fromkeys(SOURCES, True)
-        budgets = dict(DEFAULT_DAILY_BUDGETS)
-        after_found = dict(DEFAULT_REFRESH_AFTER_FOUND)
-        for source in SOURCES:
-            sub = section.get(source) or {}
-            if sub.get("base_url"):
-                base_urls[source] = str(sub["base_url"])
-            if sub.get("enabled") is not None:
-                enabled[source] = bool(sub["enabled"])
-            if sub.get("daily_budget") not in (None, ""):
-                budgets[source] = max(0, int(sub["daily_budget"]))
-            if sub.get("refresh_after_found") is not None:
-                after_found[source] = bool(sub["refresh_after_found"])
-        def days(value: Any, key: str) -> tuple[int, ...] | None:
-            if isinstance(value, str):
-                value = [v for v in value.split(",") if v.strip()]
-            if not value:
-                return None
-            out = tuple(sorted({int(v) for v in value}))
-            if any(day <= 0 for day in out):
-                raise ConfigError(f"{key} must be positive day counts, got {list(out)}")
-            return out
-
-        refresh_days = days(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
+        base_urls, enabled, budgets, after_found = _per_source(section)
+        refresh_days = _day_counts(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
         source_refresh = dict(DEFAULT_SOURCE_REFRESH_DAYS)
         for source in SOURCES:
-            own = days((section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days")
+            own = _day_counts((section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days")
             if own:
                 source_refresh[source] = own
         budget_day = str(section.get("budget_day") or defaults.budget_day).lower()
@@ -154,3 +129,43 @@ class ReviewsSettings:
             block_after_403s=max(1, num("block_after_403s", int, defaults.block_after_403s)),
             budget_day=budget_day,
         )
+
+
+def _per_source(
+    section: dict[str, Any],
+) -> tuple[dict[str, str], dict[str, bool], dict[str, int], dict[str, bool]]:
+    """Base URL, enabled flag, daily budget and refresh-after-found per source: the defaults, overridden by
+    ``reviews.<source>.*``."""
+    base_urls = dict(DEFAULT_BASE_URLS)
+    enabled = dict.fromkeys(SOURCES, True)
+    budgets = dict(DEFAULT_DAILY_BUDGETS)
+    after_found = dict(DEFAULT_REFRESH_AFTER_FOUND)
+    for source in SOURCES:
+        sub = section.get(source) or {}
+        if sub.get("base_url"):
+            base_urls[source] = str(sub["base_url"])
+        if sub.get("enabled") is not None:
+            enabled[source] = bool(sub["enabled"])
+        if sub.get("daily_budget") not in (None, ""):
+            budgets[source] = max(0, int(sub["daily_budget"]))
+        if sub.get("refresh_after_found") is not None:
+            after_found[source] = bool(sub["refresh_after_found"])
+    return base_urls, enabled, budgets, after_found
+
+
+def _day_counts(value: Any, key: str) -> tuple[int, ...] | None:
+    """``"3,7"`` or ``[3, 7]`` as sorted distinct positive day counts; None when empty."""
+    if isinstance(value, str):
+        value = [v for v in value.split(",") if v.strip()]
+    if not value:
+        return None
+    out = tuple(sorted({int(v) for v in value}))
+    if any(day <= 0 for day in out):
+        raise ConfigError(f"{key} must be positive day counts, got {list(out)}")
+    return out
+
+
+def _number(section: dict[str, Any], key: str, cast: Any, default: Any) -> Any:
+    """``section[key]`` through ``cast``; ``default`` when absent or empty."""
+    value = section.get(key)
+    return default if value in (None, "") else cast(value)
