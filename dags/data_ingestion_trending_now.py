@@ -74,6 +74,39 @@ def python_task(step: Step) -> Any:
     )(run)()
 
 
+def report_task() -> Any:
+    """The run report, written whether the steps passed or not (``all_done``); its location is the task's
+    XCom and log line (the Task SDK gives a task no way to write the run's note)."""
+
+    def run_report(**context: Any) -> str | None:
+        from step_tasks import write_report
+
+        return write_report(context, TIMEZONE)
+
+    return task(
+        task_id="run_report",
+        trigger_rule="all_done",
+        retries=0,
+        on_failure_callback=None,
+        execution_timeout=options.timeout("run_report"),
+    )(run_report)()
+
+
+def run_failed_task() -> Any:
+    """Fails when any step failed, so the run ends failed although ``run_report`` (a leaf) succeeded."""
+
+    def run_failed() -> None:
+        raise RuntimeError("a step of this run failed (see its task); the run report was still written")
+
+    return task(
+        task_id="run_failed",
+        trigger_rule="one_failed",
+        retries=0,
+        on_failure_callback=None,
+        execution_timeout=options.timeout("run_failed"),
+    )(run_failed)()
+
+
 def step_node(step: Step) -> Any:
     """A Cosmos task group for a dbt step, a Python task for any other."""
     return dbt_task_group(step, options) if dbt_selection(step) else python_task(step)
@@ -111,3 +144,4 @@ with DAG(
     nodes = [step_node(step) for step in STEPS]
     for upstream, downstream in pairwise(nodes):
         upstream >> downstream
+    nodes[-1] >> [report_task(), run_failed_task()]

@@ -115,3 +115,23 @@ def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) 
         "cost_usd": result.cost_usd,
         "duration_s": records[-1].duration_s,
     }
+
+
+def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | None:
+    """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
+    staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log."""
+    from trending_now.redact import redact
+    from trending_now.report import write_and_publish
+
+    ctx = build_context(airflow_context, timezone)
+    if ctx.warehouse.target == "duckdb" and not ctx.warehouse.duckdb_path.exists():
+        ctx.progress("no run report: the warehouse was never written (the run failed before its first load)")
+        return None
+    try:
+        path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
+    except Exception as exc:  # a report never fails the run nor hides its real failure
+        ctx.progress(f"could not write the run report: {redact(str(exc), ctx.settings.secrets.values())}")
+        return None
+    where = uri or str(path)
+    ctx.progress(f"Run report: {where}")
+    return where

@@ -93,6 +93,8 @@ def test_every_task_retries_with_backoff_and_reports_failures(dag: Any) -> None:
         if task.task_id.endswith(f".{PRODUCER}_done"):
             continue  # Cosmos' empty gate task: nothing to time out, retry or report
         assert task.execution_timeout is not None and task.execution_timeout > timedelta(0), task.task_id
+        if task.task_id in ("run_report", "run_failed"):
+            continue  # after the steps: nothing to retry; the steps' own failures were reported
         callbacks = task.on_failure_callback
         callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
         assert on_failure_callback in callbacks, task.task_id
@@ -122,10 +124,12 @@ def _step_task_ids(dag: Any, step: str) -> set[str]:
 
 
 def test_the_chain_is_the_pipelines_step_list(dag: Any) -> None:
-    """Every step of trending_now.pipeline.STEPS, nothing else, each after all of the step before it."""
+    """Every step of trending_now.pipeline.STEPS, each after all of the step before it; besides them only the
+    run report and the task that fails the run when a step failed."""
     ids = {t.task_id for t in dag.tasks}
     assert set(PYTHON_STEPS) <= ids
-    assert ids == set().union(*(_step_task_ids(dag, step) for step in STEP_NAMES))  # no DAG-only task
+    steps = set().union(*(_step_task_ids(dag, step) for step in STEP_NAMES))
+    assert ids == steps | {"run_report", "run_failed"}  # no other DAG-only task
     for before, after in pairwise(STEP_NAMES):
         for task_id in _step_task_ids(dag, after):
             assert _step_task_ids(dag, before) <= _upstream_closure(dag, task_id), (before, task_id)
@@ -230,3 +234,15 @@ def test_the_cosmos_watcher_tuning_still_applies(dag: Any) -> None:
     )
     assert allowlist == kept
     assert "NodeStart" in watcher_base._DBT_NODE_STATUS_EVENT_TYPES  # the events it leaves out still exist
+
+
+def test_the_report_is_written_whatever_happened_and_a_failed_step_fails_the_run(dag: Any) -> None:
+    """run_report runs after the last step even when a step failed (all_done); run_failed, the other leaf,
+    fails the run in that case (one_failed also fires on upstream_failed), so the report never turns a
+    failed run green; it sends no second failure webhook."""
+    last = _step_task_ids(dag, STEP_NAMES[-1])
+    report, failed = dag.get_task("run_report"), dag.get_task("run_failed")
+    assert str(report.trigger_rule) in ("all_done", "TriggerRule.ALL_DONE")
+    assert str(failed.trigger_rule) in ("one_failed", "TriggerRule.ONE_FAILED")
+    assert report.upstream_task_ids & last and failed.upstream_task_ids & last
+    assert not failed.on_failure_callback and {t.task_id for t in dag.leaves} == {"run_report", "run_failed"}
