@@ -73,7 +73,7 @@ class DagOptions:
         ``local`` is the fallback should Cosmos' watcher mode (experimental) misbehave, and the baseline of
         bench/bench_dag.py.
         """
-        mode = str(self.settings.get("airflow.dbt_execution_mode", "watcher")).lower()
+        mode = str(self.settings.get("airflow.dbt_execution_mode")).lower()
         if mode not in ("watcher", "local"):
             raise ValueError(f"airflow.dbt_execution_mode={mode!r} is not 'watcher' or 'local'")
         return mode
