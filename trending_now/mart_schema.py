@@ -76,7 +76,9 @@ class MartSchemaError(RuntimeError):
 @cache
 def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
     """The ``vars`` of dbt_project.yml (release-year bounds, the genre vocabulary, …)."""
-    return dict(yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")).get("vars") or {})
+    return dict(
+        yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")).get("vars") or {}
+    )
 
 
 def resolve(value: Any) -> Any:
@@ -92,7 +94,7 @@ def _tests(entries: Sequence[Any]) -> tuple[ColumnTest, ...]:
         if isinstance(entry, str):
             tests.append(ColumnTest(entry, {}))
             continue
-        (name, config), = entry.items()
+        ((name, config),) = entry.items()
         arguments = (config or {}).get("arguments", config or {})
         tests.append(ColumnTest(name, {k: resolve(v) for k, v in arguments.items()}))
     return tuple(tests)

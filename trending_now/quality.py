@@ -174,7 +174,9 @@ def contract_expectations(thresholds: GateThresholds, meta: Any) -> list[Any]:
         if accepted := column.test("accepted_values"):
             found.append(
                 gxe.ExpectColumnValuesToBeInSet(
-                    column=column.name, value_set=list(accepted.arguments["values"]), meta=meta("accepted_values")
+                    column=column.name,
+                    value_set=list(accepted.arguments["values"]),
+                    meta=meta("accepted_values"),
                 )
             )
         if bounds := column.test("value_in_range"):

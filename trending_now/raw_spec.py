@@ -32,7 +32,11 @@ DOC_PATH = PROJECT_ROOT / "docs" / "raw-tables.md"
 
 TEXT, BIGINT, DOUBLE, DATE, TIMESTAMP = "text", "bigint", "double", "date", "timestamp"
 PYTHON_TYPES: dict[str, tuple[type, ...]] = {
-    TEXT: (str,), BIGINT: (int,), DOUBLE: (int, float), DATE: (date,), TIMESTAMP: (date,),
+    TEXT: (str,),
+    BIGINT: (int,),
+    DOUBLE: (int, float),
+    DATE: (date,),
+    TIMESTAMP: (date,),
 }
 
 
@@ -105,7 +109,9 @@ OBJECT_TYPES = ("MOVIE", "SHOW", "SHOW_SEASON")
 
 def _quarantine(schema: str, key_doc: str) -> Table:
     return Table(
-        schema, "quarantine", "records that failed validation, with the reason and the raw payload",
+        schema,
+        "quarantine",
+        "records that failed validation, with the reason and the raw payload",
         (
             Column("record_key", TEXT, key_doc, nullable=False),
             Column("source", TEXT, "the service the record came from"),
@@ -128,15 +134,28 @@ def _value(doc: str) -> Column:
 
 
 TITLES = Table(
-    RAW_JUSTWATCH, "titles", "one row per JustWatch node",
+    RAW_JUSTWATCH,
+    "titles",
+    "one row per JustWatch node",
     (
-        Column("id", TEXT, "JustWatch node id: `tm…` movie, `ts…` show, `tss…` season", nullable=False,
-               required=True),
+        Column(
+            "id",
+            TEXT,
+            "JustWatch node id: `tm…` movie, `ts…` show, `tss…` season",
+            nullable=False,
+            required=True,
+        ),
         Column("object_type", TEXT, "`MOVIE`, `SHOW` or `SHOW_SEASON`", required=True, values=OBJECT_TYPES),
         Column("object_id", BIGINT, "numeric JustWatch id", required=True),
-        Column("title", TEXT, "localised title (`\"Season 2\"` for a season)", required=True),
+        Column("title", TEXT, 'localised title (`"Season 2"` for a season)', required=True),
         Column("original_title", TEXT),
-        Column("original_release_year", BIGINT, "release year", minimum=RELEASE_YEAR_MIN, maximum=RELEASE_YEAR_MAX),
+        Column(
+            "original_release_year",
+            BIGINT,
+            "release year",
+            minimum=RELEASE_YEAR_MIN,
+            maximum=RELEASE_YEAR_MAX,
+        ),
         Column("original_release_date", TEXT, "`YYYY-MM-DD` as published"),
         Column("runtime_minutes", BIGINT, minimum=0, maximum=2000),
         Column("short_description", TEXT, "synopsis"),
@@ -144,17 +163,27 @@ TITLES = Table(
         Column("full_path", TEXT, "e.g. `/us/movie/predator`"),
         Column("original_language", TEXT, "ISO code when JustWatch has one, else null"),
         Column("imdb_id", TEXT, "`tt…`"),
-        Column("tmdb_id", TEXT, "TMDB id as a string (`\"603\"`; seasons `\"46648:1\"`)"),
+        Column("tmdb_id", TEXT, 'TMDB id as a string (`"603"`; seasons `"46648:1"`)'),
         Column("imdb_score", DOUBLE, minimum=0, maximum=10),
         Column("tomato_meter", BIGINT, "0–100", minimum=0, maximum=100),
         Column("season_number", BIGINT, "seasons only"),
-        Column("show_id", TEXT, "seasons only: the parent show's id", required_when=("object_type", "SHOW_SEASON")),
+        Column(
+            "show_id",
+            TEXT,
+            "seasons only: the parent show's id",
+            required_when=("object_type", "SHOW_SEASON"),
+        ),
         Column("show_title", TEXT, "seasons only: the parent show's title"),
         Column("show_full_path", TEXT, "seasons only"),
         Column("show_tmdb_id", TEXT, "seasons only"),
         Column("show_imdb_id", TEXT, "seasons only"),
         Column("country", TEXT, "the `country` the query ran for", required=True),
-        Column("new_since", DATE, "the newTitles `date` it was listed under (latest in the window)", required=True),
+        Column(
+            "new_since",
+            DATE,
+            "the newTitles `date` it was listed under (latest in the window)",
+            required=True,
+        ),
         Column("new_offer_package", TEXT, "clear name of the offer that made it new"),
         Column("extracted_at", TIMESTAMP, required=True),
     ),
@@ -163,13 +192,15 @@ TITLES = Table(
         _child("genres", "genre short names (`act`, `drm`, …)", _value("genre short name")),
         _child("production_countries", "ISO country codes", _value("ISO country code")),
         _child(
-            "credits", "cast and crew in billing order",
+            "credits",
+            "cast and crew in billing order",
             Column("role", TEXT, "`ACTOR`, `DIRECTOR`, …", required=True),
             Column("name", TEXT, "the person's name", required=True),
             Column("character_name", TEXT, "actors only"),
         ),
         _child(
-            "offers", "streaming offers",
+            "offers",
+            "streaming offers",
             Column("monetization_type", TEXT, "`FLATRATE`, `ADS`, `RENT`, `BUY`, …"),
             Column("presentation_type", TEXT, "`SD`, `HD`, `_4K`, …"),
             Column("package_clear_name", TEXT, "service name (`Netflix`)", required=True),
@@ -179,20 +210,47 @@ TITLES = Table(
 )
 JUSTWATCH_QUARANTINE = _quarantine(RAW_JUSTWATCH, "sha256 of source + payload")
 REVIEWS = Table(
-    RAW_REVIEWS, "reviews", "one row per review",
+    RAW_REVIEWS,
+    "reviews",
+    "one row per review",
     (
-        Column("title_id", TEXT, "JustWatch id of the movie or show reviewed (a season's reviews go to its show)",
-               nullable=False, required=True),
-        Column("source", TEXT, "`tmdb`, `rogerebert`, `guardian`", nullable=False, required=True,
-               values=("tmdb", "rogerebert", "guardian")),
-        Column("review_key", TEXT, "the review's URL, or sha1 of its text when it has none", nullable=False,
-               required=True),
+        Column(
+            "title_id",
+            TEXT,
+            "JustWatch id of the movie or show reviewed (a season's reviews go to its show)",
+            nullable=False,
+            required=True,
+        ),
+        Column(
+            "source",
+            TEXT,
+            "`tmdb`, `rogerebert`, `guardian`",
+            nullable=False,
+            required=True,
+            values=("tmdb", "rogerebert", "guardian"),
+        ),
+        Column(
+            "review_key",
+            TEXT,
+            "the review's URL, or sha1 of its text when it has none",
+            nullable=False,
+            required=True,
+        ),
         Column("author", TEXT),
-        Column("review_text", TEXT, "HTML stripped, whitespace normalised, capped at `reviews.max_review_chars`",
-               required=True),
-        Column("original_score", TEXT, "as published: `\"8.0\"`, `\"3.5/4\"`, `\"4/5\"`"),
-        Column("score_normalized", DOUBLE, "0–10, null when the review has no score (never 0 for \"missing\")",
-               minimum=0, maximum=10),
+        Column(
+            "review_text",
+            TEXT,
+            "HTML stripped, whitespace normalised, capped at `reviews.max_review_chars`",
+            required=True,
+        ),
+        Column("original_score", TEXT, 'as published: `"8.0"`, `"3.5/4"`, `"4/5"`'),
+        Column(
+            "score_normalized",
+            DOUBLE,
+            '0–10, null when the review has no score (never 0 for "missing")',
+            minimum=0,
+            maximum=10,
+        ),
         Column("review_url", TEXT),
         Column("published_at", TIMESTAMP),
         Column("extracted_at", TIMESTAMP),
@@ -200,7 +258,9 @@ REVIEWS = Table(
     primary_key=("title_id", "source", "review_key"),
 )
 REVIEW_FETCHES = Table(
-    RAW_REVIEWS, "review_fetches", "what each source answered for each title, and its refresh schedule",
+    RAW_REVIEWS,
+    "review_fetches",
+    "what each source answered for each title, and its refresh schedule",
     (
         Column("title_id", TEXT, nullable=False, required=True),
         Column("source", TEXT, nullable=False, required=True),
@@ -215,18 +275,30 @@ REVIEW_FETCHES = Table(
     primary_key=("title_id", "source"),
 )
 REVIEWS_QUARANTINE = _quarantine(
-    RAW_REVIEWS, "sha256 of source + entity_id + payload: one garbage page served for many titles keeps a row "
-                 "per title",
+    RAW_REVIEWS,
+    "sha256 of source + entity_id + payload: one garbage page served for many titles keeps a row per title",
 )
 TITLE_ENRICHMENTS = Table(
-    RAW_ENRICHMENT, "title_enrichments", "the LLM side table",
+    RAW_ENRICHMENT,
+    "title_enrichments",
+    "the LLM side table",
     (
         Column("id", TEXT, "the mart's id (movie or show JustWatch id)", nullable=False, required=True),
-        Column("source_data_hash", TEXT, "hash of the inputs the LLM saw (from `titles_enrichment_input`)",
-               nullable=False, required=True),
+        Column(
+            "source_data_hash",
+            TEXT,
+            "hash of the inputs the LLM saw (from `titles_enrichment_input`)",
+            nullable=False,
+            required=True,
+        ),
         Column("prompt_version", TEXT, "e.g. `v1`", nullable=False, required=True),
-        Column("model", TEXT, "e.g. `gemini-3.5-flash-lite`; `heuristic-v1` for the heuristic provider",
-               nullable=False, required=True),
+        Column(
+            "model",
+            TEXT,
+            "e.g. `gemini-3.5-flash-lite`; `heuristic-v1` for the heuristic provider",
+            nullable=False,
+            required=True,
+        ),
         Column("provider", TEXT, "`gemini` or `heuristic`", nullable=False),
         Column("status", TEXT, "`ok` or `failed`", nullable=False),
         Column("review_summary", TEXT, "2–4 sentences"),
@@ -244,11 +316,18 @@ TITLE_ENRICHMENTS = Table(
     primary_key=("id", "source_data_hash", "prompt_version", "model"),
 )
 TABLES: tuple[Table, ...] = (
-    TITLES, JUSTWATCH_QUARANTINE, REVIEWS, REVIEW_FETCHES, REVIEWS_QUARANTINE, TITLE_ENRICHMENTS,
+    TITLES,
+    JUSTWATCH_QUARANTINE,
+    REVIEWS,
+    REVIEW_FETCHES,
+    REVIEWS_QUARANTINE,
+    TITLE_ENRICHMENTS,
 )
 
 REVIEW_REQUEST_BUDGET = Table(
-    OPS, "review_request_budget", "requests each review source used (or reserved) per day",
+    OPS,
+    "review_request_budget",
+    "requests each review source used (or reserved) per day",
     (
         Column("day", DATE, "the budget day (UTC date, or the run's as_of)", nullable=False),
         Column("source", TEXT, "`tmdb`, `rogerebert`, `guardian`", nullable=False, sql_type="varchar(32)"),
@@ -269,8 +348,12 @@ def table(schema: str, name: str) -> Table:
 def dlt_columns(spec: Table) -> dict[str, dict[str, Any]]:
     """dlt column hints: every contract column with its type, so an all-null column still exists."""
     return {
-        c.name: {"name": c.name, "data_type": c.type, "nullable": c.nullable,
-                 **({"primary_key": True} if c.name in spec.primary_key else {})}
+        c.name: {
+            "name": c.name,
+            "data_type": c.type,
+            "nullable": c.nullable,
+            **({"primary_key": True} if c.name in spec.primary_key else {}),
+        }
         for c in spec.columns
     }
 
@@ -304,7 +387,9 @@ def sql_type(column: Column, target: str) -> str:
 
 
 def create_table_sql(schema: str, name: str, columns: tuple[Column, ...], target: str) -> str:
-    body = ",\n    ".join(f"{c.name} {sql_type(c, target)}{'' if c.nullable else ' not null'}" for c in columns)
+    body = ",\n    ".join(
+        f"{c.name} {sql_type(c, target)}{'' if c.nullable else ' not null'}" for c in columns
+    )
     return f"create table if not exists {schema}.{name} (\n    {body}\n)"
 
 
@@ -355,8 +440,11 @@ def violations(spec: Table, row: Mapping[str, Any], as_of: date) -> list[str]:
     for child in spec.children:
         for idx, item in enumerate(row.get(child.name) or []):
             item_row = item if isinstance(item, Mapping) else {"value": item}
-            found += [f"{child.name}[{idx}].{reason}" for c in child.columns
-                      if (reason := column_violation(c, item_row.get(c.name), item_row, as_of))]
+            found += [
+                f"{child.name}[{idx}].{reason}"
+                for c in child.columns
+                if (reason := column_violation(c, item_row.get(c.name), item_row, as_of))
+            ]
     return found
 
 
@@ -402,8 +490,10 @@ def rule_text(column: Column) -> str:
 def _columns_table(columns: tuple[Column, ...]) -> list[str]:
     lines = ["| column | type | null | edge rule | meaning |", "|---|---|---|---|---|"]
     for c in columns:
-        lines.append(f"| {c.name} | {c.sql_type or c.type} | {'yes' if c.nullable else 'no'} | {rule_text(c)} "
-                     f"| {c.doc} |")
+        lines.append(
+            f"| {c.name} | {c.sql_type or c.type} | {'yes' if c.nullable else 'no'} | {rule_text(c)} "
+            f"| {c.doc} |"
+        )
     return lines
 
 
@@ -432,12 +522,21 @@ def render_markdown() -> str:
         key = ", ".join(f"`{k}`" for k in spec.primary_key)
         lines += ["", f"## {spec.relation} — {spec.doc} (merge on {key})", "", *_columns_table(spec.columns)]
         for child in spec.children:
-            lines += ["", f"### child `{spec.name}__{child.name}` — {child.doc}", "", *_columns_table(child.columns)]
+            lines += [
+                "",
+                f"### child `{spec.name}__{child.name}` — {child.doc}",
+                "",
+                *_columns_table(child.columns),
+            ]
     lines += ["", "## State tables (not written by dlt)"]
     for spec in STATE_TABLES:
         key = ", ".join(f"`{k}`" for k in spec.primary_key)
-        lines += ["", f"### {spec.relation} — {spec.doc} (one row per {key}; written by `{spec.writer}`)", "",
-                  *_columns_table(spec.columns)]
+        lines += [
+            "",
+            f"### {spec.relation} — {spec.doc} (one row per {key}; written by `{spec.writer}`)",
+            "",
+            *_columns_table(spec.columns),
+        ]
     lines += [
         "",
         "## dbt models the Python steps read",

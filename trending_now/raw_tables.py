@@ -50,7 +50,13 @@ def ensure_raw_tables(warehouse: Warehouse) -> list[str]:
 
 
 def quarantine_broken_rows(
-    warehouse: Warehouse, spec: Table, quarantine: Table, *, source: str, as_of: date, now: datetime,
+    warehouse: Warehouse,
+    spec: Table,
+    quarantine: Table,
+    *,
+    source: str,
+    as_of: date,
+    now: datetime,
 ) -> int:
     """Move the rows of ``spec`` that break its edge rules into ``quarantine``; returns how many.
 
@@ -73,20 +79,30 @@ def quarantine_broken_rows(
         reason = f"breaks the {spec.relation} contract (found in the table): {'; '.join(raw_spec.violations(spec, data, as_of))}"
         key = hashlib.sha256(f"{source}\n{payload}".encode()).hexdigest()
         entity = "/".join(str(data[k]) for k in spec.primary_key)
-        entries.append((key, source, entity, reason, payload, as_of, now, load_id, secrets.token_urlsafe(10)[:14]))
+        entries.append(
+            (key, source, entity, reason, payload, as_of, now, load_id, secrets.token_urlsafe(10)[:14])
+        )
     columns = [c.name for c in RAW_TABLES[(quarantine.schema, quarantine.name)]]
     marks = ", ".join("?" for _ in columns)
     parents = f"select _dlt_id from {spec.relation} where {condition}"
-    statements = [f"delete from {quarantine.relation} where record_key in ({', '.join('?' for _ in entries)})"]
-    statements += [f"delete from {spec.schema}.{spec.name}__{child.name} where _dlt_parent_id in ({parents})"
-                   for child in spec.children]
+    statements = [
+        f"delete from {quarantine.relation} where record_key in ({', '.join('?' for _ in entries)})"
+    ]
+    statements += [
+        f"delete from {spec.schema}.{spec.name}__{child.name} where _dlt_parent_id in ({parents})"
+        for child in spec.children
+    ]
     with warehouse.connect() as conn:
         cur = conn.cursor()
         if warehouse.target == "duckdb":
             cur.execute("begin transaction")
         cur.execute(warehouse._paramstyle(statements[0]), [e[0] for e in entries])
-        cur.executemany(warehouse._paramstyle(f"insert into {quarantine.relation} ({', '.join(columns)}) "
-                                              f"values ({marks})"), entries)
+        cur.executemany(
+            warehouse._paramstyle(
+                f"insert into {quarantine.relation} ({', '.join(columns)}) values ({marks})"
+            ),
+            entries,
+        )
         for sql in statements[1:]:
             cur.execute(sql)
         cur.execute(f"delete from {spec.relation} where {condition}")
