@@ -88,6 +88,30 @@ def backoff_delay(attempt: int, base_s: float, max_s: float, rng: Callable[[], f
     return min(max_s, base_s * (2**attempt)) * (0.5 + rng() / 2)
 
 
+def _json_object(response: requests.Response) -> dict[str, Any]:
+    """The body as a JSON object; anything else is transient (a proxy's error page, a truncated body)."""
+    try:
+        payload = response.json()
+    except ValueError as exc:
+        raise _Transient(f"unreadable response body (not JSON): {response.text[:80]!r}") from exc
+    if not isinstance(payload, dict):
+        raise _Transient(f"unexpected JSON body of type {type(payload).__name__}")
+    return payload
+
+
+def _error_code(error: object) -> str | None:
+    code = (error.get("extensions") or {}).get("code") if isinstance(error, dict) else None
+    return str(code) if code else None
+
+
+def _graphql_error(errors: object) -> JustWatchGraphQLError:
+    """The ``errors`` of a GraphQL body (a list, or one error) as one exception: messages and codes."""
+    errors = errors if isinstance(errors, list) else [errors]
+    messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
+    codes = sorted({code for e in errors if (code := _error_code(e))})
+    return JustWatchGraphQLError(messages, codes)
+
+
 class JustWatchClient:
     """One ``requests.Session`` per client. ``sleep`` is injectable so tests do not wait."""
 
@@ -177,24 +201,15 @@ class JustWatchClient:
             raise _Transient(f"HTTP {status} from {url}", parse_retry_after(response.headers.get("Retry-After")))
         if status != 200:
             raise JustWatchHTTPError(f"JustWatch answered HTTP {status} from {url}: {response.text[:200]!r}")
-        try:
-            payload = response.json()
-        except ValueError as exc:
-            raise _Transient(f"unreadable response body (not JSON): {response.text[:80]!r}") from exc
-        if not isinstance(payload, dict):
-            raise _Transient(f"unexpected JSON body of type {type(payload).__name__}")
+        payload = _json_object(response)
         errors = payload.get("errors")
         if errors:
-            errors = errors if isinstance(errors, list) else [errors]
-            messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
-            codes = sorted({str((e.get("extensions") or {}).get("code")) for e in errors
-                            if isinstance(e, dict) and (e.get("extensions") or {}).get("code")})
-            error = JustWatchGraphQLError(messages, codes)
+            error = _graphql_error(errors)
             if error.retryable:
                 raise _Transient(str(error))
             if not _usable_data(payload):
                 raise error
-            self.stats.partial_errors.extend(messages)  # partial response: keep the data, record the errors
+            self.stats.partial_errors.extend(error.messages)  # partial response: keep the data, record the errors
         return payload
 
     # ---- newTitles ------------------------------------------------------------------------------------
