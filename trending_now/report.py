@@ -70,7 +70,8 @@ def collect(warehouse: Warehouse, run_id: str, history_runs: int = 30) -> Report
         data.problems.append("ops.pipeline_runs does not exist yet")
         return data
     data.steps = warehouse.fetch_all(
-        f"select * from {OPS}.pipeline_runs where run_id = ? order by started_at", [run_id]
+        f"select * from {OPS}.pipeline_runs where run_id = ? order by started_at",  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
+        [run_id],
     )
     for step in data.steps:
         step["details"] = json.loads(step["details"]) if step.get("details") else {}
@@ -110,7 +111,7 @@ def _enrichments(warehouse: Warehouse, data: ReportData, _: int) -> None:
     started, finished = _naive_utc(step["started_at"]), _naive_utc(step["finished_at"])
     if warehouse.table_exists(RAW_ENRICHMENT, "title_enrichments") and started and finished:
         rows = warehouse.fetch_all(
-            f"select id, min(enriched_at) as first_ok, max(enriched_at) as last_ok "
+            f"select id, min(enriched_at) as first_ok, max(enriched_at) as last_ok "  # nosec B608  # constant identifiers: RAW_ENRICHMENT (trending_now.warehouse)
             f"from {RAW_ENRICHMENT}.title_enrichments where status = 'ok' group by id"
         )
         for row in rows:
@@ -122,7 +123,7 @@ def _enrichments(warehouse: Warehouse, data: ReportData, _: int) -> None:
 
 def _history(warehouse: Warehouse, data: ReportData, history_runs: int) -> None:
     rows = warehouse.fetch_all(
-        f"select run_id, min(started_at) as started_at, sum(llm_calls) as llm_calls, sum(cost_usd) as cost_usd "
+        f"select run_id, min(started_at) as started_at, sum(llm_calls) as llm_calls, sum(cost_usd) as cost_usd "  # nosec B608  # constant identifiers: OPS (trending_now.warehouse); the limit is int()
         f"from {OPS}.pipeline_runs group by run_id order by min(started_at) desc limit {int(history_runs)}"
     )
     days: dict[date, dict[str, Any]] = {}
@@ -146,7 +147,7 @@ def _quarantine(warehouse: Warehouse, data: ReportData, _: int) -> None:
         if not warehouse.table_exists(schema, table):
             continue
         data.quarantine += warehouse.fetch_all(
-            f"select source, reason, count(*) as n from {schema}.{table} where as_of_date = ? "
+            f"select source, reason, count(*) as n from {schema}.{table} where as_of_date = ? "  # nosec B608  # constant identifiers: QUARANTINE_TABLES (this module)
             "group by source, reason order by count(*) desc",
             [data.as_of],
         )
@@ -531,7 +532,7 @@ def evaluate_enrichment(settings: Settings, run_id: str) -> None:
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return
     rows = warehouse.fetch_all(
-        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",
+        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
         [run_id],
     )
     if rows:
