@@ -46,7 +46,7 @@ def input_row(index: int, **overrides: Any) -> dict[str, Any]:
 def seed_inputs(settings: Settings, rows: list[dict[str, Any]]) -> None:
     """(Re)create ``marts.titles_enrichment_input`` with ``rows`` in the test warehouse."""
     wh = Warehouse(settings)
-    wh.execute("create schema if not exists intermediate")
+    wh.execute("create schema if not exists marts")
     wh.execute("drop table if exists marts.titles_enrichment_input")
     wh.execute(INPUT_DDL)
     cols = ["id", "title", "content_type", "release_year", "synopsis", "source_genres", "scraped_reviews",
