@@ -109,16 +109,12 @@ def usage_of(response: types.GenerateContentResponse, config: GeminiConfig, late
 
 def answer_text(response: types.GenerateContentResponse, usage: CallUsage) -> str:
     """The JSON text of the first candidate's non-thought parts; InvalidResponse names why there is none."""
-    feedback = response.prompt_feedback
-    if feedback is not None and feedback.block_reason is not None:
-        detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
-        raise InvalidResponse(f"prompt blocked ({_enum(feedback.block_reason)}){detail}", usage=usage)
+    _check_prompt_feedback(response, usage)
     if not response.candidates:
         raise InvalidResponse("response has no candidates", usage=usage)
     candidate = response.candidates[0]
     finish = _enum(candidate.finish_reason) if candidate.finish_reason is not None else None
-    parts = (candidate.content.parts if candidate.content else None) or []
-    text = "".join(part.text for part in parts if part.text and not part.thought)
+    text = _candidate_text(candidate)
     if finish == "MAX_TOKENS":
         raise InvalidResponse(f"answer truncated (finish_reason MAX_TOKENS, {len(text)} chars)", usage=usage)
     if finish not in (None, "STOP"):
@@ -126,6 +122,19 @@ def answer_text(response: types.GenerateContentResponse, usage: CallUsage) -> st
     if not text.strip():
         raise InvalidResponse("empty answer", usage=usage)
     return text
+
+
+def _check_prompt_feedback(response: types.GenerateContentResponse, usage: CallUsage) -> None:
+    feedback = response.prompt_feedback
+    if feedback is not None and feedback.block_reason is not None:
+        detail = f": {feedback.block_reason_message}" if feedback.block_reason_message else ""
+        raise InvalidResponse(f"prompt blocked ({_enum(feedback.block_reason)}){detail}", usage=usage)
+
+
+def _candidate_text(candidate: types.Candidate) -> str:
+    """The candidate's text parts, thoughts left out."""
+    parts = (candidate.content.parts if candidate.content else None) or []
+    return "".join(part.text for part in parts if part.text and not part.thought)
 
 
 def _enum(value: Any) -> str:
@@ -148,16 +157,9 @@ def parse_single(text: str, title_id: str, usage: CallUsage) -> CallResult:
 
 def parse_batch(text: str, ids: list[str], usage: CallUsage) -> CallResult:
     """Match items to titles by ``id``; a missing, duplicated-invalid or invalid item is a per-title problem."""
-    try:
-        data = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise InvalidResponse(f"invalid JSON answer: {exc.msg} at char {exc.pos}", usage=usage) from exc
-    items = data.get("items") if isinstance(data, dict) else None
-    if not isinstance(items, list):
-        raise InvalidResponse("invalid answer: no `items` array", usage=usage)
     result = CallResult(usage=usage)
     wanted = set(ids)
-    for item in items:
+    for item in _batch_items(text, usage):
         item_id = item.get("id") if isinstance(item, dict) else None
         if item_id not in wanted or item_id in result.results:
             continue
@@ -170,6 +172,18 @@ def parse_batch(text: str, ids: list[str], usage: CallUsage) -> CallResult:
         if title_id not in result.results and title_id not in result.problems:
             result.problems[title_id] = "id missing from the batch answer"
     return result
+
+
+def _batch_items(text: str, usage: CallUsage) -> list[Any]:
+    """The ``items`` array of a batch answer; InvalidResponse when the answer is not JSON or has none."""
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise InvalidResponse(f"invalid JSON answer: {exc.msg} at char {exc.pos}", usage=usage) from exc
+    items = data.get("items") if isinstance(data, dict) else None
+    if not isinstance(items, list):
+        raise InvalidResponse("invalid answer: no `items` array", usage=usage)
+    return items
 
 
 class GeminiProvider:
