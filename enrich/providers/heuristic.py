@@ -140,25 +140,28 @@ def _fit(sentences: list[str], head: str) -> str:
 
 
 def heuristic_summary(title: TitleInput) -> str:
-    if title.reviews:
-        sources = sorted({r.source_name for r in title.reviews if r.source_name})
-        noun = "review" if len(title.reviews) == 1 else "reviews"
-        head = f"Summary of {len(title.reviews)} {noun}" + (f" ({', '.join(sources)})." if sources else ".")
-        picks: list[str] = []
-        for review in title.reviews:  # the first substantial sentence of each review, in order
-            first = next(iter(_good_sentences(review.review_text)), None)
-            if first and first not in picks:
-                picks.append(first)
-        summary = _fit(picks, head)
-        if summary == head:
-            summary = f"{head} The reviews are too short to quote."
-        return summary
+    return _reviews_summary(title) if title.reviews else _synopsis_summary(title)
+
+
+def _reviews_summary(title: TitleInput) -> str:
+    """A head naming the review count and sources, then the first substantial sentence of each review."""
+    sources = sorted({r.source_name for r in title.reviews if r.source_name})
+    noun = "review" if len(title.reviews) == 1 else "reviews"
+    head = f"Summary of {len(title.reviews)} {noun}" + (f" ({', '.join(sources)})." if sources else ".")
+    picks: list[str] = []
+    for review in title.reviews:  # the first substantial sentence of each review, in order
+        first = next(iter(_good_sentences(review.review_text)), None)
+        if first and first not in picks:
+            picks.append(first)
+    summary = _fit(picks, head)
+    return f"{head} The reviews are too short to quote." if summary == head else summary
+
+
+def _synopsis_summary(title: TitleInput) -> str:
     head = "No reviews were available for this title."
     synopsis = split_sentences(title.synopsis or "")
     summary = _fit(synopsis, head) if synopsis else head
-    if summary == head:
-        summary = f"{head} No usable synopsis was available either."
-    return summary
+    return f"{head} No usable synopsis was available either." if summary == head else summary
 
 
 def heuristic_genres(title: TitleInput, text: str) -> list[str]:
