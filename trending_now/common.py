@@ -28,3 +28,16 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())
+
+
+def first_line(error: BaseException | str, fallback: str | None = None) -> str:
+    """The first non-blank line of an error's message, stripped, for a one-line log or report entry.
+
+    ``fallback`` when the message has none (default: the exception's type name, or "" for a string).
+    """
+    for line in str(error).splitlines():
+        if line.strip():
+            return line.strip()
+    if fallback is not None:
+        return fallback
+    return type(error).__name__ if isinstance(error, BaseException) else ""

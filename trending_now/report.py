@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from enrich.inputs import parse_genres
+from trending_now.common import first_line
 from trending_now.config import ConfigError, Settings
 from trending_now.dbt_relations import relation
 from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
@@ -82,9 +83,7 @@ def collect(warehouse: Warehouse, run_id: str, history_runs: int = 30) -> Report
         try:
             part(warehouse, data, history_runs)
         except Exception as exc:  # one unreadable part must not cost the whole page
-            data.problems.append(
-                f"{part.__name__.strip('_')}: {str(exc).splitlines()[0] if str(exc) else exc!r}"
-            )
+            data.problems.append(f"{part.__name__.strip('_')}: {first_line(exc, repr(exc))}")
     return data
 
 
@@ -545,7 +544,7 @@ def write_report(settings: Settings, run_id: str) -> Path:
     try:
         evaluate_enrichment(settings, run_id)
     except Exception as exc:  # the page says so; the rest of it is still worth having
-        problems.append(f"the enrichment evaluation: {(str(exc).splitlines() or [repr(exc)])[0]}")
+        problems.append(f"the enrichment evaluation: {first_line(exc, repr(exc))}")
     data = collect(Warehouse(settings), run_id, int(settings.get("report.history_runs", 30)))
     data.problems += problems
     path = report_path(settings, run_id)
