@@ -23,7 +23,7 @@ from datetime import UTC, date, datetime
 
 from bs4 import BeautifulSoup
 
-from extract.reviews.http import FetchError, HttpClient, RobotsDisallowed
+from extract.reviews.http import FetchError, HttpClient, HttpResponse, RobotsDisallowed
 from extract.reviews.models import FetchOutcome, LayoutError, QuarantineEntry, Review, SourceResult, Subject
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import cap, normalise_whitespace, parse_iso_datetime, slugify
@@ -359,15 +359,18 @@ def to_review(page: RogerEbertPage, subject: Subject, url: str, max_chars: int) 
     )
 
 
-def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
-    def outcome(status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
-        return FetchOutcome(title_id=subject.title_id, source=SOURCE, status=status, reason=reason,
-                            reviews_found=found)
+def _outcome(subject: Subject, status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
+    return FetchOutcome(
+        title_id=subject.title_id, source=SOURCE, status=status, reason=reason, reviews_found=found
+    )
 
+
+def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
     base = settings.base_url(SOURCE)
     candidates = guess_urls(subject, base)
     if not candidates:
-        return SourceResult(outcome=outcome("not_found", "no title slug or release year to guess a review URL"))
+        reason = "no title slug or release year to guess a review URL"
+        return SourceResult(outcome=_outcome(subject, "not_found", reason))
     notes: list[str] = []
     disallowed = 0
     for url in candidates:
@@ -379,29 +382,39 @@ def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSett
             notes.append(str(exc))
             continue
         except FetchError as exc:
-            return SourceResult(outcome=outcome("error", f"{path}: {exc}"))
-        if response.status in (404, 410):
-            continue
-        if response.status == 403:
-            return SourceResult(outcome=outcome("error", f"{path}: HTTP 403 (blocked)"), blocked=True)
-        if response.status != 200:
-            return SourceResult(outcome=outcome(
-                "error", f"{path}: HTTP {response.status} after {response.attempts} attempt(s)"))
-        try:
-            page = parse_page(response.text)
-        except LayoutError as exc:
-            reason = f"layout changed at {path}: {exc}"
-            entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-            return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
-        rejected = namesake_reason(page, subject)
-        if rejected:
-            notes.append(f"{path}: {rejected}")
-            continue
-        review = to_review(page, subject, url, settings.max_review_chars)
-        return SourceResult(outcome=outcome("ok", None, 1), reviews=[review])
+            return SourceResult(outcome=_outcome(subject, "error", f"{path}: {exc}"))
+        found = _candidate_result(response, path, url, subject, settings.max_review_chars, as_of)
+        if isinstance(found, SourceResult):
+            return found
+        if found:
+            notes.append(found)
     if disallowed == len(candidates):
-        return SourceResult(outcome=outcome("skipped", "; ".join(dict.fromkeys(notes))))
+        return SourceResult(outcome=_outcome(subject, "skipped", "; ".join(dict.fromkeys(notes))))
     reason = f"no review page at {len(candidates)} guessed URL(s)"
     if notes:
         reason += "; " + "; ".join(notes)
-    return SourceResult(outcome=outcome("not_found", reason))
+    return SourceResult(outcome=_outcome(subject, "not_found", reason))
+
+
+def _candidate_result(
+    response: HttpResponse, path: str, url: str, subject: Subject, max_chars: int, as_of: date
+) -> SourceResult | str | None:
+    """One guessed page's answer: the source's result, or a note why it is not ours (None: no such page)."""
+    if response.status in (404, 410):
+        return None
+    if response.status == 403:
+        return SourceResult(outcome=_outcome(subject, "error", f"{path}: HTTP 403 (blocked)"), blocked=True)
+    if response.status != 200:
+        return SourceResult(outcome=_outcome(
+            subject, "error", f"{path}: HTTP {response.status} after {response.attempts} attempt(s)"))
+    try:
+        page = parse_page(response.text)
+    except LayoutError as exc:
+        reason = f"layout changed at {path}: {exc}"
+        entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
+        return SourceResult(outcome=_outcome(subject, "error", reason), quarantine=[entry])
+    rejected = namesake_reason(page, subject)
+    if rejected:
+        return f"{path}: {rejected}"
+    review = to_review(page, subject, url, max_chars)
+    return SourceResult(outcome=_outcome(subject, "ok", None, 1), reviews=[review])
