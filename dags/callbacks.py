@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import logging
 import urllib.error
+import urllib.parse
 import urllib.request
 from collections.abc import Mapping
 from datetime import datetime
@@ -29,13 +30,10 @@ def _iso(value: Any) -> str | None:
 def _first_line(error: BaseException | str | None) -> str | None:
     if error is None:
         return None
-    text = str(error).strip()
-    line = (text.splitlines() or [type(error).__name__])[0]
-    if isinstance(error, BaseException) and not text:
-        line = type(error).__name__
+    from trending_now.common import first_line
     from trending_now.redact import redact
 
-    return redact(line, _secrets())[:2000]
+    return redact(first_line(error), _secrets())[:2000]
 
 
 def _secrets() -> list[str]:
@@ -85,8 +83,11 @@ def post_json(url: str, payload: Mapping[str, Any], timeout_s: float = WEBHOOK_T
         method="POST",
         headers={"Content-Type": "application/json", "User-Agent": "trending-now-airflow/1"},
     )
+    if urllib.parse.urlsplit(url).scheme not in ("http", "https"):
+        log.warning("failure webhook URL is not http(s); not sent")
+        return False
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
+        with urllib.request.urlopen(request, timeout=timeout_s) as response:  # nosec B310  # http(s) checked above
             ok = 200 <= response.status < 300
             if not ok:
                 log.warning("failure webhook answered HTTP %s", response.status)

@@ -23,7 +23,7 @@ def run_id_for(airflow_run_id: str) -> str:
     clean = _UNSAFE.sub("_", airflow_run_id)
     if len(clean) <= RUN_ID_MAX:
         return clean
-    digest = hashlib.sha1(airflow_run_id.encode("utf-8")).hexdigest()[:12]
+    digest = hashlib.sha1(airflow_run_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
     return f"{clean[: RUN_ID_MAX - 13]}-{digest}"
 
 

@@ -393,9 +393,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback, secrets scrubbed
+        from trending_now.common import first_line
         from trending_now.pipeline import RunLocked
 
-        message = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        message = first_line(exc)
         if isinstance(exc, ConfigError):
             message = f"config: {message}"
         print(f"error: {redact(message, secrets)}", file=sys.stderr)
