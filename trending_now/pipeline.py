@@ -23,6 +23,7 @@ from importlib import import_module
 from pathlib import Path
 
 from trending_now import thresholds
+from trending_now.common import first_line
 from trending_now.context import RunContext, StepResult
 from trending_now.metrics import StepRecord, record_steps, utcnow
 from trending_now.redact import redact
@@ -65,8 +66,7 @@ def one_line(cause: BaseException) -> str:
     if type(cause).__name__ == "PipelineStepFailed" and isinstance(inner, BaseException):
         prefix = f"dlt {getattr(cause, 'step', 'run')} step failed: "
         cause = inner
-    lines = [line.strip() for line in str(cause).splitlines() if line.strip()]
-    return prefix + (lines[0] if lines else type(cause).__name__)
+    return prefix + first_line(cause)
 
 
 class StepFailed(RuntimeError):
