@@ -44,8 +44,9 @@ def shared_schema_targets(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...
     return tuple(_project(project_dir)["vars"]["shared_schema_targets"])
 
 
-def schema_name(custom_schema: str | None, target_name: str, target_schema: str,
-                project_dir: Path = DBT_PROJECT_DIR) -> str:
+def schema_name(
+    custom_schema: str | None, target_name: str, target_schema: str, project_dir: Path = DBT_PROJECT_DIR
+) -> str:
     """generate_schema_name.sql in Python: the schema dbt builds a node with ``custom_schema`` into."""
     if custom_schema is None:
         return target_schema.strip()
@@ -85,8 +86,11 @@ def custom_schema(model: str, project_dir: Path = DBT_PROJECT_DIR) -> str | None
     return schema
 
 
-def relation(model: str, target_name: str = "duckdb", target_schema: str = "main",
-             project_dir: Path = DBT_PROJECT_DIR) -> Relation:
+def relation(
+    model: str, target_name: str = "duckdb", target_schema: str = "main", project_dir: Path = DBT_PROJECT_DIR
+) -> Relation:
     """The relation dbt builds ``model`` into on ``target_name``. The pipeline's warehouses (DuckDB, PostgreSQL,
     Redshift) are shared-schema targets, so their readers need no target schema."""
-    return Relation(schema_name(custom_schema(model, project_dir), target_name, target_schema, project_dir), model)
+    return Relation(
+        schema_name(custom_schema(model, project_dir), target_name, target_schema, project_dir), model
+    )

@@ -42,6 +42,7 @@ class Step:
 
 STEPS: tuple[Step, ...] = (
     Step("extract_releases", "extract.justwatch.pipeline:extract_releases", "extract"),
+    Step("check_freshness", "trending_now.dbt:check_freshness", "extract"),  # a stale JustWatch source fails
     Step("dbt_titles", "trending_now.dbt:build_titles", "extract"),  # the folded titles extract_reviews reads
     Step("extract_reviews", "extract.reviews.pipeline:extract_reviews", "extract"),
     Step("dbt_staging_intermediate", "trending_now.dbt:build_before_enrich", "transform"),
