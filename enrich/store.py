@@ -33,7 +33,7 @@ MAX_ERROR_CHARS = 1000
 
 
 def pending_sql(table_exists: bool) -> str:
-    base = f"select * from {INPUT_SCHEMA}.{INPUT_TABLE} i"
+    base = f"select * from {INPUT_SCHEMA}.{INPUT_TABLE} i"  # nosec B608  # constant identifiers: dbt_relations
     if not table_exists:
         return f"{base} order by i.id"
     return (
@@ -55,7 +55,7 @@ def load_pending(warehouse: Warehouse, prompt_version: str, model: str) -> Pendi
         raise RuntimeError(
             f"{INPUT_SCHEMA}.{INPUT_TABLE} does not exist: run the transform step (dbt staging/intermediate) first"
         )
-    total = warehouse.fetch_all(f"select count(*) as n from {INPUT_SCHEMA}.{INPUT_TABLE}")[0]["n"]
+    total = warehouse.fetch_all(f"select count(*) as n from {INPUT_SCHEMA}.{INPUT_TABLE}")[0]["n"]  # nosec B608  # constant identifiers: dbt_relations
     if warehouse.table_exists(RAW_ENRICHMENT, TABLE):
         rows = warehouse.fetch_all(pending_sql(True), [prompt_version, model])
     else:
