@@ -47,14 +47,12 @@ def _release_quarantine(result: StepResult, settings: Settings) -> str | None:
     return _quarantine_share(result, settings, "JustWatch records")
 
 
-def _review_quarantine(result: StepResult, settings: Settings) -> str | None:
-    return _quarantine_share(result, settings, "review records")
-
-
 RULES: dict[str, tuple[Callable[[StepResult, Settings], str | None], ...]] = {
     "extract_releases": (_titles, _release_quarantine),
-    "extract_reviews": (_review_quarantine,),
 }
+# Reviews have no share rule: a review site that answers garbage is quarantined per title and source and
+# the day goes on (reviews enrich a title, they do not make it); a credential or block problem stops that
+# source for the run with its own line (extract/reviews).
 
 
 def check(step: str, result: StepResult, settings: Settings) -> None:
