@@ -39,6 +39,12 @@ def _project(project_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
 
 
+def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
+    """The ``vars`` of dbt_project.yml: the bounds and vocabularies dbt's tests, the edge rules
+    (trending_now/raw_spec.py) and the Great Expectations gate (trending_now/mart_schema.py) share."""
+    return dict(_project(project_dir).get("vars") or {})
+
+
 def shared_schema_targets(project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
     """The targets whose models go to exactly their custom schema (the dbt var ``shared_schema_targets``)."""
     return tuple(_project(project_dir)["vars"]["shared_schema_targets"])

@@ -14,15 +14,13 @@ from __future__ import annotations
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
 import yaml
 
-from trending_now.config import PROJECT_ROOT
-from trending_now.dbt_relations import relation
+from trending_now.dbt_relations import DBT_PROJECT_DIR, dbt_vars, relation
 
 MART_NAME = "movies_tv_shows_enriched"
 MART_SCHEMA = relation(MART_NAME).schema
@@ -32,7 +30,6 @@ AUDIT_NAME = f"{MART_NAME}_audit"
 AUDIT_SCHEMA = relation(AUDIT_NAME).schema
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.{AUDIT_NAME}"
 
-DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 CONTRACT_PATH = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
 _VAR = re.compile(r"""^\{\{\s*var\(\s*['"](\w+)['"]\s*\)\s*\}\}$""")
 # The contract's data types (portable spellings; strings are varchar(65535) on Redshift) -> Arrow.
@@ -71,14 +68,6 @@ class MartColumn:
 
 class MartSchemaError(RuntimeError):
     """The mart in the warehouse does not have the published columns or types."""
-
-
-@cache
-def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
-    """The ``vars`` of dbt_project.yml (release-year bounds, the genre vocabulary, …)."""
-    return dict(
-        yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8")).get("vars") or {}
-    )
 
 
 def resolve(value: Any) -> Any:

@@ -19,15 +19,12 @@ import sys
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
-from functools import cache
 from typing import Any
 
-import yaml
-
 from trending_now.config import PROJECT_ROOT
+from trending_now.dbt_relations import dbt_vars
 from trending_now.warehouse import OPS, RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS
 
-DBT_PROJECT_YML = PROJECT_ROOT / "dbt_project" / "dbt_project.yml"
 DOC_PATH = PROJECT_ROOT / "docs" / "raw-tables.md"
 
 TEXT, BIGINT, DOUBLE, DATE, TIMESTAMP = "text", "bigint", "double", "date", "timestamp"
@@ -398,10 +395,6 @@ def state_table_ddl(spec: Table, target: str = "postgres") -> str:
 
 
 # ---- derived: edge rules ----------------------------------------------------------------------------------
-@cache
-def dbt_vars() -> dict[str, Any]:
-    """``vars:`` of dbt_project.yml (the owner of the bounds the staging tests and the edge share)."""
-    return dict(yaml.safe_load(DBT_PROJECT_YML.read_text())["vars"])
 
 
 def _blank(value: Any) -> bool:

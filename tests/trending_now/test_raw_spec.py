@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -184,7 +183,9 @@ def test_wrong_types_are_rejected() -> None:
 
 
 def test_release_year_bounds_are_dbt_vars() -> None:
-    variables = yaml.safe_load(Path(raw_spec.DBT_PROJECT_YML).read_text())["vars"]
+    from trending_now.dbt_relations import DBT_PROJECT_DIR
+
+    variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
     assert raw_spec.RELEASE_YEAR_MIN.resolve(AS_OF) == variables["release_year_min"]
     assert raw_spec.RELEASE_YEAR_MAX.resolve(AS_OF) == AS_OF.year + variables["release_year_max_offset"]
 
