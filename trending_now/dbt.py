@@ -112,7 +112,7 @@ def _parsed_manifest(full_args: Sequence[str], env: dict[str, str], project_dir:
 
     if "--vars" in full_args or "--full-refresh" in full_args:
         return None
-    flags = [a for a in full_args[full_args.index("--project-dir") :]]
+    flags = list(full_args[full_args.index("--project-dir") :])
     key = (tuple(flags), tuple(sorted(env.items())), _project_fingerprint(project_dir))
     if key not in _MANIFESTS:
         result = dbtRunner().invoke(["--quiet", "parse", *flags])

@@ -34,9 +34,7 @@ def test_quarantine_share_above_the_limit_fails(make_settings: Callable[..., Set
     assert caught.value.result.quarantined == 2  # the step's counts travel with the failure
 
 
-def test_a_breach_fails_the_run_at_that_step(
-    make_context: Callable[..., RunContext], monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_a_breach_fails_the_run_at_that_step(make_context: Callable[..., RunContext]) -> None:
     empty = pipeline.Step("extract_releases", "tests.trending_now.test_thresholds:_empty_day", "extract")
     with pytest.raises(pipeline.StepFailed, match=r"^extract_releases: 0 title\(s\) listed") as caught:
         pipeline.run_steps(make_context(), [empty])
