@@ -56,9 +56,10 @@ test: manifest ## every test, in parallel (pytest-xdist): unit, fakes, DuckDB + 
 test-fast: ## unit tests only (no dbt/Airflow end-to-end)
 	$(BIN)/pytest -q -m "not slow and not postgres"
 
-lint: ## ruff, sqlfluff, workflows (GitHub's schema, zizmor offline, the deploy rules)
+lint: ## ruff, import layers (import-linter), sqlfluff, workflows (GitHub's schema, zizmor offline, the deploy rules)
 	$(BIN)/ruff check .
-	$(BIN)/ruff format --check trending_now
+	$(BIN)/lint-imports --no-cache
+	$(BIN)/ruff format --check $$($(BIN)/python scripts/mwaa_bundle.py --packages)
 	$(BIN)/sqlfluff lint $(DBT_DIR)/models --nocolor
 	$(BIN)/check-jsonschema --builtin-schema vendor.github-workflows .github/workflows/*.yml
 	$(BIN)/zizmor --offline --min-severity medium .github/workflows

@@ -52,7 +52,7 @@ from airflow.sdk import DAG  # before cosmos: importing cosmos first is a circul
 from cosmos import LoadMode
 from dag_settings import DagOptions
 from dbt_groups import dbt_selection, dbt_task_group
-from trending_now.config import parse_settings
+from core.config import parse_settings
 from trending_now.pipeline import STEPS
 options = DagOptions(parse_settings())
 with DAG("bench_parse", schedule=None) as dag:

@@ -29,9 +29,9 @@ import dlt  # noqa: E402
 import duckdb  # noqa: E402
 from _common import write_result  # noqa: E402
 
+from core.dbt_relations import relation  # noqa: E402
 from tests.dbt.dbt_helpers import AFTER_ENRICHMENT, BEFORE_ENRICHMENT, run_dbt  # noqa: E402
 from tests.dbt.raw_loader import RawLoader, enrichment_record, review_record, title_record  # noqa: E402
-from trending_now.dbt_relations import relation  # noqa: E402
 
 ENRICHMENT_INPUT = relation("titles_enrichment_input")
 MART = relation("movies_tv_shows_enriched")
@@ -80,7 +80,7 @@ def synthetic_reviews(count: int) -> list[dict[str, Any]]:
 def enrich(db: Path, loader: RawLoader) -> None:
     conn = duckdb.connect(str(db))
     try:
-        inputs = conn.execute(f"select id, source_data_hash from {ENRICHMENT_INPUT}").fetchall()  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (trending_now.dbt_relations)
+        inputs = conn.execute(f"select id, source_data_hash from {ENRICHMENT_INPUT}").fetchall()  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
         exists = conn.execute("select count(*) from information_schema.tables where table_schema = 'raw_enrichment'"
                               " and table_name = 'title_enrichments'").fetchone()[0]
         done = set(conn.execute("select id, source_data_hash from raw_enrichment.title_enrichments").fetchall()) \
@@ -126,8 +126,8 @@ def bench(size: int, base: Path) -> dict[str, Any]:
     mart_full = time.perf_counter() - start
     conn = duckdb.connect(str(db))
     try:
-        rows = conn.execute(f"select count(*) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (trending_now.dbt_relations)
-        moved = conn.execute(f"select count(distinct data_ingestion_timestamp) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (trending_now.dbt_relations)
+        rows = conn.execute(f"select count(*) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
+        moved = conn.execute(f"select count(distinct data_ingestion_timestamp) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
     finally:
         conn.close()
     return {"size": size, "first": first, "incremental": incremental, "rows": rows, "changed": len(changed), "mart_incremental": mart_incremental, "mart_full": mart_full,

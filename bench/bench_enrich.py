@@ -29,13 +29,13 @@ sys.path.insert(0, str(ROOT))
 
 from _common import write_result  # noqa: E402
 
+from core.config import PROJECT_ROOT, Secrets, Settings, load_settings  # noqa: E402
+from core.context import RunContext  # noqa: E402
 from enrich.inputs import TitleInput, parse_input_row  # noqa: E402
 from enrich.runner import enrich_titles  # noqa: E402
 from enrich.vocabulary import PRIMARY_GENRES, Genre  # noqa: E402
 from tests.enrich.conftest import input_row, seed_inputs  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
-from trending_now.config import PROJECT_ROOT, Secrets, Settings, load_settings  # noqa: E402
-from trending_now.context import RunContext  # noqa: E402
 
 MODEL = "gemini-3.5-flash-lite"
 PRICE_IN, PRICE_OUT = 0.30, 2.50

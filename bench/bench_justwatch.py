@@ -32,12 +32,12 @@ FORMATS = ("parquet", "insert_values")
 
 def child(url: str, days: int, fmt: str, workdir: Path) -> dict:
     """One case: extract the window from ``url`` into a fresh DuckDB file with loader format ``fmt``."""
+    from core.config import load_settings
+    from core.context import RunContext
     from extract.justwatch.client import JustWatchClient
     from extract.justwatch.harvest import NewTitlesHarvest
     from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, JustWatchSettings
     from extract.justwatch.source import justwatch_source
-    from trending_now.config import load_settings
-    from trending_now.context import RunContext
 
     settings = load_settings("dev", root=ROOT, environ={}).with_overrides({
         "justwatch.graphql_url": url,

@@ -36,12 +36,12 @@ sys.path.insert(0, str(ROOT))
 
 from _common import write_result  # noqa: E402
 
+from core.config import Secrets, Settings, load_settings  # noqa: E402
+from core.context import RunContext  # noqa: E402
+from core.dbt_relations import relation  # noqa: E402
 from extract.reviews.text import slugify  # noqa: E402
 from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
-from trending_now.config import Secrets, Settings, load_settings  # noqa: E402
-from trending_now.context import RunContext  # noqa: E402
-from trending_now.dbt_relations import relation  # noqa: E402
 from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E402
 
 START = date(2026, 11, 1)

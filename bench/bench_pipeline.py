@@ -43,11 +43,11 @@ sys.path.insert(0, str(ROOT))
 
 from _common import write_result  # noqa: E402
 
+from core.dbt_relations import relation  # noqa: E402
 from extract.reviews.text import slugify  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
 from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
-from trending_now.dbt_relations import relation  # noqa: E402
 from trending_now.pipeline import STEP_NAMES  # noqa: E402
 
 AS_OF = date(2026, 11, 20)

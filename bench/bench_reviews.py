@@ -22,12 +22,12 @@ sys.path.insert(0, str(ROOT))
 
 from _common import write_result  # noqa: E402
 
+from core.config import load_settings  # noqa: E402
 from extract.reviews.harvest import Harvester  # noqa: E402
 from extract.reviews.http import HttpClient  # noqa: E402
 from extract.reviews.models import Subject  # noqa: E402
 from extract.reviews.settings import ReviewsSettings  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
-from trending_now.config import load_settings  # noqa: E402
 
 AS_OF = date(2026, 11, 20)
 BENCH_RPS = 10_000.0

@@ -30,8 +30,8 @@ def _iso(value: Any) -> str | None:
 def _first_line(error: BaseException | str | None) -> str | None:
     if error is None:
         return None
-    from trending_now.common import first_line
-    from trending_now.redact import redact
+    from core.common import first_line
+    from core.redact import redact
 
     return redact(first_line(error), _secrets())[:2000]
 
@@ -45,7 +45,7 @@ def _secrets() -> list[str]:
     """
     from step_tasks import loaded_secrets
 
-    from trending_now.config import Settings, load_settings
+    from core.config import Settings, load_settings
 
     try:
         settings = load_settings()
@@ -101,7 +101,7 @@ def post_json(url: str, payload: Mapping[str, Any], timeout_s: float = WEBHOOK_T
 
 def webhook_url() -> str | None:
     """``airflow.failure_webhook_url`` from the project config (no secrets store lookup)."""
-    from trending_now.config import parse_settings
+    from core.config import parse_settings
 
     value = parse_settings().get("airflow.failure_webhook_url")
     return str(value).strip() or None if value else None

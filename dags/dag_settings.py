@@ -1,7 +1,7 @@
 """Parse-time options of the Trending Now DAG, read from the project settings once.
 
 The scheduler parses DAG files every few seconds, so parsing must be cheap and must not call a secrets
-store: the options come from :func:`trending_now.config.parse_settings` (the one settings loader, without
+store: the options come from :func:`core.config.parse_settings` (the one settings loader, without
 secrets). Tasks load the full settings (with secrets) when they run.
 
 Keys read from the ``airflow`` section (defaults in ``config/base.yaml``): ``llm_pool``, ``retries``,
@@ -17,7 +17,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import Settings
+from core.config import Settings
 
 # Per-task execution timeouts in minutes when ``airflow.timeouts_min.<task>`` does not set one; a step
 # without an entry gets DEFAULT_TIMEOUT_MIN (a new step needs no edit here).
@@ -98,7 +98,7 @@ class DagOptions:
 
     @property
     def dbt_manifest(self) -> Path:
-        """``<dbt.target_path>/manifest.json``, the same target folder ``trending_now.dbt`` writes to."""
+        """``<dbt.target_path>/manifest.json``, the same target folder ``transform.dbt_steps`` writes to."""
         target = (
             self.settings.path("dbt.target_path")
             if self.settings.get("dbt.target_path")

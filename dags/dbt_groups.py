@@ -1,6 +1,6 @@
 """Cosmos task groups for the dbt steps of the Trending Now DAG, in ``ExecutionMode.WATCHER``.
 
-A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`trending_now.dbt.SELECTIONS`)
+A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`transform.dbt_steps.SELECTIONS`)
 becomes one ``DbtTaskGroup``: a producer task runs **one** ``dbt build --select <the step's selection>``
 (the CLI's command, dbt's own threads), and one sensor per model and per model's tests reports that node's
 result, so the Airflow grid still shows every model and test. A failed model's sensor fails; its retry
@@ -17,7 +17,7 @@ Warehouse credentials and the raw tables: :func:`prepare_warehouse` is a Cosmos 
 worker right before dbt starts (after the templated fields were rendered). It loads the full settings,
 registers every secret with Airflow's masker, puts ``Warehouse.dbt_env()`` into the task process's
 environment (never into the operator's templated ``env``, which Airflow renders and stores again after
-execution), and creates the raw tables no load has made yet, exactly as ``trending_now.dbt.build`` does
+execution), and creates the raw tables no load has made yet, exactly as ``transform.dbt_steps.build`` does
 before the CLI's ``dbt build``.
 """
 
@@ -29,7 +29,7 @@ from typing import Any
 
 from dag_settings import DagOptions
 
-from trending_now.dbt import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
+from transform.dbt_steps import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import Step
 
 PROFILE_NAME = "trending_now"
@@ -70,8 +70,8 @@ def prepare_warehouse(context: Any, operator: Any) -> None:
     """Cosmos interceptor: dbt's warehouse environment (credentials masked, not rendered) and the raw tables."""
     from step_tasks import load_task_settings
 
-    from trending_now.raw_tables import ensure_raw_tables
-    from trending_now.warehouse import Warehouse
+    from core.raw_tables import ensure_raw_tables
+    from core.warehouse import Warehouse
 
     warehouse = Warehouse(load_task_settings())
     os.environ.update(warehouse.dbt_env())  # the task's own process; Cosmos' append_env passes it to dbt
@@ -107,7 +107,7 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
 
 
 def dbt_exclusion(step: Step) -> list[str]:
-    """What the step's ``dbt build`` leaves out, as the CLI's (:data:`trending_now.dbt.EXCLUSIONS`)."""
+    """What the step's ``dbt build`` leaves out, as the CLI's (:data:`transform.dbt_steps.EXCLUSIONS`)."""
     return list(EXCLUSIONS.get(step.name, []))
 
 
@@ -174,7 +174,7 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
 
     select = dbt_selection(step)
     if not select:
-        raise ValueError(f"{step.name} has no dbt selection in trending_now.dbt.SELECTIONS")
+        raise ValueError(f"{step.name} has no dbt selection in transform.dbt_steps.SELECTIONS")
     group = DbtTaskGroup(
         group_id=step.name,
         render_config=render_config(
@@ -190,7 +190,7 @@ def dbt_task_group(step: Step, options: DagOptions, **kwargs: Any) -> Any:
     if options.dbt_execution_mode == "watcher":
         tune_cosmos_watcher()
         wait_for_the_build(group)
-        # The producer's command is the CLI's (trending_now.dbt.build): Cosmos sets its --exclude from
+        # The producer's command is the CLI's (transform.dbt_steps.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
         producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
     return group

@@ -1,6 +1,6 @@
 """Run pipeline steps inside Airflow tasks: the same ``trending_now.pipeline`` functions the CLI runs.
 
-A task builds a :class:`~trending_now.context.RunContext` from the Airflow run:
+A task builds a :class:`~core.context.RunContext` from the Airflow run:
 ``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and country come from the
 project config (or the run's params), and ``run_id`` is derived from Airflow's run id, so every task of one
 DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
@@ -46,7 +46,7 @@ def loaded_secrets(settings: Any) -> list[str]:
     """Every secret value the settings loaded, plus secret-named variables of the process environment."""
     import os
 
-    from trending_now.config import SECRET_NAMES
+    from core.config import SECRET_NAMES
 
     from_env = [os.environ.get(name) or "" for name in SECRET_NAMES]
     return sorted({v for v in [*settings.secrets.values(), *from_env] if len(v) >= 4})
@@ -67,7 +67,7 @@ def mask_secrets(settings: Any) -> list[str]:
 
 def load_task_settings() -> Any:
     """The full settings (secrets from ``.env`` or AWS Secrets Manager), their secrets masked at once."""
-    from trending_now.config import load_settings
+    from core.config import load_settings
 
     settings = load_settings()
     mask_secrets(settings)
@@ -76,7 +76,7 @@ def load_task_settings() -> Any:
 
 def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
     """A RunContext for this Airflow run, with the full settings (secrets included and masked)."""
-    from trending_now.context import RunContext
+    from core.context import RunContext
 
     settings = load_task_settings()
     dag_run = airflow_context.get("dag_run")
@@ -120,7 +120,7 @@ def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) 
 def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | None:
     """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
     staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log."""
-    from trending_now.redact import redact
+    from core.redact import redact
     from trending_now.report import write_and_publish
 
     ctx = build_context(airflow_context, timezone)

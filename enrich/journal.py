@@ -2,7 +2,7 @@
 
 The side table is written with dlt in chunks (a load costs about a second), so between two loads the
 results of paid calls live only in memory. The journal closes that gap: the rows of each provider answer
-are written, the moment they arrive, as one object on the shared remote (:mod:`trending_now.remote`:
+are written, the moment they arrive, as one object on the shared remote (:mod:`core.remote`:
 ``<remote>/enrichment-journal/<target>/``; a folder in dev and tests, S3 in staging/prod), so any worker
 can replay what a crashed one paid for. When a chunk has been loaded into the warehouse its objects are
 deleted (rewritten when only part of one was loaded). At the start of the next run, on whichever worker,
@@ -28,8 +28,8 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from trending_now.config import Settings
-from trending_now.remote import Remote, open_remote
+from core.config import Settings
+from core.remote import Remote, open_remote
 
 JOURNAL_DIR = "enrichment-journal"
 
@@ -80,7 +80,9 @@ def decode_lines(data: bytes, timestamp_fields: Sequence[str] = ()) -> JournalCo
     for line_no, raw, complete in numbered:
         text = raw.decode("utf-8", errors="replace")
         if not complete:
-            contents.rejected.append(RejectedLine(line_no, text, "torn last line (no newline): the write was cut"))
+            contents.rejected.append(
+                RejectedLine(line_no, text, "torn last line (no newline): the write was cut")
+            )
             continue
         if not raw.strip():
             continue

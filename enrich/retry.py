@@ -57,7 +57,8 @@ def retry_delay_from(details: Any) -> float | None:
 def _details(details: Any, type_suffix: str) -> list[dict[str, Any]]:
     """The ``error.details[]`` entries of one ``@type`` (e.g. ``google.rpc.ErrorInfo``)."""
     return [
-        item for item in error_body(details).get("details") or []
+        item
+        for item in error_body(details).get("details") or []
         if isinstance(item, dict) and str(item.get("@type", "")).endswith(type_suffix)
     ]
 
@@ -129,8 +130,10 @@ def _quota_cause(head: str, details: Any) -> str | None:
     if not quota:
         return None
     when = "at midnight Pacific" if "perday" in quota.lower() else "at the start of the next period"
-    return (f"Gemini quota {quota} exhausted ({head}): it resets {when}; "
-            "raise the project's quota or run again after the reset")
+    return (
+        f"Gemini quota {quota} exhausted ({head}): it resets {when}; "
+        "raise the project's quota or run again after the reset"
+    )
 
 
 def classify(code: int | None, status: str | None, message: str | None, details: Any) -> ErrorVerdict:
@@ -151,7 +154,9 @@ class Backoff:
     base_s: float = 1.0
     max_s: float = 60.0
 
-    def delay(self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None) -> float:
+    def delay(
+        self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
+    ) -> float:
         """Seconds to wait before retry number ``attempt`` (1 = first retry)."""
         ceiling = min(self.max_s, self.base_s * (2 ** max(0, attempt - 1)))
         jittered = (rng or random).uniform(ceiling / 2, ceiling)

@@ -25,6 +25,8 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from core.config import ConfigError, Settings
+from core.context import RunContext, StepResult
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
@@ -39,8 +41,6 @@ from enrich.ratelimit import TokenBucket
 from enrich.retry import Backoff
 from enrich.schema import TitleEnrichment
 from enrich.store import ResultSink, enrichment_row, load_pending, open_journal, replay_journal
-from trending_now.config import ConfigError, Settings
-from trending_now.context import RunContext, StepResult
 
 STEP = "enrich_titles"
 PROVIDERS = ("auto", "gemini", "heuristic")
@@ -108,7 +108,9 @@ def make_provider(settings: Settings) -> Provider:
     if name == "gemini":
         from enrich.providers.gemini import GeminiConfig, GeminiProvider
 
-        return GeminiProvider(GeminiConfig.from_settings(settings), settings.secrets.get("GEMINI_API_KEY") or "")
+        return GeminiProvider(
+            GeminiConfig.from_settings(settings), settings.secrets.get("GEMINI_API_KEY") or ""
+        )
     from enrich.providers.heuristic import HeuristicProvider
 
     return HeuristicProvider()
@@ -146,6 +148,7 @@ def split_usage(usage: CallUsage, parts: int) -> list[CallUsage]:
     parts = max(1, parts)
     shares = []
     for index in range(parts):
+
         def share(total: int, i: int = index) -> int:
             return total // parts + (1 if i < total % parts else 0)
 
@@ -189,7 +192,9 @@ class JobOutcome:
 class JobRunner:
     """Runs one job: budget, rate limit, the call, and the retry decisions. Thread-safe; no I/O but the call."""
 
-    def __init__(self, provider: Provider, config: RunnerConfig, limiter: TokenBucket, budget: Budget) -> None:
+    def __init__(
+        self, provider: Provider, config: RunnerConfig, limiter: TokenBucket, budget: Budget
+    ) -> None:
         self.provider = provider
         self.config = config
         self.limiter = limiter
@@ -304,8 +309,11 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
     if replayed.loaded or replayed.rejected:
         ctx.progress(
             f"enrich: loaded {replayed.loaded} result(s) a previous run left in the journal"
-            + (f"; {len(replayed.rejected)} torn/undecodable line(s) kept in {journal.rejected_path}"
-               if replayed.rejected else "")
+            + (
+                f"; {len(replayed.rejected)} torn/undecodable line(s) kept in {journal.rejected_path}"
+                if replayed.rejected
+                else ""
+            )
         )
     work = load_pending(warehouse, PROMPT_VERSION, provider.model)
     rows = work.rows[: ctx.limit] if ctx.limit is not None else work.rows
@@ -323,9 +331,14 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
 
     def row(title_id: str, enrichment: TitleEnrichment | None, error: str | None = None) -> dict[str, Any]:
         return enrichment_row(
-            title_id=title_id, source_data_hash=hashes[title_id], prompt_version=PROMPT_VERSION,
-            model=provider.model, provider=provider.name, enrichment=enrichment,
-            usage=accumulated.pop(title_id, CallUsage()), error=error,
+            title_id=title_id,
+            source_data_hash=hashes[title_id],
+            prompt_version=PROMPT_VERSION,
+            model=provider.model,
+            provider=provider.name,
+            enrichment=enrichment,
+            usage=accumulated.pop(title_id, CallUsage()),
+            error=error,
         )
 
     titles: list[TitleInput] = []
@@ -394,8 +407,9 @@ def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Jou
             while queue and len(in_flight) < (config.concurrency if opened else 1):
                 job = queue.popleft()
                 in_flight[pool.submit(runner.run, job)] = job
-            done, _ = wait(list(in_flight), timeout=config.flush_seconds if opened else 0.05,
-                           return_when=FIRST_COMPLETED)
+            done, _ = wait(
+                list(in_flight), timeout=config.flush_seconds if opened else 0.05, return_when=FIRST_COMPLETED
+            )
             for future in done:
                 in_flight.pop(future)
                 collect(future.result())

@@ -51,7 +51,9 @@ ReviewSummary = Annotated[
         )
     ),
 ]
-Score = Annotated[float, Field(ge=1, le=10, description="Overall critical reception from 1 (worst) to 10 (best).")]
+Score = Annotated[
+    float, Field(ge=1, le=10, description="Overall critical reception from 1 (worst) to 10 (best).")
+]
 VibeTags = Annotated[
     list[str],
     Field(
@@ -63,7 +65,9 @@ VibeTags = Annotated[
 PrimaryGenre = Annotated[Genre, Field(description="The single best-fitting genre from the fixed list.")]
 SecondaryGenres = Annotated[
     list[Genre],
-    Field(max_length=3, description="Up to 3 other genres from the fixed list, not repeating the primary genre."),
+    Field(
+        max_length=3, description="Up to 3 other genres from the fixed list, not repeating the primary genre."
+    ),
 ]
 
 

@@ -14,12 +14,12 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any
 
+from core import raw_spec
+from core.dbt_relations import relation
+from core.warehouse import RAW_ENRICHMENT, Warehouse
 from enrich.journal import Journal, RejectedLine
 from enrich.providers.base import CallUsage
 from enrich.schema import TitleEnrichment
-from trending_now import raw_spec
-from trending_now.dbt_relations import relation
-from trending_now.warehouse import RAW_ENRICHMENT, Warehouse
 
 # The enrichment input: the public, contracted dbt model titles_enrichment_input (models/marts).
 INPUT = relation("titles_enrichment_input")

@@ -81,6 +81,7 @@ GENRE_ALIASES: dict[str, str] = {
     "reality-tv": "Reality TV",
 }
 
+
 def to_vocabulary(label: str) -> str | None:
     """Map a source genre (JustWatch code or name in any common spelling) to the vocabulary, or None."""
     key = " ".join(label.strip().lower().split())

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from trending_now.config import load_settings
+from core.config import load_settings
+from core.warehouse import Warehouse
 from trending_now.evaluation import build_set
-from trending_now.warehouse import Warehouse
 
 
 def main() -> int:

@@ -28,11 +28,13 @@ import tempfile
 from importlib.metadata import version
 from pathlib import Path
 
+from mwaa_bundle import project_packages  # scripts/ is on sys.path: this file runs as a script
+
 ROOT = Path(__file__).resolve().parents[1]
 DAGS_DIR = ROOT / "dags"
 DBT_DIR = ROOT / "dbt_project"
 CONSTRAINTS = ROOT / "infrastructure" / "modules" / "mwaa" / "essential-constraints.txt"
-PACKAGES = ("trending_now", "extract", "enrich")
+PACKAGES = project_packages()
 DAG_ID = "data_ingestion_trending_now"
 # Imported by the code but not installed on MWAA, with the reason.
 NOT_ON_MWAA = {

@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from trending_now.config import PROJECT_ROOT, Settings, load_settings
-from trending_now.context import RunContext
+from core.config import PROJECT_ROOT, Settings, load_settings
+from core.context import RunContext
 
 DEMO_AS_OF = date(2026, 11, 20)
 

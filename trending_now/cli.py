@@ -13,10 +13,10 @@ from collections.abc import Sequence
 from datetime import date
 from typing import Any
 
-from trending_now.config import ConfigError, Settings, load_settings
-from trending_now.context import RunContext
-from trending_now.metrics import StepRecord
-from trending_now.redact import redact
+from core.config import ConfigError, Settings, load_settings
+from core.context import RunContext
+from core.metrics import StepRecord
+from core.redact import redact
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
 
@@ -301,7 +301,7 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
 
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
     if args.command == "report":
-        from trending_now.metrics import last_run
+        from core.metrics import last_run
 
         rows = last_run(make_context(args, settings).warehouse)
         if args.json:
@@ -317,7 +317,7 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return 0
 
     if args.command == "snapshot" and (args.list or args.restore):
-        from trending_now import snapshot
+        from publish import snapshot
 
         if args.list:
             items = snapshot.list_snapshots(settings)
@@ -350,7 +350,7 @@ def replay_settings(settings: Settings, overrides: dict[str, Any], target: str |
     The recorded samples need no real keys: TMDB and Guardian run their key-present code path with the
     value ``replay`` unless a real key is configured; Gemini is used only when a real key is set.
     """
-    from trending_now.config import Secrets
+    from core.config import Secrets
 
     # One local host serves every recorded site, so the per-host politeness limit is lifted for it.
     replayed = settings.with_overrides(
@@ -393,7 +393,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback, secrets scrubbed
-        from trending_now.common import first_line
+        from core.common import first_line
         from trending_now.pipeline import RunLocked
 
         message = first_line(exc)

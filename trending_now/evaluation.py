@@ -32,15 +32,15 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
+from core.config import ConfigError, Settings
+from core.dbt_relations import relation
+from core.metrics import utcnow
+from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 from enrich.inputs import TitleInput, parse_genres, parse_input_row
 from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
 from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
 from enrich.schema import split_sentences
 from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
-from trending_now.config import ConfigError, Settings
-from trending_now.dbt_relations import relation
-from trending_now.metrics import utcnow
-from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 
 TABLE = f"{OPS}.enrichment_evals"
 INPUT = relation("titles_enrichment_input")
@@ -438,7 +438,7 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
     """Validation retries the enrich step reported per (provider, model, prompt_version), from ops.pipeline_runs."""
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return {}
-    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
+    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"  # nosec B608  # constant identifiers: OPS (core.warehouse)
     rows = warehouse.fetch_all(sql + (" and as_of = ?" if as_of else ""), [as_of] if as_of else [])
     totals: dict[tuple[str, str, str], int] = {}
     for row in rows:
@@ -454,7 +454,7 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
 def _latest_as_of(warehouse: Warehouse) -> date | None:
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return None
-    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
+    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")  # nosec B608  # constant identifiers: OPS (core.warehouse)
     return rows[0]["as_of"] if rows and rows[0]["as_of"] else None
 
 

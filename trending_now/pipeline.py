@@ -19,39 +19,41 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 
+from core.common import first_line
+from core.context import RunContext, StepResult
+from core.metrics import StepRecord, record_steps, utcnow
+from core.redact import redact
+from enrich.runner import enrich_titles
+from extract.justwatch.pipeline import extract_releases
+from extract.reviews.pipeline import extract_reviews
+from publish.export import export_parquet
+from publish.snapshot import snapshot
+from quality.validate import validate_mart
+from transform import dbt_steps
 from trending_now import thresholds
-from trending_now.common import first_line
-from trending_now.context import RunContext, StepResult
-from trending_now.metrics import StepRecord, record_steps, utcnow
-from trending_now.redact import redact
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    target: str  # "module:function" taking a RunContext and returning a StepResult
+    function: Callable[[RunContext], StepResult]
     group: str  # the CLI subcommand that runs it
-
-    def function(self) -> Callable[[RunContext], StepResult]:
-        module, attr = self.target.split(":")
-        return getattr(import_module(module), attr)
 
 
 STEPS: tuple[Step, ...] = (
-    Step("extract_releases", "extract.justwatch.pipeline:extract_releases", "extract"),
-    Step("check_freshness", "trending_now.dbt:check_freshness", "extract"),  # a stale JustWatch source fails
-    Step("dbt_titles", "trending_now.dbt:build_titles", "extract"),  # the folded titles extract_reviews reads
-    Step("extract_reviews", "extract.reviews.pipeline:extract_reviews", "extract"),
-    Step("dbt_staging_intermediate", "trending_now.dbt:build_before_enrich", "transform"),
-    Step("enrich_titles", "enrich.runner:enrich_titles", "enrich"),
-    Step("dbt_marts", "trending_now.dbt:build_marts", "transform"),
-    Step("validate_mart", "trending_now.quality:validate_mart", "validate"),
-    Step("publish_mart", "trending_now.dbt:publish_mart", "publish"),  # only after the audit passed
-    Step("export_parquet", "trending_now.export:export_parquet", "export"),
-    Step("snapshot_dvc", "trending_now.snapshot:snapshot", "snapshot"),
+    Step("extract_releases", extract_releases, "extract"),
+    Step("check_freshness", dbt_steps.check_freshness, "extract"),  # a stale JustWatch source fails
+    Step("dbt_titles", dbt_steps.build_titles, "extract"),  # the folded titles extract_reviews reads
+    Step("extract_reviews", extract_reviews, "extract"),
+    Step("dbt_staging_intermediate", dbt_steps.build_before_enrich, "transform"),
+    Step("enrich_titles", enrich_titles, "enrich"),
+    Step("dbt_marts", dbt_steps.build_marts, "transform"),
+    Step("validate_mart", validate_mart, "validate"),
+    Step("publish_mart", dbt_steps.publish_mart, "publish"),  # only after the audit passed
+    Step("export_parquet", export_parquet, "export"),
+    Step("snapshot_dvc", snapshot, "snapshot"),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
 
@@ -141,7 +143,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
             ctx.progress(f"[{index}/{len(steps)}] {step.name}")
             started = utcnow()
             try:
-                result = step.function()(ctx)
+                result = step.function(ctx)
                 thresholds.check(step.name, result, ctx.settings)
             except Exception as exc:
                 failure = StepFailed(step.name, exc, secrets)

@@ -17,11 +17,11 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from core.common import first_line
+from core.config import ConfigError, Settings
+from core.dbt_relations import relation
+from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 from enrich.inputs import parse_genres
-from trending_now.common import first_line
-from trending_now.config import ConfigError, Settings
-from trending_now.dbt_relations import relation
-from trending_now.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 
 MART = str(relation("movies_tv_shows_enriched"))
 QUARANTINE_TABLES = (("raw_justwatch", "quarantine"), ("raw_reviews", "quarantine"))
@@ -71,7 +71,7 @@ def collect(warehouse: Warehouse, run_id: str, history_runs: int = 30) -> Report
         data.problems.append("ops.pipeline_runs does not exist yet")
         return data
     data.steps = warehouse.fetch_all(
-        f"select * from {OPS}.pipeline_runs where run_id = ? order by started_at",  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
+        f"select * from {OPS}.pipeline_runs where run_id = ? order by started_at",  # nosec B608  # constant identifiers: OPS (core.warehouse)
         [run_id],
     )
     for step in data.steps:
@@ -110,7 +110,7 @@ def _enrichments(warehouse: Warehouse, data: ReportData, _: int) -> None:
     started, finished = _naive_utc(step["started_at"]), _naive_utc(step["finished_at"])
     if warehouse.table_exists(RAW_ENRICHMENT, "title_enrichments") and started and finished:
         rows = warehouse.fetch_all(
-            f"select id, min(enriched_at) as first_ok, max(enriched_at) as last_ok "  # nosec B608  # constant identifiers: RAW_ENRICHMENT (trending_now.warehouse)
+            f"select id, min(enriched_at) as first_ok, max(enriched_at) as last_ok "  # nosec B608  # constant identifiers: RAW_ENRICHMENT (core.warehouse)
             f"from {RAW_ENRICHMENT}.title_enrichments where status = 'ok' group by id"
         )
         for row in rows:
@@ -122,7 +122,7 @@ def _enrichments(warehouse: Warehouse, data: ReportData, _: int) -> None:
 
 def _history(warehouse: Warehouse, data: ReportData, history_runs: int) -> None:
     rows = warehouse.fetch_all(
-        f"select run_id, min(started_at) as started_at, sum(llm_calls) as llm_calls, sum(cost_usd) as cost_usd "  # nosec B608  # constant identifiers: OPS (trending_now.warehouse); the limit is int()
+        f"select run_id, min(started_at) as started_at, sum(llm_calls) as llm_calls, sum(cost_usd) as cost_usd "  # nosec B608  # constant identifiers: OPS (core.warehouse); the limit is int()
         f"from {OPS}.pipeline_runs group by run_id order by min(started_at) desc limit {int(history_runs)}"
     )
     days: dict[date, dict[str, Any]] = {}
@@ -531,7 +531,7 @@ def evaluate_enrichment(settings: Settings, run_id: str) -> None:
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return
     rows = warehouse.fetch_all(
-        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",  # nosec B608  # constant identifiers: OPS (trending_now.warehouse)
+        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",  # nosec B608  # constant identifiers: OPS (core.warehouse)
         [run_id],
     )
     if rows:

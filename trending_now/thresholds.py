@@ -10,8 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from trending_now.config import Settings
-from trending_now.context import StepResult
+from core.config import Settings
+from core.context import StepResult
 
 
 class ThresholdBreached(RuntimeError):

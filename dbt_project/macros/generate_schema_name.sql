@@ -4,7 +4,7 @@
     `marts`, `marts_audit` (the pipeline, Great Expectations and the export read them). Any other
     target (`dev`, `ci` in profiles.yml) prefixes them with its own schema (`dev_alice_staging`,
     `ci_marts`), so a developer's or CI's build never writes into the published tables.
-    trending_now/dbt_relations.py applies the same rule in Python (a test holds them equal).
+    core/dbt_relations.py applies the same rule in Python (a test holds them equal).
     A node without a custom schema goes to the target schema.
 #}
 {% macro generate_schema_name(custom_schema_name, node) -%}

@@ -18,6 +18,7 @@ from google.genai import errors as genai_errors
 from google.genai import types
 from pydantic import ValidationError
 
+from core.config import ConfigError, Settings
 from enrich import retry
 from enrich.inputs import TitleInput
 from enrich.prompt import SYSTEM_INSTRUCTION, build_prompt
@@ -29,7 +30,6 @@ from enrich.providers.base import (
     TransientError,
 )
 from enrich.schema import BatchEnrichment, BatchItem, TitleEnrichment
-from trending_now.config import ConfigError, Settings
 
 CHARS_PER_TOKEN = 4
 

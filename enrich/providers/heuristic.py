@@ -186,8 +186,11 @@ def heuristic_tags(title: TitleInput, genres: list[str], text: str) -> list[str]
         tag = GENRE_TAGS[genre]
         if tag not in tags:
             tags.append(tag)
-    fillers = ["binge-worthy", "new release", "series"] if title.content_type == "TV Show" else [
-        "new release", "feature film", "movie night"]
+    fillers = (
+        ["binge-worthy", "new release", "series"]
+        if title.content_type == "TV Show"
+        else ["new release", "feature film", "movie night"]
+    )
     for filler in fillers:
         if len(tags) >= 3:
             break

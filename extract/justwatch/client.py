@@ -21,9 +21,9 @@ from typing import Any
 
 import requests
 
+from core.common import parse_retry_after
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
-from trending_now.common import parse_retry_after
 
 RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 MAX_RETRY_AFTER_S = 600.0
@@ -83,7 +83,9 @@ class ClientStats:
     page_size_reductions: list[str] = field(default_factory=list)  # "100->50: <error>"
 
 
-def backoff_delay(attempt: int, base_s: float, max_s: float, rng: Callable[[], float] = random.random) -> float:
+def backoff_delay(
+    attempt: int, base_s: float, max_s: float, rng: Callable[[], float] = random.random
+) -> float:
     """Exponential backoff with jitter: ``base * 2**attempt`` scaled by a random factor in [0.5, 1.0)."""
     return min(max_s, base_s * (2**attempt)) * (0.5 + rng() / 2)
 
@@ -163,7 +165,9 @@ class JustWatchClient:
                 delay = (
                     min(last.retry_after, MAX_RETRY_AFTER_S)
                     if last.retry_after is not None
-                    else backoff_delay(attempt - 1, self.settings.backoff_base_s, self.settings.max_backoff_s, self.rng)
+                    else backoff_delay(
+                        attempt - 1, self.settings.backoff_base_s, self.settings.max_backoff_s, self.rng
+                    )
                 )
                 self.stats.retries += 1
                 self.stats.slept_s += delay
@@ -198,7 +202,9 @@ class JustWatchClient:
                 "minutes before the next run, and fetch fewer days (--days) or fewer pages per run."
             )
         if status in RETRY_STATUSES:
-            raise _Transient(f"HTTP {status} from {url}", parse_retry_after(response.headers.get("Retry-After")))
+            raise _Transient(
+                f"HTTP {status} from {url}", parse_retry_after(response.headers.get("Retry-After"))
+            )
         if status != 200:
             raise JustWatchHTTPError(f"JustWatch answered HTTP {status} from {url}: {response.text[:200]!r}")
         payload = _json_object(response)
@@ -209,15 +215,22 @@ class JustWatchClient:
                 raise _Transient(str(error))
             if not _usable_data(payload):
                 raise error
-            self.stats.partial_errors.extend(error.messages)  # partial response: keep the data, record the errors
+            self.stats.partial_errors.extend(
+                error.messages
+            )  # partial response: keep the data, record the errors
         return payload
 
     # ---- newTitles ------------------------------------------------------------------------------------
     def new_titles_variables(self, day: date, country: str, after: str | None) -> dict[str, Any]:
         s = self.settings
         return NewTitlesVariables(
-            country=country, date=day, language=s.language, platform=s.platform, first=self.page_size,
-            after=after, filter=TitleFilter(packages=list(s.packages), object_types=list(s.object_types)),
+            country=country,
+            date=day,
+            language=s.language,
+            platform=s.platform,
+            first=self.page_size,
+            after=after,
+            filter=TitleFilter(packages=list(s.packages), object_types=list(s.object_types)),
         ).as_json()
 
     def new_titles_page(self, day: date, country: str, after: str | None = None) -> dict[str, Any]:

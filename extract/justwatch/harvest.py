@@ -77,7 +77,11 @@ class NewTitlesHarvest:
         try:
             for response in pages:
                 page = parse_new_titles_page(
-                    response, day=day, country=self.country, as_of=self.as_of, extracted_at=self.extracted_at,
+                    response,
+                    day=day,
+                    country=self.country,
+                    as_of=self.as_of,
+                    extracted_at=self.extracted_at,
                     object_types=self.object_types,
                 )
                 stats.pages += 1

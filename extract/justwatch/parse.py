@@ -4,7 +4,7 @@ No I/O here. A node that does not validate becomes a :class:`QuarantineRecord` (
 while the rest of the page loads; a page whose envelope is broken raises :class:`ResponseShapeError`.
 
 "Validates" means the response models *and* the edge rules of ``raw_justwatch.titles`` in
-``trending_now.raw_spec`` (the same contract the staging models' dbt tests check): a record that would fail
+``core.raw_spec`` (the same contract the staging models' dbt tests check): a record that would fail
 a staging test is quarantined here, so one bad node never stops the day's good ones from publishing.
 A list item breaking its child table's rule (a credit without a name, an offer without a package) is
 dropped, as the staging model drops it.
@@ -21,6 +21,7 @@ from typing import Any
 
 from pydantic import BaseModel, ValidationError
 
+from core import raw_spec
 from extract.justwatch.models import (
     CreditRecord,
     NewOffer,
@@ -32,7 +33,6 @@ from extract.justwatch.models import (
     TitleRecord,
 )
 from extract.justwatch.settings import OBJECT_TYPES, SOURCE_NAME
-from trending_now import raw_spec
 
 ID_PREFIXES = {"MOVIE": "tm", "SHOW": "ts", "SHOW_SEASON": "tss"}
 
@@ -62,13 +62,23 @@ def record_key(source: str, payload: str) -> str:
 
 
 def quarantine_entry(
-    payload: Any, reason: str, *, as_of: date, quarantined_at: datetime, entity_id: str | None = None,
+    payload: Any,
+    reason: str,
+    *,
+    as_of: date,
+    quarantined_at: datetime,
+    entity_id: str | None = None,
     source: str = SOURCE_NAME,
 ) -> QuarantineRecord:
     text = payload if isinstance(payload, str) else canonical_json(payload)
     return QuarantineRecord(
-        record_key=record_key(source, text), source=source, entity_id=entity_id, reason=reason,
-        payload=text, as_of_date=as_of, quarantined_at=quarantined_at,
+        record_key=record_key(source, text),
+        source=source,
+        entity_id=entity_id,
+        reason=reason,
+        payload=text,
+        as_of_date=as_of,
+        quarantined_at=quarantined_at,
     )
 
 
@@ -99,8 +109,12 @@ def dedupe_offers(offers: Sequence[Offer] | None) -> list[OfferRecord]:
             package_clear_name=package.clear_name if package else None,
             package_short_name=package.short_name if package else None,
         )
-        key = (record.monetization_type, record.presentation_type, record.package_short_name,
-               record.package_clear_name)
+        key = (
+            record.monetization_type,
+            record.presentation_type,
+            record.package_short_name,
+            record.package_clear_name,
+        )
         result.setdefault(key, record)
     return list(result.values())
 
@@ -140,7 +154,13 @@ def contract_violations(record: TitleRecord, as_of: date) -> list[str]:
 
 
 def node_to_record(
-    node: TitleNode, *, new_offer: Any, day: date, country: str, extracted_at: datetime, as_of: date | None = None,
+    node: TitleNode,
+    *,
+    new_offer: Any,
+    day: date,
+    country: str,
+    extracted_at: datetime,
+    as_of: date | None = None,
 ) -> TitleRecord:
     content = node.content
     ids = content.external_ids
@@ -176,44 +196,80 @@ def node_to_record(
         new_offer_package=new_offer_package(new_offer),
         extracted_at=extracted_at,
         genres=_valid_items("genres", _unique(g.short_name for g in content.genres or []), as_of or day),
-        production_countries=_valid_items("production_countries", _unique(content.production_countries or []),
-                                          as_of or day),
-        credits=_valid_items("credits", [
-            CreditRecord(role=c.role, name=c.name, character_name=c.character_name) for c in content.credits or []
-        ], as_of or day),
+        production_countries=_valid_items(
+            "production_countries", _unique(content.production_countries or []), as_of or day
+        ),
+        credits=_valid_items(
+            "credits",
+            [
+                CreditRecord(role=c.role, name=c.name, character_name=c.character_name)
+                for c in content.credits or []
+            ],
+            as_of or day,
+        ),
         offers=_valid_items("offers", dedupe_offers(node.offers), as_of or day),
     )
 
 
 def parse_edge(
-    raw_edge: Any, *, day: date, country: str, as_of: date, extracted_at: datetime,
+    raw_edge: Any,
+    *,
+    day: date,
+    country: str,
+    as_of: date,
+    extracted_at: datetime,
 ) -> TitleRecord | QuarantineRecord:
     """One edge -> a title record, or a quarantine entry saying why it cannot be one."""
     payload = {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
     if not isinstance(raw_edge, dict):
         return quarantine_entry(payload, "edge is not an object", as_of=as_of, quarantined_at=extracted_at)
     raw_node = raw_edge.get("node")
-    entity_id = raw_node.get("id") if isinstance(raw_node, dict) and isinstance(raw_node.get("id"), str) else None
+    entity_id = (
+        raw_node.get("id") if isinstance(raw_node, dict) and isinstance(raw_node.get("id"), str) else None
+    )
     if not isinstance(raw_node, dict):
         return quarantine_entry(payload, "edge has no node object", as_of=as_of, quarantined_at=extracted_at)
     try:
         node = TitleNode.model_validate(raw_node)
     except ValidationError as exc:
-        return quarantine_entry(payload, f"invalid node: {describe_validation_error(exc)}", as_of=as_of,
-                                quarantined_at=extracted_at, entity_id=entity_id)
+        return quarantine_entry(
+            payload,
+            f"invalid node: {describe_validation_error(exc)}",
+            as_of=as_of,
+            quarantined_at=extracted_at,
+            entity_id=entity_id,
+        )
     reason = check_node(node)
     if reason:
-        return quarantine_entry(payload, reason, as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id)
+        return quarantine_entry(
+            payload, reason, as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id
+        )
     try:
-        record = node_to_record(node, new_offer=raw_edge.get("newOffer"), day=day, country=country,
-                                extracted_at=extracted_at, as_of=as_of)
+        record = node_to_record(
+            node,
+            new_offer=raw_edge.get("newOffer"),
+            day=day,
+            country=country,
+            extracted_at=extracted_at,
+            as_of=as_of,
+        )
     except ValidationError as exc:
-        return quarantine_entry(payload, f"invalid record: {describe_validation_error(exc)}", as_of=as_of,
-                                quarantined_at=extracted_at, entity_id=entity_id)
+        return quarantine_entry(
+            payload,
+            f"invalid record: {describe_validation_error(exc)}",
+            as_of=as_of,
+            quarantined_at=extracted_at,
+            entity_id=entity_id,
+        )
     broken = contract_violations(record, as_of)
     if broken:
-        return quarantine_entry(payload, f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}",
-                                as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id)
+        return quarantine_entry(
+            payload,
+            f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}",
+            as_of=as_of,
+            quarantined_at=extracted_at,
+            entity_id=entity_id,
+        )
     return record
 
 
@@ -233,8 +289,12 @@ def parse_new_titles_page(
         raise ResponseShapeError("response has no data.newTitles object")
     try:
         connection = NewTitlesConnection.model_validate(
-            {**connection_raw, "edges": [e if isinstance(e, dict) else {"node": e}
-                                         for e in connection_raw.get("edges") or []]}
+            {
+                **connection_raw,
+                "edges": [
+                    e if isinstance(e, dict) else {"node": e} for e in connection_raw.get("edges") or []
+                ],
+            }
         )
     except ValidationError as exc:
         raise ResponseShapeError(f"malformed newTitles connection: {describe_validation_error(exc)}") from exc

@@ -6,14 +6,14 @@ import re
 from collections.abc import Callable
 from datetime import UTC, datetime
 
+from core import raw_spec
+from core.config import ConfigError
+from core.context import RunContext, StepResult
+from core.raw_tables import quarantine_broken_rows
 from extract.justwatch.client import JustWatchClient
 from extract.justwatch.harvest import NewTitlesHarvest
 from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, STEP_NAME, JustWatchSettings
 from extract.justwatch.source import justwatch_source
-from trending_now import raw_spec
-from trending_now.config import ConfigError
-from trending_now.context import RunContext, StepResult
-from trending_now.raw_tables import quarantine_broken_rows
 
 
 def extract_releases(ctx: RunContext, *, sleep: Callable[[float], None] | None = None) -> StepResult:
@@ -35,17 +35,30 @@ def extract_releases(ctx: RunContext, *, sleep: Callable[[float], None] | None =
             + ")"
         )
         harvest = NewTitlesHarvest(
-            client=client, days=ctx.window, country=country, as_of=ctx.as_of, limit=ctx.limit,
-            object_types=settings.object_types, progress=ctx.progress,
+            client=client,
+            days=ctx.window,
+            country=country,
+            as_of=ctx.as_of,
+            limit=ctx.limit,
+            object_types=settings.object_types,
+            progress=ctx.progress,
         ).collect()
     source = justwatch_source(ctx.window, country, ctx.as_of, harvest=harvest)
     ctx.warehouse.dlt_run(PIPELINE_NAME, DATASET_NAME, source)
     # a row an older version loaded that breaks today's contract would fail every later day's staging tests
-    moved = quarantine_broken_rows(ctx.warehouse, raw_spec.TITLES, raw_spec.JUSTWATCH_QUARANTINE,
-                                   source=SOURCE_NAME, as_of=ctx.as_of, now=datetime.now(UTC))
+    moved = quarantine_broken_rows(
+        ctx.warehouse,
+        raw_spec.TITLES,
+        raw_spec.JUSTWATCH_QUARANTINE,
+        source=SOURCE_NAME,
+        as_of=ctx.as_of,
+        now=datetime.now(UTC),
+    )
     titles, quarantined = len(harvest.titles), len(harvest.quarantine)
-    ctx.progress(f"JustWatch: {titles} titles and {quarantined} quarantined record(s) loaded into {DATASET_NAME}"
-                 + (f"; {moved} earlier row(s) breaking the contract moved to quarantine" if moved else ""))
+    ctx.progress(
+        f"JustWatch: {titles} titles and {quarantined} quarantined record(s) loaded into {DATASET_NAME}"
+        + (f"; {moved} earlier row(s) breaking the contract moved to quarantine" if moved else "")
+    )
     return StepResult(
         step=STEP_NAME,
         rows_in=harvest.nodes_seen,

@@ -6,8 +6,8 @@ import re
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from trending_now import raw_spec
-from trending_now.config import ConfigError, Settings
+from core import raw_spec
+from core.config import ConfigError, Settings
 
 DEFAULT_GRAPHQL_URL = "https://apis.justwatch.com/graphql"
 DEFAULT_USER_AGENT = (
@@ -145,10 +145,14 @@ class JustWatchSettings:
                 "(JustWatch rejects larger pages with TOO_BIG)"
             )
         if not re.fullmatch(r"[a-z]{2}(-[0-9A-Z]+)?", self.language):
-            raise ConfigError(f"justwatch.language={self.language!r} is not a JustWatch language code (e.g. en, pt-BR)")
+            raise ConfigError(
+                f"justwatch.language={self.language!r} is not a JustWatch language code (e.g. en, pt-BR)"
+            )
         unknown = [t for t in self.object_types if t not in OBJECT_TYPES]
         if unknown:
-            raise ConfigError(f"justwatch.object_types has unknown values {unknown}: use {', '.join(OBJECT_TYPES)}")
+            raise ConfigError(
+                f"justwatch.object_types has unknown values {unknown}: use {', '.join(OBJECT_TYPES)}"
+            )
         if int(self.max_retries) < 0:
             raise ConfigError("justwatch.max_retries must be >= 0")
 

@@ -1,6 +1,6 @@
 """The dlt source over JustWatch's ``newTitles``: resources ``titles`` and ``quarantine``.
 
-Column hints (derived from ``trending_now.raw_spec``) pin every column's type (so columns that are null in a given run, like ``original_language``,
+Column hints (derived from ``core.raw_spec``) pin every column's type (so columns that are null in a given run, like ``original_language``,
 still exist with the contracted type) and the child tables of the nested lists
 (``titles__genres``, ``titles__production_countries``, ``titles__credits``, ``titles__offers``).
 """
@@ -14,10 +14,10 @@ from typing import Any
 import dlt
 from dlt.sources import DltResource
 
+from core import raw_spec
 from extract.justwatch.client import JustWatchClient
 from extract.justwatch.harvest import NewTitlesHarvest
 from extract.justwatch.settings import SOURCE_NAME, JustWatchSettings
-from trending_now import raw_spec
 
 TITLE_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLES)
 NESTED_HINTS = raw_spec.nested_hints(raw_spec.TITLES)
@@ -26,21 +26,27 @@ QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.JUSTWATCH_QUARANTINE)
 
 def titles_resource(harvest: NewTitlesHarvest) -> DltResource:
     @dlt.resource(
-        name=raw_spec.TITLES.name, write_disposition="merge", primary_key=raw_spec.TITLES.primary_key,
+        name=raw_spec.TITLES.name,
+        write_disposition="merge",
+        primary_key=raw_spec.TITLES.primary_key,
         columns=TITLE_COLUMNS,
         nested_hints=NESTED_HINTS,  # type: ignore[arg-type]
     )
     def titles() -> Iterator[list[dict[str, Any]]]:
         rows = list(harvest.collect().titles.values())
         for start in range(0, len(rows), 1000):
-            yield rows[start:start + 1000]
+            yield rows[start : start + 1000]
 
     return titles
 
 
 def quarantine_resource(harvest: NewTitlesHarvest) -> DltResource:
-    @dlt.resource(name=raw_spec.JUSTWATCH_QUARANTINE.name, write_disposition="merge",
-                  primary_key=raw_spec.JUSTWATCH_QUARANTINE.primary_key, columns=QUARANTINE_COLUMNS)
+    @dlt.resource(
+        name=raw_spec.JUSTWATCH_QUARANTINE.name,
+        write_disposition="merge",
+        primary_key=raw_spec.JUSTWATCH_QUARANTINE.primary_key,
+        columns=QUARANTINE_COLUMNS,
+    )
     def quarantine() -> Iterator[list[dict[str, Any]]]:
         rows = list(harvest.collect().quarantine.values())
         if rows:
@@ -68,7 +74,12 @@ def justwatch_source(
     if harvest is None:
         settings = settings or JustWatchSettings()
         harvest = NewTitlesHarvest(
-            client=client or JustWatchClient(settings), days=list(days), country=country, as_of=as_of, limit=limit,
-            object_types=settings.object_types, progress=progress or (lambda message: None),
+            client=client or JustWatchClient(settings),
+            days=list(days),
+            country=country,
+            as_of=as_of,
+            limit=limit,
+            object_types=settings.object_types,
+            progress=progress or (lambda message: None),
         )
     return titles_resource(harvest), quarantine_resource(harvest)

@@ -81,8 +81,9 @@ def parse_search_items(payload: Any) -> tuple[list[GuardianItem], list[RecordRej
     for raw in _search_results(payload):
         problem = _result_problem(raw)
         if problem:
-            rejected.append(RecordRejected(f"Guardian result rejected: {problem}",
-                                           json.dumps(raw, default=str)[:4000]))
+            rejected.append(
+                RecordRejected(f"Guardian result rejected: {problem}", json.dumps(raw, default=str)[:4000])
+            )
         else:
             items.append(_item(raw))
     return items, rejected
@@ -143,7 +144,7 @@ def parse_search(payload: Any) -> list[GuardianItem]:
 
 
 def headline_matches(headline: str, subject: Subject) -> bool:
-    """"<title> review …"; for a show also "<title> season 2 review …" / "<title> series two review …"."""
+    """ "<title> review …"; for a show also "<title> season 2 review …" / "<title> series two review …"."""
     key = re.escape(title_match_key(subject.title))
     season = _SEASON if subject.content_type == "show" else ""
     return re.match(rf"{key}{season} review\b", title_match_key(headline)) is not None
@@ -198,8 +199,10 @@ def to_review(item: GuardianItem, title_id: str, max_chars: int) -> Review | Non
     if body is None:
         return None
     if not isinstance(body, str):
-        raise RecordRejected(f"Guardian result rejected: fields.bodyText is {type(body).__name__}, not text",
-                             json.dumps(item.model_dump(), default=str)[:4000])
+        raise RecordRejected(
+            f"Guardian result rejected: fields.bodyText is {type(body).__name__}, not text",
+            json.dumps(item.model_dump(), default=str)[:4000],
+        )
     text = clean_review_text(body, max_chars)
     if not text:
         return None
@@ -218,10 +221,13 @@ def to_review(item: GuardianItem, title_id: str, max_chars: int) -> Review | Non
     )
 
 
-def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
+def fetch_guardian(
+    subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date
+) -> SourceResult:
     def outcome(status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
-        return FetchOutcome(title_id=subject.title_id, source=SOURCE, status=status, reason=reason,
-                            reviews_found=found)
+        return FetchOutcome(
+            title_id=subject.title_id, source=SOURCE, status=status, reason=reason, reviews_found=found
+        )
 
     api_key = settings.api_key(SOURCE)
     if not api_key:
@@ -232,11 +238,13 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
     except FetchError as exc:
         return SourceResult(outcome=outcome("error", str(exc)))
     if response.status in (401, 403):
-        raise SourceStopped(f"Guardian rejected GUARDIAN_API_KEY (HTTP {response.status}): "
-                            f"{_error_text(response.text)}")
+        raise SourceStopped(
+            f"Guardian rejected GUARDIAN_API_KEY (HTTP {response.status}): {_error_text(response.text)}"
+        )
     if response.status != 200:
-        return SourceResult(outcome=outcome(
-            "error", f"Guardian HTTP {response.status} after {response.attempts} attempt(s)"))
+        return SourceResult(
+            outcome=outcome("error", f"Guardian HTTP {response.status} after {response.attempts} attempt(s)")
+        )
     try:
         items, malformed = parse_search_items(json.loads(response.text))
     except GuardianApiError as exc:
@@ -249,12 +257,15 @@ def fetch_guardian(subject: Subject, client: HttpClient, settings: ReviewsSettin
     max_chars = settings.max_review_chars
     reviews, unreadable = collect_reviews(accepted, lambda item: to_review(item, subject.title_id, max_chars))
     quarantine = [
-        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in [*malformed, *unreadable]
+        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of)
+        for r in [*malformed, *unreadable]
     ]
     if reviews:
         return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)
     if not items:
-        return SourceResult(outcome=outcome("no_reviews", "Guardian search found no reviews"), quarantine=quarantine)
+        return SourceResult(
+            outcome=outcome("no_reviews", "Guardian search found no reviews"), quarantine=quarantine
+        )
     reason = "no matching Guardian review"
     if rejected:
         reason += "; " + "; ".join(rejected[:3])

@@ -27,7 +27,11 @@ from extract.reviews.tmdb import fetch_tmdb
 log = logging.getLogger(__name__)
 
 Adapter = Callable[[Subject, HttpClient, ReviewsSettings, date], SourceResult]
-ADAPTERS: dict[str, Adapter] = {"tmdb": fetch_tmdb, "rogerebert": fetch_rogerebert, "guardian": fetch_guardian}
+ADAPTERS: dict[str, Adapter] = {
+    "tmdb": fetch_tmdb,
+    "rogerebert": fetch_rogerebert,
+    "guardian": fetch_guardian,
+}
 _OLDEST = datetime.min.replace(tzinfo=UTC)
 
 
@@ -128,9 +132,14 @@ class Harvester:
             return None
         except Exception as exc:  # an adapter bug costs this title this source, never the run
             log.exception("%s adapter failed for %s", source, subject.title_id)
-            result = SourceResult(outcome=FetchOutcome(
-                title_id=subject.title_id, source=source, status="error",
-                reason=f"unexpected {type(exc).__name__}: {exc}"))
+            result = SourceResult(
+                outcome=FetchOutcome(
+                    title_id=subject.title_id,
+                    source=source,
+                    status="error",
+                    reason=f"unexpected {type(exc).__name__}: {exc}",
+                )
+            )
         with self._lock:
             self._blocked_in_a_row[source] = self._blocked_in_a_row[source] + 1 if result.blocked else 0
             blocked = self._blocked_in_a_row[source]
@@ -150,7 +159,9 @@ class Harvester:
             first = self.as_of if restart else previous.first_fetched_on
             last = self.as_of
             count = (0 if previous is None else previous.fetch_count) + 1
-        return outcome.model_copy(update={"first_fetched_on": first, "last_fetched_on": last, "fetch_count": count})
+        return outcome.model_copy(
+            update={"first_fetched_on": first, "last_fetched_on": last, "fetch_count": count}
+        )
 
     # ---- one title -------------------------------------------------------------------------------
     def harvest(self, subject: Subject) -> TitleHarvest:
@@ -175,8 +186,16 @@ class Harvester:
             if due is not None and source not in due:
                 continue
             if source not in self.adapters or not self.settings.is_enabled(source):
-                results.append(SourceResult(outcome=FetchOutcome(
-                    title_id=subject.title_id, source=source, status="skipped", reason="disabled in config")))
+                results.append(
+                    SourceResult(
+                        outcome=FetchOutcome(
+                            title_id=subject.title_id,
+                            source=source,
+                            status="skipped",
+                            reason="disabled in config",
+                        )
+                    )
+                )
                 continue
             result = self._ask(source, subject)
             if result is None:
@@ -209,8 +228,9 @@ class Harvester:
         futures = []
         with self._lock:
             if self._executor is None:
-                self._executor = ThreadPoolExecutor(max_workers=self.settings.concurrency,
-                                                    thread_name_prefix="reviews")
+                self._executor = ThreadPoolExecutor(
+                    max_workers=self.settings.concurrency, thread_name_prefix="reviews"
+                )
             for subject in subjects:
                 future = self._futures.get(subject.title_id)
                 if future is None:
@@ -228,8 +248,10 @@ class Harvester:
         """Per source: status counts, deferred titles, fetches, selected reviews, requests, cache hits, retries."""
         out: dict[str, dict[str, int]] = {}
         for source in SOURCES:
-            counts = {status: self.status_counts[source].get(status, 0)
-                      for status in ("ok", "no_reviews", "not_found", "skipped", "error")}
+            counts = {
+                status: self.status_counts[source].get(status, 0)
+                for status in ("ok", "no_reviews", "not_found", "skipped", "error")
+            }
             stats = self.client.source_stats(source)
             counts.update(
                 deferred=self.deferred.get(source, 0),

@@ -25,8 +25,8 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 
+from core.common import parse_retry_after
 from extract.reviews.settings import ReviewsSettings
-from trending_now.common import parse_retry_after
 
 log = logging.getLogger(__name__)
 
@@ -51,7 +51,10 @@ def redact_url(url: str) -> str:
     parts = urlsplit(url)
     if not parts.query:
         return url
-    query = [(k, "***" if k.lower() in SECRET_PARAMS else v) for k, v in parse_qsl(parts.query, keep_blank_values=True)]
+    query = [
+        (k, "***" if k.lower() in SECRET_PARAMS else v)
+        for k, v in parse_qsl(parts.query, keep_blank_values=True)
+    ]
     return urlunsplit(parts._replace(query=urlencode(query).replace("%2A%2A%2A", "***")))
 
 
@@ -236,8 +239,9 @@ class HttpClient:
                 meta, body = cached
                 self._count(source, "cache_hits")
                 headers = {"Content-Type": meta.get("content_type") or "", "ETag": meta.get("etag") or ""}
-                return HttpResponse(redact_url(full), 200, body, headers, from_cache=True,
-                                    attempts=response.attempts)
+                return HttpResponse(
+                    redact_url(full), 200, body, headers, from_cache=True, attempts=response.attempts
+                )
         if response.status == 200:
             self._count(source, "downloads")
             if self.cache and use_cache:
@@ -290,8 +294,9 @@ class HttpClient:
             self.limiter.acquire(host_key)
             try:
                 with self._in_flight:
-                    raw = self._session().get(url, headers=dict(headers), timeout=self.settings.timeout_s,
-                                              allow_redirects=True)
+                    raw = self._session().get(
+                        url, headers=dict(headers), timeout=self.settings.timeout_s, allow_redirects=True
+                    )
             except requests.Timeout:
                 last_error = f"timed out after {self.settings.timeout_s:g}s"
             except requests.ConnectionError as exc:
@@ -303,16 +308,30 @@ class HttpClient:
                     return response
                 delay = self._backoff(attempt, parse_retry_after(raw.headers.get("Retry-After")))
                 self._count(source, "retries")
-                log.info("%s: HTTP %s for %s, retry %d/%d in %.2fs", source, raw.status_code, safe,
-                         attempt + 1, attempts - 1, delay)
+                log.info(
+                    "%s: HTTP %s for %s, retry %d/%d in %.2fs",
+                    source,
+                    raw.status_code,
+                    safe,
+                    attempt + 1,
+                    attempts - 1,
+                    delay,
+                )
                 self.sleep(delay)
                 continue
             if attempt == attempts - 1:
                 break
             delay = self._backoff(attempt, None)
             self._count(source, "retries")
-            log.info("%s: %s for %s, retry %d/%d in %.2fs", source, last_error, safe, attempt + 1,
-                     attempts - 1, delay)
+            log.info(
+                "%s: %s for %s, retry %d/%d in %.2fs",
+                source,
+                last_error,
+                safe,
+                attempt + 1,
+                attempts - 1,
+                delay,
+            )
             self.sleep(delay)
         raise FetchError(f"{last_error} ({attempts} attempt{'s' if attempts > 1 else ''}) for {safe}")
 
@@ -321,7 +340,7 @@ class HttpClient:
         robots = self._robots_for(root, source)
         if robots.reason:
             raise RobotsDisallowed(robots.reason)
-        relative = url[len(root):] if url.startswith(root) else urlsplit(url).path
+        relative = url[len(root) :] if url.startswith(root) else urlsplit(url).path
         relative = relative if relative.startswith("/") else "/" + relative
         if robots.parser is not None and not robots.parser.can_fetch(self.settings.user_agent, relative):
             raise RobotsDisallowed(f"robots.txt disallows {relative.split('?')[0]}")
@@ -343,7 +362,9 @@ class HttpClient:
                 elif 400 <= response.status < 500:
                     entry = _Robots(None)  # RFC 9309: no robots.txt = everything allowed
                 else:
-                    entry = _Robots(None, f"robots.txt answered HTTP {response.status}; not crawling the site")
+                    entry = _Robots(
+                        None, f"robots.txt answered HTTP {response.status}; not crawling the site"
+                    )
             self._robots[root] = entry
             return entry
 

@@ -82,12 +82,20 @@ class QuarantineEntry(BaseModel):
     quarantined_at: datetime = Field(default_factory=utc_now)
 
     @classmethod
-    def build(cls, source: str, entity_id: str | None, reason: str, payload: str, as_of_date: date) -> QuarantineEntry:
+    def build(
+        cls, source: str, entity_id: str | None, reason: str, payload: str, as_of_date: date
+    ) -> QuarantineEntry:
         excerpt = payload[:PAYLOAD_EXCERPT_CHARS]
         # The title is part of the key: one garbage page served for many titles is one record per title.
         key = hashlib.sha256(f"{source}\n{entity_id or ''}\n{excerpt}".encode()).hexdigest()
-        return cls(record_key=key, source=source, entity_id=entity_id, reason=reason, payload=excerpt,
-                   as_of_date=as_of_date)
+        return cls(
+            record_key=key,
+            source=source,
+            entity_id=entity_id,
+            reason=reason,
+            payload=excerpt,
+            as_of_date=as_of_date,
+        )
 
 
 class SourceResult(BaseModel):

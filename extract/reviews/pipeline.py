@@ -15,14 +15,14 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core.context import RunContext, StepResult
+from core.warehouse import RAW_REVIEWS
 from extract.reviews import schedule
 from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import SOURCES, ReviewsSettings
 from extract.reviews.source import reviews_source
-from trending_now.context import RunContext, StepResult
-from trending_now.warehouse import RAW_REVIEWS
 
 log = logging.getLogger(__name__)
 
@@ -58,26 +58,36 @@ def subjects_from_rows(
         except ValidationError as exc:
             problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors()[:3])
             payload = repr({k: (v.isoformat() if isinstance(v, date) else v) for k, v in row.items()})
-            quarantine.append(QuarantineEntry.build(
-                "reviews", str(row.get("title_id") or "") or None, f"malformed review subject: {problems}",
-                payload, as_of))
+            quarantine.append(
+                QuarantineEntry.build(
+                    "reviews",
+                    str(row.get("title_id") or "") or None,
+                    f"malformed review subject: {problems}",
+                    payload,
+                    as_of,
+                )
+            )
     return subjects, quarantine
 
 
-def ensure_subjects_model(ctx: RunContext) -> None:
-    """Build the folded-titles model when this step runs without ``dbt_titles`` before it (e.g. alone)."""
+class SubjectsNotBuilt(RuntimeError):
+    """The dbt model this step reads is missing: the ``dbt_titles`` step has not run on this warehouse."""
+
+
+def require_subjects_model(ctx: RunContext) -> None:
+    """The titles to review come from dbt (``dbt_titles`` runs before this step); fail clearly without them."""
     schema, table = schedule.SUBJECTS_RELATION.split(".")
     if not ctx.warehouse.table_exists(schema, table):
-        from trending_now.dbt import build_titles
-
-        ctx.progress(f"reviews: {schedule.SUBJECTS_RELATION} is not built yet; building it (dbt_titles)")
-        build_titles(ctx)
+        raise SubjectsNotBuilt(
+            f"{schedule.SUBJECTS_RELATION} does not exist: run the dbt_titles step first "
+            "(`trending-now extract` runs it before extract_reviews)"
+        )
 
 
 def extract_reviews(ctx: RunContext) -> StepResult:
     settings = ReviewsSettings.from_settings(ctx.settings)
     warehouse = ctx.warehouse
-    ensure_subjects_model(ctx)
+    require_subjects_model(ctx)
     horizon = settings.refresh_horizon
     since = min(ctx.window_start, ctx.as_of - timedelta(days=horizon + 1))
     rows = schedule.read_candidates(warehouse, since)
@@ -113,11 +123,17 @@ def extract_reviews(ctx: RunContext) -> StepResult:
     with HttpClient(settings) as client:
         for source in SOURCES:
             client.set_budget(source, reserved[source])
-        harvester = Harvester(settings, client, ctx.as_of, on_title_done=on_title_done, due=due,
-                              states=states, on_stop=on_stop)
+        harvester = Harvester(
+            settings, client, ctx.as_of, on_title_done=on_title_done, due=due, states=states, on_stop=on_stop
+        )
         try:
-            source = reviews_source(subjects, settings=settings, as_of=ctx.as_of, harvester=harvester,
-                                    quarantine_rows=bad_subjects)
+            source = reviews_source(
+                subjects,
+                settings=settings,
+                as_of=ctx.as_of,
+                harvester=harvester,
+                quarantine_rows=bad_subjects,
+            )
             if subjects or bad_subjects:
                 warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
         finally:
@@ -132,16 +148,26 @@ def extract_reviews(ctx: RunContext) -> StepResult:
         stopped = dict(harvester.stopped)
 
     budget = {
-        s: {"day": day.isoformat(), "daily_budget": settings.daily_budget(s), "used_before": used_before.get(s, 0),
-            "reserved": reserved[s], "used": spent[s], "used_today": used_before.get(s, 0) + spent[s],
-            "due": due_per_source.get(s, 0), "deferred": per_source[s]["deferred"]}
+        s: {
+            "day": day.isoformat(),
+            "daily_budget": settings.daily_budget(s),
+            "used_before": used_before.get(s, 0),
+            "reserved": reserved[s],
+            "used": spent[s],
+            "used_today": used_before.get(s, 0) + spent[s],
+            "due": due_per_source.get(s, 0),
+            "deferred": per_source[s]["deferred"],
+        }
         for s in SOURCES
     }
     cache_hits = sum(d["cache_hits"] for d in per_source.values())
     ctx.progress(
-        "reviews: " + ", ".join(
+        "reviews: "
+        + ", ".join(
             f"{s} {d['requests']} req ({budget[s]['used_today']}/{budget[s]['daily_budget']} today), "
-            f"{d['ok']} ok/{d['error']} err/{d['deferred']} deferred" for s, d in per_source.items())
+            f"{d['ok']} ok/{d['error']} err/{d['deferred']} deferred"
+            for s, d in per_source.items()
+        )
         + f"; {reviews_out} review(s) kept, {quarantined} quarantined"
         + "".join(f"; {s} STOPPED: {why}" for s, why in stopped.items())
     )
@@ -161,4 +187,3 @@ def extract_reviews(ctx: RunContext) -> StepResult:
             "malformed_subjects": len(bad_subjects),
         },
     )
-

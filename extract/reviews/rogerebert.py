@@ -240,9 +240,15 @@ def _ld_headline(ld: dict, soup: BeautifulSoup) -> str | None:
 
 def _ld_body(ld: dict, soup: BeautifulSoup) -> str:
     body_text = _ld_string(ld, "reviewBody")
-    body = normalise_whitespace(body_text) if body_text else " ".join(_body_paragraphs(soup, (BODY, *BODY_FALLBACKS)))
+    body = (
+        normalise_whitespace(body_text)
+        if body_text
+        else " ".join(_body_paragraphs(soup, (BODY, *BODY_FALLBACKS)))
+    )
     if not body:
-        raise LayoutError(f"JSON-LD Review has no reviewBody and no body selector ({BODY} or fallbacks) matched")
+        raise LayoutError(
+            f"JSON-LD Review has no reviewBody and no body selector ({BODY} or fallbacks) matched"
+        )
     return body
 
 
@@ -299,7 +305,9 @@ def _widget_tmdb_id(soup: BeautifulSoup) -> str | None:
 
 
 def _canonical(soup: BeautifulSoup) -> str | None:
-    canonical = soup.select_one('link[rel="canonical"][href]') or soup.select_one('meta[property="og:url"][content]')
+    canonical = soup.select_one('link[rel="canonical"][href]') or soup.select_one(
+        'meta[property="og:url"][content]'
+    )
     if canonical is None:
         return None
     return str(canonical.get("href") or canonical.get("content") or "") or None
@@ -365,7 +373,9 @@ def _outcome(subject: Subject, status: str, reason: str | None = None, found: in
     )
 
 
-def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
+def fetch_rogerebert(
+    subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date
+) -> SourceResult:
     base = settings.base_url(SOURCE)
     candidates = guess_urls(subject, base)
     if not candidates:
@@ -374,7 +384,7 @@ def fetch_rogerebert(subject: Subject, client: HttpClient, settings: ReviewsSett
     notes: list[str] = []
     disallowed = 0
     for url in candidates:
-        path = url[len(base):]
+        path = url[len(base) :]
         try:
             response = client.get(url, source=SOURCE, site_root=base)
         except RobotsDisallowed as exc:
@@ -405,8 +415,11 @@ def _candidate_result(
     if response.status == 403:
         return SourceResult(outcome=_outcome(subject, "error", f"{path}: HTTP 403 (blocked)"), blocked=True)
     if response.status != 200:
-        return SourceResult(outcome=_outcome(
-            subject, "error", f"{path}: HTTP {response.status} after {response.attempts} attempt(s)"))
+        return SourceResult(
+            outcome=_outcome(
+                subject, "error", f"{path}: HTTP {response.status} after {response.attempts} attempt(s)"
+            )
+        )
     try:
         page = parse_page(response.text)
     except LayoutError as exc:

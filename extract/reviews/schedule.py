@@ -26,10 +26,10 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from core import raw_spec
+from core.dbt_relations import relation
+from core.warehouse import OPS, RAW_REVIEWS, Warehouse
 from extract.reviews.settings import REQUESTS_PER_FETCH, SOURCES, ReviewsSettings
-from trending_now import raw_spec
-from trending_now.dbt_relations import relation
-from trending_now.warehouse import OPS, RAW_REVIEWS, Warehouse
 
 SUBJECTS_RELATION = str(relation("int_review_subjects_listed"))
 LEDGER = raw_spec.REVIEW_REQUEST_BUDGET.relation
@@ -185,8 +185,10 @@ def write_used(warehouse: Warehouse, day: date, used: Mapping[str, int]) -> None
         cur.execute(LEDGER_DDL)
         for source, requests in sorted(used.items()):
             cur.execute(markers(f"delete from {LEDGER} where day = ? and source = ?"), [day, source])  # nosec B608  # constant identifiers: LEDGER (raw_spec)
-            cur.execute(markers(f"insert into {LEDGER} (day, source, requests, updated_at) values (?, ?, ?, ?)"),  # nosec B608  # constant identifiers: LEDGER (raw_spec)
-                        [day, source, int(requests), now])
+            cur.execute(
+                markers(f"insert into {LEDGER} (day, source, requests, updated_at) values (?, ?, ?, ?)"),  # nosec B608  # constant identifiers: LEDGER (raw_spec)
+                [day, source, int(requests), now],
+            )
 
 
 def reservation(

@@ -7,7 +7,7 @@ from functools import partial
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import ConfigError, Settings
+from core.config import ConfigError, Settings
 
 SOURCES = ("tmdb", "rogerebert", "guardian")
 SECRET_FOR_SOURCE = {"tmdb": "TMDB_API_KEY", "guardian": "GUARDIAN_API_KEY"}
@@ -55,10 +55,15 @@ class ReviewsSettings:
     daily_budgets: dict[str, int] = field(default_factory=lambda: dict(DEFAULT_DAILY_BUDGETS))
     refresh_days: tuple[int, ...] = DEFAULT_REFRESH_DAYS
     source_refresh_days: dict[str, tuple[int, ...]] = field(
-        default_factory=lambda: dict(DEFAULT_SOURCE_REFRESH_DAYS))
+        default_factory=lambda: dict(DEFAULT_SOURCE_REFRESH_DAYS)
+    )
     refresh_after_found: dict[str, bool] = field(default_factory=lambda: dict(DEFAULT_REFRESH_AFTER_FOUND))
-    block_after_403s: int = 3  # consecutive 403 pages from a scraped site = a site-wide block: stop the source
-    budget_day: str = "utc"  # the day budgets are counted on: utc (the services' quota day) or as_of (simulations)
+    block_after_403s: int = (
+        3  # consecutive 403 pages from a scraped site = a site-wide block: stop the source
+    )
+    budget_day: str = (
+        "utc"  # the day budgets are counted on: utc (the services' quota day) or as_of (simulations)
+    )
 
     def base_url(self, source: str) -> str:
         return self.base_urls.get(source, DEFAULT_BASE_URLS[source]).rstrip("/")
@@ -95,10 +100,14 @@ class ReviewsSettings:
         num = partial(_number, section)
         cache_dir = settings.path("reviews.cache_dir") if section.get("cache_dir") else None
         base_urls, enabled, budgets, after_found = _per_source(section)
-        refresh_days = _day_counts(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
+        refresh_days = (
+            _day_counts(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
+        )
         source_refresh = dict(DEFAULT_SOURCE_REFRESH_DAYS)
         for source in SOURCES:
-            own = _day_counts((section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days")
+            own = _day_counts(
+                (section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days"
+            )
             if own:
                 source_refresh[source] = own
         budget_day = str(section.get("budget_day") or defaults.budget_day).lower()

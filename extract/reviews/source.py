@@ -2,7 +2,7 @@
 
 ``reviews`` (merge on title_id, source, review_key), ``review_fetches`` (merge on title_id, source) and
 ``quarantine`` (merge on record_key) all read from one :class:`Harvester`, which fetches each title once.
-Column hints pin every contract column's type (``trending_now.raw_spec``), so a run where a column is always
+Column hints pin every contract column's type (``core.raw_spec``), so a run where a column is always
 null still creates it.
 """
 
@@ -15,11 +15,11 @@ from typing import Any
 import dlt
 from dlt.common.typing import TDataItems
 
+from core import raw_spec
 from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import ReviewsSettings
-from trending_now import raw_spec
 
 REVIEW_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS)
 FETCH_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEW_FETCHES)

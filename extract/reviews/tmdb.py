@@ -33,8 +33,12 @@ from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clamp_score, clean_review_text, format_score, parse_iso_datetime, text_key
 
 SOURCE = "tmdb"
-AUTH_STATUS_CODES = {3: "authentication failed", 7: "invalid API key", 10: "API key suspended",
-                     32: "email not verified"}
+AUTH_STATUS_CODES = {
+    3: "authentication failed",
+    7: "invalid API key",
+    10: "API key suspended",
+    32: "email not verified",
+}
 
 
 def is_read_access_token(credential: str) -> bool:
@@ -139,10 +143,14 @@ def parse_review_item(item: Any, title_id: str, max_chars: int) -> Review | None
             published_at=parse_iso_datetime(item.get("created_at")),
         )
     except ValidationError as exc:
-        raise _rejected(item, f"invalid review ({exc.error_count()} error(s): {exc.errors()[0]['msg']})") from exc
+        raise _rejected(
+            item, f"invalid review ({exc.error_count()} error(s): {exc.errors()[0]['msg']})"
+        ) from exc
 
 
-def parse_review_items(payload: Any, title_id: str, max_chars: int) -> tuple[list[Review], list[RecordRejected]]:
+def parse_review_items(
+    payload: Any, title_id: str, max_chars: int
+) -> tuple[list[Review], list[RecordRejected]]:
     """Reviews and rejected records of a TMDB reviews response. Raises :class:`LayoutError` when it is not one."""
     if not isinstance(payload, dict) or not isinstance(payload.get("results"), list):
         raise LayoutError("TMDB response has no 'results' list")
@@ -179,8 +187,9 @@ def error_message(body: str) -> str:
 
 def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
     def outcome(status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
-        return FetchOutcome(title_id=subject.title_id, source=SOURCE, status=status, reason=reason,
-                            reviews_found=found)
+        return FetchOutcome(
+            title_id=subject.title_id, source=SOURCE, status=status, reason=reason, reviews_found=found
+        )
 
     credential = settings.api_key(SOURCE)
     if not credential:
@@ -200,23 +209,32 @@ def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, 
         code = status_code(response.text)
         kind_of_credential = "read access token (Bearer)" if auth_headers else "v3 api_key"
         meaning = f", {AUTH_STATUS_CODES[code]}" if code in AUTH_STATUS_CODES else ""
-        raise SourceStopped(f"TMDB rejected the {kind_of_credential} in TMDB_API_KEY (HTTP 401{meaning}): "
-                            f"{error_message(response.text)}")
+        raise SourceStopped(
+            f"TMDB rejected the {kind_of_credential} in TMDB_API_KEY (HTTP 401{meaning}): "
+            f"{error_message(response.text)}"
+        )
     if response.status == 404:
         return SourceResult(outcome=outcome("not_found", f"TMDB 404: {error_message(response.text)}"))
     if response.status != 200:
         return SourceResult(
-            outcome=outcome("error", f"TMDB HTTP {response.status} after {response.attempts} attempt(s): "
-                                     f"{error_message(response.text)}"),
+            outcome=outcome(
+                "error",
+                f"TMDB HTTP {response.status} after {response.attempts} attempt(s): "
+                f"{error_message(response.text)}",
+            ),
             blocked=response.status == 403,
         )
     try:
-        reviews, rejected = parse_review_items(json.loads(response.text), subject.title_id, settings.max_review_chars)
+        reviews, rejected = parse_review_items(
+            json.loads(response.text), subject.title_id, settings.max_review_chars
+        )
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable TMDB reviews response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
         return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
-    quarantine = [QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in rejected]
+    quarantine = [
+        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in rejected
+    ]
     if not reviews:
         reason = "TMDB has no reviews for this title"
         if rejected:

@@ -28,11 +28,11 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT
 from tests.conftest import DEMO_AS_OF
 from tests.dags.conftest import BIN, DAG_ID, DAGS_DIR, DBT_DIR, AirflowHome, clean_environ
 from tests.dags.webhook_receiver import WebhookReceiver
-from trending_now.config import PROJECT_ROOT
-from trending_now.dbt import SELECTIONS
+from transform.dbt_steps import SELECTIONS
 from trending_now.pipeline import STEP_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -130,7 +130,7 @@ def _failure_excerpt(log: Path, limit: int = 6000) -> str:
 
 # ---- the DAG's tasks as separate workers run them ------------------------------------------------------
 # One task of the DAG in a fresh process: what dags/data_ingestion_trending_now.py runs for a Python step
-# (a dbt step runs the same `dbt build --select <trending_now.dbt.SELECTIONS[step]>` as the Cosmos producer).
+# (a dbt step runs the same `dbt build --select <transform.dbt_steps.SELECTIONS[step]>` as the Cosmos producer).
 TASK = """
 import json, sys
 from datetime import UTC, datetime
@@ -324,8 +324,8 @@ def test_a_failing_task_calls_the_failure_webhook(airflow_home: AirflowHome, tmp
 def test_the_dags_tasks_on_separate_workers_give_the_clis_mart_export_and_snapshot(dag_run: DagRun) -> None:
     """Each task in its own fresh checkout, only the warehouse and the remote shared: the CLI's mart and
     export, and the snapshot holds exactly the exported bytes."""
-    from trending_now.export import export_path
-    from trending_now.snapshot import Pointer, pointer_name
+    from publish.export import export_path
+    from publish.snapshot import Pointer, pointer_name
 
     separate, remote = dag_run.separate, dag_run.separate_remote
     stable = [c for c in separate["mart"].columns if "timestamp" not in c and not c.endswith("_at")]

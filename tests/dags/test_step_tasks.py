@@ -66,7 +66,7 @@ def test_build_context_uses_config_then_params(monkeypatch: pytest.MonkeyPatch, 
 def test_parse_settings_never_reads_secrets(monkeypatch: pytest.MonkeyPatch) -> None:
     from dag_settings import DagOptions
 
-    from trending_now.config import parse_settings
+    from core.config import parse_settings
 
     # staging reads secrets from AWS Secrets Manager; parsing the DAG must not call it.
     monkeypatch.setenv("APP_ENV", "staging")
@@ -118,7 +118,7 @@ def test_dbt_credentials_reach_dbt_through_the_process_env_masked_never_the_temp
     assert os.environ["TRENDING_NOW_DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
     assert _masked("connecting with pg-password-4711") == "connecting with ***"
     assert _masked("host db.internal") == "host db.internal"
-    # the raw tables dbt reads exist before dbt starts, as trending_now.dbt.build makes them for the CLI
+    # the raw tables dbt reads exist before dbt starts, as transform.dbt_steps.build makes them for the CLI
     import duckdb
 
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
@@ -139,7 +139,7 @@ def test_no_password_in_rendered_template_fields_before_or_after_execution(
     monkeypatch.setenv("TRENDING_NOW__DBT__TARGET_PATH", str(dbt_selection.manifest.parent))
     monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__TARGET", "postgres")
     monkeypatch.setenv("PGPASSWORD", "pg-password-rendered-4711")
-    monkeypatch.setattr("trending_now.raw_tables.ensure_raw_tables", lambda warehouse: [])  # no server here
+    monkeypatch.setattr("core.raw_tables.ensure_raw_tables", lambda warehouse: [])  # no server here
     import data_ingestion_trending_now as module
 
     dag = importlib.reload(module).dag

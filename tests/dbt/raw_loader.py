@@ -14,8 +14,8 @@ from typing import Any
 
 import dlt
 
-from trending_now import raw_spec
-from trending_now.raw_spec import Table
+from core import raw_spec
+from core.raw_spec import Table
 
 EXTRACTED_AT = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
 

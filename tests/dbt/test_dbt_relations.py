@@ -1,4 +1,4 @@
-"""trending_now.dbt_relations names every model where dbt builds it, on a pipeline target and on dev / CI."""
+"""core.dbt_relations names every model where dbt builds it, on a pipeline target and on dev / CI."""
 
 from __future__ import annotations
 
@@ -6,9 +6,9 @@ from pathlib import Path
 
 import pytest
 
+from core.dbt_relations import relation, shared_schema_targets
+from core.warehouse import TARGETS
 from tests.dbt.dbt_helpers import run_dbt
-from trending_now.dbt_relations import relation, shared_schema_targets
-from trending_now.warehouse import TARGETS
 
 TARGET_SCHEMAS = {"duckdb": "main", "postgres": "public", "redshift": "public", "dev": "dev_tester", "ci": "ci"}
 

@@ -15,6 +15,8 @@ import dlt
 import pytest
 import yaml
 
+from core.config import PROJECT_ROOT, load_settings
+from core.warehouse import Warehouse
 from enrich.inputs import parse_reviews
 from tests.dbt.dbt_helpers import AFTER_ENRICHMENT, BEFORE_ENRICHMENT, DBT_PROJECT_DIR, run_dbt
 from tests.dbt.raw_loader import (
@@ -25,8 +27,6 @@ from tests.dbt.raw_loader import (
     sample_reviews,
     sample_titles,
 )
-from trending_now.config import PROJECT_ROOT, load_settings
-from trending_now.warehouse import Warehouse
 
 pytestmark = pytest.mark.slow
 CAP = 3

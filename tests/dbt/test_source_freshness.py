@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from trending_now import dbt
-from trending_now.context import RunContext
-from trending_now.raw_tables import ensure_raw_tables
+from core.context import RunContext
+from core.raw_tables import ensure_raw_tables
+from transform import dbt_steps as dbt
 
 pytestmark = pytest.mark.slow
 

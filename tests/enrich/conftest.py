@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
+from core.config import Secrets, Settings
+from core.warehouse import Warehouse
 from enrich import runner
 from tests.fakes.gemini_server import FakeGemini
-from trending_now.config import Secrets, Settings
-from trending_now.warehouse import Warehouse
 
 INPUT_DDL = """create table marts.titles_enrichment_input (
     id text, title text, content_type text, release_year integer, synopsis text,

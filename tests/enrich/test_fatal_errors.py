@@ -11,12 +11,12 @@ from typing import Any
 
 import pytest
 
+from core.config import Secrets, Settings
+from core.context import RunContext, StepResult
 from enrich.retry import classify
 from enrich.runner import EnrichmentFailed, enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini, account_fault
-from trending_now.config import Secrets, Settings
-from trending_now.context import RunContext, StepResult
 
 Ctx = Callable[..., RunContext]
 KEY = "AIzaSyD-revoked-key-0123456789abcdef"

@@ -14,6 +14,9 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT, Settings
+from core.context import RunContext
+from core.warehouse import Warehouse
 from enrich.journal import Journal, decode_lines, encode_entry
 from enrich.providers.base import CallUsage
 from enrich.providers.gemini import GeminiProvider
@@ -23,9 +26,6 @@ from enrich.store import PIPELINE, ResultSink, enrichment_row, open_journal, rep
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3_server import running_s3_server
-from trending_now.config import PROJECT_ROOT, Settings
-from trending_now.context import RunContext
-from trending_now.warehouse import Warehouse
 
 Ctx = Callable[..., RunContext]
 WHEN = datetime(2026, 11, 20, 6, 30, 15, 123456, tzinfo=UTC)
@@ -63,11 +63,11 @@ def jr(tmp_path: Path, make_settings: Callable[..., Settings]) -> Journal:
 def test_append_writes_one_fsynced_object_per_answer_and_reads_back_typed(
     jr: Journal, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from trending_now import export
+    from core import files
 
     synced: list[int] = []
     real_fsync = os.fsync
-    monkeypatch.setattr(export.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
+    monkeypatch.setattr(files.os, "fsync", lambda fd: (synced.append(fd), real_fsync(fd)))
     assert Path(jr.dir).is_relative_to(tmp_path / "dvc-remote")  # on the shared remote, not a worker's disk
     with jr as journal:
         assert journal.append([row(0), row(1, ok=False)]) == [0, 1]
@@ -247,8 +247,8 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from enrich import journal
     from enrich.runner import enrich_titles
-    from trending_now.config import Secrets, load_settings
-    from trending_now.context import RunContext
+    from core.config import Secrets, load_settings
+    from core.context import RunContext
     from datetime import date
 
     overrides, die_after = json.loads(sys.argv[1]), int(sys.argv[2])

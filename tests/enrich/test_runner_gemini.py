@@ -8,15 +8,15 @@ from typing import Any
 
 import pytest
 
+from core.config import Settings
+from core.context import RunContext, StepResult
+from core.warehouse import Warehouse
 from enrich import runner
 from enrich.prompt import SYSTEM_INSTRUCTION
 from enrich.providers.gemini import GeminiProvider
 from enrich.runner import EnrichmentFailed, enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import LEAK_FLAG, FakeGemini
-from trending_now.config import Settings
-from trending_now.context import RunContext, StepResult
-from trending_now.warehouse import Warehouse
 
 Ctx = Callable[..., RunContext]
 

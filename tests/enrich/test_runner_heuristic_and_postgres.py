@@ -4,11 +4,11 @@ from collections.abc import Callable
 
 import pytest
 
+from core.config import ConfigError, Secrets, Settings
+from core.context import RunContext
 from enrich.runner import EnrichmentFailed, enrich_titles, resolve_provider_name
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
-from trending_now.config import ConfigError, Secrets, Settings
-from trending_now.context import RunContext
 
 
 def test_auto_provider_follows_the_api_key(make_settings: Callable[..., Settings]) -> None:

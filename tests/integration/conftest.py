@@ -32,10 +32,10 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT, Settings, load_settings
 from tests.conftest import DEMO_AS_OF
 from tests.dags.conftest import BIN, DAG_ID, DAGS_DIR, DBT_DIR, clean_environ
 from tests.integration.airflow_api import AirflowApi, AirflowApiError, Credentials
-from trending_now.config import PROJECT_ROOT, Settings, load_settings
 
 # Read once, before the autouse fixture of tests/conftest.py strips APP_ENV and TRENDING_NOW__ overrides.
 ENVIRON = dict(os.environ)

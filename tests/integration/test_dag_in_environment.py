@@ -17,15 +17,15 @@ from typing import Any
 import pyarrow.parquet as pq
 import pytest
 
+from core.config import PROJECT_ROOT, Settings
+from core.files import file_digest
+from core.mart_schema import MART_ARROW_SCHEMA, MART_TABLE
+from core.warehouse import Warehouse
+from publish.snapshot import list_snapshots, pointer_name, restore_snapshot
 from tests.dags.conftest import DAG_ID
 from tests.integration.conftest import TEST_TIMEOUT_S, FinishedRun, Target
-from trending_now.config import PROJECT_ROOT, Settings
-from trending_now.dbt import SELECTIONS
-from trending_now.export import file_digest
-from trending_now.mart_schema import MART_ARROW_SCHEMA, MART_TABLE
+from transform.dbt_steps import SELECTIONS
 from trending_now.pipeline import STEP_NAMES
-from trending_now.snapshot import list_snapshots, pointer_name, restore_snapshot
-from trending_now.warehouse import Warehouse
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(TEST_TIMEOUT_S)]
 

@@ -27,12 +27,12 @@ from urllib.parse import urlsplit
 
 import pytest
 
+from core.config import PROJECT_ROOT, Settings, load_settings
+from core.context import RunContext
+from core.metrics import StepRecord
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.gemini_server import FakeGemini
 from trending_now import pipeline
-from trending_now.config import PROJECT_ROOT, Settings, load_settings
-from trending_now.context import RunContext
-from trending_now.metrics import StepRecord
 from trending_now.replay import ReplayServer
 
 MART = "marts.movies_tv_shows_enriched"
@@ -282,7 +282,7 @@ class CliProcess:
 
 # ---- comparing warehouse states -----------------------------------------------------------------------
 def _count(settings: Settings, table: str) -> int | None:
-    from trending_now.context import RunContext
+    from core.context import RunContext
 
     warehouse = RunContext(settings=settings, as_of=DEMO_AS_OF).warehouse
     schema, name = table.split(".")

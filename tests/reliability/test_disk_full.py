@@ -15,8 +15,8 @@ from typing import IO
 
 import pytest
 
+from publish import export, snapshot
 from tests.reliability.conftest import Project, Reference
-from trending_now import export, snapshot
 from trending_now.pipeline import StepFailed
 
 pytestmark = pytest.mark.slow

@@ -7,9 +7,9 @@ import json
 from datetime import UTC, datetime
 from typing import Any
 
-from trending_now.config import Settings
-from trending_now.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS, MART_COLUMNS, MART_TABLE
-from trending_now.warehouse import Warehouse
+from core.config import Settings
+from core.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS, MART_COLUMNS, MART_TABLE
+from core.warehouse import Warehouse
 
 INGESTED_AT = datetime(2026, 11, 20, 6, 15, 42, 123456, tzinfo=UTC)
 
@@ -143,7 +143,7 @@ PIPELINE_RUNS_DDL = (
 
 
 def record_run(settings: Settings, run_id: str, step: str, status: str, rows_in: int, finished_at: datetime) -> None:
-    """One ``ops.pipeline_runs`` row, as ``trending_now.metrics`` writes it (columns from docs/raw-tables.md)."""
+    """One ``ops.pipeline_runs`` row, as ``core.metrics`` writes it (columns from docs/raw-tables.md)."""
     wh = Warehouse(settings)
     wh.execute("create schema if not exists ops")
     wh.execute(PIPELINE_RUNS_DDL)

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT, Secrets, Settings
+from core.context import RunContext
+from core.warehouse import Warehouse
 from enrich import prompt
 from enrich.inputs import ReviewInput, TitleInput
 from enrich.runner import enrich_titles
@@ -17,10 +20,7 @@ from tests.enrich.conftest import input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from trending_now import evaluation
 from trending_now.cli import build_parser, run_eval
-from trending_now.config import PROJECT_ROOT, Secrets, Settings
-from trending_now.context import RunContext
 from trending_now.evaluation import Enriched, expect, score_enrichments, spearman
-from trending_now.warehouse import Warehouse
 
 EVAL_SET = PROJECT_ROOT / "data" / "eval" / "eval_set.json"
 BASELINE = PROJECT_ROOT / "data" / "eval" / "baseline.json"

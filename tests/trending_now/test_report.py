@@ -18,13 +18,13 @@ from typing import Any
 
 import pytest
 
+from core.config import Settings
+from core.context import RunContext, StepResult
+from core.metrics import StepRecord, record_steps
+from core.warehouse import Warehouse
 from tests.fakes.s3_server import running_s3_server
 from trending_now import cli, pipeline
-from trending_now.config import Settings
-from trending_now.context import RunContext, StepResult
-from trending_now.metrics import StepRecord, record_steps
 from trending_now.report import collect, publish_report, render, report_key, s3_location, write_report
-from trending_now.warehouse import Warehouse
 
 AS_OF = date(2026, 11, 20)
 CHARTS = ("platforms", "scores", "enrichments", "steps", "llm-calls", "llm-cost", "sources")

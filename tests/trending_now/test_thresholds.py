@@ -6,9 +6,9 @@ from collections.abc import Callable
 
 import pytest
 
+from core.config import Settings
+from core.context import RunContext, StepResult
 from trending_now import pipeline, thresholds
-from trending_now.config import Settings
-from trending_now.context import RunContext, StepResult
 
 
 def test_a_normal_day_passes(make_settings: Callable[..., Settings]) -> None:
@@ -35,7 +35,7 @@ def test_quarantine_share_above_the_limit_fails(make_settings: Callable[..., Set
 
 
 def test_a_breach_fails_the_run_at_that_step(make_context: Callable[..., RunContext]) -> None:
-    empty = pipeline.Step("extract_releases", "tests.trending_now.test_thresholds:_empty_day", "extract")
+    empty = pipeline.Step("extract_releases", _empty_day, "extract")
     with pytest.raises(pipeline.StepFailed, match=r"^extract_releases: 0 title\(s\) listed") as caught:
         pipeline.run_steps(make_context(), [empty])
     assert caught.value.step == "extract_releases"

@@ -1,7 +1,7 @@
 {#
     Non-null values lie in [min_value, max_value]. Bounds are numbers or SQL expressions;
     `max_years_ahead: N` bounds a year column by the current year + N on every target (the
-    Great Expectations gate reads the same arguments from the yml: trending_now/mart_schema.py).
+    Great Expectations gate reads the same arguments from the yml: core/mart_schema.py).
 #}
 {% test value_in_range(model, column_name, min_value=none, max_value=none, max_years_ahead=none) %}
 

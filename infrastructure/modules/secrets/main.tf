@@ -4,7 +4,7 @@ locals {
   app_secret_keys = ["GEMINI_API_KEY", "TMDB_API_KEY", "GUARDIAN_API_KEY", "REDSHIFT_PASSWORD"]
 }
 
-# The application secret, read by trending_now.config (config key secrets.aws_secret_id):
+# The application secret, read by core.config (config key secrets.aws_secret_id):
 # one JSON object with the keys above.
 resource "aws_secretsmanager_secret" "app" {
   #checkov:skip=CKV2_AWS_57:Third-party API keys (Gemini, TMDB, Guardian) cannot be rotated by a Lambda; they are rotated by hand at the provider and re-entered with put-secret-value

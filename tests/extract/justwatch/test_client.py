@@ -7,6 +7,7 @@ from datetime import date
 
 import pytest
 
+from core.config import ConfigError
 from extract.justwatch.client import (
     JustWatchBlockedError,
     JustWatchClient,
@@ -18,7 +19,6 @@ from extract.justwatch.client import (
 )
 from extract.justwatch.settings import GET_NEW_TITLES, JustWatchSettings
 from tests.fakes.justwatch_server import FakeJustWatch, synthetic_catalogue, validate_request
-from trending_now.config import ConfigError
 
 DAY = date(2026, 11, 20)
 

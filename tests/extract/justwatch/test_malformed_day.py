@@ -18,11 +18,11 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT
+from core.context import RunContext
 from tests.conftest import DEMO_AS_OF
 from trending_now import pipeline
 from trending_now.cli import replay_settings
-from trending_now.config import PROJECT_ROOT
-from trending_now.context import RunContext
 from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow

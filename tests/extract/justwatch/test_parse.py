@@ -8,6 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
+from core import raw_spec
 from extract.justwatch.models import Offer, QuarantineRecord, TitleRecord
 from extract.justwatch.parse import (
     ResponseShapeError,
@@ -17,7 +18,6 @@ from extract.justwatch.parse import (
     record_key,
 )
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
-from trending_now import raw_spec
 
 DAY = date(2026, 11, 20)
 NOW = datetime(2026, 11, 20, 6, 0, tzinfo=UTC)
@@ -125,7 +125,7 @@ def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
         (lambda n: n.update(id="ts1540902"), "does not match objectType MOVIE"),
         (lambda n: n.pop("content"), "content: Field required"),
         (lambda n: n.update(objectId="abc"), "objectId"),
-        # the raw_justwatch.titles contract (trending_now.raw_spec), i.e. what the staging tests check
+        # the raw_justwatch.titles contract (core.raw_spec), i.e. what the staging tests check
         (lambda n: n["content"].update(title=None), "breaks the raw_justwatch.titles contract: title is missing"),
         (lambda n: n["content"].update(title="  "), "title is missing"),
         (lambda n: n["content"].update(originalReleaseYear=3000), f"original_release_year 3000 is above {YEAR_MAX}"),

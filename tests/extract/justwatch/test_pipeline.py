@@ -154,7 +154,7 @@ def test_replay_samples_load_through_the_real_client(make_settings, make_context
 
 
 def test_bad_country_fails_before_any_request(make_settings, make_context, fake: FakeJustWatch) -> None:
-    from trending_now.config import ConfigError
+    from core.config import ConfigError
 
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), country="USA")
     with pytest.raises(ConfigError, match="two-letter"):

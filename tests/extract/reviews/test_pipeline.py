@@ -8,10 +8,10 @@ from typing import Any
 import dlt
 import pytest
 
-from extract.reviews.pipeline import extract_reviews, subjects_from_rows
+from core.config import Secrets, Settings
+from core.context import RunContext
+from extract.reviews.pipeline import SubjectsNotBuilt, extract_reviews, subjects_from_rows
 from tests.fakes.review_sites import EbertPage, ReviewSites, render_wordpress_2025_page
-from trending_now.config import Secrets, Settings
-from trending_now.context import RunContext
 
 CONTRACT_COLUMNS = {
     "reviews": {"title_id", "source", "review_key", "author", "review_text", "original_score", "score_normalized",
@@ -44,15 +44,20 @@ TITLES = [
 
 
 def load_titles(settings: Settings, rows: list[dict[str, Any]]) -> None:
-    """Rows into raw_justwatch.titles, created first in dlt's full shape (as the pipeline does before dbt)."""
-    from trending_now.raw_tables import ensure_raw_tables
+    """Rows into raw_justwatch.titles (created first in dlt's full shape), then the ``dbt_titles`` step.
 
-    warehouse = RunContext(settings=settings, as_of=date(2026, 11, 20)).warehouse
-    ensure_raw_tables(warehouse)
+    As in the pipeline: extract_releases, then dbt builds the titles to review, then extract_reviews.
+    """
+    from core.raw_tables import ensure_raw_tables
+    from transform.dbt_steps import build_titles
+
+    ctx = RunContext(settings=settings, as_of=date(2026, 11, 20))
+    ensure_raw_tables(ctx.warehouse)
     text = {"data_type": "text"}  # as the JustWatch source's hints say: "66732:5" is no timestamp
     resource = dlt.resource(rows, name="titles", write_disposition="merge", primary_key="id",
                             columns={"tmdb_id": text, "show_tmdb_id": text, "imdb_id": text})
-    warehouse.dlt_run("justwatch_fixture", "raw_justwatch", resource)
+    ctx.warehouse.dlt_run("justwatch_fixture", "raw_justwatch", resource)
+    build_titles(ctx)
 
 
 def review_settings(make_settings, sites: ReviewSites, **extra: Any) -> Settings:
@@ -89,7 +94,7 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     load_titles(settings, TITLES)
     ctx = make_context(settings)
 
-    result = extract_reviews(ctx)  # builds the folded-titles model (dbt) first
+    result = extract_reviews(ctx)
     assert result.step == "extract_reviews"
     assert result.rows_in == 4  # 3 movies + Pluribus (its season folds into the show); last month's film is out
     first = counts(ctx)
@@ -205,16 +210,23 @@ def test_a_rejected_credential_stops_the_source_once_and_is_in_the_metrics(make_
         assert fixed.details["fetches_due"] == {"new": 4} and fixed.details["stopped_sources"] == {}
 
 
-def test_no_titles_table_means_no_work(make_settings, make_context) -> None:
+def test_no_titles_means_no_work(make_settings, make_context) -> None:
     with ReviewSites() as sites:
-        ctx = make_context(review_settings(make_settings, sites))  # dbt builds the model on empty raw tables
-        result = extract_reviews(ctx)
+        settings = review_settings(make_settings, sites)
+        load_titles(settings, [])  # dbt builds the model on empty raw tables
+        result = extract_reviews(make_context(settings))
     assert (result.rows_in, result.rows_out) == (0, 0) and sites.total() == 0
 
 
-def test_seasons_fold_into_their_show_in_dbt(make_settings, make_context) -> None:
-    from trending_now.dbt import build_titles
+def test_without_the_dbt_titles_step_it_fails_clearly_and_calls_no_site(make_settings, make_context) -> None:
+    with ReviewSites() as sites:
+        ctx = make_context(review_settings(make_settings, sites))
+        with pytest.raises(SubjectsNotBuilt, match=r"int_review_subjects_listed does not exist: run the dbt_titles"):
+            extract_reviews(ctx)
+    assert sites.total() == 0
 
+
+def test_seasons_fold_into_their_show_in_dbt(make_settings, make_context) -> None:
     rows = [
         title_row("tm5", "MOVIE", "F1", 2025, "2026-11-18", tmdb_id="911430"),
         title_row("tss2", "SHOW_SEASON", "Season 5", 2025, "2026-11-20", tmdb_id="66732:5", season_number=5,
@@ -224,9 +236,8 @@ def test_seasons_fold_into_their_show_in_dbt(make_settings, make_context) -> Non
                   show_id="ts9", show_title="Wednesday", show_tmdb_id="119051"),
     ]
     settings = make_settings()
-    load_titles(settings, rows)
+    load_titles(settings, rows)  # runs build_titles
     ctx = make_context(settings)
-    build_titles(ctx)
     got = ctx.warehouse.fetch_all("select title_id, subject_type, title, release_year, tmdb_id, imdb_id, "
                                   "last_listed_on from intermediate.int_review_subjects_listed order by title_id")
     assert [(r["title_id"], r["subject_type"], r["title"], r["release_year"], r["tmdb_id"], r["imdb_id"],

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import ConfigError, Settings
+from core.config import ConfigError, Settings
 
 TARGETS = ("duckdb", "postgres", "redshift")
 RAW_JUSTWATCH = "raw_justwatch"

@@ -9,11 +9,11 @@ from typing import IO, Any
 import pyarrow.parquet as pq
 import pytest
 
+from core.context import RunContext
+from core.mart_schema import MART_ARROW_SCHEMA
+from publish import export as export_module
+from publish.export import STEP, ExportError, export_parquet
 from tests.trending_now import create_mart, mart_rows
-from trending_now import export as export_module
-from trending_now.context import RunContext
-from trending_now.export import STEP, ExportError, export_parquet
-from trending_now.mart_schema import MART_ARROW_SCHEMA
 
 EXPORT_NAME = "movies_tv_shows_enriched_2026-11-20.parquet"
 
@@ -148,7 +148,7 @@ def test_postgres_export_matches_duckdb_byte_for_byte(
 
 
 def test_mart_schema_is_the_plan_then_provenance() -> None:
-    from trending_now.mart_schema import MART_COLUMN_SPECS, MART_COLUMNS
+    from core.mart_schema import MART_COLUMN_SPECS, MART_COLUMNS
 
     assert len(MART_COLUMNS) == 28 and tuple(c.name for c in MART_COLUMN_SPECS) == MART_COLUMNS
     assert MART_COLUMNS[:3] == ("id", "title", "content_type")

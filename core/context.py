@@ -8,8 +8,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
-from trending_now.config import Settings
-from trending_now.warehouse import Warehouse
+from core.config import Settings
+from core.warehouse import Warehouse
 
 
 @dataclass

@@ -10,16 +10,16 @@ from typing import Any
 
 import pytest
 
-from tests.trending_now import create_mart, mart_rows
-from trending_now.context import RunContext
-from trending_now.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS
-from trending_now.quality import (
+from core.context import RunContext
+from core.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS
+from quality.validate import (
     STEP,
     GateThresholds,
     QualityGateError,
     build_suite,
     validate_mart,
 )
+from tests.trending_now import create_mart, mart_rows
 
 # the contract's not-null columns (constraint or not_null test in the mart's yml)
 NOT_NULL_COLUMNS = [c.name for c in MART_COLUMN_SPECS if c.not_null]
@@ -202,7 +202,7 @@ def test_gate_bounds_come_from_the_dbt_contract(gx: Any) -> None:
     """The release-year bounds are the project vars the dbt test reads; the score range is its yml argument."""
     from datetime import date
 
-    from trending_now.mart_schema import dbt_vars
+    from core.mart_schema import dbt_vars
 
     thresholds = GateThresholds(as_of=date(2026, 11, 20), now=datetime(2026, 11, 21, tzinfo=UTC))
     suite = build_suite(thresholds)

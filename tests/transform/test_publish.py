@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT, Settings, load_settings
+from core.context import RunContext
+from core.mart_schema import AUDIT_TABLE, MART_TABLE
 from trending_now import pipeline
 from trending_now.cli import replay_settings
-from trending_now.config import PROJECT_ROOT, Settings, load_settings
-from trending_now.context import RunContext
-from trending_now.mart_schema import AUDIT_TABLE, MART_TABLE
 from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow

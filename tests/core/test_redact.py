@@ -1,4 +1,4 @@
-from trending_now.redact import redact
+from core.redact import redact
 
 
 def test_known_secret_values_and_query_keys_are_scrubbed() -> None:

@@ -1,6 +1,6 @@
 """The spec-drift test: one raw-table spec, and everything derived from it agrees with it.
 
-- docs/raw-tables.md is what ``python -m trending_now.raw_spec`` writes;
+- docs/raw-tables.md is what ``python -m core.raw_spec`` writes;
 - every dbt test of a JustWatch staging model (not_null, accepted_values, value_in_range, unique) has its edge
   rule: the staging column is traced through the model's SQL to its raw field, the raw field's spec carries the
   same rule, and the extractor's check rejects a record (or drops a list item) that breaks it;
@@ -17,10 +17,10 @@ from typing import Any
 import pytest
 import yaml
 
+from core import raw_spec
+from core.raw_spec import CHILD_DLT, ROOT_DLT, Column, Table, Var
 from extract.justwatch.models import CreditRecord, OfferRecord, TitleRecord
 from extract.justwatch.parse import _valid_items, contract_violations
-from trending_now import raw_spec
-from trending_now.raw_spec import CHILD_DLT, ROOT_DLT, Column, Table, Var
 
 STAGING = raw_spec.PROJECT_ROOT / "dbt_project" / "models" / "staging"
 # Sources whose extractor applies the spec's edge rules (reviews and enrichment validate in their own models).
@@ -91,7 +91,7 @@ TESTS = staging_tests()
 
 def test_the_generated_doc_is_current() -> None:
     assert raw_spec.DOC_PATH.read_text() == raw_spec.render_markdown(), (
-        "docs/raw-tables.md is stale: run .venv/bin/python -m trending_now.raw_spec"
+        "docs/raw-tables.md is stale: run .venv/bin/python -m core.raw_spec"
     )
     assert raw_spec.main(["--check"]) == 0
 
@@ -183,7 +183,7 @@ def test_wrong_types_are_rejected() -> None:
 
 
 def test_release_year_bounds_are_dbt_vars() -> None:
-    from trending_now.dbt_relations import DBT_PROJECT_DIR
+    from core.dbt_relations import DBT_PROJECT_DIR
 
     variables = yaml.safe_load((DBT_PROJECT_DIR / "dbt_project.yml").read_text())["vars"]
     assert raw_spec.RELEASE_YEAR_MIN.resolve(AS_OF) == variables["release_year_min"]
@@ -191,12 +191,12 @@ def test_release_year_bounds_are_dbt_vars() -> None:
 
 
 def test_derived_declarations_match_the_spec() -> None:
+    from core.raw_tables import RAW_TABLES
     from enrich import store
     from extract.justwatch import source as justwatch_source
     from extract.reviews import source as reviews_source
     from extract.reviews.schedule import LEDGER_DDL
     from tests.dbt import raw_loader
-    from trending_now.raw_tables import RAW_TABLES
 
     assert list(justwatch_source.TITLE_COLUMNS) == [c.name for c in raw_spec.TITLES.columns]
     assert set(justwatch_source.NESTED_HINTS) == {"genres", "production_countries", "credits", "offers"}

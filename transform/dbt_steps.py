@@ -8,7 +8,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from trending_now.context import RunContext, StepResult
+from core.context import RunContext, StepResult
 
 # The dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts -> publish).
 # (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
@@ -153,7 +153,7 @@ def _failures(result: Any) -> str:
 def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
     """``dbt build --select <select>`` without unit tests (CI runs them with ``dbt test``) nor the step's
     :data:`EXCLUSIONS`."""
-    from trending_now.raw_tables import ensure_raw_tables
+    from core.raw_tables import ensure_raw_tables
 
     created = ensure_raw_tables(ctx.warehouse)
     if created:
@@ -209,7 +209,7 @@ def publish_mart(ctx: RunContext) -> StepResult:
     ``changed_rows`` counts the audited rows that are new or differ from the published version (by id and
     ``data_ingestion_timestamp``, which moves exactly when a row's content changes).
     """
-    from trending_now.mart_schema import AUDIT_TABLE, MART_TABLE
+    from core.mart_schema import AUDIT_TABLE, MART_TABLE
 
     changed = _changed_rows(ctx, AUDIT_TABLE, MART_TABLE)
     result = build(ctx, SELECT_PUBLISH, "publish_mart")

@@ -19,7 +19,7 @@ from typing import Any
 
 import yaml
 
-from trending_now.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 _SQL_SCHEMA = re.compile(r"""config\((?:[^()]|\([^()]*\))*?\bschema\s*=\s*['"](\w+)['"]""", re.S)
@@ -41,7 +41,7 @@ def _project(project_dir: Path) -> dict[str, Any]:
 
 def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
     """The ``vars`` of dbt_project.yml: the bounds and vocabularies dbt's tests, the edge rules
-    (trending_now/raw_spec.py) and the Great Expectations gate (trending_now/mart_schema.py) share."""
+    (core/raw_spec.py) and the Great Expectations gate (core/mart_schema.py) share."""
     return dict(_project(project_dir).get("vars") or {})
 
 

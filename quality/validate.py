@@ -13,8 +13,6 @@ from __future__ import annotations
 import html
 import json
 import math
-import os
-import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -22,8 +20,9 @@ from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
 from typing import Any
 
-from trending_now.context import RunContext, StepResult
-from trending_now.mart_schema import (
+from core.context import RunContext, StepResult
+from core.files import write_text_atomic
+from core.mart_schema import (
     AUDIT_TABLE,
     JSON_COLUMNS,
     MART_COLUMN_NAMES,
@@ -162,7 +161,7 @@ def _short(value: Any) -> str:
 # ---- the suite --------------------------------------------------------------------------------------------
 def contract_expectations(thresholds: GateThresholds, meta: Any) -> list[Any]:
     """The dbt contract's own column tests (not_null, unique, accepted_values, value_in_range), read from the
-    mart's yml through :mod:`trending_now.mart_schema`: one owner for every bound the gate checks."""
+    mart's yml through :mod:`core.mart_schema`: one owner for every bound the gate checks."""
     import great_expectations.expectations as gxe
 
     found: list[Any] = []
@@ -402,19 +401,6 @@ def render_html(payload: dict[str, Any]) -> str:
     )
 
 
-def _write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        os.fchmod(fd, 0o644)  # mkstemp creates 0600; reports are read by people and CI
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def write_reports(outcome: ValidationOutcome, ctx: RunContext) -> tuple[Path, Path]:
     report_dir = (
         ctx.settings.path("quality.report_dir")
@@ -424,8 +410,8 @@ def write_reports(outcome: ValidationOutcome, ctx: RunContext) -> tuple[Path, Pa
     stem = f"validation-{ctx.as_of.isoformat()}-{ctx.run_id}"
     payload = report_payload(outcome, ctx)
     json_path, html_path = report_dir / f"{stem}.json", report_dir / f"{stem}.html"
-    _write_atomic(json_path, json.dumps(payload, indent=1, default=str, sort_keys=False) + "\n")
-    _write_atomic(html_path, render_html(payload))
+    write_text_atomic(json_path, json.dumps(payload, indent=1, default=str, sort_keys=False) + "\n")
+    write_text_atomic(html_path, render_html(payload))
     return json_path, html_path
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from trending_now.config import (
+from core.config import (
     ConfigError,
     Secrets,
     deep_merge,

@@ -14,7 +14,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from trending_now.config import ConfigError, Settings
+from core.config import ConfigError, Settings
+from core.files import write_atomic
 
 REMOTES = ("local", "s3")
 
@@ -49,8 +50,6 @@ class Remote:
         if self.url.startswith("s3://"):
             self.fs.pipe_file(path, data)  # a PUT is atomic: the object is all there or not there
             return
-        from trending_now.export import write_atomic
-
         write_atomic(Path(path), lambda sink: sink.write(data))
 
     def read_bytes(self, path: str) -> bytes | None:

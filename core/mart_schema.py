@@ -4,7 +4,7 @@ The columns are not declared here. Their one owner is the mart's enforced dbt co
 ``dbt_project/models/marts/_marts__models.yml`` (names, data types, order, descriptions and the data tests
 with their bounds, which read the project's ``vars``); this module loads it once and derives what Python
 needs: the Arrow schema of the export, the column lists, and the rules the Great Expectations gate
-(:mod:`trending_now.quality`) checks. The gate and the Parquet export (:mod:`trending_now.export`) both read
+(:mod:`quality.validate`) checks. The gate and the Parquet export (:mod:`publish.export`) both read
 the mart through :func:`read_mart_rows`, so they see the same rows, in the same column order, on DuckDB,
 PostgreSQL and Redshift.
 """
@@ -20,7 +20,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
-from trending_now.dbt_relations import DBT_PROJECT_DIR, dbt_vars, relation
+from core.dbt_relations import DBT_PROJECT_DIR, dbt_vars, relation
 
 MART_NAME = "movies_tv_shows_enriched"
 MART_SCHEMA = relation(MART_NAME).schema

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from trending_now.config import PROJECT_ROOT
-from trending_now.context import RunContext
-from trending_now.raw_tables import RAW_TABLES, ensure_raw_tables
+from core.config import PROJECT_ROOT
+from core.context import RunContext
+from core.raw_tables import RAW_TABLES, ensure_raw_tables
 from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
@@ -26,7 +26,7 @@ def _columns(ctx: RunContext, schema: str, table: str) -> list[str]:
 
 def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
     from extract.justwatch.pipeline import extract_releases
-    from trending_now import dbt
+    from transform import dbt_steps as dbt
 
     created = ensure_raw_tables(ctx.warehouse)
     assert sorted(created) == sorted(f"{s}.{t}" for s, t in RAW_TABLES)
@@ -57,8 +57,9 @@ def test_fresh_warehouse(target: str, request: pytest.FixtureRequest,
 def _bad_rows_then_repair(ctx: RunContext) -> None:
     from datetime import UTC, datetime
 
-    from trending_now import dbt, raw_spec
-    from trending_now.raw_tables import quarantine_broken_rows
+    from core import raw_spec
+    from core.raw_tables import quarantine_broken_rows
+    from transform import dbt_steps as dbt
 
     ensure_raw_tables(ctx.warehouse)
     now = datetime(2026, 11, 20, 6, tzinfo=UTC)

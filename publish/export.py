@@ -1,22 +1,19 @@
 """Export the mart to one Parquet file per run date: ``<export.dir>/movies_tv_shows_enriched_<as_of>.parquet``.
 
-The file has exactly :data:`~trending_now.mart_schema.MART_ARROW_SCHEMA`, rows sorted by ``id`` and zstd
+The file has exactly :data:`~core.mart_schema.MART_ARROW_SCHEMA`, rows sorted by ``id`` and zstd
 compression. The same data always gives the same bytes (fixed row order, fixed writer options, no
 timestamps in the file), so DVC sees no change when a day is re-run; an unchanged file is not even
 rewritten. The file is written atomically: a temporary file in the same directory, fsync, ``os.replace``;
 a failure leaves the previous file (or none) and no partial file.
 
 The same bytes are then staged on the shared remote (``<remote>/exports/<file>`` and its ``.md5``,
-:mod:`trending_now.remote`): the snapshot step, maybe on another worker or in another checkout, snapshots
+:mod:`core.remote`): the snapshot step, maybe on another worker or in another checkout, snapshots
 exactly those bytes and never a file that happens to lie on its own disk.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
-from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import IO, Any
@@ -25,23 +22,23 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from trending_now.config import Settings
-from trending_now.context import RunContext, StepResult
-from trending_now.mart_schema import (
+from core.config import Settings
+from core.context import RunContext, StepResult
+from core.files import file_digest, write_atomic
+from core.mart_schema import (
     MART_ARROW_SCHEMA,
     MART_NAME,
     MartSchemaError,
     read_mart_rows,
     rows_to_arrow,
 )
-from trending_now.remote import open_remote
+from core.remote import open_remote
 
 STEP = "export_parquet"
 STAGED_DIR = "exports"  # on the shared remote
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
 ROW_GROUP_SIZE = 64 * 1024
-FILE_MODE = 0o644
 
 
 class ExportError(RuntimeError):
@@ -86,51 +83,6 @@ def write_parquet(table: pa.Table, sink: IO[bytes]) -> None:
         version="2.6",
         data_page_version="1.0",
     )
-
-
-def file_digest(path: Path, algorithm: str = "md5") -> str:
-    digest = hashlib.new(algorithm)
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
-def _fsync_dir(directory: Path) -> None:
-    fd = os.open(directory, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def write_atomic(path: Path, write: Callable[[IO[bytes]], None]) -> bool:
-    """Write ``path`` through a temporary file in its directory; returns False when the bytes were unchanged.
-
-    An unchanged file is left as it is (same mtime), so nothing downstream sees a change.
-    """
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp_name = tempfile.mkstemp(prefix=f".{path.name}.tmp-", dir=path.parent)
-    tmp = Path(tmp_name)
-    try:
-        os.fchmod(fd, FILE_MODE)  # mkstemp creates 0600; the export is shared data
-        with os.fdopen(fd, "wb") as fh:
-            write(fh)
-            fh.flush()
-            os.fsync(fh.fileno())
-        if (
-            path.exists()
-            and path.stat().st_size == tmp.stat().st_size
-            and file_digest(path) == file_digest(tmp)
-        ):
-            tmp.unlink()
-            return False
-        os.replace(tmp, path)
-        _fsync_dir(path.parent)
-        return True
-    except BaseException:
-        tmp.unlink(missing_ok=True)
-        raise
 
 
 def export_table(table: pa.Table, path: Path) -> dict[str, Any]:

@@ -7,8 +7,8 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any
 
-from trending_now.context import StepResult
-from trending_now.warehouse import OPS, Warehouse
+from core.context import StepResult
+from core.warehouse import OPS, Warehouse
 
 TABLE = f"{OPS}.pipeline_runs"
 # varchar(65535) is Redshift's widest varchar; DuckDB and PostgreSQL accept the same DDL.

@@ -28,11 +28,12 @@ from typing import Any
 
 import yaml
 
-from trending_now.config import Settings
-from trending_now.context import RunContext, StepResult
-from trending_now.export import ExportError, export_path, fetch_staged_export, file_digest
-from trending_now.mart_schema import MART_NAME
-from trending_now.remote import remote_name, s3_url
+from core.config import Settings
+from core.context import RunContext, StepResult
+from core.files import file_digest
+from core.mart_schema import MART_NAME
+from core.remote import remote_name, s3_url
+from publish.export import ExportError, export_path, fetch_staged_export
 
 STEP = "snapshot_dvc"
 MANIFEST_DIR = "manifests"

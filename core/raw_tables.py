@@ -3,7 +3,7 @@
 dlt creates a table only when rows arrive: on a fresh warehouse a window with no new titles, a source with
 no quarantined record, or a first run before any enrichment leaves some ``source()`` of dbt missing, and
 dbt would fail on a missing relation. ``ensure_raw_tables`` creates exactly what dlt would have created
-(same names, types and dlt bookkeeping columns, from ``trending_now.raw_spec``), so later dlt loads
+(same names, types and dlt bookkeeping columns, from ``core.raw_spec``), so later dlt loads
 find the tables as their own.
 """
 
@@ -14,9 +14,9 @@ import json
 import secrets
 from datetime import date, datetime
 
-from trending_now import raw_spec
-from trending_now.raw_spec import Column, Table
-from trending_now.warehouse import RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS, Warehouse
+from core import raw_spec
+from core.raw_spec import Column, Table
+from core.warehouse import RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS, Warehouse
 
 # (schema, table) -> columns in dlt's order (child tables and dlt's bookkeeping columns included)
 RAW_TABLES: dict[tuple[str, str], tuple[Column, ...]] = {

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 import yaml
 
-from trending_now.config import PROJECT_ROOT, SECRET_NAMES, load_settings, parse_settings
-from trending_now.warehouse import Warehouse
+from core.config import PROJECT_ROOT, SECRET_NAMES, load_settings, parse_settings
+from core.warehouse import Warehouse
 
 
 @pytest.fixture

@@ -16,19 +16,19 @@ from typing import Any
 
 import pytest
 
-from tests.fakes.s3_server import running_s3_server
-from tests.trending_now import create_mart, mart_rows
-from trending_now.config import PROJECT_ROOT, Settings
-from trending_now.context import RunContext, StepResult
-from trending_now.export import export_parquet
-from trending_now.quality import QualityGateError, validate_mart
-from trending_now.snapshot import (
+from core.config import PROJECT_ROOT, Settings
+from core.context import RunContext, StepResult
+from publish.export import export_parquet
+from publish.snapshot import (
     STEP,
     SnapshotError,
     list_snapshots,
     restore_snapshot,
     snapshot,
 )
+from quality.validate import QualityGateError, validate_mart
+from tests.fakes.s3_server import running_s3_server
+from tests.trending_now import create_mart, mart_rows
 
 AS_OF = date(2026, 11, 20)
 EXPORT = "movies_tv_shows_enriched_2026-11-20.parquet"

@@ -1,0 +1,1 @@
+"""Delivery of the published mart: the versioned Parquet export and its DVC snapshot."""
