@@ -1,4 +1,4 @@
-"""Small helpers shared by the sources (extract/), the enrichment (enrich/) and the glue (trending_now/).
+"""Small helpers shared by every layer: the steps (extract/, enrich/, …) and the composition root (trending_now/).
 
 Core layer: this module imports nothing from the project, so anything may import it.
 """
