@@ -91,7 +91,7 @@ def dvc_config(settings: Settings) -> dict[str, Any]:
     if name == "local":
         remote: dict[str, Any] = {"url": str(settings.path("dvc.local_remote_path"))}
     else:
-        remote = {"url": s3_url(settings), "region": str(settings.get("aws.region", "us-east-1"))}
+        remote = {"url": s3_url(settings), "region": str(settings.require("aws.region"))}
         if settings.get("aws.endpoint_url"):
             remote["endpointurl"] = str(settings.get("aws.endpoint_url"))
     core: dict[str, Any] = {"remote": name, "analytics": False, "check_update": False, "autostage": False}

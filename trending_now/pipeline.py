@@ -101,7 +101,7 @@ def run_lock(ctx: RunContext) -> Iterator[None]:
     lock_dir = ctx.settings.path("warehouse.pipelines_dir")
     lock_dir.mkdir(parents=True, exist_ok=True)
     lock_path = Path(lock_dir) / f"run-{ctx.warehouse.target}.lock"
-    timeout = float(ctx.settings.get("run.lock_timeout_s", 0) or 0)
+    timeout = float(ctx.settings.get("run.lock_timeout_s") or 0)
     with open(lock_path, "a+") as handle:
         deadline = time.monotonic() + timeout
         while True:
