@@ -10,13 +10,17 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import date
+from pathlib import Path
 from typing import Any
 
-from core.config import ConfigError, Settings, load_settings
+from core.common import first_line
+from core.config import ConfigError, Secrets, Settings, load_settings
 from core.context import RunContext
-from core.metrics import StepRecord
+from core.metrics import StepRecord, last_run
 from core.redact import redact
+from trending_now.replay import ReplayServer
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
 
@@ -150,62 +154,88 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     )
 
 
+def _missing_baseline(settings: Settings) -> str | None:
+    """Why ``eval --set --check`` cannot gate: no accepted baseline for the configured provider (or None)."""
+    from enrich.runner import resolve_provider_name  # noqa: PLC0415 - keeps `--help` light
+    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+
+    provider = resolve_provider_name(settings)
+    baseline_path = settings.path("eval.baseline_path")
+    if provider in evaluation.read_baseline(baseline_path):
+        return None
+    return (
+        f"no accepted baseline for provider {provider} in {baseline_path}; "
+        "review the figures of `trending-now eval --set` and record them with --accept"
+    )
+
+
+@dataclass
+class EvalOutcome:
+    """What ``trending-now eval`` found: the evaluations, the gate's comparisons, the gate's complaint."""
+
+    evaluations: list[Any]
+    comparisons: list[Any] = field(default_factory=list)
+    problem: str | None = None
+
+
+def _evaluate_set(args: argparse.Namespace, settings: Settings) -> EvalOutcome:
+    """Run the provider on the evaluation set; with --check gate it, with --accept record it as baseline."""
+    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+
+    found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
+    outcome = EvalOutcome([found])
+    if args.check:
+        passed, outcome.comparisons, entry = evaluation.gate(settings, found)
+        if entry is not None and not passed:
+            regressed = ", ".join(c.metric for c in outcome.comparisons if c.regressed)
+            outcome.problem = (
+                f"{found.label()} regressed against the baseline ({entry['model']} prompt "
+                f"{entry['prompt_version']}): {regressed}"
+            )
+    if args.accept:
+        evaluation.accept(settings.path("eval.baseline_path"), found)
+    return outcome
+
+
+def _eval_json(outcome: EvalOutcome) -> str:
+    payload = [e.as_dict() for e in outcome.evaluations]
+    for item in payload:
+        item["comparisons"] = [c.__dict__ for c in outcome.comparisons]
+    return json.dumps(payload, indent=2, default=str)
+
+
+def _eval_text(outcome: EvalOutcome, accepted_in: Path | None) -> str:
+    """The evaluations as text; ``accepted_in`` names the baseline file when --accept recorded them."""
+    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+
+    lines = [evaluation.describe(found) for found in outcome.evaluations]
+    if not outcome.evaluations:
+        lines.append("no enrichment stored for the current inputs yet")
+    if outcome.comparisons:
+        lines.append("gate against the accepted baseline:")
+        lines.extend(c.line() for c in outcome.comparisons)
+    if accepted_in is not None:
+        lines.append(f"accepted as the {outcome.evaluations[0].provider} baseline in {accepted_in}")
+    return "\n".join(lines)
+
+
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
-    from pathlib import Path
+    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
 
-    from trending_now import evaluation
-
-    use_set = args.set is not None or args.check or args.accept
-    comparisons: list[Any] = []
-    problem = None
-    if use_set and args.check and not args.accept:
-        from enrich.runner import resolve_provider_name
-
-        provider = resolve_provider_name(settings)
-        baseline_path = settings.path("eval.baseline_path")
-        if provider not in evaluation.read_baseline(baseline_path):  # before any paid call
-            print(
-                f"error: eval: no accepted baseline for provider {provider} in {baseline_path}; "
-                "review the figures of `trending-now eval --set` and record them with --accept",
-                file=sys.stderr,
-            )
-            return 1
-    if use_set:
-        found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
-        if args.check:
-            passed, comparisons, entry = evaluation.gate(settings, found)
-            if entry is not None and not passed:
-                regressed = ", ".join(c.metric for c in comparisons if c.regressed)
-                problem = (
-                    f"{found.label()} regressed against the baseline ({entry['model']} prompt "
-                    f"{entry['prompt_version']}): {regressed}"
-                )
-        if args.accept:
-            evaluation.accept(settings.path("eval.baseline_path"), found)
-        evaluations = [found]
+    missing = _missing_baseline(settings) if args.check and not args.accept else None
+    if missing:  # before any paid call
+        print(f"error: eval: {missing}", file=sys.stderr)
+        return 1
+    if args.set is not None or args.check or args.accept:
+        outcome = _evaluate_set(args, settings)
     else:
-        evaluations = evaluation.evaluate_warehouse(settings, args.as_of)
-    evaluation.store(make_context(args, settings).warehouse, evaluations)
-    if args.json:
-        payload = [e.as_dict() for e in evaluations]
-        for item in payload:
-            item["comparisons"] = [c.__dict__ for c in comparisons] if use_set else []
-        print(json.dumps(payload, indent=2, default=str))
-    else:
-        if not evaluations:
-            print("no enrichment stored for the current inputs yet")
-        for found in evaluations:
-            print(evaluation.describe(found))
-        if comparisons:
-            print("gate against the accepted baseline:")
-            print("\n".join(c.line() for c in comparisons))
-        if args.accept:
-            print(
-                f"accepted as the {evaluations[0].provider} baseline in {settings.path('eval.baseline_path')}"
-            )
-    if problem:
-        print(f"error: eval: {problem}", file=sys.stderr)
+        outcome = EvalOutcome(evaluation.evaluate_warehouse(settings, args.as_of))
+    evaluation.store(make_context(args, settings).warehouse, outcome.evaluations)
+    accepted_in = settings.path("eval.baseline_path") if args.accept else None
+    print(_eval_json(outcome) if args.json else _eval_text(outcome, accepted_in))
+    if outcome.problem:
+        print(f"error: eval: {outcome.problem}", file=sys.stderr)
         return 1
     return 0
 
@@ -224,7 +254,7 @@ def make_context(
 
 
 def selected_steps(args: argparse.Namespace) -> list[Any]:
-    from trending_now import pipeline
+    from trending_now import pipeline  # noqa: PLC0415 - keeps `--help` light (imports every step)
 
     command = args.command
     if command in ("run", "demo"):
@@ -246,7 +276,7 @@ def run_and_report(
     ctx: RunContext, steps: Sequence[Any], report: bool
 ) -> tuple[list[StepRecord], str | None]:
     """Run ``steps``; with ``report`` (run, demo) write the run report afterwards, also when a step failed."""
-    from trending_now import pipeline
+    from trending_now import pipeline  # noqa: PLC0415 - keeps `--help` light (imports every step)
 
     try:
         records = pipeline.run_steps(ctx, steps)
@@ -261,7 +291,7 @@ def run_and_report(
 
 def write_run_report(ctx: RunContext) -> str | None:
     """The report's path (and S3 URI when uploaded); a report that cannot be written never fails the run."""
-    from trending_now.report import write_and_publish
+    from trending_now.report import write_and_publish  # noqa: PLC0415 - keeps `--help` light
 
     try:
         path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
@@ -299,45 +329,46 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
     print("\n".join(lines))
 
 
+def run_report(args: argparse.Namespace, settings: Settings) -> int:
+    """``trending-now report``: the last run's step metrics from ops.pipeline_runs."""
+    rows = last_run(make_context(args, settings).warehouse)
+    if args.json:
+        print(json.dumps(rows, indent=2, default=str))
+    elif not rows:
+        print("no run recorded yet in ops.pipeline_runs")
+    else:
+        for row in rows:
+            print(
+                f"{row['run_id']}  {row['step']:<26} {row['status']:<7} {row['duration_s']:>8.2f}s  "
+                f"in {row['rows_in']:>6}  out {row['rows_out']:>6}  quarantined {row['quarantined']}"
+            )
+    return 0
+
+
+def run_snapshots(args: argparse.Namespace, settings: Settings) -> int:
+    """``trending-now snapshot --list`` or ``--restore DATE``."""
+    from publish import snapshot  # noqa: PLC0415 - keeps `--help` light (DVC helpers)
+
+    if args.restore:
+        print(snapshot.restore_snapshot(settings, args.restore))
+        return 0
+    items = snapshot.list_snapshots(settings)
+    if not items:
+        print("no snapshot yet")
+    for item in items:
+        print(
+            f"{item.date}  {item.file}  md5 {item.md5}  {item.size:>10,} bytes  "
+            f"{'pushed' if item.pushed else 'not pushed'}  {'local' if item.local else 'remote only'}"
+        )
+    return 0
+
+
 def run_command(args: argparse.Namespace, settings: Settings) -> int:
-    if args.command == "report":
-        from core.metrics import last_run
-
-        rows = last_run(make_context(args, settings).warehouse)
-        if args.json:
-            print(json.dumps(rows, indent=2, default=str))
-        elif not rows:
-            print("no run recorded yet in ops.pipeline_runs")
-        else:
-            for row in rows:
-                print(
-                    f"{row['run_id']}  {row['step']:<26} {row['status']:<7} {row['duration_s']:>8.2f}s  "
-                    f"in {row['rows_in']:>6}  out {row['rows_out']:>6}  quarantined {row['quarantined']}"
-                )
-        return 0
-
+    commands = {"report": run_report, "demo": run_demo, "eval": run_eval}
     if args.command == "snapshot" and (args.list or args.restore):
-        from publish import snapshot
-
-        if args.list:
-            items = snapshot.list_snapshots(settings)
-            if not items:
-                print("no snapshot yet")
-            for item in items:
-                print(
-                    f"{item.date}  {item.file}  md5 {item.md5}  {item.size:>10,} bytes  "
-                    f"{'pushed' if item.pushed else 'not pushed'}  {'local' if item.local else 'remote only'}"
-                )
-        else:
-            print(snapshot.restore_snapshot(settings, args.restore))
-        return 0
-
-    if args.command == "demo":
-        return run_demo(args, settings)
-
-    if args.command == "eval":
-        return run_eval(args, settings)
-
+        return run_snapshots(args, settings)
+    if args.command in commands:
+        return commands[args.command](args, settings)
     ctx = make_context(args, settings)
     records, report = run_and_report(ctx, selected_steps(args), report=args.command == "run")
     print_summary(ctx, records, report)
@@ -350,8 +381,6 @@ def replay_settings(settings: Settings, overrides: dict[str, Any], target: str |
     The recorded samples need no real keys: TMDB and Guardian run their key-present code path with the
     value ``replay`` unless a real key is configured; Gemini is used only when a real key is set.
     """
-    from core.config import Secrets
-
     # One local host serves every recorded site, so the per-host politeness limit is lifted for it.
     replayed = settings.with_overrides(
         {**overrides, "warehouse.target": target or "duckdb", "reviews.per_host_rps": 50}
@@ -365,8 +394,7 @@ def replay_settings(settings: Settings, overrides: dict[str, Any], target: str |
 
 def run_demo(args: argparse.Namespace, settings: Settings) -> int:
     """The whole daily job against the replay server: real clients, real dlt loads, real dbt, DuckDB."""
-    from trending_now import pipeline
-    from trending_now.replay import ReplayServer
+    from trending_now import pipeline  # noqa: PLC0415 - keeps `--help` light (imports every step)
 
     with ReplayServer(settings.root / "data" / "samples") as server:
         demo = replay_settings(settings, server.settings_overrides(), args.target)
@@ -393,8 +421,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback, secrets scrubbed
-        from core.common import first_line
-        from trending_now.pipeline import RunLocked
+        from trending_now.pipeline import RunLocked  # noqa: PLC0415 - keeps `--help` light
 
         message = first_line(exc)
         if isinstance(exc, ConfigError):
