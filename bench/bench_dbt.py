@@ -80,7 +80,7 @@ def synthetic_reviews(count: int) -> list[dict[str, Any]]:
 def enrich(db: Path, loader: RawLoader) -> None:
     conn = duckdb.connect(str(db))
     try:
-        inputs = conn.execute(f"select id, source_data_hash from {ENRICHMENT_INPUT}").fetchall()  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
+        inputs = conn.execute(f"select id, source_data_hash from {ENRICHMENT_INPUT}").fetchall()  # nosec B608  # noqa: S608 - constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
         exists = conn.execute("select count(*) from information_schema.tables where table_schema = 'raw_enrichment'"
                               " and table_name = 'title_enrichments'").fetchone()[0]
         done = set(conn.execute("select id, source_data_hash from raw_enrichment.title_enrichments").fetchall()) \
@@ -126,8 +126,8 @@ def bench(size: int, base: Path) -> dict[str, Any]:
     mart_full = time.perf_counter() - start
     conn = duckdb.connect(str(db))
     try:
-        rows = conn.execute(f"select count(*) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
-        moved = conn.execute(f"select count(distinct data_ingestion_timestamp) from {MART}").fetchone()[0]  # nosec B608  # constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
+        rows = conn.execute(f"select count(*) from {MART}").fetchone()[0]  # nosec B608  # noqa: S608 - constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
+        moved = conn.execute(f"select count(distinct data_ingestion_timestamp) from {MART}").fetchone()[0]  # nosec B608  # noqa: S608 - constant identifiers: ENRICHMENT_INPUT, MART (core.dbt_relations)
     finally:
         conn.close()
     return {"size": size, "first": first, "incremental": incremental, "rows": rows, "changed": len(changed), "mart_incremental": mart_incremental, "mart_full": mart_full,

@@ -148,7 +148,7 @@ def settings_for(base: Path, jw: FakeJustWatch, sites: ReviewSites, gemini_url: 
 def mart_rows(ctx: RunContext) -> dict[str, Any]:
     if not ctx.warehouse.table_exists(*MART.split(".")):
         return {}
-    return {r["id"]: r["source_data_hash"] for r in ctx.warehouse.fetch_all(f"select id, source_data_hash from {MART}")}  # nosec B608  # constant identifiers: MART (this module)
+    return {r["id"]: r["source_data_hash"] for r in ctx.warehouse.fetch_all(f"select id, source_data_hash from {MART}")}  # nosec B608  # noqa: S608 - constant identifiers: MART (this module)
 
 
 def main() -> int:

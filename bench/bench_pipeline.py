@@ -217,7 +217,7 @@ def read_warehouse(db: Path) -> tuple[dict[str, dict[str, Any]], dict[str, tuple
         cur = conn.execute("select * from ops.pipeline_runs where run_id = ? order by started_at", [run_id])
         names = [d[0] for d in cur.description]
         steps = {row[names.index("step")]: dict(zip(names, row, strict=True)) for row in cur.fetchall()}
-        cur = conn.execute(f"select * from {MART} order by id")  # nosec B608  # constant identifiers: MART (this module)
+        cur = conn.execute(f"select * from {MART} order by id")  # nosec B608  # noqa: S608 - constant identifiers: MART (this module)
         mart = {row[0]: tuple(row) for row in cur.fetchall()}
     finally:
         conn.close()

@@ -67,7 +67,7 @@ def quarantine_broken_rows(
     if not warehouse.table_exists(spec.schema, spec.name):
         return 0
     condition = raw_spec.broken_sql(spec, as_of)
-    rows = warehouse.fetch_all(f"select * from {spec.relation} where {condition}")  # nosec B608  # identifiers and condition built from raw_spec, values bound
+    rows = warehouse.fetch_all(f"select * from {spec.relation} where {condition}")  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
     if not rows:
         return 0
     ensure_raw_tables(warehouse)
@@ -84,12 +84,12 @@ def quarantine_broken_rows(
         )
     columns = [c.name for c in RAW_TABLES[(quarantine.schema, quarantine.name)]]
     marks = ", ".join("?" for _ in columns)
-    parents = f"select _dlt_id from {spec.relation} where {condition}"  # nosec B608  # identifiers and condition built from raw_spec, values bound
+    parents = f"select _dlt_id from {spec.relation} where {condition}"  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
     statements = [
-        f"delete from {quarantine.relation} where record_key in ({', '.join('?' for _ in entries)})"  # nosec B608  # identifiers and condition built from raw_spec, values bound
+        f"delete from {quarantine.relation} where record_key in ({', '.join('?' for _ in entries)})"  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
     ]
     statements += [
-        f"delete from {spec.schema}.{spec.name}__{child.name} where _dlt_parent_id in ({parents})"  # nosec B608  # identifiers and condition built from raw_spec, values bound
+        f"delete from {spec.schema}.{spec.name}__{child.name} where _dlt_parent_id in ({parents})"  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
         for child in spec.children
     ]
     with warehouse.connect() as conn:
@@ -99,13 +99,13 @@ def quarantine_broken_rows(
         cur.execute(warehouse._paramstyle(statements[0]), [e[0] for e in entries])
         cur.executemany(
             warehouse._paramstyle(
-                f"insert into {quarantine.relation} ({', '.join(columns)}) values ({marks})"  # nosec B608  # identifiers and condition built from raw_spec, values bound
+                f"insert into {quarantine.relation} ({', '.join(columns)}) values ({marks})"  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
             ),
             entries,
         )
         for sql in statements[1:]:
             cur.execute(sql)
-        cur.execute(f"delete from {spec.relation} where {condition}")  # nosec B608  # identifiers and condition built from raw_spec, values bound
+        cur.execute(f"delete from {spec.relation} where {condition}")  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
         if warehouse.target == "duckdb":
             cur.execute("commit")
     return len(entries)

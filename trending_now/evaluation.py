@@ -36,9 +36,12 @@ from core.config import ConfigError, Settings
 from core.dbt_relations import relation
 from core.metrics import utcnow
 from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
+from enrich import prompt
 from enrich.inputs import TitleInput, parse_genres, parse_input_row
 from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
 from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
+from enrich.ratelimit import TokenBucket
+from enrich.runner import Budget, Job, JobRunner, RunnerConfig, make_provider
 from enrich.schema import split_sentences
 from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
 
@@ -61,6 +64,8 @@ METRICS: dict[str, str] = {
     "expected_met_rate": "higher",
 }
 COUNTS = ("titles", "failures", "validation_retries", "score_titles", "calls")
+MIN_RATED_REVIEWS = 2  # a title's critics' mean counts for the score metrics from this many rated reviews
+MIN_RANKED_PAIRS = 3  # Spearman's correlation needs at least this many pairs
 
 # The mood vocabulary: every vibe tag the project's rules know (the heuristic's keyword and genre tags).
 VIBE_VOCABULARY: frozenset[str] = frozenset([tag for _, tag in TAG_RULES] + list(GENRE_TAGS.values()))
@@ -86,19 +91,23 @@ STOPWORDS = _words(
     through thus to too under until up upon us very was we well were what when where whether which while
     who whom whose why will with within without would yet you your yours"""
 )
-_WORD = re.compile(r"[a-z0-9][a-z0-9'’-]*")
+_QUOTE = "\u2019"  # the typographic apostrophe reviews use ("critic\u2019s")
+_WORD = re.compile(r"[a-z0-9][a-z0-9'\u2019-]*")
+_SHORTEST_IES_PLURAL = 5  # "flies" -> "fly"; "ties" -> "tie" (the plain -s rule)
+_SHORTEST_S_PLURAL = 4  # "films" -> "film"; "gas" stays
+_SHORTEST_CONTENT_WORD = 3
 _NO_REVIEWS = re.compile(r"\b(no|not any|zero)\b[^.]*\breviews?\b|\bnot (been )?reviewed\b|\bunreviewed\b")
 
 
 # ---- pure metrics -------------------------------------------------------------------------------------
 def _stem(word: str) -> str:
-    word = word.strip("'’-")
-    for suffix in ("'s", "’s"):
+    word = word.strip("'-" + _QUOTE)
+    for suffix in ("'s", _QUOTE + "s"):
         if word.endswith(suffix):
             word = word[: -len(suffix)]
-    if len(word) > 4 and word.endswith("ies"):
+    if len(word) >= _SHORTEST_IES_PLURAL and word.endswith("ies"):
         return word[:-3] + "y"
-    if len(word) > 3 and word.endswith("s") and not word.endswith("ss"):
+    if len(word) >= _SHORTEST_S_PLURAL and word.endswith("s") and not word.endswith("ss"):
         return word[:-1]
     return word
 
@@ -106,7 +115,7 @@ def _stem(word: str) -> str:
 def content_words(text: str) -> set[str]:
     """Lowercase, stemmed words that carry content (stopwords and one/two-letter words dropped)."""
     words = (_stem(w) for w in _WORD.findall(text.lower()))
-    return {w for w in words if len(w) > 2 and w not in STOPWORDS}
+    return {w for w in words if len(w) >= _SHORTEST_CONTENT_WORD and w not in STOPWORDS}
 
 
 def source_words(title: TitleInput) -> set[str]:
@@ -150,7 +159,7 @@ def _ranks(values: Sequence[float]) -> list[float]:
 
 def spearman(xs: Sequence[float], ys: Sequence[float]) -> float | None:
     """Spearman's rank correlation (Pearson over average ranks); None below 3 pairs or with no variance."""
-    if len(xs) != len(ys) or len(xs) < 3:
+    if len(xs) != len(ys) or len(xs) < MIN_RANKED_PAIRS:
         return None
     rx, ry = _ranks(xs), _ranks(ys)
     mx, my = sum(rx) / len(rx), sum(ry) / len(ry)
@@ -242,6 +251,70 @@ def expect(title: TitleInput, score_margin: float) -> Expectation:
     return Expectation(score_range, mapped_source_genres(title), says_no_reviews=not title.reviews)
 
 
+def _rate(hits: int, total: int) -> float | None:
+    return round(hits / total, 4) if total else None
+
+
+def _rounded(value: float | None) -> float | None:
+    return None if value is None else round(value, 4)
+
+
+@dataclass
+class _Tally:
+    """Running counts behind :func:`score_enrichments`, one title at a time."""
+
+    titles: int = 0
+    genre_titles: int = 0
+    genre_hits: int = 0
+    secondary: int = 0
+    secondary_ok: int = 0
+    tags: int = 0
+    tags_ok: int = 0
+    grounded: int = 0
+    sentences: int = 0
+    llm: list[float] = field(default_factory=list)
+    critics: list[float] = field(default_factory=list)
+    met: int = 0
+    checked: int = 0
+
+    def add(self, title: TitleInput, enriched: Enriched, min_overlap: float) -> None:
+        self.titles += 1
+        allowed = mapped_source_genres(title)
+        if allowed:
+            self.genre_titles += 1
+            self.genre_hits += enriched.primary_genre in allowed
+        self.secondary += len(enriched.secondary_genres)
+        self.secondary_ok += sum(g in PRIMARY_GENRES for g in enriched.secondary_genres)
+        self.tags += len(enriched.vibe_tags)
+        self.tags_ok += sum(t.lower() in VIBE_VOCABULARY for t in enriched.vibe_tags)
+        grounded, sentences = grounded_sentences(enriched.review_summary, title, min_overlap)
+        self.grounded += grounded
+        self.sentences += sentences
+        mean, rated = critic_score(title)
+        if mean is not None and rated >= MIN_RATED_REVIEWS:
+            self.llm.append(enriched.score)
+            self.critics.append(mean)
+
+    def expect(self, expectation: Expectation, enriched: Enriched) -> None:
+        met, checked = expectation.check(enriched)
+        self.met += met
+        self.checked += checked
+
+    def metrics(self) -> dict[str, Any]:
+        pairs = zip(self.llm, self.critics, strict=True)
+        mae = sum(abs(a - b) for a, b in pairs) / len(self.llm) if self.llm else None
+        return {
+            "titles": self.titles,
+            "primary_genre_in_source_rate": _rate(self.genre_hits, self.genre_titles),
+            "secondary_genres_in_vocabulary_rate": _rate(self.secondary_ok, self.secondary),
+            "vibe_tags_in_vocabulary_rate": _rate(self.tags_ok, self.tags),
+            "score_titles": len(self.llm),
+            "score_mae": _rounded(mae),
+            "score_spearman": _rounded(spearman(self.llm, self.critics)),
+            "summary_grounding_rate": _rate(self.grounded, self.sentences),
+        }
+
+
 def score_enrichments(
     pairs: Iterable[tuple[TitleInput, Enriched]],
     *,
@@ -249,49 +322,14 @@ def score_enrichments(
     expectations: dict[str, Expectation] | None = None,
 ) -> dict[str, Any]:
     """The quality metrics of enriched titles (operational figures are added by the caller)."""
-    titles = genre_titles = genre_hits = 0
-    secondary = secondary_ok = tags = tags_ok = 0
-    grounded = sentences = 0
-    llm: list[float] = []
-    critics: list[float] = []
-    met = checked = 0
+    tally = _Tally()
     for title, enriched in pairs:
-        titles += 1
-        allowed = mapped_source_genres(title)
-        if allowed:
-            genre_titles += 1
-            genre_hits += enriched.primary_genre in allowed
-        secondary += len(enriched.secondary_genres)
-        secondary_ok += sum(g in PRIMARY_GENRES for g in enriched.secondary_genres)
-        tags += len(enriched.vibe_tags)
-        tags_ok += sum(t.lower() in VIBE_VOCABULARY for t in enriched.vibe_tags)
-        g, n = grounded_sentences(enriched.review_summary, title, min_overlap)
-        grounded, sentences = grounded + g, sentences + n
-        mean, rated = critic_score(title)
-        if mean is not None and rated >= 2:
-            llm.append(enriched.score)
-            critics.append(mean)
+        tally.add(title, enriched, min_overlap)
         if expectations and title.id in expectations:
-            m, c = expectations[title.id].check(enriched)
-            met, checked = met + m, checked + c
-
-    def rate(hits: int, total: int) -> float | None:
-        return round(hits / total, 4) if total else None
-
-    mae = sum(abs(a - b) for a, b in zip(llm, critics, strict=True)) / len(llm) if llm else None
-    rho = spearman(llm, critics)
-    metrics: dict[str, Any] = {
-        "titles": titles,
-        "primary_genre_in_source_rate": rate(genre_hits, genre_titles),
-        "secondary_genres_in_vocabulary_rate": rate(secondary_ok, secondary),
-        "vibe_tags_in_vocabulary_rate": rate(tags_ok, tags),
-        "score_titles": len(llm),
-        "score_mae": None if mae is None else round(mae, 4),
-        "score_spearman": None if rho is None else round(rho, 4),
-        "summary_grounding_rate": rate(grounded, sentences),
-    }
+            tally.expect(expectations[title.id], enriched)
+    metrics = tally.metrics()
     if expectations is not None:
-        metrics["expected_met_rate"] = rate(met, checked)
+        metrics["expected_met_rate"] = _rate(tally.met, tally.checked)
     return metrics
 
 
@@ -411,7 +449,7 @@ def store(warehouse: Warehouse, evaluations: Sequence[Evaluation]) -> None:
             )
         )
     markers = ", ".join("?" for _ in COLUMNS)
-    warehouse.executemany(f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", rows)  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module); values are bound
+    warehouse.executemany(f"insert into {TABLE} ({', '.join(COLUMNS)}) values ({markers})", rows)  # nosec B608  # noqa: S608 - constant identifiers: TABLE, COLUMNS (this module); values are bound
 
 
 def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
@@ -419,7 +457,7 @@ def history(warehouse: Warehouse, limit: int = 20) -> list[dict[str, Any]]:
     if not warehouse.table_exists(OPS, "enrichment_evals"):
         return []
     return warehouse.fetch_all(
-        f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module); the limit is int()
+        f"select {', '.join(COLUMNS)} from {TABLE} order by evaluated_at desc limit {int(limit)}"  # nosec B608  # noqa: S608 - constant identifiers: TABLE, COLUMNS (this module); the limit is int()
     )
 
 
@@ -428,7 +466,7 @@ def for_run(warehouse: Warehouse, run_id: str) -> list[dict[str, Any]]:
     if not warehouse.table_exists(OPS, "enrichment_evals"):
         return []
     return warehouse.fetch_all(
-        f"select {', '.join(COLUMNS)} from {TABLE} where run_id = ? order by provider, model, prompt_version",  # nosec B608  # constant identifiers: TABLE, COLUMNS (this module)
+        f"select {', '.join(COLUMNS)} from {TABLE} where run_id = ? order by provider, model, prompt_version",  # nosec B608  # noqa: S608 - constant identifiers: TABLE, COLUMNS (this module)
         [run_id],
     )
 
@@ -438,7 +476,7 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
     """Validation retries the enrich step reported per (provider, model, prompt_version), from ops.pipeline_runs."""
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return {}
-    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"  # nosec B608  # constant identifiers: OPS (core.warehouse)
+    sql = f"select details from {OPS}.pipeline_runs where step = 'enrich_titles' and status = 'ok'"  # nosec B608  # noqa: S608 - constant identifiers: OPS (core.warehouse)
     rows = warehouse.fetch_all(sql + (" and as_of = ?" if as_of else ""), [as_of] if as_of else [])
     totals: dict[tuple[str, str, str], int] = {}
     for row in rows:
@@ -454,42 +492,58 @@ def _retries_by_label(warehouse: Warehouse, as_of: date | None) -> dict[tuple[st
 def _latest_as_of(warehouse: Warehouse) -> date | None:
     if not warehouse.table_exists(OPS, "pipeline_runs"):
         return None
-    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")  # nosec B608  # constant identifiers: OPS (core.warehouse)
+    rows = warehouse.fetch_all(f"select max(as_of) as as_of from {OPS}.pipeline_runs")  # nosec B608  # noqa: S608 - constant identifiers: OPS (core.warehouse)
     return rows[0]["as_of"] if rows and rows[0]["as_of"] else None
 
 
-def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Evaluation]:
-    """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
-    warehouse = Warehouse(settings)
-    for schema, table in (
-        (INPUT.schema, INPUT.name),
-        (RAW_ENRICHMENT, "title_enrichments"),
-    ):
+def _require_tables(warehouse: Warehouse) -> None:
+    for schema, table in ((INPUT.schema, INPUT.name), (RAW_ENRICHMENT, "title_enrichments")):
         if not warehouse.table_exists(schema, table):
             raise RuntimeError(f"{schema}.{table} does not exist: run the pipeline (trending-now run) first")
-    min_overlap = float(settings.require("eval.grounding_min_overlap"))
+
+
+def _stored_by_label(warehouse: Warehouse) -> dict[tuple[str, str, str], list[dict[str, Any]]]:
+    """The current inputs joined to their stored enrichments, per (provider, model, prompt_version)."""
     rows = warehouse.fetch_all(
-        f"select i.*, e.status, e.review_summary, e.score, e.vibe_tags, e.primary_genre, e.secondary_genres, "  # nosec B608  # constant identifiers: INPUTS, ENRICHMENTS (this module)
+        f"select i.*, e.status, e.review_summary, e.score, e.vibe_tags, e.primary_genre, e.secondary_genres, "  # nosec B608  # noqa: S608 - constant identifiers: INPUTS, ENRICHMENTS (this module)
         f"e.cost_usd, e.provider, e.model, e.prompt_version from {INPUTS} i join {ENRICHMENTS} e "
         "on e.id = i.id and e.source_data_hash = i.source_data_hash order by i.id"
     )
     groups: dict[tuple[str, str, str], list[dict[str, Any]]] = {}
     for row in rows:
         groups.setdefault((row["provider"], row["model"], row["prompt_version"]), []).append(row)
+    return groups
+
+
+def _group_metrics(group: list[dict[str, Any]], min_overlap: float, retries: int) -> dict[str, Any]:
+    """Quality and operational metrics of one label's stored rows (a title counts as failed only without
+    an ok row)."""
+    ok = {r["id"]: r for r in group if r["status"] == "ok"}
+    failed = {r["id"] for r in group if r["status"] != "ok"} - set(ok)
+    pairs = [(parse_input_row(r), Enriched.from_row(r)) for r in ok.values()]
+    metrics = score_enrichments(pairs, min_overlap=min_overlap)
+    cost = sum(float(r["cost_usd"] or 0) for r in group)
+    return metrics | operational(len(ok), len(failed), retries, cost, 0)
+
+
+def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Evaluation]:
+    """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
+    warehouse = Warehouse(settings)
+    _require_tables(warehouse)
+    min_overlap = float(settings.require("eval.grounding_min_overlap"))
+    groups = _stored_by_label(warehouse)
     as_of = as_of or _latest_as_of(warehouse)
     retries = _retries_by_label(warehouse, as_of)
-    evaluations = []
-    for (provider, model, version), group in sorted(groups.items()):
-        ok = {r["id"]: r for r in group if r["status"] == "ok"}
-        failed = {r["id"] for r in group if r["status"] != "ok"} - set(ok)
-        pairs = [(parse_input_row(r), Enriched.from_row(r)) for r in ok.values()]
-        metrics = score_enrichments(pairs, min_overlap=min_overlap)
-        cost = sum(float(r["cost_usd"] or 0) for r in group)
-        metrics |= operational(len(ok), len(failed), retries.get((provider, model, version), 0), cost, 0)
-        evaluations.append(
-            Evaluation("warehouse", provider, model, version, as_of, warehouse.target, metrics)
+    return [
+        Evaluation(
+            "warehouse",
+            *label,
+            as_of,
+            warehouse.target,
+            _group_metrics(group, min_overlap, retries.get(label, 0)),
         )
-    return evaluations
+        for label, group in sorted(groups.items())
+    ]
 
 
 def evaluate_run(settings: Settings, run_id: str, as_of: date | None) -> list[Evaluation]:
@@ -520,7 +574,7 @@ def load_set(path: Path) -> tuple[list[TitleInput], dict[str, Expectation]]:
 def build_set(warehouse: Warehouse, score_margin: float) -> dict[str, Any]:
     """The evaluation set from the enrichment inputs a demo run built from data/samples (fixed inputs,
     expected ranges derived by :func:`expect`)."""
-    rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")  # nosec B608  # constant identifiers: INPUTS (this module)
+    rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")  # nosec B608  # noqa: S608 - constant identifiers: INPUTS (this module)
     items = []
     for row in rows:
         title = parse_input_row(row)
@@ -568,9 +622,6 @@ def run_provider(
 ) -> tuple[str, str, dict[str, Enriched], dict[str, Any]]:
     """Enrich ``titles`` with the configured provider through the runner's own job logic (budget, rate
     limit, retries); nothing is written to the side table. Returns provider, model, results, operations."""
-    from enrich.ratelimit import TokenBucket
-    from enrich.runner import Budget, Job, JobRunner, RunnerConfig, make_provider
-
     config = RunnerConfig.from_settings(settings)
     provider = _CountingProvider(make_provider(settings))
     limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
@@ -606,8 +657,6 @@ def run_provider(
 
 def evaluate_set(settings: Settings, path: Path | None = None, as_of: date | None = None) -> Evaluation:
     """Run the configured provider on the evaluation set and score it."""
-    from enrich.prompt import PROMPT_VERSION
-
     path = path or settings.path("eval.set_path")
     titles, expectations = load_set(path)
     provider, model, results, ops = run_provider(settings, titles)
@@ -623,7 +672,7 @@ def evaluate_set(settings: Settings, path: Path | None = None, as_of: date | Non
         "eval_set",
         provider,
         model,
-        PROMPT_VERSION,
+        prompt.PROMPT_VERSION,  # read at call time (a test changes it)
         as_of,
         Warehouse(settings).target,
         metrics,
