@@ -30,7 +30,7 @@ from extract.justwatch.pipeline import extract_releases
 from extract.reviews.pipeline import extract_reviews
 from publish.export import export_parquet
 from publish.snapshot import snapshot
-from quality.validate import validate_mart
+from quality.step import validate_mart
 from transform import dbt_steps
 from trending_now import thresholds
 

@@ -26,7 +26,7 @@ from publish.snapshot import (
     restore_snapshot,
     snapshot,
 )
-from quality.validate import QualityGateError, validate_mart
+from quality.step import QualityGateError, validate_mart
 from tests.fakes.s3_server import running_s3_server
 from tests.trending_now import create_mart, mart_rows
 

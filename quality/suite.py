@@ -1,0 +1,238 @@
+"""What the gate checks on ``marts.movies_tv_shows_enriched``, as plain data, and what it found.
+
+The checks are derived from the mart's contract (:mod:`core.mart_schema`: column names and order, the dbt
+column tests with their bounds) plus the formats the contract cannot state (id, score text, hash, JSON
+shapes). Each :class:`Check` names a Great Expectations expectation class and its arguments;
+:mod:`quality.adapter` turns them into a GX suite and runs it. Nothing here imports Great Expectations.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from core.mart_schema import (
+    JSON_COLUMNS,
+    MART_COLUMN_NAMES,
+    MART_COLUMN_SPECS,
+    MART_NAME,
+    STRING_COLUMNS,
+    ColumnTest,
+    MartColumn,
+)
+
+SUITE_NAME = f"{MART_NAME}_gate"
+EARLIEST_INGESTION = datetime(2020, 1, 1, tzinfo=UTC)
+SAMPLE_SIZE = 5  # unexpected values kept per failed expectation
+SAMPLE_CHARS = 80  # longest value text in a message or a report
+
+CAST_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["name"],
+        "properties": {"name": {"type": "string"}, "character": {"type": ["string", "null"]}},
+    },
+}
+DIRECTORS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {"type": "object", "required": ["name"], "properties": {"name": {"type": "string"}}},
+}
+REVIEWS_SCHEMA: dict[str, Any] = {
+    "type": "array",
+    "items": {
+        "type": "object",
+        "required": ["source_name", "review_text"],
+        "properties": {
+            "source_name": {"type": "string"},
+            "author": {"type": ["string", "null"]},
+            "review_text": {"type": "string"},
+            "original_score": {"type": ["string", "null"]},
+            "score_normalized": {"type": ["number", "null"], "minimum": 0, "maximum": 10},
+            "review_url": {"type": ["string", "null"]},
+        },
+    },
+}
+JSON_SCHEMAS = {"cast_members": CAST_SCHEMA, "directors": DIRECTORS_SCHEMA, "scraped_reviews": REVIEWS_SCHEMA}
+
+
+@dataclass(frozen=True)
+class GateThresholds:
+    """What the suite's table-level and time-dependent bounds are computed from."""
+
+    as_of: date
+    min_rows: int = 1
+    now: datetime = field(default_factory=lambda: datetime.now(UTC))
+
+    @property
+    def min_row_count(self) -> int:
+        return max(int(self.min_rows), 0)
+
+    def years_ahead(self, years: int) -> int:
+        """dbt's ``extract(year from current_date) + years`` (``max_years_ahead``), for a backfill too."""
+        return max(self.now.date(), self.as_of).year + int(years)
+
+    @property
+    def latest_ingestion(self) -> datetime:
+        """A row cannot have been ingested after the run (wall clock, or the end of ``as_of`` for backfills)."""
+        end_of_as_of = datetime.combine(self.as_of, time.max, tzinfo=UTC)
+        return max(self.now, end_of_as_of) + timedelta(days=1)
+
+
+@dataclass(frozen=True)
+class Check:
+    """One expectation of the gate: the GX class (``ExpectColumnValuesToNotBeNull``), its arguments, and
+    the short name of the property checked (``not_null``) that reports and errors group by."""
+
+    expectation: str
+    check: str
+    kwargs: dict[str, Any]
+
+
+def _column(expectation: str, check: str, column: str, **kwargs: Any) -> Check:
+    return Check(expectation, check, {"column": column, **kwargs})
+
+
+def _range_check(column: str, bounds: ColumnTest, thresholds: GateThresholds) -> Check:
+    """dbt's ``value_in_range``; ``max_years_ahead`` is a bound relative to the run's year."""
+    args = bounds.arguments
+    high = args.get("max_value")
+    if args.get("max_years_ahead") is not None:
+        high = thresholds.years_ahead(args["max_years_ahead"])
+    return _column(
+        "ExpectColumnValuesToBeBetween", "range", column, min_value=args.get("min_value"), max_value=high
+    )
+
+
+def column_contract_checks(column: MartColumn, thresholds: GateThresholds) -> list[Check]:
+    """One column's contract tests: not_null, unique, accepted_values, value_in_range."""
+    found: list[Check] = []
+    if column.not_null:
+        found.append(_column("ExpectColumnValuesToNotBeNull", "not_null", column.name))
+    if column.test("unique"):
+        found.append(_column("ExpectColumnValuesToBeUnique", "unique", column.name))
+    if accepted := column.test("accepted_values"):
+        values = list(accepted.arguments["values"])
+        found.append(_column("ExpectColumnValuesToBeInSet", "accepted_values", column.name, value_set=values))
+    if bounds := column.test("value_in_range"):
+        found.append(_range_check(column.name, bounds, thresholds))
+    return found
+
+
+def contract_checks(thresholds: GateThresholds) -> list[Check]:
+    """The dbt contract's own column tests, read from the mart's yml through :mod:`core.mart_schema`: one
+    owner for every bound the gate checks."""
+    return [check for column in MART_COLUMN_SPECS for check in column_contract_checks(column, thresholds)]
+
+
+def format_checks(thresholds: GateThresholds) -> list[Check]:
+    """Formats and types the contract cannot state."""
+    return [
+        _column("ExpectColumnValuesToMatchRegex", "id_format", "id", regex=r"^t[ms]\d+$"),
+        _column("ExpectColumnValuesToBeInTypeList", "types", "release_year", type_list=["int"]),
+        _column(
+            "ExpectColumnValuesToMatchRegex", "rotten_tomatoes", "rotten_tomatoes_rating", regex=r"^\d{1,3}%$"
+        ),
+        _column("ExpectColumnValuesToMatchRegex", "hash", "source_data_hash", regex=r"^[0-9a-f]{32,128}$"),
+        _column("ExpectColumnValuesToBeOfType", "timestamp", "data_ingestion_timestamp", type_="datetime"),
+        _column(
+            "ExpectColumnValuesToBeBetween",
+            "timestamp",
+            "data_ingestion_timestamp",
+            min_value=EARLIEST_INGESTION,
+            max_value=thresholds.latest_ingestion,
+        ),
+    ]
+
+
+def string_checks() -> list[Check]:
+    return [_column("ExpectColumnValuesToBeOfType", "types", c, type_="str") for c in STRING_COLUMNS]
+
+
+def json_checks() -> list[Check]:
+    """Each JSON column parses and has the shape the app reads."""
+    found: list[Check] = []
+    for column in JSON_COLUMNS:
+        found.append(_column("ExpectColumnValuesToBeJsonParseable", "json", column))
+        found.append(
+            _column(
+                "ExpectColumnValuesToMatchJsonSchema", "json_shape", column, json_schema=JSON_SCHEMAS[column]
+            )
+        )
+    return found
+
+
+def gate_checks(thresholds: GateThresholds) -> list[Check]:
+    """The whole gate, in the order its results are reported."""
+    return [
+        Check("ExpectTableColumnsToMatchOrderedList", "columns", {"column_list": list(MART_COLUMN_NAMES)}),
+        Check("ExpectTableRowCountToBeBetween", "row_count", {"min_value": thresholds.min_row_count}),
+        *contract_checks(thresholds),
+        *format_checks(thresholds),
+        *string_checks(),
+        *json_checks(),
+    ]
+
+
+# ---- what the gate found ----------------------------------------------------------------------------------
+def short(value: Any) -> str:
+    """A value's repr for a message or a report: NaN shown as None, at most :data:`SAMPLE_CHARS`."""
+    if isinstance(value, float) and math.isnan(value):
+        value = None
+    text = repr(value)
+    return text if len(text) <= SAMPLE_CHARS else text[: SAMPLE_CHARS - 1] + "…"
+
+
+@dataclass
+class ExpectationOutcome:
+    """One evaluated expectation, reduced to what a report or an error line needs."""
+
+    expectation: str
+    kwargs: dict[str, Any]
+    success: bool
+    check: str = ""  # the short name of the property checked (``meta.check``), e.g. ``not_null``
+    observed_value: Any = None
+    element_count: int | None = None
+    unexpected_count: int | None = None
+    unexpected_sample: list[Any] = field(default_factory=list)
+    exception: str | None = None
+
+    @property
+    def column(self) -> str | None:
+        return self.kwargs.get("column")
+
+    def _head(self) -> str:
+        args = [str(self.column)] if self.column else []
+        args += [f"{k}={short(v)}" for k, v in self.kwargs.items() if k not in ("column", "json_schema")]
+        return f"{self.expectation}({', '.join(args)})"
+
+    def _result(self) -> str:
+        if self.exception:
+            return f"could not be evaluated: {self.exception}"
+        if self.unexpected_count is not None:
+            of = f" of {self.element_count}" if self.element_count is not None else ""
+            sample = ", ".join(short(v) for v in self.unexpected_sample)
+            return f"{self.unexpected_count}{of} unexpected, e.g. [{sample}]"
+        return f"observed {short(self.observed_value)}"
+
+    def describe(self) -> str:
+        """``expect_column_values_to_not_be_null(title): 1 of 3 unexpected, e.g. [None]``."""
+        return f"{self._head()}: {self._result()}"
+
+
+@dataclass
+class ValidationOutcome:
+    success: bool
+    rows: int
+    thresholds: GateThresholds
+    results: list[ExpectationOutcome]
+
+    @property
+    def evaluated(self) -> int:
+        return len(self.results)
+
+    @property
+    def failures(self) -> list[ExpectationOutcome]:
+        return [r for r in self.results if not r.success]
