@@ -10,6 +10,7 @@ from __future__ import annotations
 import logging
 from collections import Counter
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from datetime import date, timedelta
 from typing import Any
 
@@ -84,34 +85,101 @@ def require_subjects_model(ctx: RunContext) -> None:
         )
 
 
-def extract_reviews(ctx: RunContext) -> StepResult:
-    settings = ReviewsSettings.from_settings(ctx.settings)
-    warehouse = ctx.warehouse
-    require_subjects_model(ctx)
-    horizon = settings.refresh_horizon
-    since = min(ctx.window_start, ctx.as_of - timedelta(days=horizon + 1))
-    rows = schedule.read_candidates(warehouse, since)
-    states = schedule.read_states(warehouse, since)
-    enabled = [s for s in SOURCES if settings.is_enabled(s)]
+@dataclass
+class Plan:
+    """Today's work: the titles due (with each source's reason), counted per source and per reason."""
+
+    since: date
+    listed: int
+    states: Any
+    subjects: list[Subject]
+    bad_subjects: list[QuarantineEntry]
+    due: dict[str, dict[str, str]]
+    due_per_source: Counter[str]
+    reasons: Counter[str]
+
+
+def plan_day(ctx: RunContext, settings: ReviewsSettings) -> Plan:
+    """Read the listed titles and their fetch states from the warehouse and decide what is due today."""
+    since = min(ctx.window_start, ctx.as_of - timedelta(days=settings.refresh_horizon + 1))
+    rows = schedule.read_candidates(ctx.warehouse, since)
+    states = schedule.read_states(ctx.warehouse, since)
     planned = schedule.plan(rows, states, ctx.as_of, ctx.window_start, settings, SOURCES)
     if ctx.limit is not None:
         planned = planned[: max(0, ctx.limit)]
     subjects, bad_subjects = subjects_from_rows((p.row for p in planned), ctx.as_of)
-    due = {p.row["title_id"]: p.reasons for p in planned}
-    due_per_source = Counter(source for p in planned for source in p.reasons if source in enabled)
-    reasons = Counter(reason for p in planned for reason in p.reasons.values())
-    total = len(subjects)
-    ctx.progress(
-        f"reviews: {total} title(s) due ({reasons.get('new', 0)} new fetches, {reasons.get('refresh', 0)} refreshes) "
-        f"of {len(rows)} listed since {since}"
-    )
+    enabled = {s for s in SOURCES if settings.is_enabled(s)}
+    return Plan(since, len(rows), states, subjects, bad_subjects, *due_counts(planned, enabled))
 
-    day = schedule.budget_day(settings, ctx.as_of)
-    used_before = schedule.used_on(warehouse, day)
-    remaining = {s: max(0, settings.daily_budget(s) - used_before.get(s, 0)) for s in SOURCES}
-    reserved = schedule.reservation(settings, remaining, {s: due_per_source.get(s, 0) for s in SOURCES})
-    if subjects:
-        schedule.write_used(warehouse, day, {s: used_before.get(s, 0) + reserved[s] for s in SOURCES})
+
+def due_counts(
+    planned: list[schedule.Planned], enabled: set[str]
+) -> tuple[dict[str, dict[str, str]], Counter[str], Counter[str]]:
+    """Per title its sources' reasons; titles due per enabled source; fetches due per reason."""
+    due = {p.row["title_id"]: p.reasons for p in planned}
+    per_source = Counter(source for p in planned for source in p.reasons if source in enabled)
+    per_reason = Counter(reason for p in planned for reason in p.reasons.values())
+    return due, per_source, per_reason
+
+
+@dataclass
+class Ledger:
+    """The requests each source may make today: what earlier runs used, what this run reserves."""
+
+    day: date
+    used_before: dict[str, int]
+    reserved: dict[str, int]
+
+    @classmethod
+    def reserve(cls, ctx: RunContext, settings: ReviewsSettings, plan: Plan) -> Ledger:
+        day = schedule.budget_day(settings, ctx.as_of)
+        used_before = schedule.used_on(ctx.warehouse, day)
+        remaining = {s: max(0, settings.daily_budget(s) - used_before.get(s, 0)) for s in SOURCES}
+        due = {s: plan.due_per_source.get(s, 0) for s in SOURCES}
+        ledger = cls(day, used_before, schedule.reservation(settings, remaining, due))
+        if plan.subjects:
+            ledger.write(ctx, ledger.reserved)
+        return ledger
+
+    def write(self, ctx: RunContext, this_run: Mapping[str, int]) -> None:
+        """Record today's use: the earlier runs' plus ``this_run``'s (reserved first, then spent)."""
+        used = {s: self.used_before.get(s, 0) + this_run[s] for s in SOURCES}
+        schedule.write_used(ctx.warehouse, self.day, used)
+
+    def details(
+        self, settings: ReviewsSettings, spent: Mapping[str, int], plan: Plan, per_source: Mapping[str, Any]
+    ) -> dict[str, dict[str, Any]]:
+        return {
+            s: {
+                "day": self.day.isoformat(),
+                "daily_budget": settings.daily_budget(s),
+                "used_before": self.used_before.get(s, 0),
+                "reserved": self.reserved[s],
+                "used": spent[s],
+                "used_today": self.used_before.get(s, 0) + spent[s],
+                "due": plan.due_per_source.get(s, 0),
+                "deferred": per_source[s]["deferred"],
+            }
+            for s in SOURCES
+        }
+
+
+@dataclass
+class Harvest:
+    """What the harvester brought back, and the requests each source spent."""
+
+    per_source: dict[str, Any]
+    reviews_out: int
+    quarantined: int
+    titles_with_reviews: int
+    stopped: dict[str, str]
+    spent: dict[str, int]
+
+
+def harvest(ctx: RunContext, settings: ReviewsSettings, plan: Plan, ledger: Ledger) -> Harvest:
+    """Fetch the due titles' reviews within the reserved budgets and load them (dlt); today's use is
+    recorded also when the load fails."""
+    total = len(plan.subjects)
 
     def on_title_done(done: int) -> None:
         if done % settings.progress_every == 0 or done == total:
@@ -122,68 +190,81 @@ def extract_reviews(ctx: RunContext) -> StepResult:
 
     with HttpClient(settings) as client:
         for source in SOURCES:
-            client.set_budget(source, reserved[source])
+            client.set_budget(source, ledger.reserved[source])
         harvester = Harvester(
-            settings, client, ctx.as_of, on_title_done=on_title_done, due=due, states=states, on_stop=on_stop
+            settings,
+            client,
+            ctx.as_of,
+            on_title_done=on_title_done,
+            due=plan.due,
+            states=plan.states,
+            on_stop=on_stop,
         )
         try:
             source = reviews_source(
-                subjects,
+                plan.subjects,
                 settings=settings,
                 as_of=ctx.as_of,
                 harvester=harvester,
-                quarantine_rows=bad_subjects,
+                quarantine_rows=plan.bad_subjects,
             )
-            if subjects or bad_subjects:
-                warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
+            if plan.subjects or plan.bad_subjects:
+                ctx.warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
         finally:
             harvester.close()
             spent = {s: client.source_stats(s).get("requests", 0) for s in SOURCES}
-            if subjects:
-                schedule.write_used(warehouse, day, {s: used_before.get(s, 0) + spent[s] for s in SOURCES})
-        per_source = harvester.details()
-        reviews_out = sum(harvester.selected_counts.values())
-        quarantined = harvester.quarantined + len(bad_subjects)
-        titles_with_reviews = harvester.titles_with_reviews
-        stopped = dict(harvester.stopped)
+            if plan.subjects:
+                ledger.write(ctx, spent)
+        return Harvest(
+            per_source=harvester.details(),
+            reviews_out=sum(harvester.selected_counts.values()),
+            quarantined=harvester.quarantined + len(plan.bad_subjects),
+            titles_with_reviews=harvester.titles_with_reviews,
+            stopped=dict(harvester.stopped),
+            spent=spent,
+        )
 
-    budget = {
-        s: {
-            "day": day.isoformat(),
-            "daily_budget": settings.daily_budget(s),
-            "used_before": used_before.get(s, 0),
-            "reserved": reserved[s],
-            "used": spent[s],
-            "used_today": used_before.get(s, 0) + spent[s],
-            "due": due_per_source.get(s, 0),
-            "deferred": per_source[s]["deferred"],
-        }
-        for s in SOURCES
-    }
-    cache_hits = sum(d["cache_hits"] for d in per_source.values())
-    ctx.progress(
+
+def summary_line(found: Harvest, budget: Mapping[str, Mapping[str, Any]]) -> str:
+    """One progress line: requests and outcomes per source, reviews kept, sources stopped."""
+    return (
         "reviews: "
         + ", ".join(
             f"{s} {d['requests']} req ({budget[s]['used_today']}/{budget[s]['daily_budget']} today), "
             f"{d['ok']} ok/{d['error']} err/{d['deferred']} deferred"
-            for s, d in per_source.items()
+            for s, d in found.per_source.items()
         )
-        + f"; {reviews_out} review(s) kept, {quarantined} quarantined"
-        + "".join(f"; {s} STOPPED: {why}" for s, why in stopped.items())
+        + f"; {found.reviews_out} review(s) kept, {found.quarantined} quarantined"
+        + "".join(f"; {s} STOPPED: {why}" for s, why in found.stopped.items())
     )
+
+
+def extract_reviews(ctx: RunContext) -> StepResult:
+    settings = ReviewsSettings.from_settings(ctx.settings)
+    require_subjects_model(ctx)
+    plan = plan_day(ctx, settings)
+    total = len(plan.subjects)
+    ctx.progress(
+        f"reviews: {total} title(s) due ({plan.reasons.get('new', 0)} new fetches, "
+        f"{plan.reasons.get('refresh', 0)} refreshes) of {plan.listed} listed since {plan.since}"
+    )
+    ledger = Ledger.reserve(ctx, settings, plan)
+    found = harvest(ctx, settings, plan, ledger)
+    budget = ledger.details(settings, found.spent, plan, found.per_source)
+    ctx.progress(summary_line(found, budget))
     return StepResult(
         step=STEP,
         rows_in=total,
-        rows_out=reviews_out,
-        quarantined=quarantined,
-        cache_hits=cache_hits,
+        rows_out=found.reviews_out,
+        quarantined=found.quarantined,
+        cache_hits=sum(d["cache_hits"] for d in found.per_source.values()),
         details={
-            "sources": per_source,
+            "sources": found.per_source,
             "budget": budget,
-            "stopped_sources": stopped,
+            "stopped_sources": found.stopped,
             "titles_due": total,
-            "fetches_due": dict(reasons),
-            "titles_with_reviews": titles_with_reviews,
-            "malformed_subjects": len(bad_subjects),
+            "fetches_due": dict(plan.reasons),
+            "titles_with_reviews": found.titles_with_reviews,
+            "malformed_subjects": len(plan.bad_subjects),
         },
     )
