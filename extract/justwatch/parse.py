@@ -51,6 +51,16 @@ class ParsedPage:
     end_cursor: str | None = None
     has_next_page: bool = False
 
+    def add(self, result: TitleRecord | QuarantineRecord, wanted: set[str]) -> None:
+        """Count one parsed edge: quarantined, filtered out (not a ``wanted`` type), or kept."""
+        self.nodes_seen += 1
+        if isinstance(result, QuarantineRecord):
+            self.quarantine.append(result)
+        elif wanted and result.object_type not in wanted:
+            self.filtered_out += 1
+        else:
+            self.records.append(result)
+
 
 def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
@@ -153,6 +163,46 @@ def contract_violations(record: TitleRecord, as_of: date) -> list[str]:
     return raw_spec.violations(raw_spec.TITLES, record.model_dump(), as_of)
 
 
+def _id_fields(ids: Any, prefix: str = "") -> dict[str, Any]:
+    return {
+        f"{prefix}imdb_id": ids.imdb_id if ids else None,
+        f"{prefix}tmdb_id": ids.tmdb_id if ids else None,
+    }
+
+
+def _score_fields(scoring: Any) -> dict[str, Any]:
+    return {
+        "imdb_score": scoring.imdb_score if scoring else None,
+        "tomato_meter": scoring.tomato_meter if scoring else None,
+    }
+
+
+def _show_fields(show: Any) -> dict[str, Any]:
+    """The parent show's columns of a season (all None for a movie or a show)."""
+    content = show.content if show else None
+    return {
+        "show_id": show.id if show else None,
+        "show_title": content.title if content else None,
+        "show_full_path": content.full_path if content else None,
+        **_id_fields(content.external_ids if content else None, prefix="show_"),
+    }
+
+
+def _child_fields(node: TitleNode, as_of: date) -> dict[str, list[Any]]:
+    """The child lists (genres, countries, credits, offers), deduplicated, without items breaking their rules."""
+    content = node.content
+    credits = [
+        CreditRecord(role=c.role, name=c.name, character_name=c.character_name) for c in content.credits or []
+    ]
+    children: dict[str, list[Any]] = {
+        "genres": _unique(g.short_name for g in content.genres or []),
+        "production_countries": _unique(content.production_countries or []),
+        "credits": credits,
+        "offers": dedupe_offers(node.offers),
+    }
+    return {name: _valid_items(name, items, as_of) for name, items in children.items()}
+
+
 def node_to_record(
     node: TitleNode,
     *,
@@ -163,11 +213,6 @@ def node_to_record(
     as_of: date | None = None,
 ) -> TitleRecord:
     content = node.content
-    ids = content.external_ids
-    scoring = content.scoring
-    show = node.show
-    show_content = show.content if show else None
-    show_ids = show_content.external_ids if show_content else None
     return TitleRecord(
         id=node.id,
         object_type=node.object_type,  # type: ignore[arg-type]  # checked by check_node
@@ -181,34 +226,36 @@ def node_to_record(
         age_certification=content.age_certification,
         full_path=content.full_path,
         original_language=None,  # JustWatch's newTitles content exposes no original-language field
-        imdb_id=ids.imdb_id if ids else None,
-        tmdb_id=ids.tmdb_id if ids else None,
-        imdb_score=scoring.imdb_score if scoring else None,
-        tomato_meter=scoring.tomato_meter if scoring else None,
         season_number=content.season_number if node.object_type == "SHOW_SEASON" else None,
-        show_id=show.id if show else None,
-        show_title=show_content.title if show_content else None,
-        show_full_path=show_content.full_path if show_content else None,
-        show_tmdb_id=show_ids.tmdb_id if show_ids else None,
-        show_imdb_id=show_ids.imdb_id if show_ids else None,
         country=country,
         new_since=day,
         new_offer_package=new_offer_package(new_offer),
         extracted_at=extracted_at,
-        genres=_valid_items("genres", _unique(g.short_name for g in content.genres or []), as_of or day),
-        production_countries=_valid_items(
-            "production_countries", _unique(content.production_countries or []), as_of or day
-        ),
-        credits=_valid_items(
-            "credits",
-            [
-                CreditRecord(role=c.role, name=c.name, character_name=c.character_name)
-                for c in content.credits or []
-            ],
-            as_of or day,
-        ),
-        offers=_valid_items("offers", dedupe_offers(node.offers), as_of or day),
+        **_id_fields(content.external_ids),
+        **_score_fields(content.scoring),
+        **_show_fields(node.show),
+        **_child_fields(node, as_of or day),
     )
+
+
+def _node_of(raw_edge: Any) -> TitleNode | str:
+    """The edge's validated node, or why it has none that may become a record."""
+    if not isinstance(raw_edge, dict):
+        return "edge is not an object"
+    raw_node = raw_edge.get("node")
+    if not isinstance(raw_node, dict):
+        return "edge has no node object"
+    try:
+        node = TitleNode.model_validate(raw_node)
+    except ValidationError as exc:
+        return f"invalid node: {describe_validation_error(exc)}"
+    return check_node(node) or node
+
+
+def _entity_id(raw_edge: Any) -> str | None:
+    raw_node = raw_edge.get("node") if isinstance(raw_edge, dict) else None
+    node_id = raw_node.get("id") if isinstance(raw_node, dict) else None
+    return node_id if isinstance(node_id, str) else None
 
 
 def parse_edge(
@@ -220,57 +267,45 @@ def parse_edge(
     extracted_at: datetime,
 ) -> TitleRecord | QuarantineRecord:
     """One edge -> a title record, or a quarantine entry saying why it cannot be one."""
-    payload = {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
-    if not isinstance(raw_edge, dict):
-        return quarantine_entry(payload, "edge is not an object", as_of=as_of, quarantined_at=extracted_at)
-    raw_node = raw_edge.get("node")
-    entity_id = (
-        raw_node.get("id") if isinstance(raw_node, dict) and isinstance(raw_node.get("id"), str) else None
-    )
-    if not isinstance(raw_node, dict):
-        return quarantine_entry(payload, "edge has no node object", as_of=as_of, quarantined_at=extracted_at)
+    found: TitleNode | TitleRecord | str = _node_of(raw_edge)
+    if isinstance(found, TitleNode):
+        try:
+            record = node_to_record(
+                found,
+                new_offer=raw_edge.get("newOffer"),
+                day=day,
+                country=country,
+                extracted_at=extracted_at,
+                as_of=as_of,
+            )
+        except ValidationError as exc:
+            found = f"invalid record: {describe_validation_error(exc)}"
+        else:
+            broken = contract_violations(record, as_of)
+            found = (
+                f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}" if broken else record
+            )
+    if isinstance(found, str):
+        payload = (
+            {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
+        )
+        return quarantine_entry(
+            payload, found, as_of=as_of, quarantined_at=extracted_at, entity_id=_entity_id(raw_edge)
+        )
+    return found
+
+
+def _connection(response: Any) -> tuple[dict[str, Any], NewTitlesConnection]:
+    """The raw ``data.newTitles`` object and its validated form; ResponseShapeError when it is neither."""
+    data = response.get("data") if isinstance(response, dict) else None
+    connection_raw = data.get("newTitles") if isinstance(data, dict) else None
+    if not isinstance(connection_raw, dict):
+        raise ResponseShapeError("response has no data.newTitles object")
+    edges = [e if isinstance(e, dict) else {"node": e} for e in connection_raw.get("edges") or []]
     try:
-        node = TitleNode.model_validate(raw_node)
+        return connection_raw, NewTitlesConnection.model_validate({**connection_raw, "edges": edges})
     except ValidationError as exc:
-        return quarantine_entry(
-            payload,
-            f"invalid node: {describe_validation_error(exc)}",
-            as_of=as_of,
-            quarantined_at=extracted_at,
-            entity_id=entity_id,
-        )
-    reason = check_node(node)
-    if reason:
-        return quarantine_entry(
-            payload, reason, as_of=as_of, quarantined_at=extracted_at, entity_id=entity_id
-        )
-    try:
-        record = node_to_record(
-            node,
-            new_offer=raw_edge.get("newOffer"),
-            day=day,
-            country=country,
-            extracted_at=extracted_at,
-            as_of=as_of,
-        )
-    except ValidationError as exc:
-        return quarantine_entry(
-            payload,
-            f"invalid record: {describe_validation_error(exc)}",
-            as_of=as_of,
-            quarantined_at=extracted_at,
-            entity_id=entity_id,
-        )
-    broken = contract_violations(record, as_of)
-    if broken:
-        return quarantine_entry(
-            payload,
-            f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}",
-            as_of=as_of,
-            quarantined_at=extracted_at,
-            entity_id=entity_id,
-        )
-    return record
+        raise ResponseShapeError(f"malformed newTitles connection: {describe_validation_error(exc)}") from exc
 
 
 def parse_new_titles_page(
@@ -283,21 +318,7 @@ def parse_new_titles_page(
     object_types: Sequence[str] = (),
 ) -> ParsedPage:
     """Map one ``GetNewTitles`` response to records; ``object_types`` (if given) keeps only those types."""
-    data = response.get("data") if isinstance(response, dict) else None
-    connection_raw = data.get("newTitles") if isinstance(data, dict) else None
-    if not isinstance(connection_raw, dict):
-        raise ResponseShapeError("response has no data.newTitles object")
-    try:
-        connection = NewTitlesConnection.model_validate(
-            {
-                **connection_raw,
-                "edges": [
-                    e if isinstance(e, dict) else {"node": e} for e in connection_raw.get("edges") or []
-                ],
-            }
-        )
-    except ValidationError as exc:
-        raise ResponseShapeError(f"malformed newTitles connection: {describe_validation_error(exc)}") from exc
+    connection_raw, connection = _connection(response)
     page = ParsedPage(
         total_count=connection.total_count,
         end_cursor=connection.page_info.end_cursor,
@@ -305,12 +326,7 @@ def parse_new_titles_page(
     )
     wanted = set(object_types)
     for raw_edge in connection_raw.get("edges") or []:
-        page.nodes_seen += 1
-        result = parse_edge(raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at)
-        if isinstance(result, QuarantineRecord):
-            page.quarantine.append(result)
-        elif wanted and result.object_type not in wanted:
-            page.filtered_out += 1
-        else:
-            page.records.append(result)
+        page.add(
+            parse_edge(raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at), wanted
+        )
     return page
