@@ -40,39 +40,59 @@ def _environment(job: dict[str, Any]) -> str | None:
     return environment.get("name") if isinstance(environment, dict) else environment
 
 
+def _concurrency_problems(workflow: dict[str, Any]) -> list[str]:
+    """A deploy workflow: one concurrency group that never cancels a running deploy."""
+    concurrency = workflow.get("concurrency")
+    if not (isinstance(concurrency, dict) and concurrency.get("group")):
+        return ["a deploy workflow needs a concurrency group: two deploys must never overlap"]
+    if concurrency.get("cancel-in-progress") not in (None, False):
+        return ["concurrency: cancel-in-progress must be false, never cancel a running deploy"]
+    return []
+
+
+def _trigger_problems(workflow: dict[str, Any]) -> list[str]:
+    """Production: triggered only by the staging workflow's run."""
+    triggers = workflow.get("on", workflow.get(True)) or {}  # PyYAML reads the key `on` as True
+    run = triggers.get("workflow_run") if isinstance(triggers, dict) else None
+    if set(triggers) != {"workflow_run"} or STAGING_WORKFLOW not in (run or {}).get("workflows", []):
+        return [f"production must be triggered by the {STAGING_WORKFLOW} workflow_run only"]
+    return []
+
+
+def _can_request_oidc_token(permissions: Any) -> bool:
+    return permissions == "write-all" or (
+        isinstance(permissions, dict) and permissions.get("id-token") == "write"
+    )
+
+
+def _job_problems(job_id: str, job: dict[str, Any], workflow: dict[str, Any], production: bool) -> list[str]:
+    """A job that assumes an AWS role: OIDC token allowed, inside an environment (production's, gated on
+    the staging run's success, in the production workflow)."""
+    problems = []
+    if not _can_request_oidc_token(job.get("permissions", workflow.get("permissions")) or {}):
+        problems.append(f"job {job_id}: assumes an AWS role through OIDC without 'id-token: write'")
+    environment = _environment(job)
+    if environment is None:
+        problems.append(f"job {job_id}: assumes an AWS role outside a GitHub environment")
+    elif production and environment != "production":
+        problems.append(
+            f"job {job_id}: deploys to production outside the 'production' environment (approval)"
+        )
+    if production and SUCCESS not in " ".join(str(job.get("if", "")).split()):
+        problems.append(f"job {job_id}: must run only if the staging run succeeded ({SUCCESS})")
+    return problems
+
+
 def check(path: Path) -> list[str]:
     """Problems of one workflow file (empty when clean)."""
     workflow = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    triggers = workflow.get("on", workflow.get(True)) or {}  # PyYAML reads the key `on` as True
     deploy, production = path.name.startswith("cd_"), path.name == "cd_production.yml"
-    problems = []
-    concurrency = workflow.get("concurrency")
-    if deploy and not (isinstance(concurrency, dict) and concurrency.get("group")):
-        problems.append("a deploy workflow needs a concurrency group: two deploys must never overlap")
-    elif deploy and concurrency.get("cancel-in-progress") not in (None, False):
-        problems.append("concurrency: cancel-in-progress must be false, never cancel a running deploy")
+    problems = _concurrency_problems(workflow) if deploy else []
     if production:
-        run = triggers.get("workflow_run") if isinstance(triggers, dict) else None
-        if set(triggers) != {"workflow_run"} or STAGING_WORKFLOW not in (run or {}).get("workflows", []):
-            problems.append(f"production must be triggered by the {STAGING_WORKFLOW} workflow_run only")
+        problems += _trigger_problems(workflow)
     for job_id, job in (workflow.get("jobs") or {}).items():
-        if not isinstance(job, dict) or not _assumes_aws_role(job):
-            continue
-        permissions = job.get("permissions", workflow.get("permissions")) or {}
-        if not (
-            permissions == "write-all"
-            or (isinstance(permissions, dict) and permissions.get("id-token") == "write")
-        ):
-            problems.append(f"job {job_id}: assumes an AWS role through OIDC without 'id-token: write'")
-        environment = _environment(job)
-        if environment is None:
-            problems.append(f"job {job_id}: assumes an AWS role outside a GitHub environment")
-        elif production and environment != "production":
-            problems.append(
-                f"job {job_id}: deploys to production outside the 'production' environment (approval)"
-            )
-        if production and SUCCESS not in " ".join(str(job.get("if", "")).split()):
-            problems.append(f"job {job_id}: must run only if the staging run succeeded ({SUCCESS})")
+        if isinstance(job, dict) and _assumes_aws_role(job):
+            problems += _job_problems(job_id, job, workflow, production)
     return [f"{path.name}: {problem}" for problem in problems]
 
 

@@ -69,9 +69,9 @@ def write_manifest(target_path: Path) -> Path:
 def _dagbag_class() -> type:
     # Airflow is imported only after main() has set AIRFLOW_HOME (it reads its config on import).
     try:  # Airflow >= 3.1
-        from airflow.dag_processing.dagbag import DagBag
+        from airflow.dag_processing.dagbag import DagBag  # noqa: PLC0415 - after AIRFLOW_HOME is set
     except ImportError:  # Airflow 3.0 (MWAA)
-        from airflow.models.dagbag import DagBag
+        from airflow.models.dagbag import DagBag  # noqa: PLC0415 - after AIRFLOW_HOME is set
     return DagBag
 
 
@@ -92,7 +92,7 @@ def parse_dags() -> list[str]:
     if not cosmos:
         problems.append("Cosmos rendered no dbt task")
     print(f"  {DAG_ID}: {len(dag.task_ids)} task(s), {len(bag.import_errors)} import error(s)")
-    from airflow import plugins_manager
+    from airflow import plugins_manager  # noqa: PLC0415 - after AIRFLOW_HOME is set
 
     for name, error in getattr(plugins_manager, "import_errors", {}).items():
         # not a parse failure (e.g. Cosmos' UI plugin needs Airflow >= 3.1), but MWAA shows it
@@ -113,29 +113,39 @@ def _project_modules() -> dict[str, Path]:
     return modules
 
 
+def _imported_names(path: Path) -> set[str]:
+    """Every absolute module name ``path`` imports."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            names.add(node.module)
+    return names
+
+
+def _third_party(modules: dict[str, Path]) -> set[str]:
+    """The modules the project imports that are neither its own, the standard library, nor left off MWAA."""
+    skip = {name.split(".")[0] for name in modules} | set(sys.stdlib_module_names) | {"__future__"}
+    skip |= set(NOT_ON_MWAA)
+    imported = set().union(*(_imported_names(path) for path in modules.values()))
+    return {name for name in imported if name.split(".")[0] not in skip}
+
+
+def _import_problem(name: str) -> str | None:
+    try:
+        importlib.import_module(name)
+    except Exception as exc:  # any failure to import is the finding
+        return f"cannot import {name}: {type(exc).__name__}: {exc}"
+    return None
+
+
 def check_imports() -> list[str]:
     """Import each project module and each third-party module the code imports anywhere."""
     modules = _project_modules()
-    local = {name.split(".")[0] for name in modules}
-    third_party: set[str] = set()
-    for path in modules.values():
-        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-            if isinstance(node, ast.Import):
-                third_party.update(alias.name for alias in node.names)
-            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-                third_party.add(node.module)
-    third_party = {
-        name
-        for name in third_party
-        if name.split(".")[0] not in local | set(sys.stdlib_module_names) | {"__future__"}
-        and name.split(".")[0] not in NOT_ON_MWAA
-    }
-    problems = []
-    for name in [*sorted(modules), *sorted(third_party)]:
-        try:
-            importlib.import_module(name)
-        except Exception as exc:  # any failure to import is the finding
-            problems.append(f"cannot import {name}: {type(exc).__name__}: {exc}")
+    third_party = _third_party(modules)
+    found = (_import_problem(name) for name in [*sorted(modules), *sorted(third_party)])
+    problems = [problem for problem in found if problem]
     print(f"  imports: {len(modules)} project module(s), {len(third_party)} third-party module(s)")
     return problems
 
