@@ -180,33 +180,29 @@ class Harvester:
 
     def _results(self, subject: Subject) -> list[SourceResult]:
         """One result per source due for ``subject`` (a disabled source: skipped; a stopped one: none)."""
-        results: list[SourceResult] = []
         due = None if self.due is None else self.due.get(subject.title_id, {})
-        for source in SOURCES:
-            if due is not None and source not in due:
-                continue
-            if source not in self.adapters or not self.settings.is_enabled(source):
-                results.append(
-                    SourceResult(
-                        outcome=FetchOutcome(
-                            title_id=subject.title_id,
-                            source=source,
-                            status="skipped",
-                            reason="disabled in config",
-                        )
-                    )
-                )
-                continue
-            result = self._ask(source, subject)
-            if result is None:
-                continue
-            reason = None if due is None else due.get(source)
-            result.outcome = self._with_state(result.outcome, reason)
-            if result.outcome.status != "skipped":
-                with self._lock:
-                    self.fetches[source][reason or "new"] += 1
-            results.append(result)
-        return results
+        sources = [s for s in SOURCES if due is None or s in due]
+        found = (self._source_result(source, subject, due) for source in sources)
+        return [result for result in found if result is not None]
+
+    def _source_result(
+        self, source: str, subject: Subject, due: dict[str, str] | None
+    ) -> SourceResult | None:
+        """``source``'s result for ``subject``, its fetch counted under its due reason (None: stopped)."""
+        if source not in self.adapters or not self.settings.is_enabled(source):
+            skipped = FetchOutcome(
+                title_id=subject.title_id, source=source, status="skipped", reason="disabled in config"
+            )
+            return SourceResult(outcome=skipped)
+        result = self._ask(source, subject)
+        if result is None:
+            return None
+        reason = None if due is None else due.get(source)
+        result.outcome = self._with_state(result.outcome, reason)
+        if result.outcome.status != "skipped":
+            with self._lock:
+                self.fetches[source][reason or "new"] += 1
+        return result
 
     def _count_title(self, harvest: TitleHarvest) -> int:
         """Adds one title's outcomes to the counters (errors logged); returns how many titles are done."""

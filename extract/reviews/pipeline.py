@@ -104,7 +104,7 @@ def plan_day(ctx: RunContext, settings: ReviewsSettings) -> Plan:
     since = min(ctx.window_start, ctx.as_of - timedelta(days=settings.refresh_horizon + 1))
     rows = schedule.read_candidates(ctx.warehouse, since)
     states = schedule.read_states(ctx.warehouse, since)
-    planned = schedule.plan(rows, states, ctx.as_of, ctx.window_start, settings, SOURCES)
+    planned = schedule.plan(rows, states, schedule.Day(ctx.as_of, ctx.window_start, settings), SOURCES)
     if ctx.limit is not None:
         planned = planned[: max(0, ctx.limit)]
     subjects, bad_subjects = subjects_from_rows((p.row for p in planned), ctx.as_of)

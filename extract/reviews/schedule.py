@@ -57,29 +57,51 @@ def _as_date(value: Any) -> date | None:
     return date.fromisoformat(str(value)[:10])
 
 
-def due_reason(
-    source: str,
-    state: FetchState | None,
-    last_listed_on: date | None,
-    as_of: date,
-    window_start: date,
-    settings: ReviewsSettings,
-) -> str | None:
-    """``"new"``, ``"refresh"``, ``"retry"`` or None (not due) for one title and source on ``as_of``."""
-    in_window = last_listed_on is not None and window_start <= last_listed_on <= as_of
+@dataclass(frozen=True)
+class Day:
+    """The day being planned: ``as_of``, the first day of the listing window, the schedule's settings."""
+
+    as_of: date
+    window_start: date
+    settings: ReviewsSettings
+
+    def in_window(self, listed: date | None) -> bool:
+        return listed is not None and self.window_start <= listed <= self.as_of
+
+
+def _relisted(state: FetchState, last_listed_on: date | None, horizon: int) -> bool:
+    """Listed as new again (a new season) after the title's refresh schedule ended."""
+    first = state.first_fetched_on
+    return (
+        first is not None and last_listed_on is not None and last_listed_on > first + timedelta(days=horizon)
+    )
+
+
+def _refresh_due(source: str, state: FetchState, day: Day) -> bool:
+    """A refresh day of ``source`` passed since the last fetch."""
+    first = state.first_fetched_on or day.as_of
+    age = (day.as_of - first).days
+    done = ((state.last_fetched_on or first) - first).days
+    return any(done < n <= age for n in day.settings.refresh_days_for(source))
+
+
+def due_reason(source: str, state: FetchState | None, last_listed_on: date | None, day: Day) -> str | None:
+    """``"new"``, ``"refresh"``, ``"retry"`` or None (not due) for one title and source on ``day``."""
+    in_window = day.in_window(last_listed_on)
     if state is None or state.first_fetched_on is None:
         return "new" if in_window else None
-    first = state.first_fetched_on
-    horizon = settings.refresh_horizon
-    if in_window and last_listed_on is not None and last_listed_on > first + timedelta(days=horizon):
-        return "new"  # listed as new again (a new season) after its schedule ended
-    if state.status == "error" and state.last_fetched_on == as_of:
+    if in_window and _relisted(state, last_listed_on, day.settings.refresh_horizon):
+        return "new"
+    return _again_reason(source, state, day)
+
+
+def _again_reason(source: str, state: FetchState, day: Day) -> str | None:
+    """Why a title fetched before is fetched again today: ``"retry"``, ``"refresh"`` or None."""
+    if state.status == "error" and state.last_fetched_on == day.as_of:
         return "retry"
-    if state.status == "ok" and not settings.refreshes_after_found(source):
+    if state.status == "ok" and not day.settings.refreshes_after_found(source):
         return None
-    age = (as_of - first).days
-    done = ((state.last_fetched_on or first) - first).days
-    return "refresh" if any(done < day <= age for day in settings.refresh_days_for(source)) else None
+    return "refresh" if _refresh_due(source, state, day) else None
 
 
 @dataclass
@@ -100,9 +122,7 @@ def priority_key(row: Mapping[str, Any]) -> tuple:
 def plan(
     rows: Iterable[Mapping[str, Any]],
     states: Mapping[tuple[str, str], FetchState],
-    as_of: date,
-    window_start: date,
-    settings: ReviewsSettings,
+    day: Day,
     sources: Sequence[str] = SOURCES,
 ) -> list[Planned]:
     """The titles with at least one due source, in priority order."""
@@ -110,11 +130,10 @@ def plan(
     for row in sorted(rows, key=priority_key):
         title_id = str(row["title_id"])
         listed = _as_date(row.get("last_listed_on"))
-        reasons = {}
-        for source in sources:
-            reason = due_reason(source, states.get((title_id, source)), listed, as_of, window_start, settings)
-            if reason:
-                reasons[source] = reason
+        found = {
+            source: due_reason(source, states.get((title_id, source)), listed, day) for source in sources
+        }
+        reasons = {source: reason for source, reason in found.items() if reason}
         if reasons:
             planned.append(Planned(dict(row), reasons))
     return planned
