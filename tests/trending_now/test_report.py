@@ -31,12 +31,24 @@ CHARTS = ("platforms", "scores", "enrichments", "steps", "llm-calls", "llm-cost"
 
 
 # ---- a warehouse holding a run and its history ------------------------------------------------------
-def _record(run_id: str, start: datetime, results: list[tuple[StepResult, float]], failed: str | None = None) -> list[StepRecord]:
+def _record(
+    run_id: str, start: datetime, results: list[tuple[StepResult, float]], failed: str | None = None
+) -> list[StepRecord]:
     records, at = [], start
     for result, seconds in results:
         status = "failed" if result.step == failed else "ok"
-        records.append(StepRecord(run_id, AS_OF, "duckdb", result, status, at, at + timedelta(seconds=seconds),
-                                  error=f"{result.step}: boom" if status == "failed" else None))
+        records.append(
+            StepRecord(
+                run_id,
+                AS_OF,
+                "duckdb",
+                result,
+                status,
+                at,
+                at + timedelta(seconds=seconds),
+                error=f"{result.step}: boom" if status == "failed" else None,
+            )
+        )
         at += timedelta(seconds=seconds)
     return records
 
@@ -47,47 +59,98 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
     history = []
     for back in (3, 2, 2, 1):  # four earlier runs on three days, with LLM calls and cost
         start = now - timedelta(days=back, hours=back)
-        history += _record(f"old{back}{len(history)}", start, [
-            (StepResult("enrich_titles", rows_in=10, rows_out=10, llm_calls=10 + back, cost_usd=0.01 * back), 5.0)])
+        history += _record(
+            f"old{back}{len(history)}",
+            start,
+            [
+                (
+                    StepResult(
+                        "enrich_titles", rows_in=10, rows_out=10, llm_calls=10 + back, cost_usd=0.01 * back
+                    ),
+                    5.0,
+                )
+            ],
+        )
     steps = [
         (StepResult("extract_releases", rows_in=48, rows_out=46, quarantined=2), 3.6),
-        (StepResult("extract_reviews", rows_in=46, rows_out=94, details={"sources": {
-            "guardian": {"ok": 25, "no_reviews": 20, "not_found": 0, "error": 1},
-            "tmdb": {"ok": 38, "no_reviews": 5, "not_found": 2, "error": 0}}}), 4.7),
+        (
+            StepResult(
+                "extract_reviews",
+                rows_in=46,
+                rows_out=94,
+                details={
+                    "sources": {
+                        "guardian": {"ok": 25, "no_reviews": 20, "not_found": 0, "error": 1},
+                        "tmdb": {"ok": 38, "no_reviews": 5, "not_found": 2, "error": 0},
+                    }
+                },
+            ),
+            4.7,
+        ),
         (StepResult("dbt_staging_intermediate", rows_out=16), 4.0),
-        (StepResult("enrich_titles", rows_in=3, rows_out=3, llm_calls=4, cost_usd=0.0021, cache_hits=40,
-                    details={"failed": 1}), 2.0),
+        (
+            StepResult(
+                "enrich_titles",
+                rows_in=3,
+                rows_out=3,
+                llm_calls=4,
+                cost_usd=0.0021,
+                cache_hits=40,
+                details={"failed": 1},
+            ),
+            2.0,
+        ),
         (StepResult("dbt_marts", rows_out=4), 1.6),
     ]
     records = _record(run_id, now, steps, failed=failed)
     record_steps(wh, history + records)
     enriched_at = records[3].started_at + timedelta(seconds=1)
     wh.execute("create schema if not exists marts")
-    wh.execute("create table marts.movies_tv_shows_enriched (id text, streaming_platforms text, content_type text, "
-               "llm_generated_score double precision)")
-    wh.executemany("insert into marts.movies_tv_shows_enriched values (?, ?, ?, ?)", [
-        (f"t{i}", ["Netflix", "Netflix, Hulu", "Apple TV"][i % 3], ["Movie", "TV Show"][i % 2], 2 + (i * 3) % 8 + (i % 2) * 0.5)
-        for i in range(20)])
+    wh.execute(
+        "create table marts.movies_tv_shows_enriched (id text, streaming_platforms text, content_type text, "
+        "llm_generated_score double precision)"
+    )
+    wh.executemany(
+        "insert into marts.movies_tv_shows_enriched values (?, ?, ?, ?)",
+        [
+            (
+                f"t{i}",
+                ["Netflix", "Netflix, Hulu", "Apple TV"][i % 3],
+                ["Movie", "TV Show"][i % 2],
+                2 + (i * 3) % 8 + (i % 2) * 0.5,
+            )
+            for i in range(20)
+        ],
+    )
     wh.execute("create schema if not exists raw_enrichment")
     wh.execute("create table raw_enrichment.title_enrichments (id text, status text, enriched_at timestamp)")
-    wh.executemany("insert into raw_enrichment.title_enrichments values (?, ?, ?)", [
-        ("t1", "ok", (enriched_at - timedelta(days=5)).replace(tzinfo=None)),  # re-enriched: changed
-        ("t1", "ok", enriched_at.replace(tzinfo=None)),
-        ("t2", "ok", enriched_at.replace(tzinfo=None)),  # new
-        ("t3", "ok", enriched_at.replace(tzinfo=None)),  # new
-        ("t4", "ok", (enriched_at - timedelta(days=5)).replace(tzinfo=None)),  # cached
-        ("t5", "failed", enriched_at.replace(tzinfo=None)),
-    ])
+    wh.executemany(
+        "insert into raw_enrichment.title_enrichments values (?, ?, ?)",
+        [
+            ("t1", "ok", (enriched_at - timedelta(days=5)).replace(tzinfo=None)),  # re-enriched: changed
+            ("t1", "ok", enriched_at.replace(tzinfo=None)),
+            ("t2", "ok", enriched_at.replace(tzinfo=None)),  # new
+            ("t3", "ok", enriched_at.replace(tzinfo=None)),  # new
+            ("t4", "ok", (enriched_at - timedelta(days=5)).replace(tzinfo=None)),  # cached
+            ("t5", "failed", enriched_at.replace(tzinfo=None)),
+        ],
+    )
     wh.execute("create schema if not exists raw_justwatch")
     wh.execute("create table raw_justwatch.quarantine (source text, reason text, as_of_date date)")
-    wh.executemany("insert into raw_justwatch.quarantine values (?, ?, ?)", [
-        ("justwatch", "invalid node: id: Field required", AS_OF), ("justwatch", "invalid node: id: Field required", AS_OF),
-        ("justwatch", "older reason", AS_OF - timedelta(days=1))])
+    wh.executemany(
+        "insert into raw_justwatch.quarantine values (?, ?, ?)",
+        [
+            ("justwatch", "invalid node: id: Field required", AS_OF),
+            ("justwatch", "invalid node: id: Field required", AS_OF),
+            ("justwatch", "older reason", AS_OF - timedelta(days=1)),
+        ],
+    )
 
 
 @pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_collect_reads_the_run_back(make_settings: Callable[..., Settings], request: pytest.FixtureRequest,
-                                    target: str) -> None:
+def test_collect_reads_the_run_back(
+    make_settings: Callable[..., Settings], request: pytest.FixtureRequest, target: str
+) -> None:
     if target == "postgres":
         request.getfixturevalue("pg_database")
     settings = make_settings({"warehouse.target": target})
@@ -97,7 +160,9 @@ def test_collect_reads_the_run_back(make_settings: Callable[..., Settings], requ
     assert data.published == 20 and len(data.scores) == 20
     assert data.platforms["Hulu"]["Movie"] + data.platforms["Hulu"]["TV Show"] == 7
     assert data.enrichments == {"new": 2, "changed": 1, "cached": 40, "failed": 1}
-    assert [d["runs"] for d in data.daily] == [1, 2, 1, 1] and sum(d["llm_calls"] for d in data.daily) == 4 + 11 + 12 * 2 + 13
+    assert [d["runs"] for d in data.daily] == [1, 2, 1, 1] and sum(
+        d["llm_calls"] for d in data.daily
+    ) == 4 + 11 + 12 * 2 + 13
     assert data.quarantine == [{"source": "justwatch", "reason": "invalid node: id: Field required", "n": 2}]
     assert data.sources["guardian"]["error"] == 1 and not data.problems
 
@@ -113,14 +178,27 @@ def chromium() -> str:
 
 
 @contextmanager
-def devtools_page(url: str, profile: Path) -> Iterator[Callable[[str, dict[str, Any] | None], dict[str, Any]]]:
+def devtools_page(
+    url: str, profile: Path
+) -> Iterator[Callable[[str, dict[str, Any] | None], dict[str, Any]]]:
     """A headless Chromium showing ``url``; yields ``send(method, params)`` over the page's DevTools socket."""
     from websockets.sync.client import connect
 
     proc = subprocess.Popen(
-        [chromium(), "--headless", "--no-sandbox", "--disable-gpu", "--no-first-run", "--hide-scrollbars",
-         "--remote-debugging-port=0", f"--user-data-dir={profile}", "--window-size=1300,2000", url],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        [
+            chromium(),
+            "--headless",
+            "--no-sandbox",
+            "--disable-gpu",
+            "--no-first-run",
+            "--hide-scrollbars",
+            "--remote-debugging-port=0",
+            f"--user-data-dir={profile}",
+            "--window-size=1300,2000",
+            url,
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
     )
     try:
         port_file, deadline = profile / "DevToolsActivePort", time.monotonic() + 30
@@ -171,7 +249,9 @@ def measure(page_path: Path, profile: Path, screenshot: Path | None = None) -> d
     with devtools_page(page_path.as_uri(), profile) as send:
         deadline = time.monotonic() + 20
         while True:
-            value = json.loads(send("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True})["result"]["value"])
+            value = json.loads(
+                send("Runtime.evaluate", {"expression": MEASURE, "returnByValue": True})["result"]["value"]
+            )
             loaded = value["ready"] == "complete" and value["href"] == page_path.as_uri()
             if loaded or time.monotonic() > deadline:
                 break
@@ -182,7 +262,9 @@ def measure(page_path: Path, profile: Path, screenshot: Path | None = None) -> d
     return value
 
 
-def test_report_renders_in_chromium_with_every_chart_drawn(make_settings: Callable[..., Settings], tmp_path: Path) -> None:
+def test_report_renders_in_chromium_with_every_chart_drawn(
+    make_settings: Callable[..., Settings], tmp_path: Path
+) -> None:
     settings = make_settings()
     seed(settings)
     path = write_report(settings, "run0000today")
@@ -230,7 +312,8 @@ def test_a_run_through_enrich_stores_and_shows_its_enrichment_quality(
     assert report == str(tmp_path / "reports" / f"run-{ctx.run_id}.html")
     stored = for_run(ctx.warehouse, ctx.run_id)
     assert [(q["dataset"], q["provider"], q["titles"], q["as_of"]) for q in stored] == [
-        ("warehouse", "heuristic", 8, ctx.as_of)]
+        ("warehouse", "heuristic", 8, ctx.as_of)
+    ]
     page = Path(report).read_text()
     assert "heuristic/heuristic-v1 · v1" in page and "Could not read" not in page
     measured = measure(Path(report), tmp_path / "chromium", tmp_path / "quality.png")
@@ -249,7 +332,9 @@ def test_unreachable_warehouse_fails_without_a_report(
     assert not (tmp_path / "reports").exists()
 
 
-def test_summary_names_the_report(make_context: Callable[..., RunContext], capsys: pytest.CaptureFixture[str]) -> None:
+def test_summary_names_the_report(
+    make_context: Callable[..., RunContext], capsys: pytest.CaptureFixture[str]
+) -> None:
     ctx = make_context()
     cli.print_summary(ctx, [], report="data/reports/run-x.html")
     assert capsys.readouterr().out.splitlines()[-1] == "  report     data/reports/run-x.html"
@@ -262,10 +347,42 @@ def test_render_without_any_run_recorded() -> None:
     assert "No step of this run is recorded" in page and page.count('class="empty"') == len(CHARTS)
 
 
+# ---- chart geometry (pure) ----------------------------------------------------------------------------
+def test_hbar_geometry_stacks_segments_and_keeps_tiny_values_visible() -> None:
+    from trending_now.report import MIN_BAR_WIDTH, bar_segments, hbar_geometry, legend_positions
+
+    rows = [("Netflix", [3.0, 0.0, 1.0]), ("Hulu", [0.001, 2.0, 0.0])]
+    geometry = hbar_geometry(rows, ["Movie", "TV Show", "Other"], width=560)
+    assert geometry.label_w == 16 + 7 * len("Netflix") and geometry.peak == 4.0
+    assert geometry.row_y(1) - geometry.row_y(0) == 30 and geometry.top == 28  # a legend above: 28 px
+    segments, end = bar_segments(rows[0][1], geometry)
+    assert [i for i, _, _ in segments] == [0, 2]  # zeros are not drawn
+    assert segments[1][1] == segments[0][1] + segments[0][2] and end == geometry.label_w + geometry.plot_w
+    assert bar_segments(rows[1][1], geometry)[0][0][2] == MIN_BAR_WIDTH
+    assert legend_positions(["ab", "c"], 100) == [100, 146]
+
+
+def test_column_geometry_thins_labels_and_gives_positive_values_a_minimum_height() -> None:
+    from trending_now.report import MIN_COLUMN_HEIGHT, column_geometry
+
+    few = column_geometry([("a", 10.0), ("b", 0.0), ("c", 0.001)], width=300, height=120)
+    assert few.values_shown and few.every == 1 and few.base_y == 22 + (120 - 56)
+    assert few.bar_height(10.0) == few.plot_h and few.bar_height(0.0) == 0
+    assert few.bar_height(0.001) == MIN_COLUMN_HEIGHT
+    assert few.center(1) - few.center(0) == few.slot
+    many = column_geometry([(str(i), 1.0) for i in range(40)], width=560, height=200)
+    assert not many.values_shown and many.every == 4
+
+
 # ---- S3 ----------------------------------------------------------------------------------------------
-def test_report_location_and_upload(make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+def test_report_location_and_upload(
+    make_settings: Callable[..., Settings], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
     assert s3_location(make_settings()) is None  # dev: local only
-    assert s3_location(make_settings({"dvc.remote": "s3", "dvc.s3_url": "s3://tn-data/dvc"})) == ("tn-data", "reports")
+    assert s3_location(make_settings({"dvc.remote": "s3", "dvc.s3_url": "s3://tn-data/dvc"})) == (
+        "tn-data",
+        "reports",
+    )
     assert s3_location(make_settings({"report.s3_url": "s3://ops-bucket/runs/"})) == ("ops-bucket", "runs")
     assert report_key("reports", AS_OF, "abc") == "reports/2026-11-20/run-abc.html"
 
@@ -273,7 +390,9 @@ def test_report_location_and_upload(make_settings: Callable[..., Settings], monk
     page.write_text("<!DOCTYPE html><title>r</title>")
     with running_s3_server(monkeypatch) as s3:
         s3.create_bucket("tn-data")
-        settings = make_settings({"dvc.remote": "s3", "dvc.s3_url": "s3://tn-data/dvc", "aws.endpoint_url": s3.endpoint_url})
+        settings = make_settings(
+            {"dvc.remote": "s3", "dvc.s3_url": "s3://tn-data/dvc", "aws.endpoint_url": s3.endpoint_url}
+        )
         assert publish_report(settings, page, "abc", AS_OF) == "s3://tn-data/reports/2026-11-20/run-abc.html"
         obj = s3.client().get_object(Bucket="tn-data", Key="reports/2026-11-20/run-abc.html")
         assert obj["ContentType"].startswith("text/html") and obj["Body"].read() == page.read_bytes()
