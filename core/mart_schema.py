@@ -4,7 +4,7 @@ The columns are not declared here. Their one owner is the mart's enforced dbt co
 ``dbt_project/models/marts/_marts__models.yml`` (names, data types, order, descriptions and the data tests
 with their bounds, which read the project's ``vars``); this module loads it once and derives what Python
 needs: the Arrow schema of the export, the column lists, and the rules the Great Expectations gate
-(:mod:`quality.validate`) checks. The gate and the Parquet export (:mod:`publish.export`) both read
+(:mod:`quality.suite`) checks. The gate and the Parquet export (:mod:`publish.export`) both read
 the mart through :func:`read_mart_rows`, so they see the same rows, in the same column order, on DuckDB,
 PostgreSQL and Redshift.
 """
