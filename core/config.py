@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import yaml
+from dotenv import dotenv_values
 
 ENV_PREFIX = "TRENDING_NOW__"
 APP_ENVS = ("dev", "staging", "prod")
@@ -83,9 +84,10 @@ def read_yaml(path: Path) -> dict[str, Any]:
 def read_dotenv(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
-    from dotenv import dotenv_values
-
     return {k: v for k, v in dotenv_values(path).items() if v is not None}
+
+
+SHORTEST_SCRUBBED_SECRET = 4  # a shorter value would scrub ordinary words out of logs
 
 
 class Secrets:
@@ -106,7 +108,7 @@ class Secrets:
 
     def values(self) -> list[str]:
         """The raw values, for scrubbing them out of logs and reports."""
-        return [v for v in self._values.values() if len(v) >= 4]
+        return [v for v in self._values.values() if len(v) >= SHORTEST_SCRUBBED_SECRET]
 
     def __repr__(self) -> str:
         return f"Secrets(source={self.source!r}, names={self.names()!r})"
@@ -116,8 +118,8 @@ class Secrets:
 
 def load_aws_secrets(secret_id: str, region: str, endpoint_url: str | None = None) -> dict[str, str]:
     """Read one JSON secret from AWS Secrets Manager (``{"GEMINI_API_KEY": "...", ...}``)."""
-    import boto3
-    from botocore.exceptions import BotoCoreError, ClientError
+    import boto3  # noqa: PLC0415 - AWS only where secrets live there (staging, prod)
+    from botocore.exceptions import BotoCoreError, ClientError  # noqa: PLC0415 - with boto3
 
     client = boto3.client("secretsmanager", region_name=region, endpoint_url=endpoint_url)
     try:

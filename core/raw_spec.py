@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
+from core import metrics
 from core.config import PROJECT_ROOT
 from core.dbt_relations import dbt_vars
 from core.warehouse import OPS, RAW_ENRICHMENT, RAW_JUSTWATCH, RAW_REVIEWS
@@ -405,26 +406,34 @@ def _bound(bound: Bound, as_of: date) -> float | None:
     return bound.resolve(as_of) if isinstance(bound, Var) else bound
 
 
-def column_violation(column: Column, value: Any, row: Mapping[str, Any], as_of: date) -> str | None:
-    """Why ``value`` breaks ``column``'s edge rules, or None."""
+def _missing_reason(column: Column, row: Mapping[str, Any]) -> str | None:
+    """Why a blank value breaks ``column`` (required, or required when another column has a value)."""
     when = column.required_when
-    if _blank(value):
-        if column.required:
-            return f"{column.name} is missing"
-        if when and row.get(when[0]) == when[1]:
-            return f"{column.name} is missing (required when {when[0]} = {when[1]})"
-        return None
-    kinds = PYTHON_TYPES[column.type]
-    if not isinstance(value, kinds) or isinstance(value, bool):
-        return f"{column.name} is not {column.type}: {value!r}"
-    if column.values and value not in column.values:
-        return f"{column.name} {value!r} is not one of {', '.join(column.values)}"
+    if column.required:
+        return f"{column.name} is missing"
+    if when and row.get(when[0]) == when[1]:
+        return f"{column.name} is missing (required when {when[0]} = {when[1]})"
+    return None
+
+
+def _range_reason(column: Column, value: Any, as_of: date) -> str | None:
     low, high = _bound(column.minimum, as_of), _bound(column.maximum, as_of)
     if low is not None and value < low:
         return f"{column.name} {value!r} is below {low}"
     if high is not None and value > high:
         return f"{column.name} {value!r} is above {high}"
     return None
+
+
+def column_violation(column: Column, value: Any, row: Mapping[str, Any], as_of: date) -> str | None:
+    """Why ``value`` breaks ``column``'s edge rules, or None."""
+    if _blank(value):
+        return _missing_reason(column, row)
+    if not isinstance(value, PYTHON_TYPES[column.type]) or isinstance(value, bool):
+        return f"{column.name} is not {column.type}: {value!r}"
+    if column.values and value not in column.values:
+        return f"{column.name} {value!r} is not one of {', '.join(column.values)}"
+    return _range_reason(column, value, as_of)
 
 
 def violations(spec: Table, row: Mapping[str, Any], as_of: date) -> list[str]:
@@ -481,18 +490,14 @@ def rule_text(column: Column) -> str:
 
 
 def _columns_table(columns: tuple[Column, ...]) -> list[str]:
-    lines = ["| column | type | null | edge rule | meaning |", "|---|---|---|---|---|"]
-    for c in columns:
-        lines.append(
-            f"| {c.name} | {c.sql_type or c.type} | {'yes' if c.nullable else 'no'} | {rule_text(c)} "
-            f"| {c.doc} |"
-        )
-    return lines
+    header = ["| column | type | null | edge rule | meaning |", "|---|---|---|---|---|"]
+    return header + [
+        f"| {c.name} | {c.sql_type or c.type} | {'yes' if c.nullable else 'no'} | {rule_text(c)} | {c.doc} |"
+        for c in columns
+    ]
 
 
 def render_markdown() -> str:
-    from core import metrics
-
     lines = [
         "# Raw tables: the contract between extract/enrich (writers) and dbt (reader)",
         "",

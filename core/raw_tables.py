@@ -13,6 +13,7 @@ import hashlib
 import json
 import secrets
 from datetime import date, datetime
+from typing import Any
 
 from core import raw_spec
 from core.raw_spec import Column, Table
@@ -49,28 +50,10 @@ def ensure_raw_tables(warehouse: Warehouse) -> list[str]:
     return [f"{schema}.{table}" for schema, table in missing]
 
 
-def quarantine_broken_rows(
-    warehouse: Warehouse,
-    spec: Table,
-    quarantine: Table,
-    *,
-    source: str,
-    as_of: date,
-    now: datetime,
-) -> int:
-    """Move the rows of ``spec`` that break its edge rules into ``quarantine``; returns how many.
-
-    The extractor quarantines a bad record before it is loaded; a row loaded before a rule existed (or by an
-    older version) would otherwise fail the staging tests of every later day. Moved in one transaction:
-    the quarantine row (reason + the row as JSON), the row's child-table items and the row itself.
-    """
-    if not warehouse.table_exists(spec.schema, spec.name):
-        return 0
-    condition = raw_spec.broken_sql(spec, as_of)
-    rows = warehouse.fetch_all(f"select * from {spec.relation} where {condition}")  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
-    if not rows:
-        return 0
-    ensure_raw_tables(warehouse)
+def _quarantine_entries(
+    spec: Table, rows: list[dict[str, Any]], source: str, as_of: date, now: datetime
+) -> list[tuple[Any, ...]]:
+    """One quarantine row per broken row: key, source, entity, reason, the row as JSON, load columns."""
     load_id = f"{now.timestamp():.6f}"
     entries = []
     for row in rows:
@@ -82,6 +65,13 @@ def quarantine_broken_rows(
         entries.append(
             (key, source, entity, reason, payload, as_of, now, load_id, secrets.token_urlsafe(10)[:14])
         )
+    return entries
+
+
+def _move_to_quarantine(
+    warehouse: Warehouse, spec: Table, quarantine: Table, condition: str, entries: list[tuple[Any, ...]]
+) -> None:
+    """In one transaction: replace the entries' quarantine rows, drop the broken rows and their child items."""
     columns = [c.name for c in RAW_TABLES[(quarantine.schema, quarantine.name)]]
     marks = ", ".join("?" for _ in columns)
     parents = f"select _dlt_id from {spec.relation} where {condition}"  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
@@ -108,4 +98,30 @@ def quarantine_broken_rows(
         cur.execute(f"delete from {spec.relation} where {condition}")  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
         if warehouse.target == "duckdb":
             cur.execute("commit")
+
+
+def quarantine_broken_rows(
+    warehouse: Warehouse,
+    spec: Table,
+    quarantine: Table,
+    *,
+    source: str,
+    as_of: date,
+    now: datetime,
+) -> int:
+    """Move the rows of ``spec`` that break its edge rules into ``quarantine``; returns how many.
+
+    The extractor quarantines a bad record before it is loaded; a row loaded before a rule existed (or by an
+    older version) would otherwise fail the staging tests of every later day. Moved in one transaction:
+    the quarantine row (reason + the row as JSON), the row's child-table items and the row itself.
+    """
+    if not warehouse.table_exists(spec.schema, spec.name):
+        return 0
+    condition = raw_spec.broken_sql(spec, as_of)
+    rows = warehouse.fetch_all(f"select * from {spec.relation} where {condition}")  # nosec B608  # noqa: S608 - identifiers and condition built from raw_spec, values bound
+    if not rows:
+        return 0
+    ensure_raw_tables(warehouse)
+    entries = _quarantine_entries(spec, rows, source, as_of, now)
+    _move_to_quarantine(warehouse, spec, quarantine, condition, entries)
     return len(entries)

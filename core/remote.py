@@ -61,7 +61,7 @@ class Remote:
 
 
 def open_remote(settings: Settings) -> Remote:
-    import fsspec
+    import fsspec  # noqa: PLC0415 - only when a remote is used (export, snapshot, report upload)
 
     if remote_name(settings) == "local":
         root = str(settings.path("dvc.local_remote_path"))
