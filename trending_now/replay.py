@@ -28,6 +28,7 @@ import sys
 import threading
 from collections import Counter
 from dataclasses import dataclass, field
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
@@ -173,12 +174,16 @@ class ReplayServer:
                 with server._lock:
                     server.misses.append(f"{key}?{parts.query}")
                 missing = json.dumps({"error": "no recorded response", "request": f"{key}?{parts.query}"})
-                self._respond(404, {"Content-Type": "application/json"}, missing.encode())
+                self._respond(HTTPStatus.NOT_FOUND, {"Content-Type": "application/json"}, missing.encode())
 
             def _respond(self, status: int, headers: dict[str, str], body: bytes) -> None:
                 etag = '"' + hashlib.sha1(body, usedforsecurity=False).hexdigest() + '"'
-                if self.command == "GET" and status == 200 and self.headers.get("If-None-Match") == etag:
-                    self.send_response(304)
+                if (
+                    self.command == "GET"
+                    and status == HTTPStatus.OK
+                    and self.headers.get("If-None-Match") == etag
+                ):
+                    self.send_response(HTTPStatus.NOT_MODIFIED)
                     self.send_header("ETag", etag)
                     self.send_header("Content-Length", "0")
                     self.end_headers()
@@ -186,7 +191,7 @@ class ReplayServer:
                 self.send_response(status)
                 for name, value in headers.items():
                     self.send_header(name, value)
-                if self.command == "GET" and status == 200:
+                if self.command == "GET" and status == HTTPStatus.OK:
                     self.send_header("ETag", etag)
                 self.send_header("Content-Length", str(len(body)))
                 self.end_headers()
