@@ -26,7 +26,7 @@ import sys
 import tempfile
 import time
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -39,7 +39,9 @@ from _common import write_result  # noqa: E402
 from core.config import Secrets, Settings, load_settings  # noqa: E402
 from core.context import RunContext  # noqa: E402
 from core.dbt_relations import relation  # noqa: E402
+from extract.reviews.settings import ReviewsSettings  # noqa: E402
 from extract.reviews.text import slugify  # noqa: E402
+from tests.fakes.gemini_server import FakeGemini  # noqa: E402
 from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
 from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E402
@@ -151,18 +153,76 @@ def mart_rows(ctx: RunContext) -> dict[str, Any]:
     return {r["id"]: r["source_data_hash"] for r in ctx.warehouse.fetch_all(f"select id, source_data_hash from {MART}")}  # nosec B608  # noqa: S608 - constant identifiers: MART (this module)
 
 
-def main() -> int:
+def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--days", type=int, default=30)
     parser.add_argument("--new-per-day", type=int, default=130)
     parser.add_argument("--synopsis-changes", type=int, default=3)
     parser.add_argument("--mode", choices=("reviews", "full"), default="reviews")
     parser.add_argument("--no-write", action="store_true", help="print only; leave bench/results/month.md alone")
-    args = parser.parse_args()
+    return parser.parse_args()
 
+
+@dataclass
+class Month:
+    """The month's fixed parts (titles, fake sites, settings, steps) and the mart of the day before."""
+
+    args: argparse.Namespace
+    titles: list[Title]
+    catalogue: dict[str, list[dict]]
+    sites: ReviewSites
+    settings: Settings
+    steps: list[Any]
+    rng: random.Random
+    previous_mart: dict[str, Any] = field(default_factory=dict)
+
+    def run_day(self, n: int) -> dict[str, Any]:
+        """Day ``n`` (0-based): publish its reviews, change some synopses, run the steps; its table row."""
+        today = START + timedelta(days=n)
+        publish_reviews(self.sites, self.titles, today)
+        changed = change_synopses(self.catalogue, today, self.args.synopsis_changes, self.rng) if n else 0
+        ctx = RunContext(settings=self.settings, as_of=today, days=WINDOW, quiet=True)
+        before = {s: self.sites.total(f"/{s}") for s in SOURCES}
+        started = time.perf_counter()
+        records = run_steps(ctx, self.steps)
+        wall = time.perf_counter() - started
+        by_step = {r.result.step: r for r in records}
+        reviews = by_step["extract_reviews"].result
+        return {
+            "day": n + 1, "as_of": today.isoformat(),
+            "new_titles": sum(1 for t in self.titles if t.listed_on == today),
+            "titles_due": reviews.rows_in, "fetches": reviews.details["fetches_due"],
+            "requests": {s: self.sites.total(f"/{s}") - before[s] for s in SOURCES},
+            "budget": reviews.details["budget"], "stopped": reviews.details["stopped_sources"],
+            "reviews_kept": reviews.rows_out, "synopses_changed": changed,
+            "llm_calls": by_step["enrich_titles"].result.llm_calls if "enrich_titles" in by_step else None,
+            "mart_changed": self.mart_changed(ctx),
+            "wall_s": wall,
+            "step_s": {name: rec.duration_s for name, rec in by_step.items()},
+        }
+
+    def mart_changed(self, ctx: RunContext) -> int | None:
+        """Mart rows new or changed since the day before (full mode only)."""
+        if self.args.mode != "full":
+            return None
+        mart = mart_rows(ctx)
+        changed = sum(1 for k, v in mart.items() if self.previous_mart.get(k) != v)
+        self.previous_mart = mart
+        return changed
+
+
+def write_month(args: argparse.Namespace, steps: list[Any], table: str, goals: str) -> None:
+    notes = NOTES.format(mode=args.mode, steps=", ".join(s.name for s in steps), per_day=args.new_per_day,
+                         days=args.days)
+    path = write_result("month", f"A month of daily runs at live volume ({args.mode} mode)",
+                        goals + "\n\n" + table, notes=notes)
+    print(f"wrote {path.relative_to(ROOT)}")
+
+
+def main() -> int:
+    args = parse_args()
     titles = build_titles(args.days, args.new_per_day)
     catalogue = catalogue_for(titles)
-    rng = random.Random(5)
     steps = steps_named(FULL_STEPS if args.mode == "full" else REVIEW_STEPS)
     base = Path(tempfile.mkdtemp(prefix="bench-month-"))
     rows: list[dict[str, Any]] = []
@@ -170,39 +230,12 @@ def main() -> int:
     try:
         with FakeJustWatch(catalogue) as jw, ReviewSites() as sites:
             if args.mode == "full":
-                from tests.fakes.gemini_server import FakeGemini
-
                 gemini = FakeGemini().start()
             settings = settings_for(base, jw, sites, gemini.base_url if gemini else None)
-            previous_mart: dict[str, Any] = {}
+            month = Month(args, titles, catalogue, sites, settings, steps, random.Random(5))
             for n in range(args.days):
-                today = START + timedelta(days=n)
-                publish_reviews(sites, titles, today)
-                changed = change_synopses(catalogue, today, args.synopsis_changes, rng) if n else 0
-                ctx = RunContext(settings=settings, as_of=today, days=WINDOW, quiet=True)
-                before = {s: sites.total(f"/{s}") for s in SOURCES}
-                started = time.perf_counter()
-                records = run_steps(ctx, steps)
-                wall = time.perf_counter() - started
-                by_step = {r.result.step: r for r in records}
-                reviews = by_step["extract_reviews"].result
-                mart = mart_rows(ctx) if args.mode == "full" else {}
-                row = {
-                    "day": n + 1, "as_of": today.isoformat(),
-                    "new_titles": sum(1 for t in titles if t.listed_on == today),
-                    "titles_due": reviews.rows_in, "fetches": reviews.details["fetches_due"],
-                    "requests": {s: sites.total(f"/{s}") - before[s] for s in SOURCES},
-                    "budget": reviews.details["budget"], "stopped": reviews.details["stopped_sources"],
-                    "reviews_kept": reviews.rows_out, "synopses_changed": changed,
-                    "llm_calls": by_step["enrich_titles"].result.llm_calls if "enrich_titles" in by_step else None,
-                    "mart_changed": (sum(1 for k, v in mart.items() if previous_mart.get(k) != v)
-                                     if args.mode == "full" else None),
-                    "wall_s": wall,
-                    "step_s": {name: rec.duration_s for name, rec in by_step.items()},
-                }
-                previous_mart = mart
-                rows.append(row)
-                print(day_line(row), flush=True)
+                rows.append(month.run_day(n))
+                print(day_line(rows[-1]), flush=True)
             per_title = fetches_per_title(RunContext(settings=settings, as_of=START, quiet=True), START)
     finally:
         if gemini is not None:
@@ -213,17 +246,11 @@ def main() -> int:
     goals = goals_table(rows, per_title, settings_budgets(), args)
     print("\n" + table + "\n\n" + goals)
     if not args.no_write:
-        notes = NOTES.format(mode=args.mode, steps=", ".join(s.name for s in steps), per_day=args.new_per_day,
-                             days=args.days)
-        path = write_result("month", f"A month of daily runs at live volume ({args.mode} mode)",
-                            goals + "\n\n" + table, notes=notes)
-        print(f"wrote {path.relative_to(ROOT)}")
+        write_month(args, steps, table, goals)
     return 0
 
 
 def settings_budgets() -> dict[str, int]:
-    from extract.reviews.settings import ReviewsSettings
-
     return ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={})).daily_budgets
 
 
@@ -262,53 +289,90 @@ def day_table(rows: list[dict[str, Any]]) -> str:
     return "\n".join(lines)
 
 
-def goals_table(rows: list[dict[str, Any]], per_title: dict[str, dict[str, float]], budgets: dict[str, int],
-                args: argparse.Namespace) -> str:
+MAX_FETCHES = 6  # issue 17: review requests per title and source
+MAX_SLOWDOWN = 1.3  # issue 17: a later day's wall time at most this many times an earlier one's
+DAY_7, DAY_30 = 6, 29  # their indexes in the rows
+MIN_STEADY_DAYS = 4
+
+
+def _verdict(ok: bool, missed: str = "MISSED") -> str:
+    return "met" if ok else missed
+
+
+def _budget_goal(rows: list[dict[str, Any]], budgets: dict[str, int]) -> str:
     over = [(r["day"], s) for r in rows for s in SOURCES if r["budget"][s]["used_today"] > r["budget"][s]["daily_budget"]]
-    lines = ["| goal (issue 17) | measured | verdict |", "|---|---|---|"]
-    lines.append(f"| requests per source per day within budget ({', '.join(f'{s} {budgets[s]}' for s in SOURCES)}) "
-                 f"| max/day: " + ", ".join(f"{s} {max(r['budget'][s]['used_today'] for r in rows)}" for s in SOURCES)
-                 + f" | {'met' if not over else f'MISSED on {over[:5]}'} |")
+    return (f"| requests per source per day within budget ({', '.join(f'{s} {budgets[s]}' for s in SOURCES)}) "
+            f"| max/day: " + ", ".join(f"{s} {max(r['budget'][s]['used_today'] for r in rows)}" for s in SOURCES)
+            + f" | {_verdict(not over, f'MISSED on {over[:5]}')} |")
+
+
+def _first_month_goal(per_title: dict[str, dict[str, float]]) -> str:
     worst = max((v["max"] for v in per_title.values()), default=0)
-    lines.append("| fetches per title over its first 30 days ≤ 6 per source (titles first fetched on day 1) | "
-                 + ", ".join(f"{s} mean {v['mean']:.2f} max {v['max']} ({v['titles']} titles)"
-                             for s, v in per_title.items())
-                 + f" | {'met' if worst <= 6 else 'MISSED'} |")
+    return (f"| fetches per title over its first 30 days ≤ {MAX_FETCHES} per source (titles first fetched on day 1) | "
+            + ", ".join(f"{s} mean {v['mean']:.2f} max {v['max']} ({v['titles']} titles)" for s, v in per_title.items())
+            + f" | {_verdict(worst <= MAX_FETCHES)} |")
+
+
+def _requests_per_title_goal(rows: list[dict[str, Any]], args: argparse.Namespace) -> str:
     used = {s: sum(r["budget"][s]["used"] for r in rows) for s in SOURCES}
     listed = sum(r["new_titles"] for r in rows) + args.new_per_day * (WINDOW - 1)  # + the first window's backlog
     per_listed = {s: used[s] / max(1, listed) for s in SOURCES}
-    lines.append(f"| review requests per title ≤ 6 per source (every request of the month / {listed:,} titles listed; "
-                 "retries, robots.txt and RogerEbert's slug guesses included) | "
-                 + ", ".join(f"{s} {per_listed[s]:.2f}" for s in SOURCES)
-                 + f" | {'met' if max(per_listed.values()) <= 6 else 'MISSED'} |")
-    if rows[0]["llm_calls"] is not None:
-        mismatched = [r["day"] for r in rows[1:] if r["llm_calls"] != r["mart_changed"]]
-        lines.append(f"| LLM calls per day = titles whose inputs changed | "
-                     f"{'equal every day' if not mismatched else f'differ on days {mismatched}'} | "
-                     f"{'met' if not mismatched else 'see table'} |")
-    else:
-        lines.append("| LLM calls per day = titles whose inputs changed | not measured in reviews mode "
-                     "(`--mode full`) | – |")
-    if len(rows) >= 30:
-        d7, d30 = rows[6], rows[29]
-        lines.append(f"| day-30 wall time ≤ 1.3 × day-7 | day 7 {d7['wall_s']:.1f} s, day 30 {d30['wall_s']:.1f} s "
-                     f"(ratio {d30['wall_s'] / d7['wall_s']:.2f}) | {'met' if d30['wall_s'] <= 1.3 * d7['wall_s'] else 'MISSED'} |")
+    return (f"| review requests per title ≤ {MAX_FETCHES} per source (every request of the month / {listed:,} titles "
+            "listed; retries, robots.txt and RogerEbert's slug guesses included) | "
+            + ", ".join(f"{s} {per_listed[s]:.2f}" for s in SOURCES)
+            + f" | {_verdict(max(per_listed.values()) <= MAX_FETCHES)} |")
 
-        def per_k(r: dict[str, Any]) -> float:
-            return r["step_s"].get("extract_reviews", 0) / max(1, sum(r["requests"].values())) * 1000
 
-        lines.append(f"| (same work, whatever the history) extract_reviews s per 1,000 requests, day 30 vs day 7 | "
-                     f"day 7 {per_k(d7):.2f} s, day 30 {per_k(d30):.2f} s (ratio {per_k(d30) / per_k(d7):.2f}); day 30 "
-                     f"asks {sum(d30['requests'].values())} requests, day 7 {sum(d7['requests'].values())} (the 7, 10 "
-                     f"and 14-day refreshes start after day 7) | {'met' if per_k(d30) <= 1.3 * per_k(d7) else 'MISSED'} |")
+def _llm_goal(rows: list[dict[str, Any]]) -> str:
+    if rows[0]["llm_calls"] is None:
+        return ("| LLM calls per day = titles whose inputs changed | not measured in reviews mode "
+                "(`--mode full`) | – |")
+    mismatched = [r["day"] for r in rows[1:] if r["llm_calls"] != r["mart_changed"]]
+    return (f"| LLM calls per day = titles whose inputs changed | "
+            f"{'equal every day' if not mismatched else f'differ on days {mismatched}'} | "
+            f"{_verdict(not mismatched, 'see table')} |")
+
+
+def _per_k(r: dict[str, Any]) -> float:
+    return r["step_s"].get("extract_reviews", 0) / max(1, sum(r["requests"].values())) * 1000
+
+
+def _history_goals(d7: dict[str, Any], d30: dict[str, Any]) -> list[str]:
+    return [
+        f"| day-30 wall time ≤ {MAX_SLOWDOWN} × day-7 | day 7 {d7['wall_s']:.1f} s, day 30 {d30['wall_s']:.1f} s "
+        f"(ratio {d30['wall_s'] / d7['wall_s']:.2f}) | {_verdict(d30['wall_s'] <= MAX_SLOWDOWN * d7['wall_s'])} |",
+        f"| (same work, whatever the history) extract_reviews s per 1,000 requests, day 30 vs day 7 | "
+        f"day 7 {_per_k(d7):.2f} s, day 30 {_per_k(d30):.2f} s (ratio {_per_k(d30) / _per_k(d7):.2f}); day 30 "
+        f"asks {sum(d30['requests'].values())} requests, day 7 {sum(d7['requests'].values())} (the 7, 10 "
+        f"and 14-day refreshes start after day 7) | {_verdict(_per_k(d30) <= MAX_SLOWDOWN * _per_k(d7))} |",
+    ]
+
+
+def _steady_goal(steady: list[dict[str, Any]]) -> str:
+    half = len(steady) // 2
+    first = sorted(r["wall_s"] for r in steady[:half])[half // 2]
+    last = sorted(r["wall_s"] for r in steady[half:])[(len(steady) - half) // 2]
+    return (f"| (same work) median wall time of the steady days {steady[0]['day']}–{steady[half - 1]['day']} "
+            f"vs {steady[half]['day']}–{steady[-1]['day']} (same titles due each day) | {first:.1f} s vs "
+            f"{last:.1f} s (ratio {last / first:.2f}) | {_verdict(last <= MAX_SLOWDOWN * first)} |")
+
+
+def goals_table(rows: list[dict[str, Any]], per_title: dict[str, dict[str, float]], budgets: dict[str, int],
+                args: argparse.Namespace) -> str:
+    lines = [
+        "| goal (issue 17) | measured | verdict |",
+        "|---|---|---|",
+        _budget_goal(rows, budgets),
+        _first_month_goal(per_title),
+        _requests_per_title_goal(rows, args),
+        _llm_goal(rows),
+    ]
+    if len(rows) > DAY_30:
+        d7, d30 = rows[DAY_7], rows[DAY_30]
+        lines += _history_goals(d7, d30)
         steady = [r for r in rows if r["titles_due"] == d30["titles_due"]]
-        if len(steady) >= 4:
-            half = len(steady) // 2
-            first = sorted(r["wall_s"] for r in steady[:half])[half // 2]
-            last = sorted(r["wall_s"] for r in steady[half:])[(len(steady) - half) // 2]
-            lines.append(f"| (same work) median wall time of the steady days {steady[0]['day']}–{steady[half - 1]['day']} "
-                         f"vs {steady[half]['day']}–{steady[-1]['day']} (same titles due each day) | {first:.1f} s vs "
-                         f"{last:.1f} s (ratio {last / first:.2f}) | {'met' if last <= 1.3 * first else 'MISSED'} |")
+        if len(steady) >= MIN_STEADY_DAYS:
+            lines.append(_steady_goal(steady))
     return "\n".join(lines)
 
 

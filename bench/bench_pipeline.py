@@ -38,6 +38,8 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
+import duckdb
+
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
@@ -102,7 +104,8 @@ def seed_reviews(sites: ReviewSites, catalogue: Catalogue) -> None:
         spec = catalogue.specs[i]
         year = int(spec.release_date[:4])
         if spec.kind == "season":
-            assert spec.show is not None
+            if spec.show is None:
+                raise SystemExit(f"synthetic season {spec.title!r} has no show")
             title, tmdb_id, imdb_id, is_show = spec.show.title, spec.show.tmdb_id, spec.show.imdb_id, True
         else:
             title, tmdb_id, imdb_id, is_show = spec.title, spec.tmdb_id, spec.imdb_id, spec.kind == "show"
@@ -209,8 +212,6 @@ def run_day(label: str, base: Path, env: dict[str, str]) -> DayRun:
 
 
 def read_warehouse(db: Path) -> tuple[dict[str, dict[str, Any]], dict[str, tuple[Any, ...]]]:
-    import duckdb
-
     conn = duckdb.connect(str(db), read_only=True)
     try:
         run_id = conn.execute("select run_id from ops.pipeline_runs order by started_at desc limit 1").fetchone()[0]
@@ -261,19 +262,25 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> SizeResult:
         progress(f"{n:,} titles: day 2 (same day again), first run took {first.wall_s:.1f}s")
         same = run_day("same", base, env)
         same_changed = changed_rows(first.mart, same.mart)
-        assert same.total("llm_calls") == 0, f"same day again made {same.total('llm_calls')} LLM calls"
-        assert not same_changed, f"same day again changed {len(same_changed)} mart rows"
+        require(same.total("llm_calls") == 0, f"same day again made {same.total('llm_calls')} LLM calls")
+        require(not same_changed, f"same day again changed {len(same_changed)} mart rows")
         delta_titles = change_synopses(catalogue)
         progress(f"{n:,} titles: day 3 ({len(delta_titles)} synopses changed)")
         delta = run_day("delta", base, env)
         delta_changed = changed_rows(same.mart, delta.mart)
-        assert delta.total("llm_calls") == len(delta_titles), (
-            f"1% day: {delta.total('llm_calls')} LLM calls for {len(delta_titles)} changed titles")
-        assert delta_changed == delta_titles, f"1% day: mart rows changed {sorted(delta_changed ^ delta_titles)[:5]}"
+        require(delta.total("llm_calls") == len(delta_titles),
+                f"1% day: {delta.total('llm_calls')} LLM calls for {len(delta_titles)} changed titles")
+        require(delta_changed == delta_titles, f"1% day: mart rows changed {sorted(delta_changed ^ delta_titles)[:5]}")
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return SizeResult(n, len(catalogue.reviewed), first, same, delta, same_changed, delta_titles, delta_changed,
                       fake_calls_first)
+
+
+def require(ok: bool, message: str) -> None:
+    """One of the bench's claims (checked under ``python -O`` too): stop with ``message`` when it fails."""
+    if not ok:
+        raise SystemExit(message)
 
 
 def progress(message: str) -> None:
@@ -292,17 +299,21 @@ def exponent(t_small: float, t_big: float, n_small: int, n_big: int) -> float:
     return math.log(t_big / t_small) / math.log(n_big / n_small)
 
 
+SUB_LINEAR_BELOW, LINEAR_UP_TO = 0.85, 1.15  # the exponent k's bands in the growth table
+GROWTH_SIZES = 2  # the growth table compares the two largest sizes
+
+
 def verdict(k: float) -> str:
     if math.isnan(k):
         return "–"
-    if k < 0.85:
+    if k < SUB_LINEAR_BELOW:
         return "sub-linear (fixed costs dominate)"
-    if k <= 1.15:
+    if k <= LINEAR_UP_TO:
         return "close to linear"
     return "super-linear"
 
 
-def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, str]:
+def _first_table(results: list[SizeResult]) -> list[str]:
     first_lines = [
         "### Day 1: first run (empty warehouse)",
         "",
@@ -318,7 +329,10 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, st
             f"{r.n / f.wall_s:.1f} | {f.peak_rss_mb:.0f} | {calls:,.0f} | {calls / r.n:.2f} | {t_in / r.n:.0f} | "
             f"{t_out / r.n:.0f} | {cost / r.n:.6f} | {cost / r.n * 1000:.3f} |"
         )
+    return first_lines
 
+
+def _step_table(results: list[SizeResult]) -> list[str]:
     step_lines = [
         "### Day 1: where the time goes (seconds per step, share of the steps' total)",
         "",
@@ -331,26 +345,33 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, st
         cells = [f"{s[name]:.1f} ({s[name] / t:.0%})" if t else "–" for s, t in zip(per_size, totals, strict=True)]
         step_lines.append(f"| {name} | " + " | ".join(cells) + " |")
     step_lines.append("| **total** | " + " | ".join(f"**{t:.1f}**" for t in totals) + " |")
+    return step_lines
 
-    scale_lines: list[str] = []
-    if len(results) >= 2:
-        a, b = results[-2], results[-1]
-        sa, sb = step_seconds(a.first), step_seconds(b.first)
-        title_ratio = b.n / a.n
-        scale_lines = [
-            f"### Growth from {a.n:,} to {b.n:,} titles (×{title_ratio:g} titles), day 1",
-            "",
-            "| what | time ratio | exponent k (time ∝ titles^k) | verdict |",
-            "|---|---:|---:|---|",
-        ]
-        rows = [("whole process (wall)", a.first.wall_s, b.first.wall_s)]
-        rows += [(name, sa[name], sb[name]) for name in STEP_NAMES]
-        rows.append(("peak RSS", a.first.peak_rss_mb, b.first.peak_rss_mb))
-        for label, ta, tb in rows:
-            k = exponent(ta, tb, a.n, b.n)
-            ratio = f"{tb / ta:.2f}×" if ta else "–"
-            scale_lines.append(f"| {label} | {ratio} | {k:.2f} | {verdict(k)} |")
 
+def _scale_table(results: list[SizeResult]) -> list[str]:
+    """Day 1's growth between the two largest sizes (empty with one size)."""
+    if len(results) < GROWTH_SIZES:
+        return []
+    a, b = results[-2], results[-1]
+    sa, sb = step_seconds(a.first), step_seconds(b.first)
+    title_ratio = b.n / a.n
+    scale_lines = [
+        f"### Growth from {a.n:,} to {b.n:,} titles (×{title_ratio:g} titles), day 1",
+        "",
+        "| what | time ratio | exponent k (time ∝ titles^k) | verdict |",
+        "|---|---:|---:|---|",
+    ]
+    rows = [("whole process (wall)", a.first.wall_s, b.first.wall_s)]
+    rows += [(name, sa[name], sb[name]) for name in STEP_NAMES]
+    rows.append(("peak RSS", a.first.peak_rss_mb, b.first.peak_rss_mb))
+    for label, ta, tb in rows:
+        k = exponent(ta, tb, a.n, b.n)
+        ratio = f"{tb / ta:.2f}×" if ta else "–"
+        scale_lines.append(f"| {label} | {ratio} | {k:.2f} | {verdict(k)} |")
+    return scale_lines
+
+
+def _rerun_table(results: list[SizeResult]) -> list[str]:
     rerun_lines = [
         "### Days 2 and 3: idempotent re-run and a 1% change",
         "",
@@ -358,12 +379,16 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, st
         "day 3 changed titles | day 3 LLM calls | day 3 changed mart rows | day 3 wall s | day 3 cost $ |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        rerun_lines.append(
-            f"| {r.n:,} | {r.same.wall_s:.1f} | {r.same.total('llm_calls'):.0f} | {len(r.same_changed)} | "
-            f"{r.same.wall_s / r.first.wall_s:.2f} | {len(r.delta_titles)} | {r.delta.total('llm_calls'):.0f} | "
-            f"{len(r.delta_changed)} | {r.delta.wall_s:.1f} | {r.delta.total('cost_usd'):.4f} |"
-        )
+    rerun_lines += [
+        f"| {r.n:,} | {r.same.wall_s:.1f} | {r.same.total('llm_calls'):.0f} | {len(r.same_changed)} | "
+        f"{r.same.wall_s / r.first.wall_s:.2f} | {len(r.delta_titles)} | {r.delta.total('llm_calls'):.0f} | "
+        f"{len(r.delta_changed)} | {r.delta.wall_s:.1f} | {r.delta.total('cost_usd'):.4f} |"
+        for r in results
+    ]
+    return rerun_lines
+
+
+def _day3_table(results: list[SizeResult]) -> list[str]:
     day3_lines = [
         "### Days 2 and 3: seconds per step",
         "",
@@ -375,9 +400,10 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, st
         for r in results:
             cells += [f"{step_seconds(r.same)[name]:.1f}", f"{step_seconds(r.delta)[name]:.1f}"]
         day3_lines.append(f"| {name} | " + " | ".join(cells) + " |")
+    return day3_lines
 
-    tables = "\n\n".join("\n".join(block) for block in (first_lines, step_lines, scale_lines, rerun_lines, day3_lines)
-                         if block)
+
+def _notes(args: argparse.Namespace) -> str:
     notes = (
         "Set-up: each day is `python -m trending_now run --as-of 2026-11-20` in its own subprocess against a "
         "throw-away project root (DuckDB, dbt, Great Expectations, Parquet export, DVC to a local remote), peak RSS "
@@ -397,7 +423,14 @@ def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, st
         "assertions (day 2: 0 LLM calls, 0 changed mart rows; day 3: LLM calls = changed titles = changed mart "
         "rows) hold for every size in the tables."
     )
-    return tables, notes
+    return notes
+
+
+def report(results: list[SizeResult], args: argparse.Namespace) -> tuple[str, str]:
+    blocks = (_first_table(results), _step_table(results), _scale_table(results), _rerun_table(results),
+              _day3_table(results))
+    tables = "\n\n".join("\n".join(block) for block in blocks if block)
+    return tables, _notes(args)
 
 
 def main(argv: list[str] | None = None) -> int:
