@@ -40,6 +40,9 @@ GENRES = ["act", "ani", "cmy", "crm", "doc", "drm", "fnt", "hst", "hrr", "fml", 
 PACKAGES = [("Netflix", "nfx"), ("Hulu", "hlu"), ("Apple TV", "atp"), ("Disney Plus", "dnp"), ("Max", "mxx")]
 
 
+SEASON = 2  # kind of every third synthetic title: a season of a show that is not listed
+
+
 def synthetic_titles(count: int, synopsis_suffix: str = "", only: set[int] | None = None) -> list[dict[str, Any]]:
     rows = []
     for i in range(count):
@@ -48,7 +51,7 @@ def synthetic_titles(count: int, synopsis_suffix: str = "", only: set[int] | Non
         kind = i % 3  # movie, show, season of a show that is not listed
         node_id = ("tm", "ts", "tss")[kind] + str(100000 + i)
         extra: dict[str, Any] = {}
-        if kind == 2:
+        if kind == SEASON:
             extra = {"season_number": 1 + i % 5, "show_id": f"ts{900000 + i}", "show_title": f"Show {i}",
                      "show_full_path": f"/us/tv-show/show-{i}", "show_tmdb_id": str(i)}
         rows.append(title_record(
@@ -70,10 +73,10 @@ def synthetic_reviews(count: int) -> list[dict[str, Any]]:
     rows = []
     for i in range(count):
         title_id = (f"tm{100000 + i}", f"ts{100000 + i}", f"ts{900000 + i}")[i % 3]
-        for source in ("tmdb", "guardian"):
-            rows.append(review_record(title_id, source, f"https://{source}.example/{i}",
-                                      f"Review {i} from {source}: \"good\"\nand long. " * 5,
-                                      author=f"Critic {i}", original_score="4/5", score_normalized=8.0))
+        rows += [review_record(title_id, source, f"https://{source}.example/{i}",
+                               f"Review {i} from {source}: \"good\"\nand long. " * 5,
+                               author=f"Critic {i}", original_score="4/5", score_normalized=8.0)
+                 for source in ("tmdb", "guardian")]
     return rows
 
 
@@ -139,19 +142,16 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--sizes", default="100,1000,10000")
     args = parser.parse_args(argv)
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = []
     with tempfile.TemporaryDirectory(prefix="bench_dbt_") as tmp:
-        for size in sizes:
-            results.append(bench(size, Path(tmp)))
+        results = [bench(size, Path(tmp)) for size in sizes]
     lines = [
         "| titles | mart rows | first build (s) | incremental build, 1% changed (s) | incremental / first "
         "| mart only: full refresh (s) | mart only: incremental (s) | incremental / full |",
         "|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for r in results:
-        lines.append(f"| {r['size']:,} | {r['rows']:,} | {r['first']:.1f} | {r['incremental']:.1f} | "
-                     f"{r['incremental'] / r['first']:.2f} | {r['mart_full']:.1f} | {r['mart_incremental']:.1f} | "
-                     f"{r['mart_incremental'] / r['mart_full']:.2f} |")
+    lines += [f"| {r['size']:,} | {r['rows']:,} | {r['first']:.1f} | {r['incremental']:.1f} | "
+              f"{r['incremental'] / r['first']:.2f} | {r['mart_full']:.1f} | {r['mart_incremental']:.1f} | "
+              f"{r['mart_incremental'] / r['mart_full']:.2f} |" for r in results]
     table = "\n".join(lines)
     note = ("\nBoth builds are the pipeline's two dbt commands (before and after enrichment) on DuckDB, "
             "tests included, unit tests excluded, after an untimed `dbt parse`; the enrichment itself "

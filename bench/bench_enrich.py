@@ -141,13 +141,13 @@ def table(rows: list[Measure], base: Measure) -> str:
         "calls vs (a) | input tok vs (a) | cost vs (a) | wall vs (a) | ok titles |",
         "|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
-    for m in rows:
-        lines.append(
-            f"| {m.label} | {m.calls / m.titles:.2f} | {m.prompt_tokens / m.titles:.0f} | "
-            f"{m.output_tokens / m.titles:.0f} | ${m.cost / m.titles * 1000:.3f} | {m.wall_s:.1f} | "
-            f"{ratio(m.calls, base.calls)} | {ratio(m.prompt_tokens, base.prompt_tokens)} | "
-            f"{ratio(m.cost, base.cost)} | {ratio(m.wall_s, base.wall_s)} | {m.ok}/{m.titles} |"
-        )
+    lines += [
+        f"| {m.label} | {m.calls / m.titles:.2f} | {m.prompt_tokens / m.titles:.0f} | "
+        f"{m.output_tokens / m.titles:.0f} | ${m.cost / m.titles * 1000:.3f} | {m.wall_s:.1f} | "
+        f"{ratio(m.calls, base.calls)} | {ratio(m.prompt_tokens, base.prompt_tokens)} | "
+        f"{ratio(m.cost, base.cost)} | {ratio(m.wall_s, base.wall_s)} | {m.ok}/{m.titles} |"
+        for m in rows
+    ]
     return "\n".join(lines)
 
 

@@ -32,12 +32,12 @@ FORMATS = ("parquet", "insert_values")
 
 def child(url: str, days: int, fmt: str, workdir: Path) -> dict:
     """One case: extract the window from ``url`` into a fresh DuckDB file with loader format ``fmt``."""
-    from core.config import load_settings
-    from core.context import RunContext
-    from extract.justwatch.client import JustWatchClient
-    from extract.justwatch.harvest import NewTitlesHarvest
-    from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, JustWatchSettings
-    from extract.justwatch.source import justwatch_source
+    from core.config import load_settings  # noqa: PLC0415 - only the measured child process loads the pipeline
+    from core.context import RunContext  # noqa: PLC0415 - only the measured child process loads the pipeline
+    from extract.justwatch.client import JustWatchClient  # noqa: PLC0415 - only the measured child process loads the pipeline
+    from extract.justwatch.harvest import NewTitlesHarvest  # noqa: PLC0415 - only the measured child process loads the pipeline
+    from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, JustWatchSettings  # noqa: PLC0415 - only the measured child process loads the pipeline
+    from extract.justwatch.source import justwatch_source  # noqa: PLC0415 - only the measured child process loads the pipeline
 
     settings = load_settings("dev", root=ROOT, environ={}).with_overrides({
         "justwatch.graphql_url": url,
@@ -96,7 +96,7 @@ def main(argv: list[str] | None = None) -> int:
         print(json.dumps(child(args.url, args.days, args.fmt, args.workdir)))
         return 0
 
-    from tests.fakes.justwatch_server import FakeJustWatch, synthetic_catalogue, window
+    from tests.fakes.justwatch_server import FakeJustWatch, synthetic_catalogue, window  # noqa: PLC0415 - the parent alone serves the fakes
 
     sizes = [int(s) for s in args.sizes.split(",") if s.strip()]
     lines = [

@@ -48,6 +48,7 @@ from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E4
 
 START = date(2026, 11, 1)
 WINDOW = 7
+TMDB_SHARE, CRITICS_SHARE = 0.5, 0.3  # of the titles that get TMDB members' / critics' reviews
 SOURCES = ("tmdb", "rogerebert", "guardian")
 REVIEW_STEPS = ["extract_releases", "dbt_titles", "extract_reviews"]
 # every step up to the published mart (the Parquet export and the DVC snapshot are not what this measures)
@@ -66,7 +67,8 @@ class Title:
         spec = self.spec
         year = int(spec.release_date[:4])
         if spec.kind == "season":
-            assert spec.show is not None
+            if spec.show is None:
+                raise SystemExit(f"synthetic season {spec.title!r} has no show")
             return spec.show.title, spec.show.tmdb_id, spec.show.imdb_id, True, year
         return spec.title, spec.tmdb_id, spec.imdb_id, spec.kind == "show", year
 
@@ -78,8 +80,8 @@ def build_titles(days: int, per_day: int, seed: int = 11) -> list[Title]:
     titles = []
     for i, spec in enumerate(specs):
         listed = START - timedelta(days=WINDOW - 1) + timedelta(days=i // per_day)
-        tmdb_after = rng.randint(0, 6) if rng.random() < 0.5 else None
-        critics_after = rng.randint(1, 10) if rng.random() < 0.3 else None
+        tmdb_after = rng.randint(0, 6) if rng.random() < TMDB_SHARE else None
+        critics_after = rng.randint(1, 10) if rng.random() < CRITICS_SHARE else None
         titles.append(Title(spec, listed, tmdb_after, critics_after))
     return titles
 
