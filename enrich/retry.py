@@ -1,7 +1,11 @@
-"""Retry policy: which Gemini errors are worth retrying, how long to wait, and the server's RetryInfo.
+"""Gemini's side of the one retry policy (core.retry): which API errors are retried, and RetryInfo.
 
-The google-genai SDK ignores ``RetryInfo.retryDelay`` (python-genai #1875), so the runner retries
-itself: exponential backoff with full jitter, but never sooner than the delay the server asked for.
+The waits are core.retry's arithmetic (:class:`Backoff` is its Gemini shape: exponential backoff with
+jitter, never sooner than the server's RetryInfo delay); the retryable statuses are enrich.retry_statuses
+and the decision is :meth:`core.retry.RetryPolicy.retryable_status`. The SDK's own retries
+(``HttpRetryOptions``) stay off: they ignore ``RetryInfo.retryDelay`` (python-genai #1875), and a retry
+hidden in the SDK would bypass the runner's cost budget, its rate-limit tokens, its stop on a fatal answer
+and its retry count, so the runner drives the attempts itself.
 """
 
 from __future__ import annotations
@@ -11,7 +15,10 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-RETRYABLE_STATUS = frozenset({408, 429, 499, 500, 502, 503, 504})
+from core.retry import RetryPolicy
+
+# enrich.retry_statuses of config/base.yaml, for a caller without settings (a provider built in a test)
+RETRYABLE_STATUS = RetryPolicy.status_set([408, 429, 499, 500, 502, 503, 504])
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s\s*$")
 
 
@@ -136,30 +143,43 @@ def _quota_cause(head: str, details: Any) -> str | None:
     )
 
 
-def classify(code: int | None, status: str | None, message: str | None, details: Any) -> ErrorVerdict:
-    """Decide what to do with an HTTP error from the Gemini API."""
+def classify(
+    code: int | None,
+    status: str | None,
+    message: str | None,
+    details: Any,
+    statuses: frozenset[int] = RETRYABLE_STATUS,
+) -> ErrorVerdict:
+    """Decide what to do with an HTTP error from the Gemini API (``statuses``: enrich.retry_statuses)."""
     fatal = fatal_cause(code, status, message, details)
     if fatal:
         return ErrorVerdict(False, True, None, fatal)
     reason = f"HTTP {code} {status or ''}: {scrub(message)}".replace("  ", " ").strip()
-    if code in RETRYABLE_STATUS:
+    if Backoff().policy(statuses).retryable_status(code):
         return ErrorVerdict(True, False, retry_delay_from(details), reason)
     return ErrorVerdict(False, False, None, reason)
 
 
 @dataclass(frozen=True)
 class Backoff:
-    """Exponential backoff with full jitter, floored by the server's retry delay."""
+    """Gemini's waits: core.retry's jittered exponential backoff, floored by the server's retry delay (kept
+    whole however long: the runner fails the row when it exceeds enrich.max_retry_wait_s)."""
 
     base_s: float = 1.0
     max_s: float = 60.0
+
+    def policy(self, statuses: frozenset[int] = RETRYABLE_STATUS, max_retries: int = 0) -> RetryPolicy:
+        return RetryPolicy(
+            max_retries=max_retries,
+            backoff_base_s=self.base_s,
+            max_backoff_s=self.max_s,
+            jitter=True,
+            retry_after_is_floor=True,
+            statuses=statuses,
+        )
 
     def delay(
         self, attempt: int, retry_after: float | None = None, rng: random.Random | None = None
     ) -> float:
         """Seconds to wait before retry number ``attempt`` (1 = first retry)."""
-        ceiling = min(self.max_s, self.base_s * (2 ** max(0, attempt - 1)))
-        jittered = (rng or random).uniform(ceiling / 2, ceiling)
-        if retry_after is not None:
-            return max(retry_after, jittered) if retry_after <= self.max_s else retry_after
-        return jittered
+        return self.policy().wait(attempt, retry_after, (rng or random).random)

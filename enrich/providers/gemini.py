@@ -1,7 +1,7 @@
 """Gemini through the google-genai SDK: one structured ``generateContent`` call per title (or per batch).
 
 The SDK's own retries stay off (no ``retry_options``: one attempt per call); the runner retries with
-the server's RetryInfo honoured. Responses are validated with pydantic here, never trusted as parsed.
+core.retry's policy and the server's RetryInfo honoured (enrich/retry.py says why not the SDK's). Responses are validated with pydantic here, never trusted as parsed.
 """
 
 from __future__ import annotations
@@ -19,6 +19,7 @@ from google.genai import types
 from pydantic import ValidationError
 
 from core.config import ConfigError, Settings
+from core.retry import RetryPolicy
 from enrich import retry
 from enrich.inputs import TitleInput
 from enrich.prompt import SYSTEM_INSTRUCTION, build_prompt
@@ -63,6 +64,7 @@ class GeminiConfig:
     thinking_budget: int | None = None
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
+    retry_statuses: frozenset[int] = retry.RETRYABLE_STATUS  # enrich.retry_statuses
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeminiConfig:
@@ -83,6 +85,9 @@ class GeminiConfig:
             thinking_budget=int(budget) if budget not in (None, "") else None,
             price_input_per_mtok=float(settings.get("enrich.price_input_per_mtok", 0.0)),
             price_output_per_mtok=float(settings.get("enrich.price_output_per_mtok", 0.0)),
+            retry_statuses=RetryPolicy.status_set(
+                settings.get("enrich.retry_statuses") or retry.RETRYABLE_STATUS
+            ),
         )
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:
@@ -235,7 +240,9 @@ class GeminiProvider:
                 model=self.model, contents=prompt, config=self.generation_config(batch)
             )
         except genai_errors.APIError as exc:
-            verdict = retry.classify(exc.code, exc.status, exc.message, exc.details)
+            verdict = retry.classify(
+                exc.code, exc.status, exc.message, exc.details, self.config.retry_statuses
+            )
             if verdict.retryable:
                 raise TransientError(verdict.reason, retry_after=verdict.retry_after, code=exc.code) from exc
             raise PermanentError(verdict.reason, fatal=verdict.fatal, code=exc.code) from exc

@@ -1,7 +1,7 @@
 """HTTP client for JustWatch's GraphQL endpoint: browser-like headers, bounded retries, clear errors.
 
-Retries (exponential backoff with jitter, ``Retry-After`` honoured) cover 429, 5xx, timeouts, connection
-errors and unreadable bodies. Everything else fails at once with an exception that names the cause:
+Retries (core.retry's policy with the justwatch.* settings: jittered exponential backoff, ``Retry-After``
+honoured) cover the statuses of justwatch.retry_statuses, timeouts, connection errors and unreadable bodies. Everything else fails at once with an exception that names the cause:
 HTTP 200 with ``errors`` and no usable ``data`` -> :class:`JustWatchGraphQLError` (the service's message),
 HTTP 403 -> :class:`JustWatchBlockedError` (the WAF), other statuses -> :class:`JustWatchHTTPError`.
 ``errors`` next to usable ``data`` (a partial response) keep the data; the errors are recorded in
@@ -22,11 +22,10 @@ from typing import Any
 import requests
 
 from core.common import parse_retry_after
+from core.retry import Retryable, RetryEvent
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
 
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
-MAX_RETRY_AFTER_S = 600.0
 RATE_LIMIT_HINTS = ("rate limit", "too many requests", "throttl")
 TOO_BIG_CODES = frozenset({"TOO_BIG", "TOO_COMPLEX", "QUERY_TOO_COMPLEX", "COMPLEXITY_LIMIT_EXCEEDED"})
 TOO_BIG_HINTS = ("complexity", "too complex", "too big", "too large")
@@ -66,13 +65,6 @@ class JustWatchHTTPError(JustWatchError):
     """A non-retryable HTTP status, or retries exhausted on a transient failure."""
 
 
-class _Transient(Exception):
-    def __init__(self, cause: str, retry_after: float | None = None) -> None:
-        super().__init__(cause)
-        self.cause = cause
-        self.retry_after = retry_after
-
-
 @dataclass
 class ClientStats:
     requests: int = 0
@@ -83,21 +75,14 @@ class ClientStats:
     page_size_reductions: list[str] = field(default_factory=list)  # "100->50: <error>"
 
 
-def backoff_delay(
-    attempt: int, base_s: float, max_s: float, rng: Callable[[], float] = random.random
-) -> float:
-    """Exponential backoff with jitter: ``base * 2**attempt`` scaled by a random factor in [0.5, 1.0)."""
-    return min(max_s, base_s * (2**attempt)) * (0.5 + rng() / 2)
-
-
 def _json_object(response: requests.Response) -> dict[str, Any]:
     """The body as a JSON object; anything else is transient (a proxy's error page, a truncated body)."""
     try:
         payload = response.json()
     except ValueError as exc:
-        raise _Transient(f"unreadable response body (not JSON): {response.text[:80]!r}") from exc
+        raise Retryable(f"unreadable response body (not JSON): {response.text[:80]!r}") from exc
     if not isinstance(payload, dict):
-        raise _Transient(f"unexpected JSON body of type {type(payload).__name__}")
+        raise Retryable(f"unexpected JSON body of type {type(payload).__name__}")
     return payload
 
 
@@ -131,6 +116,7 @@ class JustWatchClient:
         self.sleep = sleep
         self.rng = rng
         self.stats = ClientStats()
+        self.policy = settings.retry_policy
         self.page_size = settings.page_size  # halved for the rest of the run on a complexity / TOO_BIG error
 
     @staticmethod
@@ -157,29 +143,23 @@ class JustWatchClient:
     def execute(self, query: str, operation_name: str, variables: dict[str, Any]) -> dict[str, Any]:
         """POST one operation; returns the JSON body (with ``data``) or raises a :class:`JustWatchError`."""
         body = {"operationName": operation_name, "variables": variables, "query": query}
-        attempts = self.settings.max_retries + 1
-        last: _Transient | None = None
-        for attempt in range(attempts):
-            if attempt:
-                assert last is not None
-                delay = (
-                    min(last.retry_after, MAX_RETRY_AFTER_S)
-                    if last.retry_after is not None
-                    else backoff_delay(
-                        attempt - 1, self.settings.backoff_base_s, self.settings.max_backoff_s, self.rng
-                    )
-                )
-                self.stats.retries += 1
-                self.stats.slept_s += delay
-                self.sleep(delay)
-            try:
-                return self._attempt(body)
-            except _Transient as exc:
-                last = exc
-        assert last is not None
+        return self.policy.run(
+            lambda: self._attempt(body),
+            self._give_up,
+            name="justwatch",
+            sleep=self.sleep,
+            rng=self.rng,
+            on_retry=self._count_retry,
+        )
+
+    def _count_retry(self, event: RetryEvent) -> None:
+        self.stats.retries += 1
+        self.stats.slept_s += event.delay_s
+
+    def _give_up(self, last: Retryable, attempts: int) -> dict[str, Any]:
         raise JustWatchHTTPError(
             f"JustWatch request failed after {attempts} attempt(s) (justwatch.max_retries="
-            f"{self.settings.max_retries}): {last.cause}"
+            f"{self.settings.max_retries}): {last.reason}"
         )
 
     def _attempt(self, body: dict[str, Any]) -> dict[str, Any]:
@@ -189,10 +169,10 @@ class JustWatchClient:
             response = self.session.post(url, json=body, timeout=self.settings.timeout_s)
         except requests.Timeout as exc:
             self.stats.statuses["timeout"] += 1
-            raise _Transient(f"timeout after {self.settings.timeout_s:g}s ({type(exc).__name__})") from exc
+            raise Retryable(f"timeout after {self.settings.timeout_s:g}s ({type(exc).__name__})") from exc
         except requests.ConnectionError as exc:
             self.stats.statuses["connection_error"] += 1
-            raise _Transient(f"connection error to {url}: {type(exc).__name__}") from exc
+            raise Retryable(f"connection error to {url}: {type(exc).__name__}") from exc
         status = response.status_code
         self.stats.statuses[str(status)] += 1
         if status == 403:
@@ -201,8 +181,8 @@ class JustWatchClient:
                 "clients and bursts of requests. Try: keep a browser-like justwatch.user_agent, wait 5-10 "
                 "minutes before the next run, and fetch fewer days (--days) or fewer pages per run."
             )
-        if status in RETRY_STATUSES:
-            raise _Transient(
+        if self.policy.retryable_status(status):
+            raise Retryable(
                 f"HTTP {status} from {url}", parse_retry_after(response.headers.get("Retry-After"))
             )
         if status != 200:
@@ -212,7 +192,7 @@ class JustWatchClient:
         if errors:
             error = _graphql_error(errors)
             if error.retryable:
-                raise _Transient(str(error))
+                raise Retryable(str(error))
             if not _usable_data(payload):
                 raise error
             self.stats.partial_errors.extend(
@@ -244,28 +224,41 @@ class JustWatchClient:
         after: str | None = None
         requested: set[str | None] = set()
         while True:
-            try:
-                page = self.new_titles_page(day, country, after)
-            except JustWatchGraphQLError as exc:
-                if not exc.too_big or self.page_size <= MIN_PAGE_SIZE:
-                    raise
-                smaller = max(MIN_PAGE_SIZE, self.page_size // 2)
-                self.stats.page_size_reductions.append(f"{self.page_size}->{smaller}: {exc}")
-                self.page_size = smaller
+            page = self._page_or_smaller(day, country, after)
+            if page is None:
                 continue
             requested.add(after)
             yield page
-            connection = (page.get("data") or {}).get("newTitles") or {}
-            info = connection.get("pageInfo") or {}
-            if not info.get("hasNextPage"):
+            after = _next_cursor(page, requested)
+            if after is None:
                 return
-            cursor = info.get("endCursor")
-            if not cursor or cursor in requested:
-                raise JustWatchError(
-                    f"paging stopped: hasNextPage is true but endCursor is {cursor!r} "
-                    "(missing or already fetched), so the next page cannot be requested safely"
-                )
-            after = cursor
+
+    def _page_or_smaller(self, day: date, country: str, after: str | None) -> dict[str, Any] | None:
+        """The page at ``after``; None after a TOO_BIG answer halved the page size (ask again)."""
+        try:
+            return self.new_titles_page(day, country, after)
+        except JustWatchGraphQLError as exc:
+            if not exc.too_big or self.page_size <= MIN_PAGE_SIZE:
+                raise
+            smaller = max(MIN_PAGE_SIZE, self.page_size // 2)
+            self.stats.page_size_reductions.append(f"{self.page_size}->{smaller}: {exc}")
+            self.page_size = smaller
+            return None
+
+
+def _next_cursor(page: dict[str, Any], requested: set[str | None]) -> str | None:
+    """The cursor of the next page, None on the last one; a missing or repeated cursor is an error."""
+    connection = (page.get("data") or {}).get("newTitles") or {}
+    info = connection.get("pageInfo") or {}
+    if not info.get("hasNextPage"):
+        return None
+    cursor = info.get("endCursor")
+    if not cursor or cursor in requested:
+        raise JustWatchError(
+            f"paging stopped: hasNextPage is true but endCursor is {cursor!r} "
+            "(missing or already fetched), so the next page cannot be requested safely"
+        )
+    return str(cursor)
 
 
 def _usable_data(payload: dict[str, Any]) -> bool:

@@ -8,6 +8,7 @@ from typing import Any
 
 from core import raw_spec
 from core.config import ConfigError, Settings
+from core.retry import RetryPolicy
 
 DEFAULT_GRAPHQL_URL = "https://apis.justwatch.com/graphql"
 DEFAULT_USER_AGENT = (
@@ -134,6 +135,10 @@ class JustWatchSettings:
     max_retries: int = 5
     backoff_base_s: float = 1.0
     max_backoff_s: float = MAX_BACKOFF_S
+    max_retry_after_s: float | None = 600.0
+    retry_jitter: bool = True
+    retry_deadline_s: float | None = None
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
     user_agent: str = DEFAULT_USER_AGENT
     platform: str = "WEB"
     extra: dict[str, Any] = field(default_factory=dict)
@@ -159,6 +164,19 @@ class JustWatchSettings:
     def with_changes(self, **changes: Any) -> JustWatchSettings:
         return replace(self, **changes)
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The client's retries: jittered backoff, Retry-After honoured up to ``max_retry_after_s``."""
+        return RetryPolicy(
+            max_retries=int(self.max_retries),
+            backoff_base_s=self.backoff_base_s,
+            max_backoff_s=self.max_backoff_s,
+            jitter=self.retry_jitter,
+            max_retry_after_s=self.max_retry_after_s,
+            deadline_s=self.retry_deadline_s,
+            statuses=RetryPolicy.status_set(self.retry_statuses),
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> JustWatchSettings:
         section = settings.section("justwatch")
@@ -167,6 +185,10 @@ class JustWatchSettings:
         def pick(key: str, cast: Any) -> Any:
             value = section.get(key)
             return d[key].default if value in (None, "") else cast(value)
+
+        def optional(key: str) -> float | None:
+            value = section.get(key)
+            return None if value in (None, "") else float(value)
 
         def strings(key: str) -> tuple[str, ...]:
             value = section.get(key) or []
@@ -185,6 +207,12 @@ class JustWatchSettings:
                 max_retries=pick("max_retries", int),
                 backoff_base_s=pick("backoff_base_s", float),
                 max_backoff_s=pick("max_backoff_s", float),
+                max_retry_after_s=optional("max_retry_after_s"),
+                retry_jitter=pick("retry_jitter", bool),
+                retry_deadline_s=optional("retry_deadline_s"),
+                retry_statuses=tuple(
+                    int(v) for v in section.get("retry_statuses") or d["retry_statuses"].default
+                ),
                 user_agent=pick("user_agent", str),
             )
         except (TypeError, ValueError) as exc:

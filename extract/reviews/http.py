@@ -1,8 +1,8 @@
 """The HTTP helper every review adapter uses.
 
 One :class:`HttpClient` per run: thread-local ``requests`` sessions with a named User-Agent, a per-site
-rate limit, a cap on requests in flight, retries with exponential backoff on 429/5xx/timeouts (honouring
-``Retry-After``), robots.txt per site, and a conditional-request cache on disk (ETag / Last-Modified), so
+rate limit, a cap on requests in flight, retries (core.retry's policy with the reviews.* settings:
+429/5xx/timeouts, exponential backoff, ``Retry-After`` honoured), robots.txt per site, and a conditional-request cache on disk (ETag / Last-Modified), so
 a re-run downloads only what changed. Secrets passed as query parameters never reach logs, error
 messages or cache files. ``sleep`` and ``clock`` are injectable so tests run without waiting.
 """
@@ -10,8 +10,8 @@ messages or cache files. ``sleep`` and ``clock`` are injectable so tests run wit
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-import logging
 import os
 import threading
 import time
@@ -26,11 +26,9 @@ from urllib.robotparser import RobotFileParser
 import requests
 
 from core.common import parse_retry_after
+from core.retry import Retryable
 from extract.reviews.settings import ReviewsSettings
 
-log = logging.getLogger(__name__)
-
-RETRY_STATUSES = frozenset({429, 500, 502, 503, 504})
 SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "key", "token", "access_token"})
 
 
@@ -190,6 +188,7 @@ class HttpClient:
         self._robots: dict[str, _Robots] = {}
         self._robots_locks: dict[str, threading.Lock] = defaultdict(threading.Lock)
         self._caps: dict[str, int] = {}
+        self.policy = self.settings.retry_policy
 
     # ---- budget ----------------------------------------------------------------------------------
     def set_budget(self, source: str, requests_allowed: int) -> None:
@@ -231,22 +230,26 @@ class HttpClient:
         full = build_url(url, params)
         if site_root:
             self._check_robots(full, site_root, source)
-        validators = self.cache.validators(full) if (self.cache and use_cache) else {}
+        cache = self.cache if use_cache else None
+        validators = cache.validators(full) if cache else {}
         response = self._request(full, source, {**validators, **(headers or {})})
-        if response.status == 304 and validators and self.cache:
-            cached = self.cache.load(full)
-            if cached:
-                meta, body = cached
-                self._count(source, "cache_hits")
-                headers = {"Content-Type": meta.get("content_type") or "", "ETag": meta.get("etag") or ""}
-                return HttpResponse(
-                    redact_url(full), 200, body, headers, from_cache=True, attempts=response.attempts
-                )
+        if response.status == 304 and validators:
+            return self._cached(cache, full, source, response)
         if response.status == 200:
             self._count(source, "downloads")
-            if self.cache and use_cache:
-                self.cache.store(full, response.headers, response.body)
+            if cache:
+                cache.store(full, response.headers, response.body)
         return response
+
+    def _cached(self, cache: HttpCache | None, url: str, source: str, response: HttpResponse) -> HttpResponse:
+        """The cached body of ``url`` as a 200 (the server said 304 Not Modified); the 304 if it is gone."""
+        cached = cache.load(url) if cache else None
+        if not cached:
+            return response
+        meta, body = cached
+        self._count(source, "cache_hits")
+        headers = {"Content-Type": meta.get("content_type") or "", "ETag": meta.get("etag") or ""}
+        return HttpResponse(redact_url(url), 200, body, headers, from_cache=True, attempts=response.attempts)
 
     def source_stats(self, source: str) -> dict[str, int]:
         with self._lock:
@@ -279,61 +282,45 @@ class HttpClient:
                 self._sessions.append(session)
         return session
 
-    def _backoff(self, attempt: int, retry_after: float | None) -> float:
-        if retry_after is not None:
-            return min(retry_after, self.settings.max_backoff_s)
-        return min(self.settings.backoff_base_s * (2**attempt), self.settings.max_backoff_s)
-
     def _request(self, url: str, source: str, headers: Mapping[str, str]) -> HttpResponse:
+        """GET through the retry policy (reviews.* settings); the last 5xx/429 response when retries run out."""
         safe = redact_url(url)
-        host_key = _site_key(url)
-        attempts = self.settings.max_retries + 1
-        last_error = ""
-        for attempt in range(attempts):
-            self._spend(source)
-            self.limiter.acquire(host_key)
-            try:
-                with self._in_flight:
-                    raw = self._session().get(
-                        url, headers=dict(headers), timeout=self.settings.timeout_s, allow_redirects=True
-                    )
-            except requests.Timeout:
-                last_error = f"timed out after {self.settings.timeout_s:g}s"
-            except requests.ConnectionError as exc:
-                last_error = f"connection failed ({type(exc).__name__})"
-            else:
-                body = raw.content
-                response = HttpResponse(safe, raw.status_code, body, dict(raw.headers), attempts=attempt + 1)
-                if raw.status_code not in RETRY_STATUSES or attempt == attempts - 1:
-                    return response
-                delay = self._backoff(attempt, parse_retry_after(raw.headers.get("Retry-After")))
-                self._count(source, "retries")
-                log.info(
-                    "%s: HTTP %s for %s, retry %d/%d in %.2fs",
-                    source,
-                    raw.status_code,
-                    safe,
-                    attempt + 1,
-                    attempts - 1,
-                    delay,
+        numbers = itertools.count(1)
+
+        def give_up(last: Retryable, attempts: int) -> HttpResponse:
+            if last.result is not None:
+                return last.result
+            raise FetchError(f"{last.reason} ({attempts} attempt{'s' if attempts > 1 else ''}) for {safe}")
+
+        return self.policy.run(
+            lambda: self._attempt(url, safe, source, headers, next(numbers)),
+            give_up,
+            name=f"{source}: {safe}",
+            sleep=self.sleep,
+            clock=self.clock,
+            on_retry=lambda _event: self._count(source, "retries"),
+        )
+
+    def _attempt(
+        self, url: str, safe: str, source: str, headers: Mapping[str, str], number: int
+    ) -> HttpResponse:
+        """One GET (budget and rate limit spent first); a transient failure raises :class:`Retryable`."""
+        self._spend(source)
+        self.limiter.acquire(_site_key(url))
+        try:
+            with self._in_flight:
+                raw = self._session().get(
+                    url, headers=dict(headers), timeout=self.settings.timeout_s, allow_redirects=True
                 )
-                self.sleep(delay)
-                continue
-            if attempt == attempts - 1:
-                break
-            delay = self._backoff(attempt, None)
-            self._count(source, "retries")
-            log.info(
-                "%s: %s for %s, retry %d/%d in %.2fs",
-                source,
-                last_error,
-                safe,
-                attempt + 1,
-                attempts - 1,
-                delay,
-            )
-            self.sleep(delay)
-        raise FetchError(f"{last_error} ({attempts} attempt{'s' if attempts > 1 else ''}) for {safe}")
+        except requests.Timeout as exc:
+            raise Retryable(f"timed out after {self.settings.timeout_s:g}s") from exc
+        except requests.ConnectionError as exc:
+            raise Retryable(f"connection failed ({type(exc).__name__})") from exc
+        response = HttpResponse(safe, raw.status_code, raw.content, dict(raw.headers), attempts=number)
+        if self.policy.retryable_status(raw.status_code):
+            retry_after = parse_retry_after(raw.headers.get("Retry-After"))
+            raise Retryable(f"HTTP {raw.status_code}", retry_after, result=response)
+        return response
 
     def _check_robots(self, url: str, site_root: str, source: str) -> None:
         root = site_root.rstrip("/")

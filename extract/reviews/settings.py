@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import ConfigError, Settings
+from core.retry import RetryPolicy
 
 SOURCES = ("tmdb", "rogerebert", "guardian")
 SECRET_FOR_SOURCE = {"tmdb": "TMDB_API_KEY", "guardian": "GUARDIAN_API_KEY"}
@@ -44,6 +45,10 @@ class ReviewsSettings:
     max_retries: int = 3
     backoff_base_s: float = 1.0
     max_backoff_s: float = 60.0
+    max_retry_after_s: float | None = 60.0
+    retry_jitter: bool = False
+    retry_deadline_s: float | None = None
+    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
     max_review_chars: int = 4000
     cache_dir: Path | None = None
     user_agent: str = DEFAULT_USER_AGENT
@@ -92,6 +97,19 @@ class ReviewsSettings:
     def with_changes(self, **changes: Any) -> ReviewsSettings:
         return replace(self, **changes)
 
+    @property
+    def retry_policy(self) -> RetryPolicy:
+        """The sites' retries: plain doubling, Retry-After honoured up to ``max_retry_after_s``."""
+        return RetryPolicy(
+            max_retries=self.max_retries,
+            backoff_base_s=self.backoff_base_s,
+            max_backoff_s=self.max_backoff_s,
+            jitter=self.retry_jitter,
+            max_retry_after_s=self.max_retry_after_s,
+            deadline_s=self.retry_deadline_s,
+            statuses=RetryPolicy.status_set(self.retry_statuses),
+        )
+
     @classmethod
     def from_settings(cls, settings: Settings) -> ReviewsSettings:
         section = settings.section("reviews")
@@ -123,6 +141,10 @@ class ReviewsSettings:
             max_retries=max(0, num("max_retries", int, defaults.max_retries)),
             backoff_base_s=num("backoff_base_s", float, defaults.backoff_base_s),
             max_backoff_s=num("max_backoff_s", float, defaults.max_backoff_s),
+            max_retry_after_s=num("max_retry_after_s", float, None),
+            retry_jitter=bool(num("retry_jitter", bool, defaults.retry_jitter)),
+            retry_deadline_s=num("retry_deadline_s", float, None),
+            retry_statuses=tuple(int(v) for v in section.get("retry_statuses") or defaults.retry_statuses),
             max_review_chars=num("max_review_chars", int, defaults.max_review_chars),
             cache_dir=cache_dir,
             user_agent=str(section.get("user_agent") or defaults.user_agent),

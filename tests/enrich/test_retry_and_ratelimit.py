@@ -68,3 +68,8 @@ def test_token_bucket_limits_rate() -> None:
     assert waits[2:] == pytest.approx([1.0, 1.0, 1.0])
     assert now[0] == pytest.approx(3.0)
     assert TokenBucket(0).acquire() == 0.0
+
+
+def test_the_retryable_statuses_are_the_settings_list() -> None:
+    assert classify(499, "CANCELLED", "cancelled", None).retryable  # enrich.retry_statuses' default set
+    assert not classify(503, "UNAVAILABLE", "busy", None, frozenset({429})).retryable

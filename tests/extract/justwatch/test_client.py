@@ -14,7 +14,6 @@ from extract.justwatch.client import (
     JustWatchError,
     JustWatchGraphQLError,
     JustWatchHTTPError,
-    backoff_delay,
     parse_retry_after,
 )
 from extract.justwatch.settings import GET_NEW_TITLES, JustWatchSettings
@@ -184,8 +183,10 @@ def test_retry_after_parsing() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    assert backoff_delay(10, 1.0, 60.0, rng=lambda: 0.999) < 60.0
-    assert backoff_delay(2, 1.0, 60.0, rng=lambda: 0.0) == 2.0
+    policy = JustWatchSettings().retry_policy
+    assert policy.wait(11, rng=lambda: 0.999) < 60.0
+    assert policy.wait(3, rng=lambda: 0.0) == 2.0
+    assert policy.wait(1, retry_after=3600.0) == 600.0  # a server's Retry-After is honoured up to 10 minutes
 
 
 def test_settings_from_config_validate_values(make_settings) -> None:
