@@ -60,6 +60,7 @@ def justwatch_source(
     days: Sequence[date],
     country: str,
     as_of: date,
+    *,
     settings: JustWatchSettings | None = None,
     limit: int | None = None,
     client: JustWatchClient | None = None,

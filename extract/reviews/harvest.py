@@ -74,6 +74,7 @@ class Harvester:
         settings: ReviewsSettings,
         client: HttpClient,
         as_of: date,
+        *,
         adapters: Mapping[str, Adapter] | None = None,
         on_title_done: Callable[[int], None] | None = None,
         due: Mapping[str, Mapping[str, str]] | None = None,

@@ -42,6 +42,7 @@ def reviews_source(
     titles: Iterable[Subject | dict[str, Any]],
     settings: ReviewsSettings,
     as_of: date,
+    *,
     harvester: Harvester | None = None,
     client: HttpClient | None = None,
     batch_size: int | None = None,
