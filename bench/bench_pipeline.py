@@ -149,9 +149,10 @@ def make_project(base: Path) -> Path:
     return root
 
 
-def child_env(base: Path, root: Path, jw: FakeJustWatch, sites: ReviewSites, gemini: FakeGemini,
-              args: argparse.Namespace) -> dict[str, str]:
-    overrides = {
+def fake_overrides(jw: FakeJustWatch, sites: ReviewSites, gemini: FakeGemini,
+                   args: argparse.Namespace) -> dict[str, str]:
+    """The config that points the child run at the fakes, with the bench's concurrency."""
+    return {
         "JUSTWATCH__GRAPHQL_URL": jw.url,
         "REVIEWS__TMDB__BASE_URL": sites.url("tmdb"),
         "REVIEWS__ROGEREBERT__BASE_URL": sites.url("rogerebert"),
@@ -163,6 +164,13 @@ def child_env(base: Path, root: Path, jw: FakeJustWatch, sites: ReviewSites, gem
         "ENRICH__CONCURRENCY": str(args.enrich_concurrency),
         "ENRICH__REQUESTS_PER_MINUTE": "0",
         "ENRICH__MAX_COST_USD": "1000",
+    }
+
+
+def child_env(base: Path, root: Path, fakes: dict[str, str]) -> dict[str, str]:
+    """The child process's whole environment: the ``fakes`` config, work dirs under ``base``, fake keys."""
+    overrides = {
+        **fakes,
         "DBT__TARGET_PATH": str(base / "dbt-target"),
         "DBT__LOG_PATH": str(base / "dbt-logs"),
         "DVC__SITE_CACHE_DIR": str(base / "dvc-site-cache"),
@@ -253,7 +261,7 @@ def bench_size(n: int, args: argparse.Namespace, work: Path) -> SizeResult:
             FakeGemini(latency_s=args.llm_latency_ms / 1000, per_output_token_s=args.ms_per_output_token / 1000,
                        per_input_token_s=args.ms_per_input_token / 1000) as gemini:
         seed_reviews(sites, catalogue)
-        env = child_env(base, root, jw, sites, gemini, args)
+        env = child_env(base, root, fake_overrides(jw, sites, gemini, args))
         progress(f"{n:,} titles: day 1 (first run)")
         first = run_day("first", base, env)
         fake_calls_first = gemini.call_count
