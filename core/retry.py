@@ -25,7 +25,7 @@ import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, Protocol, TypeVar, cast
 
 import tenacity
 
@@ -46,6 +46,17 @@ class Retryable(Exception):
 
 
 @dataclass(frozen=True)
+class RetryHooks:
+    """What a caller plugs into :meth:`RetryPolicy.run`: the sleep, the jitter's random source and the
+    clock (tests inject them so nothing waits), and a callback per retry (counters, progress)."""
+
+    sleep: Callable[[float], None] = time.sleep
+    rng: Callable[[], float] = random.random
+    clock: Callable[[], float] = time.monotonic
+    on_retry: Callable[[RetryEvent], None] | None = None
+
+
+@dataclass(frozen=True)
 class RetryEvent:
     """One retry about to happen: the retry's number (1 = first), of how many, the wait, and why."""
 
@@ -54,6 +65,25 @@ class RetryEvent:
     of: int
     delay_s: float
     reason: str
+
+
+class RetrySettings(Protocol):
+    """A source's settings object holding the policy's keys under their config/base.yaml names."""
+
+    @property
+    def max_retries(self) -> int: ...
+    @property
+    def backoff_base_s(self) -> float: ...
+    @property
+    def max_backoff_s(self) -> float: ...
+    @property
+    def retry_jitter(self) -> bool: ...
+    @property
+    def max_retry_after_s(self) -> float | None: ...
+    @property
+    def retry_deadline_s(self) -> float | None: ...
+    @property
+    def retry_statuses(self) -> Iterable[int]: ...
 
 
 @dataclass(frozen=True)
@@ -66,6 +96,19 @@ class RetryPolicy:
     retry_after_is_floor: bool = False
     deadline_s: float | None = None
     statuses: frozenset[int] = frozenset()
+
+    @classmethod
+    def of(cls, settings: RetrySettings) -> RetryPolicy:
+        """The policy a source's settings describe (justwatch.*, reviews.*: the same key names)."""
+        return cls(
+            max_retries=int(settings.max_retries),
+            backoff_base_s=settings.backoff_base_s,
+            max_backoff_s=settings.max_backoff_s,
+            jitter=settings.retry_jitter,
+            max_retry_after_s=settings.max_retry_after_s,
+            deadline_s=settings.retry_deadline_s,
+            statuses=cls.status_set(settings.retry_statuses),
+        )
 
     @staticmethod
     def status_set(values: Iterable[Any]) -> frozenset[int]:
@@ -96,22 +139,19 @@ class RetryPolicy:
         give_up: Callable[[Retryable, int], T],
         *,
         name: str,
-        sleep: Callable[[float], None] = time.sleep,
-        rng: Callable[[], float] = random.random,
-        clock: Callable[[], float] = time.monotonic,
-        on_retry: Callable[[RetryEvent], None] | None = None,
+        hooks: RetryHooks = RetryHooks(),
     ) -> T:
         """``attempt()`` until it returns; a :class:`Retryable` is retried after :meth:`wait`.
 
         When the retries or the deadline are spent, returns ``give_up(last Retryable, attempts made)`` (which
-        may raise the caller's own error, or return the last response).
+        may raise the caller's own error, or return the last response). ``name`` starts each retry's log line.
         """
+        clock, rng = hooks.clock, hooks.rng
         started = clock()
 
         def last(state: tenacity.RetryCallState) -> Retryable:
-            exc = state.outcome.exception() if state.outcome else None
-            assert isinstance(exc, Retryable)
-            return exc
+            # only a Retryable is retried, so every wait, retry and give-up follows one
+            return cast(Retryable, state.outcome.exception() if state.outcome else None)
 
         def stop(state: tenacity.RetryCallState) -> bool:
             if state.attempt_number > self.max_retries:
@@ -126,11 +166,11 @@ class RetryPolicy:
             log.info(
                 "%s: %s, retry %d/%d in %.2fs", name, event.reason, event.number, event.of, event.delay_s
             )
-            if on_retry:
-                on_retry(event)
+            if hooks.on_retry:
+                hooks.on_retry(event)
 
         retrying = tenacity.Retrying(
-            sleep=sleep,
+            sleep=hooks.sleep,
             stop=stop,
             wait=lambda state: self.wait(state.attempt_number, last(state).retry_after, rng),
             retry=tenacity.retry_if_exception_type(Retryable),

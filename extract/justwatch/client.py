@@ -22,7 +22,7 @@ from typing import Any
 import requests
 
 from core.common import parse_retry_after
-from core.retry import Retryable, RetryEvent
+from core.retry import Retryable, RetryEvent, RetryHooks
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
 
@@ -147,9 +147,7 @@ class JustWatchClient:
             lambda: self._attempt(body),
             self._give_up,
             name="justwatch",
-            sleep=self.sleep,
-            rng=self.rng,
-            on_retry=self._count_retry,
+            hooks=RetryHooks(sleep=self.sleep, rng=self.rng, on_retry=self._count_retry),
         )
 
     def _count_retry(self, event: RetryEvent) -> None:

@@ -167,15 +167,7 @@ class JustWatchSettings:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The client's retries: jittered backoff, Retry-After honoured up to ``max_retry_after_s``."""
-        return RetryPolicy(
-            max_retries=int(self.max_retries),
-            backoff_base_s=self.backoff_base_s,
-            max_backoff_s=self.max_backoff_s,
-            jitter=self.retry_jitter,
-            max_retry_after_s=self.max_retry_after_s,
-            deadline_s=self.retry_deadline_s,
-            statuses=RetryPolicy.status_set(self.retry_statuses),
-        )
+        return RetryPolicy.of(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JustWatchSettings:

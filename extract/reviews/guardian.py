@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import re
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import BaseModel, Field
@@ -224,52 +225,61 @@ def to_review(item: GuardianItem, title_id: str, max_chars: int) -> Review | Non
 def fetch_guardian(
     subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date
 ) -> SourceResult:
-    def outcome(status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
-        return FetchOutcome(
-            title_id=subject.title_id, source=SOURCE, status=status, reason=reason, reviews_found=found
-        )
-
+    outcome = partial(FetchOutcome, title_id=subject.title_id, source=SOURCE)
     api_key = settings.api_key(SOURCE)
     if not api_key:
-        return SourceResult(outcome=outcome("skipped", "no GUARDIAN_API_KEY"))
+        return SourceResult(outcome=outcome(status="skipped", reason="no GUARDIAN_API_KEY"))
     url = f"{settings.base_url(SOURCE)}/search"
     try:
         response = client.get(url, search_params(subject, api_key), source=SOURCE)
     except FetchError as exc:
-        return SourceResult(outcome=outcome("error", str(exc)))
+        return SourceResult(outcome=outcome(status="error", reason=str(exc)))
     if response.status in (401, 403):
         raise SourceStopped(
             f"Guardian rejected GUARDIAN_API_KEY (HTTP {response.status}): {_error_text(response.text)}"
         )
     if response.status != 200:
-        return SourceResult(
-            outcome=outcome("error", f"Guardian HTTP {response.status} after {response.attempts} attempt(s)")
-        )
+        reason = f"Guardian HTTP {response.status} after {response.attempts} attempt(s)"
+        return SourceResult(outcome=outcome(status="error", reason=reason))
     try:
         items, malformed = parse_search_items(json.loads(response.text))
     except GuardianApiError as exc:
-        return SourceResult(outcome=outcome("error", f"Guardian API error: {exc}"))
+        return SourceResult(outcome=outcome(status="error", reason=f"Guardian API error: {exc}"))
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable Guardian search response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-        return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
+        return SourceResult(outcome=outcome(status="error", reason=reason), quarantine=[entry])
+    return _search_result(items, malformed, subject, settings.max_review_chars, as_of)
+
+
+def _search_result(
+    items: list[GuardianItem],
+    malformed: list[RecordRejected],
+    subject: Subject,
+    max_chars: int,
+    as_of: date,
+) -> SourceResult:
+    """The reviews among the search results that match the title; the rest quarantined or named."""
+    outcome = partial(FetchOutcome, title_id=subject.title_id, source=SOURCE)
     accepted, rejected = match_results(items, subject)
-    max_chars = settings.max_review_chars
     reviews, unreadable = collect_reviews(accepted, lambda item: to_review(item, subject.title_id, max_chars))
     quarantine = [
         QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of)
         for r in [*malformed, *unreadable]
     ]
     if reviews:
-        return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)
+        return SourceResult(
+            outcome=outcome(status="ok", reviews_found=len(reviews)), reviews=reviews, quarantine=quarantine
+        )
     if not items:
         return SourceResult(
-            outcome=outcome("no_reviews", "Guardian search found no reviews"), quarantine=quarantine
+            outcome=outcome(status="no_reviews", reason="Guardian search found no reviews"),
+            quarantine=quarantine,
         )
     reason = "no matching Guardian review"
     if rejected:
         reason += "; " + "; ".join(rejected[:3])
-    return SourceResult(outcome=outcome("not_found", reason), quarantine=quarantine)
+    return SourceResult(outcome=outcome(status="not_found", reason=reason), quarantine=quarantine)
 
 
 def _error_text(body: str) -> str:

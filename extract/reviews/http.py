@@ -26,7 +26,7 @@ from urllib.robotparser import RobotFileParser
 import requests
 
 from core.common import parse_retry_after
-from core.retry import Retryable
+from core.retry import Retryable, RetryHooks
 from extract.reviews.settings import ReviewsSettings
 
 SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "key", "token", "access_token"})
@@ -296,9 +296,9 @@ class HttpClient:
             lambda: self._attempt(url, safe, source, headers, next(numbers)),
             give_up,
             name=f"{source}: {safe}",
-            sleep=self.sleep,
-            clock=self.clock,
-            on_retry=lambda _event: self._count(source, "retries"),
+            hooks=RetryHooks(
+                sleep=self.sleep, clock=self.clock, on_retry=lambda _event: self._count(source, "retries")
+            ),
         )
 
     def _attempt(

@@ -100,15 +100,7 @@ class ReviewsSettings:
     @property
     def retry_policy(self) -> RetryPolicy:
         """The sites' retries: plain doubling, Retry-After honoured up to ``max_retry_after_s``."""
-        return RetryPolicy(
-            max_retries=self.max_retries,
-            backoff_base_s=self.backoff_base_s,
-            max_backoff_s=self.max_backoff_s,
-            jitter=self.retry_jitter,
-            max_retry_after_s=self.max_retry_after_s,
-            deadline_s=self.retry_deadline_s,
-            statuses=RetryPolicy.status_set(self.retry_statuses),
-        )
+        return RetryPolicy.of(self)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ReviewsSettings:
@@ -121,13 +113,7 @@ class ReviewsSettings:
         refresh_days = (
             _day_counts(section.get("refresh_days"), "reviews.refresh_days") or defaults.refresh_days
         )
-        source_refresh = dict(DEFAULT_SOURCE_REFRESH_DAYS)
-        for source in SOURCES:
-            own = _day_counts(
-                (section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days"
-            )
-            if own:
-                source_refresh[source] = own
+        source_refresh = _source_refresh_days(section)
         budget_day = str(section.get("budget_day") or defaults.budget_day).lower()
         if budget_day not in ("utc", "as_of"):
             raise ConfigError(f"reviews.budget_day must be utc or as_of, got {budget_day!r}")
@@ -141,10 +127,7 @@ class ReviewsSettings:
             max_retries=max(0, num("max_retries", int, defaults.max_retries)),
             backoff_base_s=num("backoff_base_s", float, defaults.backoff_base_s),
             max_backoff_s=num("max_backoff_s", float, defaults.max_backoff_s),
-            max_retry_after_s=num("max_retry_after_s", float, None),
-            retry_jitter=bool(num("retry_jitter", bool, defaults.retry_jitter)),
-            retry_deadline_s=num("retry_deadline_s", float, None),
-            retry_statuses=tuple(int(v) for v in section.get("retry_statuses") or defaults.retry_statuses),
+            **_retry_fields(section, defaults),
             max_review_chars=num("max_review_chars", int, defaults.max_review_chars),
             cache_dir=cache_dir,
             user_agent=str(section.get("user_agent") or defaults.user_agent),
@@ -194,6 +177,26 @@ def _day_counts(value: Any, key: str) -> tuple[int, ...] | None:
     if any(day <= 0 for day in out):
         raise ConfigError(f"{key} must be positive day counts, got {list(out)}")
     return out
+
+
+def _source_refresh_days(section: dict[str, Any]) -> dict[str, tuple[int, ...]]:
+    """reviews.<source>.refresh_days over the per-source defaults."""
+    source_refresh = dict(DEFAULT_SOURCE_REFRESH_DAYS)
+    for source in SOURCES:
+        own = _day_counts((section.get(source) or {}).get("refresh_days"), f"reviews.{source}.refresh_days")
+        if own:
+            source_refresh[source] = own
+    return source_refresh
+
+
+def _retry_fields(section: dict[str, Any], defaults: ReviewsSettings) -> dict[str, Any]:
+    """The retry policy's shape (reviews.retry_*, reviews.max_retry_after_s; null = no cap, no deadline)."""
+    return {
+        "max_retry_after_s": _number(section, "max_retry_after_s", float, None),
+        "retry_jitter": bool(_number(section, "retry_jitter", bool, defaults.retry_jitter)),
+        "retry_deadline_s": _number(section, "retry_deadline_s", float, None),
+        "retry_statuses": tuple(int(v) for v in section.get("retry_statuses") or defaults.retry_statuses),
+    }
 
 
 def _number(section: dict[str, Any], key: str, cast: Any, default: Any) -> Any:

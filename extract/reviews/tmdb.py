@@ -12,12 +12,14 @@ source for the run (:class:`SourceStopped`).
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import date
+from functools import partial
 from typing import Any
 
 from pydantic import ValidationError
 
-from extract.reviews.http import FetchError, HttpClient
+from extract.reviews.http import FetchError, HttpClient, HttpResponse
 from extract.reviews.models import (
     FetchOutcome,
     LayoutError,
@@ -186,17 +188,13 @@ def error_message(body: str) -> str:
 
 
 def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, as_of: date) -> SourceResult:
-    def outcome(status: str, reason: str | None = None, found: int = 0) -> FetchOutcome:
-        return FetchOutcome(
-            title_id=subject.title_id, source=SOURCE, status=status, reason=reason, reviews_found=found
-        )
-
+    outcome = partial(FetchOutcome, title_id=subject.title_id, source=SOURCE)
     credential = settings.api_key(SOURCE)
     if not credential:
-        return SourceResult(outcome=outcome("skipped", "no TMDB_API_KEY"))
+        return SourceResult(outcome=outcome(status="skipped", reason="no TMDB_API_KEY"))
     tmdb_id = tmdb_numeric_id(subject.tmdb_id)
     if not tmdb_id:
-        return SourceResult(outcome=outcome("not_found", "title has no TMDB id"))
+        return SourceResult(outcome=outcome(status="not_found", reason="title has no TMDB id"))
     kind = "movie" if subject.content_type == "movie" else "tv"
     url = f"{settings.base_url(SOURCE)}/3/{kind}/{tmdb_id}/reviews"
     auth_params, auth_headers = auth(credential)
@@ -204,26 +202,40 @@ def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, 
     try:
         response = client.get(url, params, source=SOURCE, headers=auth_headers)
     except FetchError as exc:
-        return SourceResult(outcome=outcome("error", str(exc)))
+        return SourceResult(outcome=outcome(status="error", reason=str(exc)))
+    if response.status != 200:
+        return _http_failure(response, bool(auth_headers), outcome)
+    return _reviews_result(response, subject, settings, as_of, outcome)
+
+
+def _http_failure(response: HttpResponse, bearer: bool, outcome: Callable[..., FetchOutcome]) -> SourceResult:
+    """A non-200 answer: 401 stops the source (the credential is wrong), 404 is not found, else an error."""
     if response.status == 401:
         code = status_code(response.text)
-        kind_of_credential = "read access token (Bearer)" if auth_headers else "v3 api_key"
+        kind_of_credential = "read access token (Bearer)" if bearer else "v3 api_key"
         meaning = f", {AUTH_STATUS_CODES[code]}" if code in AUTH_STATUS_CODES else ""
         raise SourceStopped(
             f"TMDB rejected the {kind_of_credential} in TMDB_API_KEY (HTTP 401{meaning}): "
             f"{error_message(response.text)}"
         )
     if response.status == 404:
-        return SourceResult(outcome=outcome("not_found", f"TMDB 404: {error_message(response.text)}"))
-    if response.status != 200:
         return SourceResult(
-            outcome=outcome(
-                "error",
-                f"TMDB HTTP {response.status} after {response.attempts} attempt(s): "
-                f"{error_message(response.text)}",
-            ),
-            blocked=response.status == 403,
+            outcome=outcome(status="not_found", reason=f"TMDB 404: {error_message(response.text)}")
         )
+    reason = (
+        f"TMDB HTTP {response.status} after {response.attempts} attempt(s): {error_message(response.text)}"
+    )
+    return SourceResult(outcome=outcome(status="error", reason=reason), blocked=response.status == 403)
+
+
+def _reviews_result(
+    response: HttpResponse,
+    subject: Subject,
+    settings: ReviewsSettings,
+    as_of: date,
+    outcome: Callable[..., FetchOutcome],
+) -> SourceResult:
+    """The reviews of a 200 answer; malformed records and an unreadable body are quarantined."""
     try:
         reviews, rejected = parse_review_items(
             json.loads(response.text), subject.title_id, settings.max_review_chars
@@ -231,7 +243,7 @@ def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, 
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable TMDB reviews response: {exc}"
         entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-        return SourceResult(outcome=outcome("error", reason), quarantine=[entry])
+        return SourceResult(outcome=outcome(status="error", reason=reason), quarantine=[entry])
     quarantine = [
         QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in rejected
     ]
@@ -239,5 +251,7 @@ def fetch_tmdb(subject: Subject, client: HttpClient, settings: ReviewsSettings, 
         reason = "TMDB has no reviews for this title"
         if rejected:
             reason += f" ({len(rejected)} malformed record(s) quarantined)"
-        return SourceResult(outcome=outcome("no_reviews", reason), quarantine=quarantine)
-    return SourceResult(outcome=outcome("ok", None, len(reviews)), reviews=reviews, quarantine=quarantine)
+        return SourceResult(outcome=outcome(status="no_reviews", reason=reason), quarantine=quarantine)
+    return SourceResult(
+        outcome=outcome(status="ok", reviews_found=len(reviews)), reviews=reviews, quarantine=quarantine
+    )

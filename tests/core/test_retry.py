@@ -9,12 +9,13 @@ from collections.abc import Callable
 import pytest
 
 from core.config import Settings
-from core.retry import Retryable, RetryEvent, RetryPolicy
+from core.retry import Retryable, RetryEvent, RetryHooks, RetryPolicy
 from enrich.providers.gemini import GeminiConfig
 from enrich.retry import Backoff
 from extract.justwatch.settings import JustWatchSettings
 from extract.reviews.settings import ReviewsSettings
 
+NO_WAIT = RetryHooks(sleep=lambda _s: None)
 PLAIN = RetryPolicy(max_retries=3, backoff_base_s=1.0, max_backoff_s=4.0, jitter=False, statuses=frozenset({503}))
 
 
@@ -47,7 +48,7 @@ def test_run_retries_a_retryable_outcome_and_logs_one_line_per_retry(caplog: pyt
         return str(outcome)
 
     with caplog.at_level(logging.INFO, logger="core.retry"):
-        result = PLAIN.run(attempt, _never, name="site", sleep=sleeps.append, on_retry=events.append)
+        result = PLAIN.run(attempt, _never, name="site", hooks=RetryHooks(sleep=sleeps.append, on_retry=events.append))
     assert result == "ok" and sleeps == [1.0, 7.0]
     assert [(e.number, e.of, e.delay_s, e.reason) for e in events] == [(1, 3, 1.0, "HTTP 503"), (2, 3, 7.0, "HTTP 429")]
     assert [r.getMessage() for r in caplog.records] == [
@@ -64,7 +65,7 @@ def test_run_gives_up_after_the_retries_with_the_last_outcome() -> None:
     def give_up(last: Retryable, attempts: int) -> str:
         return f"{last.result} after {attempts}"
 
-    assert PLAIN.run(attempt, give_up, name="site", sleep=lambda _s: None) == "response 4 after 4"
+    assert PLAIN.run(attempt, give_up, name="site", hooks=NO_WAIT) == "response 4 after 4"
 
 
 def test_any_other_error_ends_the_call_at_once() -> None:
@@ -75,7 +76,7 @@ def test_any_other_error_ends_the_call_at_once() -> None:
         raise KeyError("not transient")
 
     with pytest.raises(KeyError):
-        PLAIN.run(attempt, _never, name="site", sleep=lambda _s: None)
+        PLAIN.run(attempt, _never, name="site", hooks=NO_WAIT)
     assert calls == [1]
 
 
@@ -89,7 +90,7 @@ def test_the_deadline_stops_before_a_wait_that_would_end_past_it() -> None:
         raise Retryable("timeout")
 
     policy = RetryPolicy(max_retries=10, backoff_base_s=1.0, max_backoff_s=60.0, jitter=False, deadline_s=5.0)
-    attempts = policy.run(attempt, lambda _last, n: n, name="site", sleep=sleep, clock=lambda: now[0])
+    attempts = policy.run(attempt, lambda _last, n: n, name="site", hooks=RetryHooks(sleep=sleep, clock=lambda: now[0]))
     assert (attempts, now[0]) == (3, 3.0)  # waits 1 + 2; the next (4) would end at 7 > 5
 
 
