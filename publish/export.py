@@ -49,8 +49,7 @@ def export_path(export_dir: Path, as_of: date) -> Path:
     return export_dir / f"{MART_NAME}_{as_of.isoformat()}.parquet"
 
 
-def prepare_table(table: pa.Table) -> pa.Table:
-    """Cast to the published schema (fail on any difference) and sort by ``id``."""
+def _check_columns(table: pa.Table) -> None:
     if table.schema.names != MART_ARROW_SCHEMA.names:
         missing = [n for n in MART_ARROW_SCHEMA.names if n not in table.schema.names]
         extra = [n for n in table.schema.names if n not in MART_ARROW_SCHEMA.names]
@@ -58,15 +57,28 @@ def prepare_table(table: pa.Table) -> pa.Table:
             f"{MART_NAME} columns differ from the published schema "
             f"(missing: {missing or 'none'}; unexpected: {extra or 'none'}; or out of order)"
         )
+
+
+def _cast(table: pa.Table) -> pa.Table:
     try:
-        table = table.cast(MART_ARROW_SCHEMA, safe=True)
+        return table.cast(MART_ARROW_SCHEMA, safe=True)
     except (pa.ArrowInvalid, pa.ArrowTypeError, pa.ArrowNotImplementedError) as exc:
         raise ExportError(f"{MART_NAME} does not cast to the published schema: {exc}") from exc
+
+
+def _check_ids(table: pa.Table) -> None:
     ids = table.column("id")
     if ids.null_count:
         raise ExportError(f"{MART_NAME} has {ids.null_count} rows without an id")
     if pc.count_distinct(ids).as_py() != table.num_rows:
         raise ExportError(f"{MART_NAME} has duplicate ids; the export needs one row per id (run validate)")
+
+
+def prepare_table(table: pa.Table) -> pa.Table:
+    """Cast to the published schema (fail on any difference) and sort by ``id``."""
+    _check_columns(table)
+    table = _cast(table)
+    _check_ids(table)
     return table.sort_by([("id", "ascending")]).combine_chunks()
 
 
