@@ -136,17 +136,25 @@ def _cause_line(text: str) -> str:
     return lines[0]
 
 
+_FAILED = ("error", "fail", "runtime error")
+
+
+def _node_failure(node_result: Any) -> str | None:
+    """``<node> (<status>: <cause>)`` for a failed node, None for one that passed."""
+    status = str(getattr(node_result, "status", ""))
+    if status.lower() not in _FAILED:
+        return None
+    message = _cause_line(getattr(node_result, "message", "") or "")
+    if not message and getattr(node_result, "age", None) is not None:  # a source freshness result
+        message = f"newest row {node_result.age / 3600:.0f} hours old"
+    return f"{node_result.node.name} ({status}: {message or 'no message'})"
+
+
 def _failures(result: Any) -> str:
     if result.exception is not None:
         return _cause_line(str(result.exception)) or repr(result.exception)
-    failed: list[str] = []
-    for node_result in getattr(result.result, "results", None) or []:
-        status = str(getattr(node_result, "status", ""))
-        if status.lower() in ("error", "fail", "runtime error"):
-            message = _cause_line(getattr(node_result, "message", "") or "")
-            if getattr(node_result, "age", None) is not None:  # a source freshness result
-                message = message or f"newest row {node_result.age / 3600:.0f} hours old"
-            failed.append(f"{node_result.node.name} ({status}: {message or 'no message'})")
+    node_results = getattr(result.result, "results", None) or []
+    failed = [line for line in map(_node_failure, node_results) if line]
     return "; ".join(failed[:8]) or "see dbt_project/logs/dbt.log"
 
 
