@@ -21,7 +21,7 @@ REMOTES = ("local", "s3")
 
 
 def remote_name(settings: Settings) -> str:
-    name = str(settings.get("dvc.remote", "local")).lower()
+    name = str(settings.require("dvc.remote")).lower()
     if name not in REMOTES:
         raise ConfigError(f"dvc.remote={name!r} is not one of {', '.join(REMOTES)}")
     return name
@@ -67,7 +67,7 @@ def open_remote(settings: Settings) -> Remote:
         root = str(settings.path("dvc.local_remote_path"))
         return Remote(fsspec.filesystem("file", auto_mkdir=True), root, root)
     url = s3_url(settings)
-    client_kwargs: dict[str, Any] = {"region_name": str(settings.get("aws.region", "us-east-1"))}
+    client_kwargs: dict[str, Any] = {"region_name": str(settings.require("aws.region"))}
     if settings.get("aws.endpoint_url"):
         client_kwargs["endpoint_url"] = str(settings.get("aws.endpoint_url"))
     fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, skip_instance_cache=True)

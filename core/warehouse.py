@@ -39,7 +39,7 @@ class Warehouse:
 
     @property
     def target(self) -> str:
-        target = str(self.settings.get("warehouse.target", "duckdb")).lower()
+        target = str(self.settings.require("warehouse.target")).lower()
         if target not in TARGETS:
             raise ConfigError(f"warehouse.target={target!r} is not one of {', '.join(TARGETS)}")
         return target

@@ -246,8 +246,8 @@ def make_context(
     return RunContext(
         settings=settings,
         as_of=args.as_of or default_as_of or date.today(),
-        days=args.days or int(settings.get("run.days", 7)),
-        country=(args.country or settings.get("run.country", "US")).upper(),
+        days=args.days or int(settings.require("run.days")),
+        country=(args.country or settings.require("run.country")).upper(),
         limit=args.limit,
         quiet=args.quiet,
     )

@@ -724,7 +724,7 @@ def write_report(settings: Settings, run_id: str) -> Path:
         evaluate_enrichment(settings, run_id)
     except Exception as exc:  # the page says so; the rest of it is still worth having
         problems.append(f"the enrichment evaluation: {first_line(exc, repr(exc))}")
-    data = collect(Warehouse(settings), run_id, int(settings.get("report.history_runs", 30)))
+    data = collect(Warehouse(settings), run_id, int(settings.require("report.history_runs")))
     data.problems += problems
     path = report_path(settings, run_id)
     write_text_atomic(path, render(data))
@@ -735,7 +735,7 @@ def s3_location(settings: Settings) -> tuple[str, str] | None:
     """(bucket, key prefix) reports go to: ``report.s3_url``, else the ``dvc.s3_url`` bucket under ``reports/``
     when the DVC remote is S3; None when reports stay local."""
     url = settings.get("report.s3_url")
-    if not url and str(settings.get("dvc.remote", "local")) == "s3" and settings.get("dvc.s3_url"):
+    if not url and str(settings.require("dvc.remote")) == "s3" and settings.get("dvc.s3_url"):
         url = f"s3://{str(settings.get('dvc.s3_url'))[5:].split('/', 1)[0]}/reports"
     if not url:
         return None
@@ -760,7 +760,7 @@ def publish_report(settings: Settings, path: Path, run_id: str, as_of: date | st
     key = report_key(prefix, as_of, run_id)
     client = boto3.client(
         "s3",
-        region_name=settings.get("aws.region", "us-east-1"),
+        region_name=settings.require("aws.region"),
         endpoint_url=settings.get("aws.endpoint_url") or None,
     )
     client.upload_file(
