@@ -155,6 +155,12 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
         assert task.deferrable is False, task.task_id
 
 
+def test_every_dbt_group_shares_one_partial_parse_cache(dag: Any) -> None:
+    """A group's producer starts from the previous group's dbt parse (dbt_groups.share_partial_parse)."""
+    dirs = {t.cache_dir for g in GROUPS for t in _group_tasks(dag, g) if getattr(t, "cache_dir", None)}
+    assert len(dirs) == 1, dirs
+
+
 def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
     """unique_id -> run/seed task, read from the tasks' own dbt selection (``fqn:...``)."""
     nodes: dict[str, Any] = {}
