@@ -101,7 +101,11 @@ def build_parser() -> argparse.ArgumentParser:
         help="run the whole job offline against the recorded samples (replay server + DuckDB)",
     )
     extract = sub.add_parser("extract", parents=[common], help="load new releases and their reviews (dlt)")
-    extract.add_argument("--only", choices=("releases", "reviews"), help="run one of the two extract steps")
+    extract.add_argument(
+        "--only",
+        choices=("releases", "reviews"),
+        help="only the JustWatch releases, or only the reviews (after dbt lists the titles to review)",
+    )
     transform = sub.add_parser("transform", parents=[common], help="run dbt")
     transform.add_argument(
         "--layer",
@@ -253,6 +257,10 @@ def make_context(
     )
 
 
+# `extract --only reviews` rebuilds the titles to review first: extract_reviews reads them from dbt.
+EXTRACT_ONLY = {"releases": ("extract_releases",), "reviews": ("dbt_titles", "extract_reviews")}
+
+
 def selected_steps(args: argparse.Namespace) -> list[Any]:
     from trending_now import pipeline  # noqa: PLC0415 - keeps `--help` light (imports every step)
 
@@ -261,7 +269,8 @@ def selected_steps(args: argparse.Namespace) -> list[Any]:
         return list(pipeline.STEPS)
     if command == "extract":
         steps = pipeline.steps_in_group("extract")
-        return [s for s in steps if args.only is None or s.name.endswith(args.only)]
+        only = EXTRACT_ONLY.get(args.only)
+        return [s for s in steps if only is None or s.name in only]
     if command == "transform":
         names = {
             "staging": ["dbt_staging_intermediate"],

@@ -42,7 +42,7 @@ def test_garbage_day_fails_naming_the_day_review_garbage_is_quarantined_rerun_co
     # 2. review sites answer garbage: quarantined with a reason, counted, the step succeeds
     server.add(Hook(prefix="/guardian/search", action="garbage", body=b"<html>Service Unavailable</html>"))
     server.add(Hook(prefix="/rogerebert/reviews/", action="garbage", body=b"\x00\x01\x02 binary junk" * 50))
-    results = project.run(["extract_releases", "extract_reviews"])
+    results = project.run(["extract_releases", "dbt_titles", "extract_reviews"])
     reviews = results["extract_reviews"]
     assert reviews.quarantined > 0
     assert reviews.details["sources"]["guardian"]["ok"] == 0

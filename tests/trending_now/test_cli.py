@@ -36,7 +36,8 @@ def test_step_selection() -> None:
     parser = cli.build_parser()
     names = lambda argv: [s.name for s in cli.selected_steps(parser.parse_args(argv))]  # noqa: E731
     assert names(["extract"]) == ["extract_releases", "check_freshness", "dbt_titles", "extract_reviews"]
-    assert names(["extract", "--only", "reviews"]) == ["extract_reviews"]
+    assert names(["extract", "--only", "reviews"]) == ["dbt_titles", "extract_reviews"]
+    assert names(["extract", "--only", "releases"]) == ["extract_releases"]
     assert names(["transform", "--layer", "marts"]) == ["dbt_marts"]
     assert names(["run"])[0] == "extract_releases" and names(["run"])[-1] == "snapshot_dvc"
     assert names(["enrich"]) == ["enrich_titles"]
