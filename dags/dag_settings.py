@@ -43,7 +43,7 @@ class DagOptions:
 
     @property
     def target(self) -> str:
-        return str(self.settings.get("warehouse.target", "duckdb")).lower()
+        return str(self.settings.require("warehouse.target")).lower()
 
     @property
     def llm_pool(self) -> str:
@@ -51,7 +51,7 @@ class DagOptions:
 
     @property
     def retries(self) -> int:
-        return int(self.settings.get("airflow.retries", 0))
+        return int(self.settings.require("airflow.retries"))
 
     @property
     def retry_delay(self) -> timedelta:

@@ -81,8 +81,8 @@ def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
     settings = load_task_settings()
     dag_run = airflow_context.get("dag_run")
     params = airflow_context.get("params")
-    days = _param(params, "days") or settings.get("run.days", 7)
-    country = _param(params, "country") or settings.get("run.country", "US")
+    days = _param(params, "days") or settings.require("run.days")
+    country = _param(params, "country") or settings.require("run.country")
     limit = _param(params, "limit")
     return RunContext(
         settings=settings,

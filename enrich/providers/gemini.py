@@ -77,14 +77,14 @@ class GeminiConfig:
         return cls(
             model=str(settings.require("enrich.model")),
             base_url=settings.get("enrich.base_url") or None,
-            api_version=str(settings.get("enrich.api_version", "v1beta")),
-            timeout_s=float(settings.get("enrich.timeout_s", 60)),
-            max_output_tokens=int(settings.get("enrich.max_output_tokens", 1024)),
+            api_version=str(settings.require("enrich.api_version")),
+            timeout_s=float(settings.require("enrich.timeout_s")),
+            max_output_tokens=int(settings.require("enrich.max_output_tokens")),
             temperature=opt_float("enrich.temperature"),
             thinking_level=str(level) if level not in (None, "") and budget in (None, "") else None,
             thinking_budget=int(budget) if budget not in (None, "") else None,
-            price_input_per_mtok=float(settings.get("enrich.price_input_per_mtok", 0.0)),
-            price_output_per_mtok=float(settings.get("enrich.price_output_per_mtok", 0.0)),
+            price_input_per_mtok=float(settings.require("enrich.price_input_per_mtok")),
+            price_output_per_mtok=float(settings.require("enrich.price_output_per_mtok")),
             retry_statuses=RetryPolicy.status_set(
                 settings.get("enrich.retry_statuses") or retry.RETRYABLE_STATUS
             ),
