@@ -69,18 +69,18 @@ class RunnerConfig:
     def from_settings(cls, settings: Settings) -> RunnerConfig:
         cap = settings.get("enrich.max_cost_usd")
         return cls(
-            batch_size=max(1, int(settings.get("enrich.batch_size", 1))),
-            concurrency=max(1, int(settings.get("enrich.concurrency", 4))),
-            requests_per_minute=float(settings.get("enrich.requests_per_minute", 300)),
+            batch_size=max(1, int(settings.require("enrich.batch_size"))),
+            concurrency=max(1, int(settings.require("enrich.concurrency"))),
+            requests_per_minute=float(settings.require("enrich.requests_per_minute")),
             max_cost_usd=None if cap in (None, "") else float(cap),
-            max_retries=max(0, int(settings.get("enrich.max_retries", 5))),
+            max_retries=max(0, int(settings.require("enrich.max_retries"))),
             backoff=Backoff(
-                base_s=float(settings.get("enrich.backoff_base_s", 1.0)),
-                max_s=float(settings.get("enrich.backoff_max_s", 60.0)),
+                base_s=float(settings.require("enrich.backoff_base_s")),
+                max_s=float(settings.require("enrich.backoff_max_s")),
             ),
-            max_retry_wait_s=float(settings.get("enrich.max_retry_wait_s", 120.0)),
-            flush_every=max(1, int(settings.get("enrich.flush_every", 25))),
-            flush_seconds=float(settings.get("enrich.flush_seconds", 10.0)),
+            max_retry_wait_s=float(settings.require("enrich.max_retry_wait_s")),
+            flush_every=max(1, int(settings.require("enrich.flush_every"))),
+            flush_seconds=float(settings.require("enrich.flush_seconds")),
             min_coverage=float(settings.get(COVERAGE_SETTING) or 0.0),
         )
 
@@ -95,7 +95,7 @@ class EnrichmentFailed(RuntimeError):
 
 
 def resolve_provider_name(settings: Settings) -> str:
-    name = str(settings.get("enrich.provider", "auto")).lower()
+    name = str(settings.require("enrich.provider")).lower()
     if name not in PROVIDERS:
         raise ConfigError(f"enrich.provider={name!r} is not one of {', '.join(PROVIDERS)}")
     if name == "auto":
