@@ -25,25 +25,35 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
-from core.config import ConfigError, Settings
+from core.config import Settings
 from core.context import RunContext, StepResult
+from enrich.budget import Budget
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
 from enrich.providers.base import (
+    CallResult,
     CallUsage,
     InvalidResponse,
     PermanentError,
     Provider,
     TransientError,
 )
+from enrich.providers.factory import make_provider
 from enrich.ratelimit import TokenBucket
 from enrich.retry import Backoff
 from enrich.schema import TitleEnrichment
-from enrich.store import ResultSink, enrichment_row, load_pending, open_journal, replay_journal
+from enrich.store import (
+    PendingWork,
+    ReplayReport,
+    ResultSink,
+    enrichment_row,
+    load_pending,
+    open_journal,
+    replay_journal,
+)
 
 STEP = "enrich_titles"
-PROVIDERS = ("auto", "gemini", "heuristic")
 COVERAGE_SETTING = "quality.min_enrichment_coverage"
 BUDGET_SETTING = "enrich.max_cost_usd"
 
@@ -94,55 +104,6 @@ class EnrichmentFailed(RuntimeError):
         self.result = result
 
 
-def resolve_provider_name(settings: Settings) -> str:
-    name = str(settings.require("enrich.provider")).lower()
-    if name not in PROVIDERS:
-        raise ConfigError(f"enrich.provider={name!r} is not one of {', '.join(PROVIDERS)}")
-    if name == "auto":
-        return "gemini" if settings.secrets.get("GEMINI_API_KEY") else "heuristic"
-    return name
-
-
-def make_provider(settings: Settings) -> Provider:
-    name = resolve_provider_name(settings)
-    if name == "gemini":
-        from enrich.providers.gemini import GeminiConfig, GeminiProvider
-
-        return GeminiProvider(
-            GeminiConfig.from_settings(settings), settings.secrets.get("GEMINI_API_KEY") or ""
-        )
-    from enrich.providers.heuristic import HeuristicProvider
-
-    return HeuristicProvider()
-
-
-class Budget:
-    """Run-level spending cap. A call is issued only if its worst-case cost still fits (reservation)."""
-
-    def __init__(self, cap_usd: float | None) -> None:
-        self.cap = cap_usd
-        self.spent = 0.0
-        self.reserved = 0.0
-        self.stopped = False
-        self._lock = threading.Lock()
-
-    def try_reserve(self, amount: float) -> bool:
-        with self._lock:
-            if self.cap is None:
-                return True
-            if self.stopped or self.spent + self.reserved + amount > self.cap:
-                self.stopped = True
-                return False
-            self.reserved += amount
-            return True
-
-    def settle(self, reserved: float, actual: float) -> None:
-        with self._lock:
-            if self.cap is not None:
-                self.reserved = max(0.0, self.reserved - reserved)
-            self.spent += actual
-
-
 def split_usage(usage: CallUsage, parts: int) -> list[CallUsage]:
     """Share one call's usage among ``parts`` titles; token shares sum exactly to the call's tokens."""
     parts = max(1, parts)
@@ -189,6 +150,14 @@ class JobOutcome:
             self.usage_by_id.setdefault(title.id, CallUsage()).add(share)
 
 
+@dataclass
+class Attempts:
+    """How often one job has been tried so far, per kind of failure."""
+
+    transient: int = 0
+    invalid: int = 0
+
+
 class JobRunner:
     """Runs one job: budget, rate limit, the call, and the retry decisions. Thread-safe; no I/O but the call."""
 
@@ -202,82 +171,121 @@ class JobRunner:
         self.stop = threading.Event()
         self.answered = threading.Event()  # the service answered a call with no fatal error
         self.fatal_reason: str | None = None
-        self._rng = random.Random()
+        self._rng = random.SystemRandom()  # the backoff's jitter
 
     def run(self, job: Job) -> JobOutcome:
-        titles = job.titles
         out = JobOutcome()
-        transient_attempts = 0
-        invalid_attempts = 1 if job.alone_retry else 0
-        while True:
-            if self.stop.is_set():
-                out.stopped = list(titles)
-                return out
-            reservation = self.provider.estimate_max_cost(titles)
-            if not self.budget.try_reserve(reservation):
-                out.stopped, out.budget_stopped = list(titles), True
-                return out
-            self.limiter.acquire()
-            if self.stop.is_set():  # a fatal answer arrived while this job waited for a token: no call
-                self.budget.settle(reservation, 0.0)
-                out.stopped = list(titles)
-                return out
-            out.calls += 1
-            try:
-                result = self.provider.call(titles)
-            except TransientError as exc:
-                self.answered.set()
-                self.budget.settle(reservation, exc.usage.cost_usd)
-                out.charge(titles, exc.usage)
-                transient_attempts += 1
-                delay = self.config.backoff.delay(transient_attempts, exc.retry_after, self._rng)
-                if transient_attempts > self.config.max_retries:
-                    return self._fail(out, titles, f"{exc} (gave up after {transient_attempts} attempts)")
-                if delay > self.config.max_retry_wait_s:
-                    return self._fail(out, titles, f"{exc} (server asked to wait {delay:.0f}s)")
-                out.retries += 1
-                (_sleep or self.stop.wait)(delay)
-                continue
-            except InvalidResponse as exc:
-                self.answered.set()
-                self.budget.settle(reservation, exc.usage.cost_usd)
-                out.charge(titles, exc.usage)
-                if len(titles) > 1:  # a batch answer that is unusable as a whole: each title alone, once
-                    out.retry_alone = list(titles)
-                    return out
-                if invalid_attempts >= 1:
-                    return self._fail(out, titles, f"{exc} (after a retry)")
-                invalid_attempts += 1
-                out.retries += 1
-                continue
-            except PermanentError as exc:
-                self.budget.settle(reservation, exc.usage.cost_usd)
-                out.charge(titles, exc.usage)
-                if exc.fatal:
-                    self.fatal_reason = self.fatal_reason or str(exc)
-                    out.fatal = str(exc)
-                    self.stop.set()
-                self.answered.set()  # after stop: a waiting main loop wakes to a stopped run
-                return self._fail(out, titles, str(exc))
-            self.answered.set()
-            self.budget.settle(reservation, result.usage.cost_usd)
-            out.charge(titles, result.usage)
-            out.ok.update(result.results)
-            for title in titles:
-                if title.id in result.results:
-                    continue
-                problem = result.problems.get(title.id, "no result for this title")
-                if len(titles) > 1:
-                    out.retry_alone.append(title)
-                else:
-                    out.failed[title.id] = problem
-            return out
+        attempts = Attempts(invalid=1 if job.alone_retry else 0)
+        finished = False
+        while not finished:
+            finished = self._attempt(job.titles, out, attempts)
+        return out
+
+    def _attempt(self, titles: list[TitleInput], out: JobOutcome, attempts: Attempts) -> bool:
+        """One call for ``titles``, its outcome recorded in ``out``; True when the job is finished."""
+        reservation = self._reserve(titles, out)
+        if reservation is None:
+            return True
+        out.calls += 1
+        try:
+            result = self.provider.call(titles)
+        except TransientError as exc:
+            self._answered(reservation, out, titles, exc.usage)
+            return self._after_transient(exc, titles, out, attempts)
+        except InvalidResponse as exc:
+            self._answered(reservation, out, titles, exc.usage)
+            return self._after_invalid(exc, titles, out, attempts)
+        except PermanentError as exc:
+            self._after_permanent(exc, reservation, titles, out)
+            return True
+        self._answered(reservation, out, titles, result.usage)
+        self._take(result, titles, out)
+        return True
+
+    def _reserve(self, titles: list[TitleInput], out: JobOutcome) -> float | None:
+        """The budget reserved for one call, its rate-limit token taken; None (titles stopped) when no call may go."""
+        if self.stop.is_set():
+            out.stopped = list(titles)
+            return None
+        reservation = self.provider.estimate_max_cost(titles)
+        if not self.budget.try_reserve(reservation):
+            out.stopped, out.budget_stopped = list(titles), True
+            return None
+        self.limiter.acquire()
+        if self.stop.is_set():  # a fatal answer arrived while this job waited for a token: no call
+            self.budget.settle(reservation, 0.0)
+            out.stopped = list(titles)
+            return None
+        return reservation
+
+    def _answered(
+        self, reservation: float, out: JobOutcome, titles: list[TitleInput], usage: CallUsage
+    ) -> None:
+        """The service answered without a fatal error: the run opens up, the call is paid and charged."""
+        self.answered.set()
+        self.budget.settle(reservation, usage.cost_usd)
+        out.charge(titles, usage)
+
+    def _after_transient(
+        self, exc: TransientError, titles: list[TitleInput], out: JobOutcome, attempts: Attempts
+    ) -> bool:
+        """Wait and retry (False), or fail the titles when out of attempts or the wait is too long (True)."""
+        attempts.transient += 1
+        delay = self.config.backoff.delay(attempts.transient, exc.retry_after, self._rng)
+        if attempts.transient > self.config.max_retries:
+            self._fail(out, titles, f"{exc} (gave up after {attempts.transient} attempts)")
+            return True
+        if delay > self.config.max_retry_wait_s:
+            self._fail(out, titles, f"{exc} (server asked to wait {delay:.0f}s)")
+            return True
+        out.retries += 1
+        (_sleep or self.stop.wait)(delay)
+        return False
 
     @staticmethod
-    def _fail(out: JobOutcome, titles: list[TitleInput], reason: str) -> JobOutcome:
+    def _after_invalid(
+        exc: InvalidResponse, titles: list[TitleInput], out: JobOutcome, attempts: Attempts
+    ) -> bool:
+        """A batch goes title by title (True); a single title is retried once (False), then failed (True)."""
+        if len(titles) > 1:  # a batch answer that is unusable as a whole: each title alone, once
+            out.retry_alone = list(titles)
+            return True
+        if attempts.invalid >= 1:
+            JobRunner._fail(out, titles, f"{exc} (after a retry)")
+            return True
+        attempts.invalid += 1
+        out.retries += 1
+        return False
+
+    def _after_permanent(
+        self, exc: PermanentError, reservation: float, titles: list[TitleInput], out: JobOutcome
+    ) -> None:
+        """The titles fail; a fatal error (key, project, model, credits) also stops every further call."""
+        self.budget.settle(reservation, exc.usage.cost_usd)
+        out.charge(titles, exc.usage)
+        if exc.fatal:
+            self.fatal_reason = self.fatal_reason or str(exc)
+            out.fatal = str(exc)
+            self.stop.set()
+        self.answered.set()  # after stop: a waiting main loop wakes to a stopped run
+        self._fail(out, titles, str(exc))
+
+    @staticmethod
+    def _take(result: CallResult, titles: list[TitleInput], out: JobOutcome) -> None:
+        """Keep the answered titles; a title missing from a batch answer goes alone, a single one fails."""
+        out.ok.update(result.results)
+        for title in titles:
+            if title.id in result.results:
+                continue
+            if len(titles) > 1:
+                out.retry_alone.append(title)
+            else:
+                out.failed[title.id] = result.problems.get(title.id, "no result for this title")
+
+    @staticmethod
+    def _fail(out: JobOutcome, titles: list[TitleInput], reason: str) -> None:
         for title in titles:
             out.failed[title.id] = reason
-        return out
 
 
 @dataclass
@@ -298,164 +306,251 @@ def enrich_titles(ctx: RunContext) -> StepResult:
     provider = make_provider(settings)
     try:
         with open_journal(ctx.warehouse) as journal:
-            return _run(ctx, provider, config, journal)
+            return EnrichmentRun.start(ctx, provider, config, journal).execute()
     finally:
         provider.close()
 
 
-def _run(ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Journal) -> StepResult:
-    warehouse = ctx.warehouse
-    replayed = replay_journal(warehouse, journal)
-    if replayed.loaded or replayed.rejected:
-        ctx.progress(
-            f"enrich: loaded {replayed.loaded} result(s) a previous run left in the journal"
-            + (
-                f"; {len(replayed.rejected)} torn/undecodable line(s) kept in {journal.rejected_path}"
-                if replayed.rejected
-                else ""
+@dataclass(frozen=True)
+class Selection:
+    """What a run starts from: the journal's replay, the pending inputs, and this run's rows (``--limit``)."""
+
+    replayed: ReplayReport
+    work: PendingWork
+    rows: list[dict[str, Any]]
+
+
+class EnrichmentRun:
+    """One run of the step: the state its phases share, one method per phase.
+
+    :meth:`start` replays the journal and selects the pending inputs; :meth:`execute` validates them,
+    calls the provider (thread pool), stores each outcome as it arrives and summarises the run.
+    """
+
+    def __init__(
+        self,
+        ctx: RunContext,
+        provider: Provider,
+        config: RunnerConfig,
+        selection: Selection,
+        sink: ResultSink,
+    ) -> None:
+        self.ctx, self.provider, self.config, self.sink = ctx, provider, config, sink
+        self.replayed, self.work, self.rows = selection.replayed, selection.work, selection.rows
+        self.totals = RunTotals()
+        self.accumulated: dict[str, CallUsage] = {}  # each title's usage not yet stored in a row
+        self.hashes: dict[str, str] = {}
+        self.first_failure: str | None = None  # for the one-line cause of a coverage failure
+        self.input_errors = 0
+        self.queue: deque[Job] = deque()
+        self.in_flight: dict[Future[JobOutcome], Job] = {}
+        limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
+        self.runner = JobRunner(provider, config, limiter, Budget(config.max_cost_usd))
+        self._last_progress = 0
+
+    # --- select inputs, replay the journal
+
+    @classmethod
+    def start(
+        cls, ctx: RunContext, provider: Provider, config: RunnerConfig, journal: Journal
+    ) -> EnrichmentRun:
+        """Load what a crashed run left in the journal, then select the titles still pending."""
+        warehouse = ctx.warehouse
+        replayed = replay_journal(warehouse, journal)
+        if replayed.loaded or replayed.rejected:
+            torn = f"; {len(replayed.rejected)} torn/undecodable line(s) kept in {journal.rejected_path}"
+            ctx.progress(
+                f"enrich: loaded {replayed.loaded} result(s) a previous run left in the journal"
+                + (torn if replayed.rejected else "")
             )
+        work = load_pending(warehouse, PROMPT_VERSION, provider.model)
+        limit = f" (limit {ctx.limit})" if ctx.limit is not None else ""
+        ctx.progress(
+            f"enrich: {len(work.rows)} of {work.total_inputs} titles pending{limit}; provider {provider.name}, "
+            f"model {provider.model}, prompt {PROMPT_VERSION}"
         )
-    work = load_pending(warehouse, PROMPT_VERSION, provider.model)
-    rows = work.rows[: ctx.limit] if ctx.limit is not None else work.rows
-    result = StepResult(step=STEP, rows_in=len(rows), cache_hits=work.total_inputs - len(work.rows))
-    ctx.progress(
-        f"enrich: {len(work.rows)} of {work.total_inputs} titles pending"
-        f"{f' (limit {ctx.limit})' if ctx.limit is not None else ''}; provider {provider.name}, "
-        f"model {provider.model}, prompt {PROMPT_VERSION}"
-    )
+        rows = work.rows[: ctx.limit] if ctx.limit is not None else work.rows
+        sink = ResultSink(warehouse, config.flush_every, config.flush_seconds, journal=journal)
+        return cls(ctx, provider, config, Selection(replayed, work, rows), sink)
 
-    totals = RunTotals()
-    sink = ResultSink(warehouse, config.flush_every, config.flush_seconds, journal=journal)
-    accumulated: dict[str, CallUsage] = {}
-    hashes: dict[str, str] = {}
+    def execute(self) -> StepResult:
+        titles = self.validate_inputs()
+        self.call_all(titles)
+        return self.summarise()
 
-    def row(title_id: str, enrichment: TitleEnrichment | None, error: str | None = None) -> dict[str, Any]:
-        return enrichment_row(
-            title_id=title_id,
-            source_data_hash=hashes[title_id],
-            prompt_version=PROMPT_VERSION,
-            model=provider.model,
-            provider=provider.name,
-            enrichment=enrichment,
-            usage=accumulated.pop(title_id, CallUsage()),
-            error=error,
-        )
+    # --- validate
 
-    titles: list[TitleInput] = []
-    first_failure: list[str] = []  # the first failure's reason, for the one-line cause of a coverage failure
-    input_errors = 0
-    for raw in rows:
+    def validate_inputs(self) -> list[TitleInput]:
+        """The pending rows as typed inputs; an unusable row is stored ``failed`` with the reason, no call."""
+        titles: list[TitleInput] = []
+        for raw in self.rows:
+            try:
+                title = parse_input_row(raw)
+            except InputError as exc:
+                self._invalid_input(raw, f"invalid input: {exc}")
+                continue
+            self.hashes[title.id] = title.source_data_hash
+            titles.append(title)
+        return titles
+
+    def _invalid_input(self, raw: dict[str, Any], reason: str) -> None:
+        if raw.get("id") and raw.get("source_data_hash"):
+            self.hashes[str(raw["id"])] = str(raw["source_data_hash"])
+            self.sink.add([self._row(str(raw["id"]), None, reason)])
+        self.input_errors += 1
+        self.totals.failed += 1
+        self.first_failure = self.first_failure or reason
+
+    # --- call
+
+    def call_all(self, titles: list[TitleInput]) -> None:
+        """Run every job on the thread pool; on a crash, stop, keep what finished and store it, re-raise."""
+        config, runner = self.config, self.runner
+        size = config.batch_size
+        self.queue.extend(Job(titles[i : i + size]) for i in range(0, len(titles), size))
+        pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="enrich")
         try:
-            title = parse_input_row(raw)
-        except InputError as exc:
-            if raw.get("id") and raw.get("source_data_hash"):
-                hashes[str(raw["id"])] = str(raw["source_data_hash"])
-                sink.add([row(str(raw["id"]), None, f"invalid input: {exc}")])
-            input_errors += 1
-            totals.failed += 1
-            first_failure[:] = first_failure or [f"invalid input: {exc}"]
-            continue
-        hashes[title.id] = title.source_data_hash
-        titles.append(title)
+            while self.queue or self.in_flight:
+                self._step(pool, runner)
+        except BaseException:
+            runner.stop.set()
+            pool.shutdown(wait=True, cancel_futures=True)
+            self._salvage()
+            self.sink.flush()  # best effort: whatever finished is paid for
+            raise
+        pool.shutdown(wait=True)
+        self.sink.flush()
 
-    limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
-    budget = Budget(config.max_cost_usd)
-    runner = JobRunner(provider, config, limiter, budget)
-    size = config.batch_size
-    queue: deque[Job] = deque(Job(titles[i : i + size]) for i in range(0, len(titles), size))
+    def _step(self, pool: ThreadPoolExecutor, runner: JobRunner) -> None:
+        """Submit what may run, wait for a job to finish (or a while), store its outcome."""
+        # The first call goes alone: a revoked key or an unknown model then costs one call, not one per
+        # worker. Once the service has answered, up to ``concurrency`` jobs run at once.
+        opened = runner.answered.is_set()
+        width = self.config.concurrency if opened else 1
+        while self.queue and len(self.in_flight) < width:
+            job = self.queue.popleft()
+            self.in_flight[pool.submit(runner.run, job)] = job
+        timeout = self.config.flush_seconds if opened else 0.05
+        done, _ = wait(list(self.in_flight), timeout=timeout, return_when=FIRST_COMPLETED)
+        for future in done:
+            self.in_flight.pop(future)
+            self.store(future.result())
+        self.sink.maybe_flush()
+        self._progress()
 
-    def collect(outcome: JobOutcome) -> None:
+    def _salvage(self) -> None:
+        """After a crash: keep the outcomes of jobs that finished meanwhile (they were paid for)."""
+        for future in list(self.in_flight):
+            if future.done() and not future.cancelled() and future.exception() is None:
+                self.store(future.result())
+
+    # --- store
+
+    def store(self, outcome: JobOutcome) -> None:
+        """Count one job's outcome, queue its titles to retry alone, and hand its rows to the sink."""
+        self._count(outcome)
+        new_rows = [self._row(tid, enrichment) for tid, enrichment in outcome.ok.items()]
+        new_rows += [self._row(tid, None, reason) for tid, reason in outcome.failed.items()]
+        if outcome.failed and not self.first_failure:
+            self.first_failure = next(iter(outcome.failed.values()))
+        for title in outcome.retry_alone:
+            self.queue.appendleft(Job([title], alone_retry=True))
+            self.totals.retried_alone += 1
+        new_rows += self._stopped_rows(outcome.stopped)
+        self.sink.add(new_rows)
+
+    def _count(self, outcome: JobOutcome) -> None:
+        totals = self.totals
         totals.calls += outcome.calls
         totals.retries += outcome.retries
         totals.usage.add(outcome.usage)
         for title_id, usage in outcome.usage_by_id.items():
-            accumulated.setdefault(title_id, CallUsage()).add(usage)
-        new_rows = [row(tid, enrichment) for tid, enrichment in outcome.ok.items()]
-        new_rows += [row(tid, None, reason) for tid, reason in outcome.failed.items()]
-        if outcome.failed and not first_failure:
-            first_failure.append(next(iter(outcome.failed.values())))
+            self.accumulated.setdefault(title_id, CallUsage()).add(usage)
         totals.ok += len(outcome.ok)
         totals.failed += len(outcome.failed)
-        for title in outcome.retry_alone:
-            queue.appendleft(Job([title], alone_retry=True))
-            totals.retried_alone += 1
-        for title in outcome.stopped:
-            totals.stopped += 1
-            if title.id in accumulated:  # paid for (part of a batch) but not finished: record the cost
-                new_rows.append(row(title.id, None, "run stopped before this title's retry"))
-                totals.failed += 1
-        sink.add(new_rows)
 
-    last_progress = [0]
+    def _stopped_rows(self, stopped: list[TitleInput]) -> list[dict[str, Any]]:
+        """Titles the run stopped before finishing stay pending; those already paid for (part of a batch)
+        get a ``failed`` row that records the cost."""
+        rows = []
+        for title in stopped:
+            self.totals.stopped += 1
+            if title.id in self.accumulated:
+                rows.append(self._row(title.id, None, "run stopped before this title's retry"))
+                self.totals.failed += 1
+        return rows
 
-    def progress() -> None:
+    def _row(
+        self, title_id: str, enrichment: TitleEnrichment | None, error: str | None = None
+    ) -> dict[str, Any]:
+        return enrichment_row(
+            title_id=title_id,
+            source_data_hash=self.hashes[title_id],
+            prompt_version=PROMPT_VERSION,
+            model=self.provider.model,
+            provider=self.provider.name,
+            enrichment=enrichment,
+            usage=self.accumulated.pop(title_id, CallUsage()),
+            error=error,
+        )
+
+    # --- summarise
+
+    def _progress(self) -> None:
+        totals = self.totals
         done = totals.ok + totals.failed
-        if done - last_progress[0] >= max(1, config.flush_every) or not (queue or in_flight):
-            last_progress[0] = done
-            ctx.progress(
-                f"enrich: {done}/{len(rows)} titles ({totals.ok} ok, {totals.failed} failed), "
+        if done - self._last_progress >= max(1, self.config.flush_every) or not (
+            self.queue or self.in_flight
+        ):
+            self._last_progress = done
+            self.ctx.progress(
+                f"enrich: {done}/{len(self.rows)} titles ({totals.ok} ok, {totals.failed} failed), "
                 f"{totals.calls} calls, ${totals.usage.cost_usd:.4f}"
             )
 
-    in_flight: dict[Future[JobOutcome], Job] = {}
-    pool = ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="enrich")
-    try:
-        while queue or in_flight:
-            # The first call goes alone: a revoked key or an unknown model then costs one call, not one
-            # per worker. Once the service has answered, up to ``concurrency`` jobs run at once.
-            opened = runner.answered.is_set()
-            while queue and len(in_flight) < (config.concurrency if opened else 1):
-                job = queue.popleft()
-                in_flight[pool.submit(runner.run, job)] = job
-            done, _ = wait(
-                list(in_flight), timeout=config.flush_seconds if opened else 0.05, return_when=FIRST_COMPLETED
-            )
-            for future in done:
-                in_flight.pop(future)
-                collect(future.result())
-            sink.maybe_flush()
-            progress()
-    except BaseException:
-        runner.stop.set()
-        pool.shutdown(wait=True, cancel_futures=True)
-        _salvage(in_flight, collect)
-        sink.flush()  # best effort: whatever finished is paid for
-        raise
-    else:
-        pool.shutdown(wait=True)
-        sink.flush()
+    def summarise(self) -> StepResult:
+        """The step's counters; raises :class:`EnrichmentFailed` (with them) when the run must fail."""
+        provider, totals, rows = self.provider, self.totals, self.rows
+        result = StepResult(
+            step=STEP,
+            rows_in=len(rows),
+            rows_out=totals.ok,
+            llm_calls=totals.calls if provider.name != "heuristic" else 0,
+            tokens_in=totals.usage.input_tokens,
+            tokens_out=totals.usage.output_tokens,
+            cost_usd=round(totals.usage.cost_usd, 6),
+            cache_hits=self.work.total_inputs - len(self.work.rows),
+            details=self._details(),
+        )
+        problem = failure_cause(result, self.config, self.first_failure)
+        if problem:
+            result.details["failure"] = problem
+            raise EnrichmentFailed(problem, result)
+        return result
 
-    result.rows_out = totals.ok
-    result.llm_calls = totals.calls if provider.name != "heuristic" else 0
-    result.tokens_in = totals.usage.input_tokens
-    result.tokens_out = totals.usage.output_tokens
-    result.cost_usd = round(totals.usage.cost_usd, 6)
-    result.details = {
-        "provider": provider.name,
-        "model": provider.model,
-        "prompt_version": PROMPT_VERSION,
-        "failed": totals.failed,
-        "invalid_inputs": input_errors,
-        "budget_stopped": budget.stopped,
-        "stopped_reason": runner.fatal_reason,
-        "left_pending": totals.stopped,
-        "pending_total": len(work.rows),
-        "provider_calls": totals.calls,
-        "retries": totals.retries,
-        "retried_alone": totals.retried_alone,
-        "thoughts_tokens": totals.usage.thoughts_tokens,
-        "batch_size": config.batch_size,
-        "flushes": sink.flushes,
-        "journal_replayed": replayed.loaded,
-        "journal_rejected_lines": len(replayed.rejected),
-        "coverage": round(totals.ok / len(rows), 4) if rows else None,
-        "min_coverage": config.min_coverage,
-    }
-    problem = failure_cause(result, config, first_failure[0] if first_failure else None)
-    if problem:
-        result.details["failure"] = problem
-        raise EnrichmentFailed(problem, result)
-    return result
+    def _details(self) -> dict[str, Any]:
+        provider, totals, rows = self.provider, self.totals, self.rows
+        return {
+            "provider": provider.name,
+            "model": provider.model,
+            "prompt_version": PROMPT_VERSION,
+            "failed": totals.failed,
+            "invalid_inputs": self.input_errors,
+            "budget_stopped": self.runner.budget.stopped,
+            "stopped_reason": self.runner.fatal_reason,
+            "left_pending": totals.stopped,
+            "pending_total": len(self.work.rows),
+            "provider_calls": totals.calls,
+            "retries": totals.retries,
+            "retried_alone": totals.retried_alone,
+            "thoughts_tokens": totals.usage.thoughts_tokens,
+            "batch_size": self.config.batch_size,
+            "flushes": self.sink.flushes,
+            "journal_replayed": self.replayed.loaded,
+            "journal_rejected_lines": len(self.replayed.rejected),
+            "coverage": round(totals.ok / len(rows), 4) if rows else None,
+            "min_coverage": self.config.min_coverage,
+        }
 
 
 def failure_cause(result: StepResult, config: RunnerConfig, first_failure: str | None = None) -> str | None:
@@ -480,10 +575,3 @@ def failure_cause(result: StepResult, config: RunnerConfig, first_failure: str |
             f"is below {COVERAGE_SETTING} {config.min_coverage:.0%}{sample}"
         )
     return None
-
-
-def _salvage(in_flight: dict[Future[JobOutcome], Job], collect: Any) -> None:
-    """After a crash: keep the outcomes of jobs that finished meanwhile (they were paid for)."""
-    for future in list(in_flight):
-        if future.done() and not future.cancelled() and future.exception() is None:
-            collect(future.result())

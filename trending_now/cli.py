@@ -160,7 +160,7 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 
 def _missing_baseline(settings: Settings) -> str | None:
     """Why ``eval --set --check`` cannot gate: no accepted baseline for the configured provider (or None)."""
-    from enrich.runner import resolve_provider_name  # noqa: PLC0415 - keeps `--help` light
+    from enrich.providers.factory import resolve_provider_name  # noqa: PLC0415 - keeps `--help` light
     from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
 
     provider = resolve_provider_name(settings)

@@ -37,11 +37,13 @@ from core.dbt_relations import relation
 from core.metrics import utcnow
 from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
 from enrich import prompt
+from enrich.budget import Budget
 from enrich.inputs import TitleInput, parse_genres, parse_input_row
 from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
+from enrich.providers.factory import make_provider
 from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
 from enrich.ratelimit import TokenBucket
-from enrich.runner import Budget, Job, JobRunner, RunnerConfig, make_provider
+from enrich.runner import Job, JobRunner, RunnerConfig
 from enrich.schema import split_sentences
 from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
 

@@ -1,0 +1,31 @@
+"""Which enrichment provider a run uses, made from the settings (``enrich.provider``)."""
+
+from __future__ import annotations
+
+from core.config import ConfigError, Settings
+from enrich.providers.base import Provider
+from enrich.providers.heuristic import HeuristicProvider
+
+PROVIDERS = ("auto", "gemini", "heuristic")
+
+
+def resolve_provider_name(settings: Settings) -> str:
+    """``enrich.provider``, with ``auto`` resolved: Gemini when its API key is set, else the heuristic."""
+    name = str(settings.require("enrich.provider")).lower()
+    if name not in PROVIDERS:
+        raise ConfigError(f"enrich.provider={name!r} is not one of {', '.join(PROVIDERS)}")
+    if name == "auto":
+        return "gemini" if settings.secrets.get("GEMINI_API_KEY") else "heuristic"
+    return name
+
+
+def make_provider(settings: Settings) -> Provider:
+    """The configured provider, ready to call; the caller closes it."""
+    if resolve_provider_name(settings) == "gemini":
+        # The Gemini SDK is heavy to import: only a run that uses it pays for it.
+        from enrich.providers.gemini import GeminiConfig, GeminiProvider  # noqa: PLC0415 - SDK import only when used
+
+        return GeminiProvider(
+            GeminiConfig.from_settings(settings), settings.secrets.get("GEMINI_API_KEY") or ""
+        )
+    return HeuristicProvider()
