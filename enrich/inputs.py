@@ -40,49 +40,59 @@ class TitleInput(BaseModel):
 
 def parse_genres(value: Any) -> list[str]:
     """``source_genres`` as a list: accepts a JSON array, a comma-separated string or a list."""
+    return [item.strip() for item in _genre_items(value) if item and item.strip()]
+
+
+def _genre_items(value: Any) -> list[str]:
+    """The raw items of ``source_genres``, not yet stripped."""
     if value is None:
         return []
     if isinstance(value, list | tuple):
-        items = [str(v) for v in value]
-    else:
-        text = str(value).strip()
-        if text.startswith("["):
-            try:
-                loaded = json.loads(text)
-            except json.JSONDecodeError:
-                loaded = None
-            items = [str(v) for v in loaded] if isinstance(loaded, list) else text.strip("[]").split(",")
-        else:
-            items = text.split(",")
-    return [item.strip() for item in items if item and item.strip()]
+        return [str(v) for v in value]
+    text = str(value).strip()
+    return _bracketed_items(text) if text.startswith("[") else text.split(",")
+
+
+def _bracketed_items(text: str) -> list[str]:
+    """A JSON array's items as text; text that only looks like one is split on commas inside its brackets."""
+    try:
+        loaded = json.loads(text)
+    except json.JSONDecodeError:
+        loaded = None
+    return [str(v) for v in loaded] if isinstance(loaded, list) else text.strip("[]").split(",")
 
 
 def parse_reviews(value: Any) -> list[ReviewInput]:
-    """``scraped_reviews`` JSON text -> reviews; null/empty means no reviews."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return []
-    if isinstance(value, str):
-        try:
-            data = json.loads(value)
-        except json.JSONDecodeError as exc:
-            raise InputError(f"scraped_reviews is not valid JSON: {exc.msg} at char {exc.pos}") from exc
-    else:
-        data = value
+    """``scraped_reviews`` JSON text -> reviews; null/empty means no reviews. Reviews without text are dropped."""
+    data = _reviews_data(value)
     if data is None:
         return []
     if not isinstance(data, list):
         raise InputError(f"scraped_reviews must be a JSON array, got {type(data).__name__}")
-    reviews: list[ReviewInput] = []
-    for index, item in enumerate(data):
-        if not isinstance(item, dict):
-            raise InputError(f"scraped_reviews[{index}] is not an object")
-        try:
-            review = ReviewInput.model_validate({k: v for k, v in item.items() if v is not None})
-        except ValidationError as exc:
-            raise InputError(f"scraped_reviews[{index}]: {exc.errors()[0]['msg']}") from exc
-        if review.review_text.strip():
-            reviews.append(review)
-    return reviews
+    reviews = [_review(index, item) for index, item in enumerate(data)]
+    return [review for review in reviews if review.review_text.strip()]
+
+
+def _reviews_data(value: Any) -> Any:
+    """``scraped_reviews`` decoded (None for null or blank text); raises :class:`InputError` on bad JSON."""
+    if not isinstance(value, str):
+        return value
+    if not value.strip():
+        return None
+    try:
+        return json.loads(value)
+    except json.JSONDecodeError as exc:
+        raise InputError(f"scraped_reviews is not valid JSON: {exc.msg} at char {exc.pos}") from exc
+
+
+def _review(index: int, item: Any) -> ReviewInput:
+    """Item ``index`` of ``scraped_reviews`` as a review; null fields take the model's defaults."""
+    if not isinstance(item, dict):
+        raise InputError(f"scraped_reviews[{index}] is not an object")
+    try:
+        return ReviewInput.model_validate({k: v for k, v in item.items() if v is not None})
+    except ValidationError as exc:
+        raise InputError(f"scraped_reviews[{index}]: {exc.errors()[0]['msg']}") from exc
 
 
 def _optional_float(value: Any) -> float | None:

@@ -17,6 +17,9 @@ MIN_SENTENCES = 2
 MAX_SENTENCES = 4
 MAX_TAG_CHARS = 30
 MAX_TAG_WORDS = 3
+MIN_TAGS = 3
+MAX_TAGS = 6
+MAX_SECONDARY_GENRES = 3
 
 _ABBREVIATIONS = ("mr", "mrs", "ms", "dr", "st", "jr", "sr", "vs", "no", "vol", "prof", "etc", "e.g", "i.e")
 _SENTENCE_END = re.compile(r"[.!?…]+[\"'”’)\]]*(?=\s+|$)")
@@ -57,16 +60,17 @@ Score = Annotated[
 VibeTags = Annotated[
     list[str],
     Field(
-        min_length=3,
-        max_length=6,
-        description="3 to 6 short lowercase tags describing the mood or feel (e.g. 'slow-burn', 'feel-good').",
+        min_length=MIN_TAGS,
+        max_length=MAX_TAGS,
+        description=f"{MIN_TAGS} to {MAX_TAGS} short lowercase tags describing the mood or feel (e.g. 'slow-burn', 'feel-good').",
     ),
 ]
 PrimaryGenre = Annotated[Genre, Field(description="The single best-fitting genre from the fixed list.")]
 SecondaryGenres = Annotated[
     list[Genre],
     Field(
-        max_length=3, description="Up to 3 other genres from the fixed list, not repeating the primary genre."
+        max_length=MAX_SECONDARY_GENRES,
+        description=f"Up to {MAX_SECONDARY_GENRES} other genres from the fixed list, not repeating the primary genre.",
     ),
 ]
 
@@ -93,8 +97,8 @@ def clean_tags(tags: list[str]) -> list[str]:
             raise ValueError(f"vibe tag {tag!r} contains a comma")
         if tag not in cleaned:
             cleaned.append(tag)
-    if len(cleaned) < 3:
-        raise ValueError("vibe_tags must hold at least 3 distinct tags")
+    if len(cleaned) < MIN_TAGS:
+        raise ValueError(f"vibe_tags must hold at least {MIN_TAGS} distinct tags")
     return cleaned
 
 

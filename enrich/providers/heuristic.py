@@ -14,7 +14,7 @@ import time
 
 from enrich.inputs import ReviewInput, TitleInput
 from enrich.providers.base import CallResult, CallUsage
-from enrich.schema import MAX_SENTENCES, TitleEnrichment, split_sentences
+from enrich.schema import MAX_SENTENCES, MAX_TAGS, MIN_TAGS, TitleEnrichment, split_sentences
 from enrich.vocabulary import to_vocabulary
 
 MODEL = "heuristic-v1"
@@ -192,11 +192,11 @@ def heuristic_tags(title: TitleInput, genres: list[str], text: str) -> list[str]
         else ["new release", "feature film", "movie night"]
     )
     for filler in fillers:
-        if len(tags) >= 3:
+        if len(tags) >= MIN_TAGS:
             break
         if filler not in tags:
             tags.append(filler)
-    return tags[:6]
+    return tags[:MAX_TAGS]
 
 
 def enrich_one(title: TitleInput) -> TitleEnrichment:
