@@ -96,26 +96,9 @@ class Warehouse:
             self.duckdb_path.parent.mkdir(parents=True, exist_ok=True)
             return dlt.destinations.duckdb(credentials=str(self.duckdb_path))
         if target == "postgres":
-            p = self.postgres_params()
-            return dlt.destinations.postgres(
-                credentials={
-                    "database": p["dbname"],
-                    "username": p["user"],
-                    "password": p["password"],
-                    "host": p["host"],
-                    "port": p["port"],
-                }
-            )
-        p = self.redshift_params()
+            return dlt.destinations.postgres(credentials=_dlt_credentials(self.postgres_params()))
         return dlt.destinations.redshift(
-            credentials={
-                "database": p["dbname"],
-                "username": p["user"],
-                "password": p["password"],
-                "host": p["host"],
-                "port": p["port"],
-                "query": self._redshift_ssl_query(),
-            },
+            credentials={**_dlt_credentials(self.redshift_params()), "query": self._redshift_ssl_query()},
             staging_iam_role=self.settings.get("warehouse.redshift.iam_role_arn"),
         )
 
@@ -258,3 +241,14 @@ class Warehouse:
                 REDSHIFT_SSLMODE=p["sslmode"],
             )
         return env
+
+
+def _dlt_credentials(params: dict[str, Any]) -> dict[str, Any]:
+    """Connection parameters (libpq names) as dlt's PostgreSQL/Redshift credentials name them."""
+    return {
+        "database": params["dbname"],
+        "username": params["user"],
+        "password": params["password"],
+        "host": params["host"],
+        "port": params["port"],
+    }
