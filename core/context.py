@@ -9,7 +9,7 @@ from datetime import date, timedelta
 from typing import Any
 
 from core.config import Settings
-from core.warehouse import Warehouse
+from core.warehouse import Warehouse, configure_dlt
 
 
 @dataclass
@@ -40,6 +40,9 @@ class RunContext:
     limit: int | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     quiet: bool = False
+
+    def __post_init__(self) -> None:
+        configure_dlt()  # before any step touches dlt
 
     @property
     def warehouse(self) -> Warehouse:

@@ -22,6 +22,17 @@ RAW_JUSTWATCH = "raw_justwatch"
 RAW_REVIEWS = "raw_reviews"
 RAW_ENRICHMENT = "raw_enrichment"
 OPS = "ops"
+# dlt options set for every run (their one owner): credentials reach dlt as arguments, never through its
+# vault providers. dlt's Airflow provider is on whenever Airflow is importable and looks every unset dlt option
+# up as an Airflow Variable: an execution-API round trip each inside a task (5.9 s of one DAG run in
+# bench/bench_dag.py) and an `airflow.models` import in the CLI (1.4 s).
+DLT_ENV = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
+
+
+def configure_dlt() -> None:
+    """Put :data:`DLT_ENV` into the process environment before dlt reads its providers (a set value wins)."""
+    for name, value in DLT_ENV.items():
+        os.environ.setdefault(name, value)
 
 
 def _first_set(*values: Any) -> Any:
