@@ -39,6 +39,16 @@ def _project(project_dir: Path) -> dict[str, Any]:
     return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
 
 
+def project_name(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """The dbt project's ``name`` (dbt_project.yml)."""
+    return str(_project(project_dir)["name"])
+
+
+def profile_name(project_dir: Path = DBT_PROJECT_DIR) -> str:
+    """The profile the dbt project runs with (``profile`` in dbt_project.yml)."""
+    return str(_project(project_dir)["profile"])
+
+
 def dbt_vars(project_dir: Path = DBT_PROJECT_DIR) -> dict[str, Any]:
     """The ``vars`` of dbt_project.yml: the bounds and vocabularies dbt's tests, the edge rules
     (core/raw_spec.py) and the Great Expectations gate (core/mart_schema.py) share."""

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from core.context import RunContext, StepResult
+from core.dbt_relations import profile_name
 
 # The dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts -> publish).
 # (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
@@ -75,6 +76,10 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         str(project_dir),
         "--profiles-dir",
         str(profiles_dir),
+        # named although dbt_project.yml names it: dbt's partial-parse check compares the --profile argument,
+        # and the DAG's Cosmos producers pass it, so a run's first parse serves them too (docs/airflow.md)
+        "--profile",
+        profile_name(project_dir),
         "--target",
         warehouse.target,
     ]
