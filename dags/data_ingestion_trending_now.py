@@ -26,7 +26,7 @@ import pendulum  # noqa: E402
 from airflow.sdk import DAG, Asset, Param, task  # noqa: E402
 from callbacks import on_failure_callback  # noqa: E402
 from dag_settings import DagOptions  # noqa: E402
-from dbt_groups import dbt_selection, dbt_task_group  # noqa: E402
+from dbt_groups import dbt_selection, dbt_task_group, rendered_nodes  # noqa: E402
 
 from core.config import parse_settings  # noqa: E402
 from trending_now.pipeline import STEPS, Step  # noqa: E402
@@ -107,9 +107,22 @@ def run_failed_task() -> Any:
     )(run_failed)()
 
 
-def step_node(step: Step) -> Any:
-    """A Cosmos task group for a dbt step, a Python task for any other."""
-    return dbt_task_group(step, options) if dbt_selection(step) else python_task(step)
+def step_nodes() -> list[Any]:
+    """A Cosmos task group for each dbt step, a Python task for any other, in ``STEPS`` order.
+
+    A dbt group leaves out the sensors of the models and seeds an earlier group already shows
+    (``dbt_groups.dbt_task_group``); its ``dbt build`` is still the CLI's.
+    """
+    nodes: list[Any] = []
+    shown: list[str] = []
+    for step in STEPS:
+        if not dbt_selection(step):
+            nodes.append(python_task(step))
+            continue
+        group = dbt_task_group(step, options, shown_earlier=shown)
+        shown += rendered_nodes(group)
+        nodes.append(group)
+    return nodes
 
 
 with DAG(
@@ -141,7 +154,7 @@ with DAG(
     tags=["trending-now", "elt", "dbt", "llm"],
     doc_md=DOC_MD,
 ) as dag:
-    nodes = [step_node(step) for step in STEPS]
+    nodes = step_nodes()
     for upstream, downstream in pairwise(nodes):
         upstream >> downstream
     nodes[-1] >> [report_task(), run_failed_task()]

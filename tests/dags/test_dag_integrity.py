@@ -177,9 +177,18 @@ def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
 def test_cosmos_renders_exactly_the_nodes_dbt_selects(
     dag: Any, dbt_selection: DbtSelection, group: str
 ) -> None:
-    expected = dbt_selection.nodes[group]
-    assert expected, f"dbt selected nothing for {group}"
-    assert set(_rendered_nodes(dag, group)) == set(expected)
+    """Each group has a task for every model and seed dbt selects for its step, except those an earlier group
+    already shows (its producer still builds them: its command is the CLI's, checked above)."""
+    selected = dbt_selection.nodes[group]
+    assert selected, f"dbt selected nothing for {group}"
+    earlier = set().union(*(dbt_selection.nodes[g] for g in GROUPS[: GROUPS.index(group)]))
+    assert set(_rendered_nodes(dag, group)) == set(selected) - earlier
+
+
+def test_every_model_and_seed_has_one_task_per_run(dag: Any, dbt_selection: DbtSelection) -> None:
+    """Across the groups, every model and seed any dbt step builds has exactly one run/seed task."""
+    rendered = [node for group in GROUPS for node in _rendered_nodes(dag, group)]
+    assert sorted(rendered) == sorted(set().union(*dbt_selection.nodes.values()))
 
 
 @pytest.mark.parametrize("group", GROUPS)
@@ -240,6 +249,32 @@ def test_the_cosmos_watcher_tuning_still_applies(dag: Any) -> None:
     )
     assert allowlist == kept
     assert "NodeStart" in watcher_base._DBT_NODE_STATUS_EVENT_TYPES  # the events it leaves out still exist
+    assert getattr(watcher_base._process_dbt_log_event, "skips_test_nodes", False)  # what the parser calls
+
+
+def test_test_nodes_push_no_dbt_event_and_models_still_do() -> None:
+    """dbt_groups.skip_test_node_events: a test node's event is dropped, any other node's passes through,
+    and wrapping twice wraps once."""
+    from dbt_groups import skip_test_node_events
+
+    seen: list[str] = []
+
+    def process(task_instance: Any, dbt_log: dict[str, Any]) -> None:
+        node = (dbt_log.get("data") or {}).get("node_info") or {}
+        seen.append(node.get("unique_id") or dbt_log["info"]["name"])
+
+    wrapped = skip_test_node_events(process)
+    assert skip_test_node_events(wrapped) is wrapped
+    for kind, uid in (("test", "test.trending_now.not_null_x"), ("model", "model.trending_now.x")):
+        wrapped(
+            None,
+            {
+                "info": {"name": "NodeFinished"},
+                "data": {"node_info": {"resource_type": kind, "unique_id": uid}},
+            },
+        )
+    wrapped(None, {"info": {"name": "MainReportVersion"}, "data": {}})  # no node: passes through
+    assert seen == ["model.trending_now.x", "MainReportVersion"]
 
 
 def test_the_report_is_written_whatever_happened_and_a_failed_step_fails_the_run(dag: Any) -> None:
