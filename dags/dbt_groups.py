@@ -149,20 +149,29 @@ def dbt_exclusion(step: Step) -> list[str]:
 
 
 def render_config(select: list[str], exclude: list[str], watcher: bool, load_method: Any = None) -> Any:
+    """LOCAL: a task per model and one per model's tests. WATCHER: one sensor per model or seed that also
+    reports the node's data tests when it has any (``dbt_watchers``), so no separate test tasks."""
     from cosmos import LoadMode, RenderConfig, TestBehavior
+    from cosmos.constants import DbtResourceType
 
-    return RenderConfig(
+    config = RenderConfig(
         load_method=load_method or LoadMode.DBT_MANIFEST,
         select=list(select),
         exclude=list(exclude),
-        test_behavior=TestBehavior.AFTER_EACH,
+        test_behavior=TestBehavior.NONE if watcher else TestBehavior.AFTER_EACH,
         # LOCAL: a test spanning two models (relationships) needs its own task after both, or it may run in
         # the first model's test task before the other model exists (found by a scheduler run). WATCHER: dbt
-        # orders it inside the one build and the first model's test sensor reports it; a detached test's
-        # sensor would wait forever (Cosmos 1.15 publishes no result under its key).
+        # orders it inside the one build and each tested parent's sensor waits for its result; a detached
+        # test's sensor would wait forever (Cosmos 1.15 publishes no result under its key).
         should_detach_multiple_parents_tests=not watcher,
         emit_datasets=False,
     )
+    if watcher:
+        from dbt_watchers import converter
+
+        convert = converter(config)
+        config.node_converters = {DbtResourceType.MODEL: convert, DbtResourceType.SEED: convert}
+    return config
 
 
 def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
@@ -267,4 +276,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
         # The producer's command is the CLI's (transform.dbt_steps.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
         producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
+        # ...and its tests too: with TestBehavior.NONE Cosmos narrows the build to `--resource-type model seed
+        # snapshot`; here the nodes' sensors report the data tests the one build runs (dbt_watchers).
+        producer(group).dbt_cmd_flags = []
     return group

@@ -145,6 +145,7 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     assert [p.task_id for p in producers] == [f"{group}.{PRODUCER}"]
     assert producers[0].select.split() == list(SELECTIONS[group])
     assert producers[0].exclude.split() == [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])]  # the CLI's
+    assert not producers[0].dbt_cmd_flags  # no `--resource-type` narrowing: the data tests run in the build
     ids = {t.task_id for t in tasks}
     for task in tasks:
         if _is_producer(task):
@@ -162,7 +163,7 @@ def test_every_dbt_group_shares_one_partial_parse_cache(dag: Any) -> None:
 
 
 def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
-    """unique_id -> run/seed task, read from the tasks' own dbt selection (``fqn:...``)."""
+    """unique_id -> the task of each model or seed (``<node>_run``/``_seed`` sensors, ``<node>_build`` for tested ones)."""
     nodes: dict[str, Any] = {}
     for task in _group_tasks(dag, group):
         name = task.task_id.split(".", 1)[1]
@@ -170,6 +171,8 @@ def _rendered_nodes(dag: Any, group: str) -> dict[str, Any]:
             nodes[f"model.trending_now.{name[:-4]}"] = task
         elif name.endswith(("_seed", ".seed")):
             nodes[f"seed.trending_now.{name[:-5]}"] = task
+        elif name.endswith("_build"):
+            nodes[task.model_unique_id] = task
     return nodes
 
 
@@ -192,20 +195,24 @@ def test_every_model_and_seed_has_one_task_per_run(dag: Any, dbt_selection: DbtS
 
 
 @pytest.mark.parametrize("group", GROUPS)
-def test_each_model_is_followed_by_its_data_tests(dag: Any, dbt_selection: DbtSelection, group: str) -> None:
+def test_a_tested_node_is_reported_with_its_data_tests(
+    dag: Any, dbt_selection: DbtSelection, group: str
+) -> None:
+    """A model or seed with data tests has one task, ``<node>_build``, that fails when a data test of it fails
+    (dags/dbt_watchers.py); one without keeps Cosmos' own sensor. No separate test task, no unit test."""
+    from dbt_watchers import WATCHERS
+
     manifest = _manifest(dbt_selection)
     unit_tests = set(manifest.get("unit_tests", {}))
-    for unique_id, run_task in _rendered_nodes(dag, group).items():
-        data_tests = [
-            child for child in manifest["child_map"].get(unique_id, []) if child.startswith("test.")
-        ]
-        name = unique_id.split(".")[-1]
-        test_id = f"{group}.{name}.test"
-        if data_tests:
-            assert test_id in dag.task_dict, f"{unique_id} has {len(data_tests)} data tests but no test task"
-            assert run_task.task_id in dag.get_task(test_id).upstream_task_ids
-            # Only data tests run there: unit tests are excluded from the dbt command.
-            assert "test_type:unit" in str(dag.get_task(test_id).exclude)
+    for unique_id, task in _rendered_nodes(dag, group).items():
+        data_tests = [c for c in manifest["child_map"].get(unique_id, []) if c.startswith("test.")]
+        tested = isinstance(task, tuple(WATCHERS.values()))
+        assert tested == bool(data_tests), (unique_id, task.task_id, len(data_tests))
+        assert task.task_id.endswith("_build") == tested, task.task_id
+        assert "test_type:unit" in str(
+            task.exclude
+        )  # a retry's `dbt build --select <node>` runs no unit test
+    assert not [t.task_id for t in _group_tasks(dag, group) if t.task_id.endswith((".test", "_test"))]
     assert not {t.task_id for t in dag.tasks} & {u.split(".")[-1] for u in unit_tests}
 
 
