@@ -5,14 +5,17 @@
    the cost every changed project pays). Each parse runs in a fresh interpreter (imports included, as a
    DAG processor pays them), ``--repeat`` times; the median is reported.
 2. Wall time of ``airflow dags test data_ingestion_trending_now <day>`` vs the CLI (``trending-now demo``) for
-   the same day, both against the replay server on the recorded samples, each into its own temporary DuckDB,
-   one after the other: the DAG's dbt groups in Cosmos' ``ExecutionMode.WATCHER`` (what the DAG uses: one
-   ``dbt build`` per group, a sensor per model and test) and in ``ExecutionMode.LOCAL`` (one dbt invocation
-   per model and per model's tests, the shape the DAG had before; ``airflow.dbt_execution_mode: local``).
+   the same day, both against the replay server on the recorded samples, each in its own project root (a
+   copy of the dbt project with dbt's default target folder, as deployed; its own DuckDB) and each DAG run
+   in its own migrated Airflow home: the DAG's dbt groups in Cosmos' ``ExecutionMode.WATCHER`` (what the
+   DAG uses: one ``dbt build`` per group, one sensor per model that also reports its data tests), paired
+   with the CLI ``--day-repeat`` times back to back (medians reported: the shared machine's load drifts),
+   and once in ``ExecutionMode.LOCAL`` (one dbt invocation per model and per model's tests, the shape the
+   DAG had before; ``airflow.dbt_execution_mode: local``).
 
 Prints a Markdown table and writes it to bench/results/dag.md.
 
-    .venv/bin/python bench/bench_dag.py [--repeat 5] [--skip-runs]
+    .venv/bin/python bench/bench_dag.py [--repeat 5] [--day-repeat 3] [--skip-runs]
 """
 
 from __future__ import annotations
@@ -124,7 +127,9 @@ def project_root(tmp: Path, manifest: Path) -> Path:
 
     root = tmp / "project"
     shutil.copytree(ROOT / "config", root / "config")
-    shutil.copytree(DBT_DIR, root / "dbt_project", ignore=shutil.ignore_patterns("target", "logs", "dbt_packages"))
+    shutil.copytree(
+        DBT_DIR, root / "dbt_project", ignore=shutil.ignore_patterns("target", "logs", "dbt_packages")
+    )
     (root / "dbt_project" / "target").mkdir()
     shutil.copy2(manifest, root / "dbt_project" / "target" / "manifest.json")
     (root / "data").mkdir(parents=True)
@@ -152,34 +157,60 @@ def project_env(root: Path) -> dict[str, str]:
     }
 
 
-def day_runs(tmp: Path, env: dict[str, str], airflow_home: Path, manifest: Path) -> dict[str, float]:
-    """Seconds for the CLI and for ``airflow dags test`` in each dbt execution mode, one after the other."""
+def fresh_airflow_home(tmp: Path, name: str, target: Path) -> tuple[Path, dict[str, str]]:
+    """A migrated Airflow home with the ``llm_pool`` pool (and its own Cosmos cache, as a fresh worker's)."""
+    home = tmp / name
+    home.mkdir(parents=True)
+    env = base_env(home, target)
+    for command in (("db", "migrate"), ("pools", "set", "llm_pool", "2", "LLM calls")):
+        run([str(BIN / "airflow"), *command], env, cwd=home)
+    return home, {k: v for k, v in env.items() if k != "TRENDING_NOW__DBT__TARGET_PATH"}  # each project's own
+
+
+def cli_day(tmp: Path, env: dict[str, str], manifest: Path) -> float:
+    """``trending-now demo`` for the day in a fresh project root (its own DuckDB, dbt target, DVC cache)."""
+    root = project_root(tmp, manifest)
+    return run(
+        [str(BIN / "trending-now"), "demo", "--as-of", DAY.isoformat(), "--quiet"],
+        {**env, **project_env(root)},
+    )
+
+
+def dag_day(tmp: Path, mode: str, target: Path, manifest: Path) -> float:
+    """``airflow dags test`` of the day in a fresh Airflow home and project root, against the replay server."""
     from trending_now.replay import ReplayServer
 
-    env = {k: v for k, v in env.items() if k != "TRENDING_NOW__DBT__TARGET_PATH"}  # each project's own target
-    cli_root = project_root(tmp / "cli", manifest)
-    cli_env = {**env, **project_env(cli_root)}
-    seconds = {
-        "cli": run([str(BIN / "trending-now"), "demo", "--as-of", DAY.isoformat(), "--quiet"], cli_env)
-    }
-    for mode in ("watcher", "local"):
-        airflow_root = project_root(tmp / f"airflow-{mode}", manifest)
-        with ReplayServer(ROOT / "data" / "samples") as server:
-            replay = {
-                f"TRENDING_NOW__{k.upper().replace('.', '__')}": v
-                for k, v in server.settings_overrides().items()
-            }
-            af_env = {
-                **env,
-                **project_env(airflow_root),
-                **replay,
-                "TMDB_API_KEY": "replay",
-                "GUARDIAN_API_KEY": "replay",
-                "TRENDING_NOW__AIRFLOW__DBT_EXECUTION_MODE": mode,
-            }
-            seconds[mode] = run(
-                [str(BIN / "airflow"), "dags", "test", DAG_ID, DAY.isoformat()], af_env, cwd=airflow_home
-            )
+    home, env = fresh_airflow_home(tmp, "airflow-home", target)
+    root = project_root(tmp, manifest)
+    with ReplayServer(ROOT / "data" / "samples") as server:
+        replay = {
+            f"TRENDING_NOW__{k.upper().replace('.', '__')}": v for k, v in server.settings_overrides().items()
+        }
+        af_env = {
+            **env,
+            **project_env(root),
+            **replay,
+            "TMDB_API_KEY": "replay",
+            "GUARDIAN_API_KEY": "replay",
+            "TRENDING_NOW__AIRFLOW__DBT_EXECUTION_MODE": mode,
+        }
+        return run([str(BIN / "airflow"), "dags", "test", DAG_ID, DAY.isoformat()], af_env, cwd=home)
+
+
+def day_runs(tmp: Path, target: Path, repeat: int) -> dict[str, list[float]]:
+    """Seconds of the CLI and of the DAG in watcher mode, alternated ``repeat`` times (the machine's load drifts:
+    each pair runs back to back), and of the DAG in the old per-model LOCAL shape once."""
+    manifest = target / "manifest.json"
+    env = {k: v for k, v in base_env(tmp, target).items() if k != "TRENDING_NOW__DBT__TARGET_PATH"}
+    seconds: dict[str, list[float]] = {"cli": [], "watcher": [], "local": []}
+    for i in range(repeat):
+        seconds["cli"].append(cli_day(tmp / f"cli-{i}", env, manifest))
+        seconds["watcher"].append(dag_day(tmp / f"watcher-{i}", "watcher", target, manifest))
+        print(
+            f"day {i + 1}/{repeat}: CLI {seconds['cli'][-1]:.1f} s, DAG {seconds['watcher'][-1]:.1f} s",
+            file=sys.stderr,
+        )
+    seconds["local"].append(dag_day(tmp / "local", "local", target, manifest))
     return seconds
 
 
@@ -200,17 +231,22 @@ def dag_tasks(env: dict[str, str], mode: str) -> int:
     return int(proc.stdout.strip().splitlines()[-1])
 
 
+def _spread(values: list[float]) -> str:
+    return ", ".join(f"{v:.1f}" for v in values) + " s"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--repeat", type=int, default=5, help="parses per load mode (median reported)")
+    parser.add_argument("--day-repeat", type=int, default=3, help="CLI/DAG day pairs (medians reported)")
     parser.add_argument("--skip-runs", action="store_true", help="only the parse-time comparison")
     args = parser.parse_args(argv)
 
     with tempfile.TemporaryDirectory(prefix="bench-dag-") as tmp_name:
         tmp = Path(tmp_name)
-        target, airflow_home = tmp / "dbt-target", tmp / "airflow-home"
-        airflow_home.mkdir()
-        env = base_env(airflow_home, target)
+        target = tmp / "dbt-target"
+        (tmp / "parse-home").mkdir()
+        env = base_env(tmp / "parse-home", target)
         run(
             [
                 str(BIN / "dbt"),
@@ -234,18 +270,17 @@ def main(argv: list[str] | None = None) -> int:
             f"| {ls_s:.2f} s ({ls_tasks} dbt tasks) | {ls_s / manifest_s:.2f}× |",
         ]
         if not args.skip_runs:
-            for command in (("db", "migrate"), ("pools", "set", "llm_pool", "2", "LLM calls")):
-                run([str(BIN / "airflow"), *command], env, cwd=airflow_home)
-            seconds = day_runs(tmp, env, airflow_home, target / "manifest.json")
-            cli_s = seconds["cli"]
+            seconds = day_runs(tmp, target, args.day_repeat)
+            cli_s, watcher_s, local_s = (statistics.median(seconds[k]) for k in ("cli", "watcher", "local"))
             rows += [
-                f"| whole day {DAY}, `trending-now demo` (CLI, replay server, DuckDB) | {cli_s:.1f} s "
-                "| 1.00× (baseline) |",
-                f"| whole day {DAY}, `airflow dags test`, dbt groups in `ExecutionMode.WATCHER` (the DAG; "
-                f"{dag_tasks(env, 'watcher')} tasks) | {seconds['watcher']:.1f} s | {seconds['watcher'] / cli_s:.2f}× |",
+                f"| whole day {DAY}, `trending-now demo` (CLI, replay server, DuckDB; median of {args.day_repeat}: "
+                f"{_spread(seconds['cli'])}) | {cli_s:.1f} s | 1.00× (baseline) |",
+                f"| whole day {DAY}, `airflow dags test`, dbt groups in `ExecutionMode.WATCHER` (the DAG, "
+                f"{dag_tasks(env, 'watcher')} tasks; median of {args.day_repeat}: {_spread(seconds['watcher'])}) "
+                f"| {watcher_s:.1f} s | {watcher_s / cli_s:.2f}× |",
                 f"| whole day {DAY}, `airflow dags test`, dbt groups in `ExecutionMode.LOCAL` (one dbt run per "
-                f"model and per model's tests; {dag_tasks(env, 'local')} tasks) | {seconds['local']:.1f} s "
-                f"| {seconds['local'] / cli_s:.2f}× |",
+                f"model and per model's tests; {dag_tasks(env, 'local')} tasks; once) | {local_s:.1f} s "
+                f"| {local_s / cli_s:.2f}× |",
             ]
     table = "\n".join(rows)
     notes = (

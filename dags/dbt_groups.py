@@ -2,11 +2,11 @@
 
 A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`transform.dbt_steps.SELECTIONS`)
 becomes one ``DbtTaskGroup``: a producer task runs **one** ``dbt build --select <the step's selection>``
-(the CLI's command, dbt's own threads), and one sensor per model and per model's tests reports that node's
-result, so the Airflow grid still shows every model and test. A failed model's sensor fails; its retry
-runs ``dbt`` for that model alone (Cosmos' fallback, like ``ExecutionMode.LOCAL``), and the producer's own
-retry only skips (it never builds twice). Measured in bench/bench_dag.py against the per-model
-``ExecutionMode.LOCAL`` shape the DAG used before.
+(the CLI's command, dbt's own threads), and one sensor per model (or seed) reports that node's result
+together with its data tests' (``dbt_watchers``), so the Airflow grid still shows every model. A sensor
+fails when its model or a data test of it failed; its retry runs ``dbt`` for that model alone (Cosmos'
+fallback, like ``ExecutionMode.LOCAL``), and the producer's own retry only skips (it never builds twice).
+Measured in bench/bench_dag.py against the per-model ``ExecutionMode.LOCAL`` shape the DAG used before.
 
 The first sensors of a group wait for the producer to finish (:func:`wait_for_the_build`) instead of
 polling beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which
@@ -242,7 +242,7 @@ def producer(group: Any) -> Any:
 
 
 def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str] = (), **kwargs: Any) -> Any:
-    """The Cosmos ``DbtTaskGroup`` of a dbt step: one ``dbt build``, a sensor per model and per model's tests.
+    """The Cosmos ``DbtTaskGroup`` of a dbt step: one ``dbt build``, a sensor per model (with its data tests).
 
     ``shown_earlier``: models and seeds an earlier group of the run has tasks for (:func:`rendered_nodes`).
     A step's ``dbt build`` selects its models' parents too (``+model``), so the staging group rebuilds the
