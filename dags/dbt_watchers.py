@@ -21,7 +21,7 @@ from __future__ import annotations
 from typing import Any, ClassVar
 
 from airflow.exceptions import AirflowException
-from cosmos.airflow.graph import create_task_metadata
+from cosmos.airflow.graph import _get_dbt_dag_task_group_identifier, create_task_metadata
 from cosmos.constants import DbtResourceType
 from cosmos.core.airflow import get_airflow_task
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
@@ -90,9 +90,7 @@ def converter(render_config: Any) -> Any:
             node=node,
             execution_mode=execution_mode,
             args=task_args,
-            dbt_dag_task_group_identifier="__".join(
-                filter(None, [dag.dag_id, getattr(task_group, "group_id", None)])
-            ),
+            dbt_dag_task_group_identifier=_get_dbt_dag_task_group_identifier(dag, task_group),
             render_config=render_config,
             test_indirect_selection=test_indirect_selection,
             on_warning_callback=on_warning_callback,
