@@ -26,36 +26,33 @@ from cosmos.constants import DbtResourceType
 from cosmos.core.airflow import get_airflow_task
 from cosmos.operators._watcher.aggregation import get_tests_status_xcom_key
 from cosmos.operators._watcher.state import DbtTestStatus, get_xcom_val
-from cosmos.operators.watcher import DbtRunWatcherOperator, DbtSeedWatcherOperator
+from cosmos.operators.watcher import DbtConsumerWatcherSensor, DbtRunWatcherOperator, DbtSeedWatcherOperator
 
 SUFFIX = "build"
 
 
-class _WithDataTests:
+class _WithDataTests(DbtConsumerWatcherSensor):
     """Poke: the node's own result (Cosmos), then its data tests' aggregated result."""
 
-    base_cmd: ClassVar[list[str]] = [
-        "build"
-    ]  # the retry's fallback: `dbt build --select <node>` (the node and its data tests)
+    # The retry's fallback: `dbt build --select <node>`, the node and its data tests.
+    base_cmd: ClassVar[list[str]] = ["build"]
 
     def poke(self, context: Any) -> bool:
-        if not super().poke(context):  # type: ignore[misc]
+        if not super().poke(context):
             return False
         ti = context["ti"]
         if ti.try_number > 1:  # the fallback ran `dbt build` for the node: node and tests passed
             return True
-        status = get_xcom_val(ti, self.producer_task_id, get_tests_status_xcom_key(self.model_unique_id))  # type: ignore[attr-defined]
-        if (
-            status is None
-        ):  # not every test has reported: the producer failed before them, or is still running
-            state = self._get_producer_task_status(context)  # type: ignore[attr-defined]
-            return self._handle_no_dbt_node_status(state, ti.try_number, context)  # type: ignore[attr-defined]
+        status = get_xcom_val(ti, self.producer_task_id, get_tests_status_xcom_key(self.model_unique_id))
+        if status is None:  # not every test reported: the producer failed before them, or still runs
+            state = self._get_producer_task_status(context)
+            return self._handle_no_dbt_node_status(state, ti.try_number, context)
         if status != DbtTestStatus.PASS:
             raise AirflowException(
-                f"{self.model_unique_id} was built but a data test of it failed: "  # type: ignore[attr-defined]
-                f"see the log of {self.producer_task_id}"  # type: ignore[attr-defined]
+                f"{self.model_unique_id} was built but a data test of it failed: "
+                f"see the log of {self.producer_task_id}"
             )
-        self.log.info("%s and its data tests passed", self.model_unique_id)  # type: ignore[attr-defined]
+        self.log.info("%s and its data tests passed", self.model_unique_id)
         return True
 
 
