@@ -13,7 +13,6 @@ from core.raw_tables import quarantine_broken_rows
 from extract.justwatch.client import JustWatchClient
 from extract.justwatch.harvest import NewTitlesHarvest
 from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, STEP_NAME, JustWatchSettings
-from extract.justwatch.source import justwatch_source
 
 
 def extract_releases(ctx: RunContext, *, sleep: Callable[[float], None] | None = None) -> StepResult:
@@ -43,6 +42,8 @@ def extract_releases(ctx: RunContext, *, sleep: Callable[[float], None] | None =
             object_types=settings.object_types,
             progress=ctx.progress,
         ).collect()
+    from extract.justwatch.source import justwatch_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
+
     source = justwatch_source(ctx.window, country, ctx.as_of, harvest=harvest)
     ctx.warehouse.dlt_run(PIPELINE_NAME, DATASET_NAME, source)
     # a row an older version loaded that breaks today's contract would fail every later day's staging tests

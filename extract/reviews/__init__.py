@@ -1,5 +1,5 @@
-"""Critics' and members' reviews for the new titles: TMDB, RogerEbert.com and The Guardian, loaded by dlt."""
+"""Critics' and members' reviews for the new titles: TMDB, RogerEbert.com and The Guardian, loaded by dlt.
 
-from extract.reviews.source import reviews_source
-
-__all__ = ["reviews_source"]
+Entry points: :func:`extract.reviews.pipeline.extract_reviews` (the pipeline step) and
+:func:`extract.reviews.source.reviews_source` (the dlt source).
+"""

@@ -23,7 +23,6 @@ from extract.reviews.harvest import Harvester
 from extract.reviews.http import HttpClient
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import SOURCES, ReviewsSettings
-from extract.reviews.source import reviews_source
 
 log = logging.getLogger(__name__)
 
@@ -200,6 +199,8 @@ def harvest(ctx: RunContext, settings: ReviewsSettings, plan: Plan, ledger: Ledg
             states=plan.states,
             on_stop=on_stop,
         )
+        from extract.reviews.source import reviews_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
+
         try:
             source = reviews_source(
                 plan.subjects,
