@@ -82,7 +82,8 @@ def test_every_task_of_the_triggered_run_succeeded(triggered_run: FinishedRun) -
     states = {ti["task_id"]: ti["state"] for ti in triggered_run.task_instances}
     assert set(PYTHON_STEPS) <= set(states)
     assert any(task.startswith("dbt_marts.") for task in states), sorted(states)
-    assert {task: s for task, s in states.items() if s != "success"} == {}
+    # run_failed (trigger rule one_failed) fails the run only when a step failed: a good run skips it
+    assert {task: s for task, s in states.items() if s != "success"} == {"run_failed": "skipped"}
     assert triggered_run.run["state"] == "success"
 
 
