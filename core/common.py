@@ -6,7 +6,25 @@ Core layer: this module imports nothing from the project, so anything may import
 from __future__ import annotations
 
 import email.utils
+import os
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from datetime import UTC, datetime
+
+
+@contextmanager
+def environ(values: Mapping[str, str]) -> Iterator[None]:
+    """Set process environment variables for the block, then restore each to what it was (or unset it)."""
+    saved = {name: os.environ.get(name) for name in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for name, old in saved.items():
+            if old is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = old
 
 
 def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:

@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core.common import environ
 from core.context import RunContext, StepResult
 from core.dbt_relations import profile_name
 
@@ -39,20 +38,6 @@ EXCLUSIONS: dict[str, list[str]] = {"dbt_marts": [PUBLISHED_MODEL]}
 
 class DbtError(RuntimeError):
     """A dbt command failed; the message lists the failing nodes."""
-
-
-@contextmanager
-def _environ(values: dict[str, str]) -> Iterator[None]:
-    saved = {k: os.environ.get(k) for k in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for key, old in saved.items():
-            if old is None:
-                os.environ.pop(key, None)
-            else:
-                os.environ[key] = old
 
 
 def project_dirs(ctx: RunContext) -> tuple[Path, Path]:
@@ -90,7 +75,7 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
         "DBT_LOG_PATH": str(_setting_path(ctx, "dbt.log_path", project_dir / "logs")),
         "DBT_TARGET_PATH": str(_setting_path(ctx, "dbt.target_path", project_dir / "target")),
     }
-    with _environ(env):
+    with environ(env):
         manifest = _parsed_manifest(full_args, env, project_dir) if args[0] in _USES_MANIFEST else None
         result = dbtRunner(manifest=manifest).invoke(full_args)
     if not result.success:
@@ -208,7 +193,7 @@ def build_before_enrich(ctx: RunContext) -> StepResult:
 
 def build_titles(ctx: RunContext) -> StepResult:
     # cautious: only tests whose every parent is selected (a relationships test to an unselected model waits)
-    with _environ({"DBT_INDIRECT_SELECTION": "cautious"}):
+    with environ({"DBT_INDIRECT_SELECTION": "cautious"}):
         return build(ctx, SELECT_TITLES, "dbt_titles")
 
 

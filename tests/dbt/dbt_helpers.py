@@ -2,12 +2,11 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from core.common import environ
 from core.config import PROJECT_ROOT
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
@@ -31,20 +30,6 @@ class DbtFailed(AssertionError):
     """A dbt command did not succeed; the message lists the failing nodes."""
 
 
-@contextmanager
-def environment(values: Mapping[str, str]) -> Iterator[None]:
-    saved = {name: os.environ.get(name) for name in values}
-    os.environ.update(values)
-    try:
-        yield
-    finally:
-        for name, old in saved.items():
-            if old is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = old
-
-
 def run_dbt(args: list[str], *, target: str, work_dir: Path, env: Mapping[str, str] | None = None,
             check: bool = True) -> Any:
     """``dbt <args>`` on the project with its own profiles; artifacts and logs under ``work_dir``."""
@@ -59,7 +44,7 @@ def run_dbt(args: list[str], *, target: str, work_dir: Path, env: Mapping[str, s
         "--log-path", str(work_dir / "logs"),
         "--quiet",
     ]
-    with environment({"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", **(env or {})}):
+    with environ({"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", **(env or {})}):
         result = dbtRunner().invoke(full)
     if check and not result.success:
         failures = []

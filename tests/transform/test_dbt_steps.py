@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from core.common import environ
 from core.context import RunContext
 from core.dbt_relations import profile_name
-from tests.dbt.dbt_helpers import environment
 from transform.dbt_steps import invoke
 
 
@@ -35,7 +35,7 @@ def test_a_cli_parse_serves_a_cosmos_producer_without_a_full_parse(
         "DBT_TARGET_PATH": str(target),
         "DBT_LOG_PATH": str(ctx.settings.path("dbt.log_path")),
     }
-    with environment(env):
+    with environ(env):
         result = dbtRunner(callbacks=[collect]).invoke(
             [
                 "parse",
