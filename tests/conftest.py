@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -28,6 +29,27 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+def replay_project_settings(tmp: Path, server: Any, target: str) -> Settings:
+    """Settings rooted in a throw-away project under ``tmp`` (config, DVC project, the dbt project linked),
+    heuristic enrichment, dbt and DVC scratch under ``tmp``, pointed at the replay ``server`` and ``target``."""
+    from trending_now.cli import replay_settings
+
+    root = tmp / "project"
+    root.mkdir()
+    shutil.copytree(PROJECT_ROOT / "config", root / "config")
+    shutil.copytree(PROJECT_ROOT / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
+    (root / "dbt_project").symlink_to(PROJECT_ROOT / "dbt_project")
+    base = load_settings("dev", root=root, environ={}).with_overrides(
+        {
+            "dbt.target_path": str(tmp / "dbt-target"),
+            "dbt.log_path": str(tmp / "dbt-logs"),
+            "dvc.site_cache_dir": str(tmp / "dvc-site-cache"),
+            "enrich.provider": "heuristic",
+        }
+    )
+    return replay_settings(base, server.settings_overrides(), target)
 
 
 @pytest.fixture

@@ -3,18 +3,17 @@ was; the next good run publishes. DuckDB and the real PostgreSQL, the real steps
 
 from __future__ import annotations
 
-import shutil
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.config import PROJECT_ROOT, Settings, load_settings
+from core.config import PROJECT_ROOT
 from core.context import RunContext
 from core.mart_schema import AUDIT_TABLE, MART_TABLE
+from tests.conftest import replay_project_settings
 from trending_now import pipeline
-from trending_now.cli import replay_settings
 from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
@@ -23,30 +22,13 @@ EARLY_DAY = date(2026, 11, 17)  # a window holding part of the samples' titles
 DEMO_DAY = date(2026, 11, 20)
 
 
-def _settings(tmp: Path, server: ReplayServer, target: str) -> Settings:
-    root = tmp / "project"
-    root.mkdir()
-    shutil.copytree(PROJECT_ROOT / "config", root / "config")
-    shutil.copytree(PROJECT_ROOT / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    (root / "dbt_project").symlink_to(PROJECT_ROOT / "dbt_project")
-    base = load_settings("dev", root=root, environ={}).with_overrides(
-        {
-            "dbt.target_path": str(tmp / "dbt-target"),
-            "dbt.log_path": str(tmp / "dbt-logs"),
-            "dvc.site_cache_dir": str(tmp / "dvc-site-cache"),
-            "enrich.provider": "heuristic",
-        }
-    )
-    return replay_settings(base, server.settings_overrides(), target)
-
-
 def _rows(ctx: RunContext, table: str) -> list[dict[str, Any]]:
     return ctx.warehouse.fetch_all(f"select * from {table} order by id")
 
 
 def _failing_gate_leaves_the_published_table(tmp: Path, target: str) -> None:
     with ReplayServer(PROJECT_ROOT / "data/samples") as server:
-        settings = _settings(tmp, server, target)
+        settings = replay_project_settings(tmp, server, target)
         early = RunContext(settings=settings, as_of=EARLY_DAY, days=4, quiet=True)
         pipeline.run_steps(early, pipeline.STEPS)
         published_before = _rows(early, MART_TABLE)

@@ -6,19 +6,17 @@ Real clients against the replay server, real dlt loads, real dbt, heuristic enri
 from __future__ import annotations
 
 import json
-import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from core.config import PROJECT_ROOT, Settings, load_settings
+from core.config import PROJECT_ROOT
 from core.context import RunContext
 from core.mart_schema import MART_COLUMNS
-from tests.conftest import DEMO_AS_OF
+from tests.conftest import DEMO_AS_OF, replay_project_settings
 from trending_now import pipeline
-from trending_now.cli import replay_settings
 from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
@@ -29,28 +27,9 @@ EXPECTED_IDS = {entry["show_id"] or entry["id"] for entry in CATALOG}
 MART = "marts.movies_tv_shows_enriched"
 
 
-def _settings(tmp: Path, server: ReplayServer, target: str) -> Settings:
-    """Settings rooted in a throw-away project (config, dbt project, DVC project) under ``tmp``."""
-    root = tmp / "project"
-    root.mkdir()
-    shutil.copytree(PROJECT_ROOT / "config", root / "config")
-    shutil.copytree(PROJECT_ROOT / ".dvc", root / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"))
-    (root / "dbt_project").symlink_to(PROJECT_ROOT / "dbt_project")
-    base = load_settings("dev", root=root, environ={})
-    local = base.with_overrides(
-        {
-            "dbt.target_path": str(tmp / "dbt-target"),
-            "dbt.log_path": str(tmp / "dbt-logs"),
-            "dvc.site_cache_dir": str(tmp / "dvc-site-cache"),
-            "enrich.provider": "heuristic",
-        }
-    )
-    return replay_settings(local, server.settings_overrides(), target)
-
-
 def _run_twice(tmp: Path, target: str) -> Iterator[dict[str, Any]]:
     with ReplayServer(PROJECT_ROOT / "data/samples") as server:
-        settings = _settings(tmp, server, target)
+        settings = replay_project_settings(tmp, server, target)
         first_ctx = RunContext(settings=settings, as_of=DEMO_AS_OF, quiet=True)
         first = pipeline.run_steps(first_ctx, pipeline.STEPS)
         warehouse = first_ctx.warehouse
