@@ -27,6 +27,24 @@ OPS = "ops"
 # up as an Airflow Variable: an execution-API round trip each inside a task (5.9 s of one DAG run in
 # bench/bench_dag.py) and an `airflow.models` import in the CLI (1.4 s).
 DLT_ENV = {"PROVIDERS__ENABLE_AIRFLOW_SECRETS": "false"}
+# The variables dbt_project/profiles.yml reads for a server target, by connection parameter (libpq names).
+PROFILE_ENV = {
+    "postgres": {
+        "host": "PGHOST",
+        "port": "PGPORT",
+        "dbname": "PGDATABASE",
+        "user": "PGUSER",
+        "password": "PGPASSWORD",
+    },
+    "redshift": {
+        "host": "REDSHIFT_HOST",
+        "port": "REDSHIFT_PORT",
+        "dbname": "REDSHIFT_DATABASE",
+        "user": "REDSHIFT_USER",
+        "password": "REDSHIFT_PASSWORD",
+        "sslmode": "REDSHIFT_SSLMODE",
+    },
+}
 
 
 def configure_dlt() -> None:
@@ -232,25 +250,10 @@ class Warehouse:
             # the dbt var max_reviews reads the setting's own override name: the resolved value wins
             "TRENDING_NOW__REVIEWS__MAX_REVIEWS": str(int(self.settings.get("reviews.max_reviews"))),
         }
-        if self.target == "postgres":
-            p = self.postgres_params()
-            env.update(
-                PGHOST=p["host"],
-                PGPORT=str(p["port"]),
-                PGDATABASE=p["dbname"],
-                PGUSER=p["user"],
-                PGPASSWORD=p["password"],
-            )
-        elif self.target == "redshift":
-            p = self.redshift_params()
-            env.update(
-                REDSHIFT_HOST=p["host"],
-                REDSHIFT_PORT=str(p["port"]),
-                REDSHIFT_DATABASE=p["dbname"],
-                REDSHIFT_USER=p["user"],
-                REDSHIFT_PASSWORD=p["password"],
-                REDSHIFT_SSLMODE=p["sslmode"],
-            )
+        names = PROFILE_ENV.get(self.target, {})
+        if names:
+            params = self.postgres_params() if self.target == "postgres" else self.redshift_params()
+            env.update({name: str(params[param]) for param, name in names.items()})
         return env
 
 

@@ -78,3 +78,15 @@ def test_the_dbt_profile_never_allows_plaintext_to_redshift() -> None:
     profile = yaml.safe_load((PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text())
     sslmode = profile["trending_now"]["outputs"]["redshift"]["sslmode"]
     assert sslmode == "{{ env_var('REDSHIFT_SSLMODE', 'require') }}"
+
+
+def test_the_profile_env_table_names_what_profiles_yml_reads() -> None:
+    """core.warehouse.PROFILE_ENV is the one list of the variables dbt_project/profiles.yml reads per server
+    target: each of its names is read there."""
+    from core.config import PROJECT_ROOT
+    from core.warehouse import PROFILE_ENV
+
+    profiles = (PROJECT_ROOT / "dbt_project" / "profiles.yml").read_text(encoding="utf-8")
+    for target, names in PROFILE_ENV.items():
+        for name in names.values():
+            assert f"env_var('{name}'" in profiles, (target, name)
