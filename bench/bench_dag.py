@@ -76,7 +76,9 @@ QUIET = {
 }
 
 
-def base_env(airflow_home: Path, target_path: Path) -> dict[str, str]:
+def base_env(airflow_home: Path, target_path: Path | None = None) -> dict[str, str]:
+    """The environment of a bench subprocess; ``target_path`` points the settings' dbt target there (the
+    parse runs), else each project uses its own dbt project's default target folder (the day runs)."""
     drop = ("GEMINI_API_KEY", "GOOGLE_API_KEY", "APP_ENV")
     env = {k: v for k, v in os.environ.items() if not k.startswith("TRENDING_NOW__") and k not in drop}
     env.update(QUIET)
@@ -85,8 +87,9 @@ def base_env(airflow_home: Path, target_path: Path) -> dict[str, str]:
         AIRFLOW_HOME=str(airflow_home),
         AIRFLOW__COSMOS__CACHE_DIR=str(airflow_home / "cosmos-cache"),  # a fresh worker's: nothing cached
         AIRFLOW__CORE__DAGS_FOLDER=str(ROOT / "dags"),
-        TRENDING_NOW__DBT__TARGET_PATH=str(target_path),
     )
+    if target_path is not None:
+        env["TRENDING_NOW__DBT__TARGET_PATH"] = str(target_path)
     return env
 
 
@@ -157,14 +160,14 @@ def project_env(root: Path) -> dict[str, str]:
     }
 
 
-def fresh_airflow_home(tmp: Path, name: str, target: Path) -> tuple[Path, dict[str, str]]:
+def fresh_airflow_home(tmp: Path, name: str) -> tuple[Path, dict[str, str]]:
     """A migrated Airflow home with the ``llm_pool`` pool (and its own Cosmos cache, as a fresh worker's)."""
     home = tmp / name
     home.mkdir(parents=True)
-    env = base_env(home, target)
+    env = base_env(home)
     for command in (("db", "migrate"), ("pools", "set", "llm_pool", "2", "LLM calls")):
         run([str(BIN / "airflow"), *command], env, cwd=home)
-    return home, {k: v for k, v in env.items() if k != "TRENDING_NOW__DBT__TARGET_PATH"}  # each project's own
+    return home, env
 
 
 def cli_day(tmp: Path, env: dict[str, str], manifest: Path) -> float:
@@ -176,11 +179,11 @@ def cli_day(tmp: Path, env: dict[str, str], manifest: Path) -> float:
     )
 
 
-def dag_day(tmp: Path, mode: str, target: Path, manifest: Path) -> float:
+def dag_day(tmp: Path, mode: str, manifest: Path) -> float:
     """``airflow dags test`` of the day in a fresh Airflow home and project root, against the replay server."""
     from trending_now.replay import ReplayServer
 
-    home, env = fresh_airflow_home(tmp, "airflow-home", target)
+    home, env = fresh_airflow_home(tmp, "airflow-home")
     root = project_root(tmp, manifest)
     with ReplayServer(ROOT / "data" / "samples") as server:
         replay = {
@@ -201,16 +204,16 @@ def day_runs(tmp: Path, target: Path, repeat: int) -> dict[str, list[float]]:
     """Seconds of the CLI and of the DAG in watcher mode, alternated ``repeat`` times (the machine's load drifts:
     each pair runs back to back), and of the DAG in the old per-model LOCAL shape once."""
     manifest = target / "manifest.json"
-    env = {k: v for k, v in base_env(tmp, target).items() if k != "TRENDING_NOW__DBT__TARGET_PATH"}
+    env = base_env(tmp)
     seconds: dict[str, list[float]] = {"cli": [], "watcher": [], "local": []}
     for i in range(repeat):
         seconds["cli"].append(cli_day(tmp / f"cli-{i}", env, manifest))
-        seconds["watcher"].append(dag_day(tmp / f"watcher-{i}", "watcher", target, manifest))
+        seconds["watcher"].append(dag_day(tmp / f"watcher-{i}", "watcher", manifest))
         print(
             f"day {i + 1}/{repeat}: CLI {seconds['cli'][-1]:.1f} s, DAG {seconds['watcher'][-1]:.1f} s",
             file=sys.stderr,
         )
-    seconds["local"].append(dag_day(tmp / "local", "local", target, manifest))
+    seconds["local"].append(dag_day(tmp / "local", "local", manifest))
     return seconds
 
 
