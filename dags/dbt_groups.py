@@ -76,9 +76,10 @@ def skip_test_node_events(
 ) -> Callable[[Any, dict[str, Any]], None]:
     """Cosmos' per-node "dbt event" XCom, left out for test nodes (three in four nodes of this project).
 
-    No task reads a test's event: a model's test sensor reads the aggregated ``<model>_tests_status`` XCom
-    (still pushed) and logs the *model's* event; a failing test's message is in the producer's log. Each
-    left-out push is one Airflow API call while dbt's thread waits. Wrapping twice is a no-op.
+    No task reads a test's event: a tested model's ``_build`` sensor (``dbt_watchers``) reads the aggregated
+    ``<model>_tests_status`` XCom (still pushed) and logs the *model's* event; a failing test's message is in
+    the producer's log. Each left-out push is one Airflow API call while dbt's thread waits. Wrapping twice is
+    a no-op.
     """
     if getattr(process, "skips_test_nodes", False):
         return process
