@@ -8,6 +8,7 @@ and dbt opens its own connection between our steps.
 
 from __future__ import annotations
 
+import hashlib
 import os
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -81,6 +82,23 @@ class Warehouse:
     def pipelines_dir(self) -> Path:
         return self.settings.path("warehouse.pipelines_dir")
 
+    def identity(self) -> str:
+        """Which warehouse this is: the DuckDB file's resolved path, or the server's host, port and database."""
+        target = self.target
+        if target == "duckdb":
+            return f"duckdb:{self.duckdb_path.resolve()}"
+        p = self.postgres_params() if target == "postgres" else self.redshift_params()
+        return f"{target}://{p['host']}:{p['port']}/{p['dbname']}"
+
+    @property
+    def dlt_working_dir(self) -> Path:
+        """dlt's working folder for this warehouse (``warehouse.pipelines_dir/<target>-<name>-<hash>``): two
+        warehouses run from one checkout at once never share pipeline state."""
+        identity = self.identity()
+        name = self.duckdb_path.stem if self.target == "duckdb" else identity.rsplit("/", 1)[-1]
+        digest = hashlib.sha1(identity.encode("utf-8"), usedforsecurity=False).hexdigest()[:10]
+        return self.pipelines_dir / f"{self.target}-{name}-{digest}"
+
     def postgres_params(self) -> dict[str, Any]:
         """Config values, else libpq's PG* variables (process environment, then ``.env`` in dev)."""
         cfg = self.settings.section("warehouse").get("postgres") or {}
@@ -152,13 +170,14 @@ class Warehouse:
     def dlt_pipeline(self, pipeline_name: str, dataset_name: str) -> Any:
         import dlt  # noqa: PLC0415 - dlt only when loading (keeps the CLI and DAG parse light)
 
-        self.pipelines_dir.mkdir(parents=True, exist_ok=True)
+        working_dir = self.dlt_working_dir
+        working_dir.mkdir(parents=True, exist_ok=True)
         return dlt.pipeline(
             pipeline_name=f"{pipeline_name}_{self.target}",
             destination=self.dlt_destination(),
             staging=self.dlt_staging(),
             dataset_name=dataset_name,
-            pipelines_dir=str(self.pipelines_dir),
+            pipelines_dir=str(working_dir),
             progress="log" if os.environ.get("TRENDING_NOW_DLT_PROGRESS") else None,
         )
 

@@ -101,13 +101,15 @@ def dbt_selection(step: Step) -> list[str] | None:
 
 
 def prepare_warehouse(context: Any, operator: Any) -> None:
-    """Cosmos interceptor: dbt's warehouse environment (credentials masked, not rendered) and the raw tables."""
-    from step_tasks import load_task_settings
+    """Cosmos interceptor: the DAG run's run lock, dbt's warehouse environment (credentials masked, not
+    rendered) and the raw tables."""
+    from step_tasks import hold_run_lock, load_task_settings
 
     from core.raw_tables import ensure_raw_tables
     from core.warehouse import Warehouse
 
     warehouse = Warehouse(load_task_settings())
+    hold_run_lock(warehouse, context, operator.log.info)  # the DAG run's lease, before dbt writes anything
     os.environ.update(warehouse.dbt_env())  # the task's own process; Cosmos' append_env passes it to dbt
     created = ensure_raw_tables(warehouse)
     if created:

@@ -4,6 +4,10 @@ A task builds a :class:`~core.context.RunContext` from the Airflow run:
 ``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and country come from the
 project config (or the run's params), and ``run_id`` is derived from Airflow's run id, so every task of one
 DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
+
+The run lock (``core.run_lock``): the DAG run is one holder, ``dag run <run id>`` (:func:`lock_holder`). Every
+task that writes takes the lease as that holder (re-entrant) and keeps it when it ends, so no deploy or CLI
+run slips in between two tasks of the run; ``run_report``, which runs whatever happened, releases it.
 """
 
 from __future__ import annotations
@@ -25,6 +29,12 @@ def run_id_for(airflow_run_id: str) -> str:
         return clean
     digest = hashlib.sha1(airflow_run_id.encode("utf-8"), usedforsecurity=False).hexdigest()[:12]
     return f"{clean[: RUN_ID_MAX - 13]}-{digest}"
+
+
+def run_id_of(airflow_context: Mapping[str, Any]) -> str:
+    """The project's run id of the Airflow run a task belongs to."""
+    dag_run = airflow_context.get("dag_run")
+    return run_id_for(str(airflow_context.get("run_id") or getattr(dag_run, "run_id", "")))
 
 
 def as_of_for(logical_date: datetime | None, run_after: datetime | None, timezone: str) -> date:
@@ -90,19 +100,47 @@ def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
         days=int(days),
         country=str(country).upper(),
         limit=int(limit) if limit is not None else None,
-        run_id=run_id_for(str(airflow_context.get("run_id") or getattr(dag_run, "run_id", ""))),
+        run_id=run_id_of(airflow_context),
     )
 
 
+def lock_holder(run_id: str) -> str:
+    """The run lock's holder for every task of one DAG run (``run_id`` as :func:`run_id_for` gives it)."""
+    return f"dag run {run_id}"
+
+
+def dag_holding(run_id: str) -> Any:
+    """How a task holds the run lock: as its DAG run, kept after the task, waiting ``airflow.lock_timeout_s``."""
+    from trending_now.pipeline import Holding
+
+    return Holding(lock_holder(run_id), keep=True, timeout_setting="airflow.lock_timeout_s")
+
+
+_HELD: list[Any] = []  # the leases this task process holds (their heartbeat renews them until it ends)
+
+
+def hold_run_lock(warehouse: Any, airflow_context: Mapping[str, Any], progress: Any) -> None:
+    """Take the DAG run's lease for a task that writes outside :func:`run_step` (a Cosmos dbt producer):
+    kept, and renewed until the task's process ends."""
+    from core.run_lock import RunLock
+
+    holding = dag_holding(run_id_of(airflow_context))
+    lock = RunLock(
+        warehouse, holding.holder, keep=True, timeout_setting=holding.timeout_setting, progress=progress
+    )
+    lock.acquire()
+    _HELD.append(lock)
+
+
 def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) -> dict[str, Any]:
-    """Run one named step under the run lock; returns its counters (pushed to XCom by the task)."""
+    """Run one named step under the run lock (held by the DAG run); returns its counters (pushed to XCom)."""
     from trending_now.pipeline import run_steps, steps_named
 
     ctx = build_context(airflow_context, timezone)
     ctx.progress(
         f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {ctx.country}, {ctx.warehouse.target})"
     )
-    records = run_steps(ctx, steps_named([step_name]))
+    records = run_steps(ctx, steps_named([step_name]), dag_holding(ctx.run_id))
     result = records[-1].result
     return {
         "run_id": ctx.run_id,
@@ -119,11 +157,31 @@ def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) 
 
 def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | None:
     """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
-    staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log."""
+    staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log. Then the DAG run
+    releases the run lock its tasks kept."""
+    ctx = build_context(airflow_context, timezone)
+    try:
+        return _write_report(ctx)
+    finally:
+        release_run_lock(ctx)
+
+
+def release_run_lock(ctx: Any) -> None:
+    """End the lease the run's tasks kept (a lock that cannot be reached expires on its own)."""
+    from core.redact import redact
+    from core.run_lock import release
+
+    try:
+        if release(ctx.warehouse, lock_holder(ctx.run_id)):
+            ctx.progress(f"released the warehouse's run lock of {lock_holder(ctx.run_id)}")
+    except Exception as exc:  # the lease then ends run.lock_lease_s after the run's last task
+        ctx.progress(f"could not release the run lock: {redact(str(exc), ctx.settings.secrets.values())}")
+
+
+def _write_report(ctx: Any) -> str | None:
     from core.redact import redact
     from trending_now.report import write_and_publish
 
-    ctx = build_context(airflow_context, timezone)
     if ctx.warehouse.target == "duckdb" and not ctx.warehouse.duckdb_path.exists():
         ctx.progress("no run report: the warehouse was never written (the run failed before its first load)")
         return None

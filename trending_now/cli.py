@@ -430,7 +430,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         print("error: interrupted", file=sys.stderr)
         return 130
     except Exception as exc:  # one line, no traceback, secrets scrubbed
-        from trending_now.pipeline import RunLocked  # noqa: PLC0415 - keeps `--help` light
+        from core.run_lock import RunLocked  # noqa: PLC0415 - keeps `--help` light
 
         message = first_line(exc)
         if isinstance(exc, ConfigError):

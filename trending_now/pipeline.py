@@ -13,18 +13,15 @@ merges on ``id``), so a failed run is retried by running the same day again.
 
 from __future__ import annotations
 
-import fcntl
-import os
-import time
-from collections.abc import Callable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Callable, Sequence
+from contextlib import ExitStack
 from dataclasses import dataclass
-from pathlib import Path
 
 from core.common import first_line
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
 from core.redact import redact
+from core.run_lock import RunLocked, run_lock
 from enrich.runner import enrich_titles
 from extract.justwatch.pipeline import extract_releases
 from extract.reviews.pipeline import extract_reviews
@@ -80,10 +77,6 @@ class StepFailed(RuntimeError):
         self.step = step
 
 
-class RunLocked(RuntimeError):
-    """Another run holds the lock for this warehouse."""
-
-
 def steps_named(names: Sequence[str]) -> list[Step]:
     unknown = [n for n in names if n not in STEP_NAMES]
     if unknown:
@@ -95,48 +88,45 @@ def steps_in_group(group: str) -> list[Step]:
     return [s for s in STEPS if s.group == group]
 
 
-@contextmanager
-def run_lock(ctx: RunContext) -> Iterator[None]:
-    """One run at a time per warehouse: a second run refuses (or waits ``run.lock_timeout_s``)."""
-    lock_dir = ctx.settings.path("warehouse.pipelines_dir")
-    lock_dir.mkdir(parents=True, exist_ok=True)
-    lock_path = Path(lock_dir) / f"run-{ctx.warehouse.target}.lock"
-    timeout = float(ctx.settings.get("run.lock_timeout_s") or 0)
-    with open(lock_path, "a+") as handle:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-                break
-            except BlockingIOError:
-                if time.monotonic() >= deadline:
-                    handle.seek(0)
-                    holder = handle.read().strip() or "another process"
-                    raise RunLocked(
-                        f"another run is in progress on this warehouse ({holder}); "
-                        "wait for it or raise run.lock_timeout_s"
-                    ) from None
-                time.sleep(0.5)
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"run {ctx.run_id} pid {os.getpid()} as-of {ctx.as_of}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.seek(0)
-            handle.truncate()
-            fcntl.flock(handle, fcntl.LOCK_UN)
+@dataclass(frozen=True)
+class Holding:
+    """Who holds the warehouse's run lock during :func:`run_steps` (``core.run_lock``).
+
+    The CLI: its run (the default). A DAG task: its DAG run, ``keep=True`` so the lease spans the run's tasks,
+    waiting ``airflow.lock_timeout_s``.
+    """
+
+    holder: str
+    keep: bool = False
+    timeout_setting: str = "run.lock_timeout_s"
 
 
-def run_steps(ctx: RunContext, steps: Sequence[Step]) -> list[StepRecord]:
-    """Run ``steps`` in order under the run lock; record each in ``ops.pipeline_runs``; stop at the first failure."""
+def cli_holding(ctx: RunContext) -> Holding:
+    return Holding(f"run {ctx.run_id} (as of {ctx.as_of})")
+
+
+def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = None) -> list[StepRecord]:
+    """Run ``steps`` in order under the warehouse's run lock; record each in ``ops.pipeline_runs``; stop at the
+    first failure. A refused lock raises :class:`RunLocked` (one line naming the holder)."""
     records: list[StepRecord] = []
     secrets = ctx.settings.secrets.values()
-    with run_lock(ctx):
-        try:  # fail before any source is called when the warehouse cannot be reached
-            with ctx.warehouse.connect():
+    holding = holding or cli_holding(ctx)
+    with ExitStack() as stack:
+        try:  # fail before any source is called when the warehouse cannot be reached or is busy
+            warehouse = ctx.warehouse
+            stack.enter_context(
+                run_lock(
+                    warehouse,
+                    holding.holder,
+                    keep=holding.keep,
+                    timeout_setting=holding.timeout_setting,
+                    progress=ctx.progress,
+                )
+            )
+            with warehouse.connect():
                 pass
+        except RunLocked:
+            raise
         except Exception as exc:
             raise StepFailed("warehouse", exc, secrets) from exc
         for index, step in enumerate(steps, start=1):

@@ -23,6 +23,16 @@ def _restore_environ() -> Any:
     os.environ.update(saved)
 
 
+@pytest.fixture(autouse=True)
+def _end_held_leases() -> Any:
+    """A task process's held leases end with the process; here, with the test."""
+    yield
+    from step_tasks import _HELD
+
+    while _HELD:
+        _HELD.pop().release()
+
+
 def test_run_id_keeps_airflow_ids_and_bounds_long_ones() -> None:
     from step_tasks import RUN_ID_MAX, run_id_for
 
@@ -147,6 +157,9 @@ def test_no_password_in_rendered_template_fields_before_or_after_execution(
     monkeypatch.setenv("PGPASSWORD", "pg-password-rendered-4711")
     monkeypatch.setattr("core.raw_tables.ensure_raw_tables", lambda warehouse: [])  # no server here
     import data_ingestion_trending_now as module
+    import step_tasks
+
+    monkeypatch.setattr(step_tasks, "hold_run_lock", lambda *args: None)  # no server here
 
     dag = importlib.reload(module).dag
     producer = dag.get_task("dbt_marts.dbt_producer_watcher")
@@ -160,3 +173,49 @@ def test_no_password_in_rendered_template_fields_before_or_after_execution(
     after = rendered()
     assert os.environ["PGPASSWORD"] == "pg-password-rendered-4711"  # dbt gets it from the process env
     assert "pg-password-rendered-4711" not in before and "pg-password-rendered-4711" not in after
+
+
+def test_a_dag_run_holds_the_run_lock_from_its_first_writing_task_to_its_report(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """The dbt producer's interceptor and every Python task take the lease as the DAG run and keep it, so a
+    deploy cannot slip in between two tasks; ``run_report`` releases it."""
+    import step_tasks
+    from dbt_groups import STATIC_DBT_ENV, prepare_warehouse
+
+    from core.config import load_settings
+    from core.run_lock import RunLocked, run_lock
+    from core.warehouse import Warehouse
+    from trending_now.pipeline import run_steps
+
+    monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+    monkeypatch.setenv("TRENDING_NOW__QUALITY__REPORT_DIR", str(tmp_path / "reports"))
+    airflow_context = {
+        "run_id": "manual__lock",
+        "logical_date": datetime(2026, 11, 20, tzinfo=UTC),
+        "params": {},
+    }
+    warehouse = Warehouse(load_settings())
+
+    def deploy_is_refused() -> None:
+        with (
+            pytest.raises(RunLocked, match=r"\(dag run manual__lock, pid "),
+            run_lock(warehouse, "deploy", timeout_s=0),
+        ):
+            pytest.fail("the deploy took the warehouse in the middle of a DAG run")
+
+    operator = SimpleNamespace(env=dict(STATIC_DBT_ENV), log=logging.getLogger("test"))
+    try:
+        prepare_warehouse(airflow_context, operator)  # a dbt producer: the lease, before dbt writes
+    finally:
+        gc.unfreeze()
+    deploy_is_refused()
+    step_tasks._HELD.pop().release()  # the producer's process ends: its lease is kept
+    deploy_is_refused()
+
+    ctx = step_tasks.build_context(airflow_context, "UTC")
+    run_steps(ctx, [], step_tasks.dag_holding(ctx.run_id))  # a Python task of the same run goes on ...
+    deploy_is_refused()  # ... and keeps it too
+    step_tasks.write_report(airflow_context, "UTC")  # the run's last task
+    with run_lock(warehouse, "deploy", timeout_s=0):
+        pass
