@@ -2,9 +2,10 @@
 
 pytest exits 0 when every test skipped (e.g. the deployed Airflow's URL or token is missing), so a
 deploy could "pass" its integration tests having tested nothing. Loaded with
-``python -m pytest -p scripts.require_tests [--min-tests N] ...``, the session fails unless
+``python -m pytest -p scripts.require_tests --expected-tests N ...``, the session fails unless
 
-- at least N tests (default 1) were selected,
+- exactly N tests were selected (fewer: a test fell out of the selection, e.g. a marker lost or a module
+  no longer collected; more: a test was added and the step's count must follow it),
 - each of them ran and passed (none skipped, none deselected after collection, none missing),
 - no xfail / xpass hides a result either.
 
@@ -22,11 +23,11 @@ _not_run: list[str] = []
 
 def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
-        "--min-tests",
+        "--expected-tests",
         type=int,
-        default=1,
+        default=None,
         metavar="N",
-        help="require_tests: fail unless at least N tests were selected (and all of them passed)",
+        help="require_tests (required): fail unless exactly N tests were selected and all of them passed",
     )
 
 
@@ -42,11 +43,13 @@ def pytest_runtest_logreport(report: pytest.TestReport) -> None:
         _passed.add(report.nodeid)
 
 
-def problems(collected: list[str], passed: set[str], not_run: list[str], minimum: int) -> list[str]:
-    """Why the session must fail (empty when every selected test ran and passed)."""
+def problems(collected: list[str], passed: set[str], not_run: list[str], expected: int | None) -> list[str]:
+    """Why the session must fail (empty when the expected number of tests were selected, ran and passed)."""
     found = []
-    if len(collected) < minimum:
-        found.append(f"{len(collected)} test(s) selected, at least {minimum} required")
+    if expected is None:
+        found.append("--expected-tests N is required: the number of tests this step must run")
+    elif len(collected) != expected:
+        found.append(f"{len(collected)} test(s) selected, {expected} expected (--expected-tests)")
     found += [f"did not run: {item}" for item in not_run]
     reported = " ".join(not_run)
     found += [
@@ -58,7 +61,7 @@ def problems(collected: list[str], passed: set[str], not_run: list[str], minimum
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if hasattr(session.config, "workerinput"):
         return
-    lines = problems(_collected, _passed, _not_run, session.config.getoption("min_tests"))
+    lines = problems(_collected, _passed, _not_run, session.config.getoption("expected_tests"))
     if not lines:
         return
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

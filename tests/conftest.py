@@ -130,6 +130,7 @@ def pg_database(monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
 # ---- No silent skips under CI ---------------------------------------------------------------------------
 # Under CI (CI=true) a skipped test fails the run unless its node id starts with an entry of
 # tests/skip_allowlist.txt ("<node id prefix>  # <reason>"): a green CI must not hide a test that never ran.
+# A module skipped at collection time counts too (tests/test_ci_skip_gate.py holds both).
 SKIP_ALLOWLIST = Path(__file__).with_name("skip_allowlist.txt")
 
 
@@ -144,12 +145,22 @@ def _allowed_skips() -> dict[str, str]:
     return allowed
 
 
-def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
     if report.skipped and not hasattr(report, "wasxfail") and os.environ.get("CI"):
         allowed = _allowed_skips()
         if not any(report.nodeid.startswith(prefix) for prefix in allowed):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             _UNEXPECTED_SKIPS.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    _note_skip(report)
+
+
+def pytest_collectreport(report: pytest.CollectReport) -> None:
+    """A skip raised while collecting (``pytest.importorskip``, ``pytest.skip(allow_module_level=True)``) drops a
+    whole module before any test report exists; under xdist the controller gets these reports too."""
+    _note_skip(report)
 
 
 _UNEXPECTED_SKIPS: list[str] = []

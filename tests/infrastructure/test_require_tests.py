@@ -43,27 +43,31 @@ def _pytest(tmp_path: Path, third: str, *args: str) -> subprocess.CompletedProce
 
 
 def test_passes_when_every_selected_test_passed(tmp_path: Path) -> None:
-    result = _pytest(tmp_path, "pass", "--min-tests", "3")
+    result = _pytest(tmp_path, "pass", "--expected-tests", "3")
     assert result.returncode == 0, result.stdout
 
 
 @pytest.mark.parametrize(
     ("third", "args", "message"),
     [
-        ("pytest.skip('no token')", (), "did not run: test_sample.py::test_three"),
-        ("pytest.xfail('later')", (), "did not run: test_sample.py::test_three"),
-        ("pass", ("--min-tests", "4"), "3 test(s) selected, at least 4 required"),
-        ("pass", ("-m", "integration"), "0 test(s) selected, at least 1 required"),
+        ("pytest.skip('no token')", ("--expected-tests", "3"), "did not run: test_sample.py::test_three"),
+        ("pytest.xfail('later')", ("--expected-tests", "3"), "did not run: test_sample.py::test_three"),
+        ("pass", ("--expected-tests", "4"), "3 test(s) selected, 4 expected (--expected-tests)"),
+        ("pass", ("-m", "smoke", "--expected-tests", "3"), "1 test(s) selected, 3 expected (--expected-tests)"),
+        ("pass", ("-m", "integration", "--expected-tests", "3"), "0 test(s) selected, 3 expected"),
+        ("pass", ("--expected-tests", "2"), "3 test(s) selected, 2 expected (--expected-tests)"),
+        ("pass", (), "--expected-tests N is required"),
     ],
 )
 def test_fails_when_fewer_tests_ran(tmp_path: Path, third: str, args: tuple[str, ...], message: str) -> None:
-    """A skip (pytest alone exits 0) or an empty selection (pytest alone exits 5) fails the step."""
+    """A skip (pytest alone exits 0), fewer tests than expected (a marker lost), an empty selection (pytest
+    alone exits 5), a count not updated after a test was added, or no count at all fails the step."""
     result = _pytest(tmp_path, third, *args)
     assert result.returncode == 1, result.stdout
     assert message in result.stdout, result.stdout
 
 
 def test_a_failing_test_still_fails(tmp_path: Path) -> None:
-    result = _pytest(tmp_path, "assert False", "-m", "smoke or not smoke")
+    result = _pytest(tmp_path, "assert False", "-m", "smoke or not smoke", "--expected-tests", "3")
     assert result.returncode == 1
     assert "did not pass: test_sample.py::test_three" in result.stdout

@@ -89,6 +89,10 @@ def test_ci_runs_every_check() -> None:
     test_job = jobs["test"]
     assert test_job["services"]["postgres"]["image"] == "postgres:15"
     assert {"PGHOST", "PGPORT", "PGUSER", "PGPASSWORD", "PGDATABASE"} <= set(test_job["env"])
+    # a skip fails a CI run: the Terraform tests get terraform and the provider mirror they read
+    assert "providers mirror" in _runs(test_job)
+    pytest_step = next(s for s in test_job["steps"] if str(s.get("run", "")).startswith(".venv/bin/pytest"))
+    assert "TF_PLUGIN_MIRROR" in pytest_step["env"]
     assert all(key.startswith("REDSHIFT_") for key in jobs["dbt"]["env"])
     assert jobs["dbt"]["env"]["REDSHIFT_HOST"].endswith(".invalid"), "dbt compile must stay offline"
     upload = [
@@ -135,11 +139,51 @@ def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
         "dbt build --target redshift",
         "scripts/mwaa_bundle.py",
         "aws s3 sync",
-        f"python -m pytest -p scripts.require_tests tests/integration -q {tests}",
+        f"python -m pytest -p scripts.require_tests tests/integration -q {tests} --expected-tests ",
     ]
     positions = [script.find(fragment) for fragment in order]
     assert all(p >= 0 for p in positions), dict(zip(order, positions, strict=True))
     assert positions == sorted(positions), "deploy steps out of order"
+
+
+@pytest.mark.parametrize(
+    ("name", "marker"), [("cd_staging.yml", "integration"), ("cd_production.yml", "smoke")]
+)
+def test_cd_test_steps_expect_the_number_of_tests_their_selection_holds(name: str, marker: str) -> None:
+    """``--expected-tests`` is the count pytest collects for the step's selection (as against a deployed
+    Airflow): a test that falls out of the selection then fails CD, and one added must update the count."""
+    import os
+    import subprocess
+    import sys
+
+    script = _runs(_workflow(name)["jobs"]["deploy"])
+    found = re.search(rf"-m {marker} --expected-tests (\d+)", script)
+    assert found, f"{name}: the test step passes --expected-tests"
+    collected = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-p",
+            "no:cacheprovider",
+            "--collect-only",
+            "-q",
+            "tests/integration",
+            "-m",
+            marker,
+        ],
+        cwd=ROOT,
+        env={**os.environ, "TRENDING_NOW_AIRFLOW_URL": "http://airflow.invalid"},  # collected, never called
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    count = re.search(r"^(\d+)(?:/\d+)? tests? collected", collected.stdout, re.M)
+    assert count, collected.stdout[-2000:] + collected.stderr[-2000:]
+    assert int(found.group(1)) == int(count.group(1)), (
+        f"{name}: --expected-tests {found.group(1)}, collected {count.group(1)}"
+    )
 
 
 @pytest.mark.parametrize("name", ["cd_staging.yml", "cd_production.yml"])
