@@ -53,7 +53,11 @@ def test_passes_when_every_selected_test_passed(tmp_path: Path) -> None:
         ("pytest.skip('no token')", ("--expected-tests", "3"), "did not run: test_sample.py::test_three"),
         ("pytest.xfail('later')", ("--expected-tests", "3"), "did not run: test_sample.py::test_three"),
         ("pass", ("--expected-tests", "4"), "3 test(s) selected, 4 expected (--expected-tests)"),
-        ("pass", ("-m", "smoke", "--expected-tests", "3"), "1 test(s) selected, 3 expected (--expected-tests)"),
+        (
+            "pass",
+            ("-m", "smoke", "--expected-tests", "3"),
+            "1 test(s) selected, 3 expected (--expected-tests)",
+        ),
         ("pass", ("-m", "integration", "--expected-tests", "3"), "0 test(s) selected, 3 expected"),
         ("pass", ("--expected-tests", "2"), "3 test(s) selected, 2 expected (--expected-tests)"),
         ("pass", (), "--expected-tests N is required"),
