@@ -12,6 +12,7 @@ import json
 import time
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -243,20 +244,128 @@ def test_mart_asset_is_an_outlet_of_the_export(dag: Any) -> None:
     assert [o.uri for o in outlets] == ["trending_now://marts/movies_tv_shows_enriched"]
 
 
-def test_the_cosmos_watcher_tuning_still_applies(dag: Any) -> None:
-    """The producer's per-node bookkeeping is trimmed (dbt_groups.tune_cosmos_watcher): fail loudly if a Cosmos
-    upgrade renamed what it sets, rather than silently paying the cost again."""
-    from cosmos import settings as cosmos_settings
+# What dags/dbt_groups.py tune_cosmos_watcher() overrides in Cosmos: (module, name, how Cosmos must read it so
+# that the override takes effect). "global": a function of that module reads it by name at call time;
+# "attribute": some module reads it as ``<module's last part>.<name>`` at call time. Either way no module may
+# copy it with ``from <module> import <name>`` (a copy would keep Cosmos' own value).
+COSMOS_OVERRIDES = (
+    ("cosmos.settings", "enable_watcher_reliable_retry", "attribute"),
+    ("cosmos.operators._watcher.base", "_DBT_EVENT_ALLOWLIST", "global"),
+    ("cosmos.operators._watcher.base", "_process_dbt_log_event", "global"),
+    ("cosmos.operators._watcher.base", "_DBT_ERROR_EVENTS_TYPES", "defined"),  # read to build the allowlist
+)
+
+
+def cosmos_override_problems(package_dir: Path) -> list[str]:
+    """Why an override of :data:`COSMOS_OVERRIDES` would no longer work against the Cosmos sources under
+    ``package_dir`` (the installed package: its files, never the module objects the DAG already patched)."""
+    import ast
+
+    trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(package_dir.rglob("*.py"))}
+    problems = []
+    for module, name, read in COSMOS_OVERRIDES:
+        path = package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py")
+        tree = trees.get(path)
+        defined = tree is not None and any(
+            (isinstance(node, ast.FunctionDef) and node.name == name)
+            or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets))
+            for node in tree.body
+        )
+        if not defined:
+            problems.append(f"{module}.{name} is no longer defined")
+            continue
+        copies = [
+            f"{p.relative_to(package_dir)}"
+            for p, t in trees.items()
+            for node in ast.walk(t)
+            if isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names)
+        ]
+        if copies:
+            problems.append(
+                f"{module}.{name} is imported by name in {', '.join(copies)}: an override misses it"
+            )
+        if read == "global":
+            reads = [
+                node
+                for function in ast.walk(tree)
+                if isinstance(function, ast.FunctionDef) and function.name != name
+                for node in ast.walk(function)
+                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+            ]
+        elif read == "attribute":
+            owner = module.rsplit(".", 1)[-1]
+            reads = [
+                node
+                for t in trees.values()
+                for node in ast.walk(t)
+                if isinstance(node, ast.Attribute)
+                and node.attr == name
+                and isinstance(node.value, ast.Name)
+                and node.value.id == owner
+            ]
+        else:
+            reads = [True]
+        if not reads:
+            problems.append(
+                f"{module}.{name} is no longer read by Cosmos at call time: overriding it does nothing"
+            )
+    return problems
+
+
+def _installed_cosmos() -> Path:
+    import importlib.util
+
+    spec = importlib.util.find_spec("cosmos")
+    assert spec and spec.submodule_search_locations
+    return Path(next(iter(spec.submodule_search_locations)))
+
+
+def test_the_installed_cosmos_still_has_what_the_dag_overrides() -> None:
+    """tune_cosmos_watcher() sets module attributes; setting one Cosmos renamed or stopped reading succeeds
+    silently. Read the installed Cosmos' own files: each overridden name is still defined there, still read
+    at call time, and never copied into another module."""
+    problems = cosmos_override_problems(_installed_cosmos())
+    assert not problems, "Cosmos changed under dbt_groups.tune_cosmos_watcher:\n" + "\n".join(problems)
+
+
+def test_the_cosmos_guard_fails_when_cosmos_changes(tmp_path: Path) -> None:
+    """The guard above against copies of the installed Cosmos with one change each."""
+    import shutil
+
+    cases = {
+        "renamed": (
+            "_DBT_EVENT_ALLOWLIST",
+            "_DBT_EVENT_ALLOWED",
+            "_DBT_EVENT_ALLOWLIST is no longer defined",
+        ),
+        "not read": (
+            "if event_name not in _DBT_EVENT_ALLOWLIST:",
+            "if event_name not in frozenset(_DBT_NODE_STATUS_EVENT_TYPES):",
+            "_DBT_EVENT_ALLOWLIST is no longer read",
+        ),
+        "copied": (
+            "import json\n",
+            "import json\nfrom cosmos.settings import enable_watcher_reliable_retry\n",
+            "enable_watcher_reliable_retry is imported by name in operators/_watcher/base.py",
+        ),
+    }
+    for case, (old, new, problem) in cases.items():
+        copy = shutil.copytree(
+            _installed_cosmos(), tmp_path / case / "cosmos", ignore=shutil.ignore_patterns("*.pyc")
+        )
+        base = copy / "operators" / "_watcher" / "base.py"
+        text = base.read_text(encoding="utf-8")
+        assert old in text, f"{case}: the installed Cosmos no longer has {old!r} to change"
+        base.write_text(text.replace(old, new), encoding="utf-8")
+        found = cosmos_override_problems(copy)
+        assert any(problem in line for line in found), (case, found)
+
+
+def test_the_cosmos_watcher_tuning_applies(dag: Any) -> None:
+    """Parsing the DAG ran tune_cosmos_watcher(): the parser calls the wrapper that skips test nodes."""
     from cosmos.operators._watcher import base as watcher_base
 
-    assert cosmos_settings.enable_watcher_reliable_retry is False
-    allowlist, kept = (
-        watcher_base._DBT_EVENT_ALLOWLIST,
-        watcher_base._DBT_ERROR_EVENTS_TYPES | {"NodeFinished"},
-    )
-    assert allowlist == kept
-    assert "NodeStart" in watcher_base._DBT_NODE_STATUS_EVENT_TYPES  # the events it leaves out still exist
-    assert getattr(watcher_base._process_dbt_log_event, "skips_test_nodes", False)  # what the parser calls
+    assert getattr(watcher_base._process_dbt_log_event, "skips_test_nodes", False)
 
 
 def test_test_nodes_push_no_dbt_event_and_models_still_do() -> None:
