@@ -38,7 +38,6 @@ import socket
 import threading
 import time
 from collections.abc import Callable
-from contextlib import suppress
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -57,23 +56,26 @@ create table if not exists {TABLE} (
     host varchar(256),
     pid bigint,
     started_at timestamp,
-    expires_at timestamp
+    expires_at timestamp,
+    kept boolean
 )
 """
 SEED = (
     f"insert into {TABLE} (lock_name) select ? where not exists (select 1 from {TABLE} where lock_name = ?)"  # nosec B608  # noqa: S608 - constant identifiers
 )
 TAKE = (
-    f"update {TABLE} set holder = ?, host = ?, pid = ?, expires_at = ?, "  # nosec B608  # noqa: S608 - constant identifiers
+    f"update {TABLE} set holder = ?, host = ?, pid = ?, expires_at = ?, kept = ?, "  # nosec B608  # noqa: S608 - constant identifiers
     "started_at = case when holder = ? then started_at else ? end "
     "where lock_name = ? and (holder is null or expires_at is null or expires_at < ? or holder = ?)"
 )
 RENEW = f"update {TABLE} set expires_at = greatest(expires_at, ?) where lock_name = ? and holder = ?"  # nosec B608  # noqa: S608 - constant identifiers
 RELEASE = (
-    f"update {TABLE} set holder = null, host = null, pid = null, started_at = null, expires_at = null "  # nosec B608  # noqa: S608 - constant identifiers
-    "where lock_name = ? and holder = ?"
+    f"update {TABLE} set holder = null, host = null, pid = null, started_at = null, expires_at = null, "  # nosec B608  # noqa: S608 - constant identifiers
+    "kept = null where lock_name = ? and holder = ?"
 )
-CURRENT = f"select holder, host, pid, started_at, expires_at from {TABLE} where lock_name = ?"  # nosec B608  # noqa: S608 - constant identifiers
+# a lease whose process is gone (same host, no such pid), freed only as it was read
+FREE_STALE = RELEASE + " and host = ? and pid = ?"
+CURRENT = f"select holder, host, pid, started_at, expires_at, kept from {TABLE} where lock_name = ?"  # nosec B608  # noqa: S608 - constant identifiers
 
 
 class RunLocked(RuntimeError):
@@ -95,6 +97,7 @@ class Lease:
     pid: int
     started_at: datetime
     expires_at: datetime | None = None  # None: held while the holder's process holds the lock file (DuckDB)
+    kept: bool = False  # outlives its process on purpose (a DAG run's, between its tasks)
 
     def describe(self) -> str:
         """``run 1a2b (as of 2026-11-20), pid 4703 on worker-1 since 2026-12-06 03:40:12 UTC``."""
@@ -119,6 +122,7 @@ class Lease:
                 pid=int(data["pid"]),
                 started_at=datetime.fromisoformat(data["started_at"]),
                 expires_at=datetime.fromisoformat(data["expires_at"]) if data.get("expires_at") else None,
+                kept=bool(data.get("kept")),
             )
         except (ValueError, KeyError, TypeError):
             return None
@@ -149,7 +153,7 @@ class LockOptions:
 
 
 class _Store(Protocol):
-    previous: Lease | None  # after a take: the lease the take replaced (an expired one, or the holder's own)
+    taken_over: str | None  # after a take: whose lease it ended, and why (None: it was free or ours)
 
     def take(self, lease: Lease) -> Lease | None:
         """Take the lease (free, expired or already ``lease.holder``'s); else return the current holder's."""
@@ -167,7 +171,7 @@ class _TableStore:
     def __init__(self, warehouse: Warehouse) -> None:
         self.warehouse = warehouse
         self._ready = False
-        self.previous: Lease | None = None
+        self.taken_over: str | None = None
 
     def _setup(self) -> None:
         """Schema, table and the lock's row; concurrent first takers may race on the DDL: one retry."""
@@ -192,13 +196,30 @@ class _TableStore:
         if not row.get("holder"):
             return None
         return Lease(
-            str(row["holder"]), str(row["host"]), int(row["pid"] or 0), row["started_at"], row["expires_at"]
+            str(row["holder"]),
+            str(row["host"]),
+            int(row["pid"] or 0),
+            row["started_at"],
+            row["expires_at"],
+            bool(row.get("kept")),
         )
+
+    def _free_if_stale(self, current: Lease) -> bool:
+        """A plain lease of a process of this host that is gone (killed, or its release failed) ends now."""
+        if current.kept or current.host != socket.gethostname() or _alive(current.pid):
+            return False
+        self.warehouse.execute(FREE_STALE, [LOCK_NAME, current.holder, current.host, current.pid])
+        return True
 
     def take(self, lease: Lease) -> Lease | None:
         if not self._ready:
             self._setup()
-        previous = self.current()  # only to say whose expired lease this take ends
+        previous = self.current()  # only to say whose lease this take ends
+        if previous and previous.holder != lease.holder and self._free_if_stale(previous):
+            taken = self.take(lease)
+            if taken is None:
+                self.taken_over = f"{previous.who()}, whose process is gone"
+            return taken
         wh = self.warehouse
         with wh.connect() as conn:
             cur = conn.cursor()
@@ -209,6 +230,7 @@ class _TableStore:
                     lease.host,
                     lease.pid,
                     lease.expires_at,
+                    lease.kept,
                     lease.holder,
                     lease.started_at,
                     LOCK_NAME,
@@ -218,7 +240,7 @@ class _TableStore:
             )
             taken = cur.rowcount
         if taken:
-            self.previous = previous
+            self.taken_over = _ended(previous, lease)
             return None
         return self.current() or self.take(lease)  # freed between the two statements: try again at once
 
@@ -252,7 +274,7 @@ class _FileStore:
     def __init__(self, path: Path) -> None:
         self.path = path
         self._handle: IO[str] | None = None
-        self.previous: Lease | None = None
+        self.taken_over: str | None = None
 
     def take(self, lease: Lease) -> Lease | None:
         self.path.parent.mkdir(parents=True, exist_ok=True)
@@ -274,7 +296,7 @@ class _FileStore:
             return current
         if current and current.holder == lease.holder:
             lease = replace(lease, started_at=current.started_at)
-        self.previous = current  # a record left behind: a kept lease that expired, or a holder that died
+        self.taken_over = _ended(current, lease)  # a kept lease that expired, or a holder that died
         _write(handle, lease)
         self._handle = handle
         return None
@@ -295,6 +317,27 @@ class _FileStore:
             handle.truncate()
             handle.flush()
         handle.close()  # closing drops the flock
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True  # another user's process
+    return pid > 0
+
+
+def _ended(previous: Lease | None, lease: Lease) -> str | None:
+    """Whose lease a take replaced and why; None when it was free, ours, or released meanwhile."""
+    if previous is None or previous.holder == lease.holder:
+        return None
+    if previous.expires_at is None:
+        return f"{previous.who()}, which ended without releasing it"
+    if previous.expires_at > lease.started_at:
+        return None  # released between the read and the take
+    return f"{previous.who()}, whose lease expired at {previous.expires_at.isoformat()} UTC"
 
 
 def _read(handle: IO[str]) -> Lease | None:
@@ -384,7 +427,7 @@ class RunLock:
         now = utcnow()
         file_lease = self.warehouse.target == "duckdb" and not self.keep
         expires = None if file_lease else now + timedelta(seconds=self.options.lease_s)
-        return Lease(self.holder, socket.gethostname(), os.getpid(), now, expires)
+        return Lease(self.holder, socket.gethostname(), os.getpid(), now, expires, self.keep)
 
     def acquire(self) -> Lease:
         """Take the lease, waiting up to ``timeout_s`` (polling every ``run.lock_poll_s``); else :class:`RunLocked`."""
@@ -394,7 +437,7 @@ class RunLock:
             lease = self._lease()
             current = self._store.take(lease)
             if current is None:
-                self._tell_takeover(lease)
+                self._tell_takeover()
                 if lease.expires_at is not None:
                     self._heartbeat = _Heartbeat(self._store, lease, self.options, self.progress).start()
                 return lease
@@ -410,18 +453,9 @@ class RunLock:
                 told = True
             time.sleep(min(self.options.poll_s, max(deadline - time.monotonic(), 0.0)))
 
-    def _tell_takeover(self, lease: Lease) -> None:
-        previous = self._store.previous
-        if previous is None or previous.holder == lease.holder:
-            return
-        if previous.expires_at and previous.expires_at > lease.started_at:
-            return  # released between our read and our take
-        ended = (
-            f"whose lease expired at {previous.expires_at.isoformat()} UTC"
-            if previous.expires_at
-            else "which ended without releasing it"
-        )
-        self.progress(f"run lock: taking over from {previous.who()}, {ended}")
+    def _tell_takeover(self) -> None:
+        if self._store.taken_over:
+            self.progress(f"run lock: taking over from {self._store.taken_over}")
 
     def release(self) -> None:
         """End the hold (``keep``: leave the lease until ``run.lock_lease_s`` from now); raise :class:`LeaseLost`
@@ -444,8 +478,12 @@ class RunLock:
         if exc_type is None:
             self.release()
             return
-        with suppress(LeaseLost):  # the block's own error is the one to report
+        try:
             self.release()
+        except (
+            Exception
+        ) as exc:  # the block's own error is the one to report (a lease left expires by itself)
+            self.progress(f"run lock: not released ({type(exc).__name__}); it ends on its own")
 
 
 # ``with run_lock(warehouse, holder=..., timeout_s=...) as lease:`` - the API the CLI, the DAG and the deploy use

@@ -119,11 +119,24 @@ def dag_holding(run_id: str) -> Any:
 _HELD: list[Any] = []  # the leases this task process holds (their heartbeat renews them until it ends)
 
 
+def end_earlier_holds() -> None:
+    """A worker runs one task per process; where one process runs the tasks in turn (``airflow dags test``), a
+    task starts by ending what the one before it held (kept: the DAG run's lease stays)."""
+    from contextlib import suppress
+
+    from core.run_lock import LeaseLost
+
+    while _HELD:
+        with suppress(LeaseLost):
+            _HELD.pop().release()
+
+
 def hold_run_lock(warehouse: Any, airflow_context: Mapping[str, Any], progress: Any) -> None:
     """Take the DAG run's lease for a task that writes outside :func:`run_step` (a Cosmos dbt producer):
     kept, and renewed until the task's process ends."""
     from core.run_lock import RunLock
 
+    end_earlier_holds()
     holding = dag_holding(run_id_of(airflow_context))
     lock = RunLock(
         warehouse, holding.holder, keep=True, timeout_setting=holding.timeout_setting, progress=progress
@@ -136,6 +149,7 @@ def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) 
     """Run one named step under the run lock (held by the DAG run); returns its counters (pushed to XCom)."""
     from trending_now.pipeline import run_steps, steps_named
 
+    end_earlier_holds()
     ctx = build_context(airflow_context, timezone)
     ctx.progress(
         f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {ctx.country}, {ctx.warehouse.target})"
@@ -159,6 +173,7 @@ def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | Non
     """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
     staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log. Then the DAG run
     releases the run lock its tasks kept."""
+    end_earlier_holds()
     ctx = build_context(airflow_context, timezone)
     try:
         return _write_report(ctx)

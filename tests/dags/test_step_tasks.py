@@ -27,10 +27,9 @@ def _restore_environ() -> Any:
 def _end_held_leases() -> Any:
     """A task process's held leases end with the process; here, with the test."""
     yield
-    from step_tasks import _HELD
+    from step_tasks import end_earlier_holds
 
-    while _HELD:
-        _HELD.pop().release()
+    end_earlier_holds()
 
 
 def test_run_id_keeps_airflow_ids_and_bounds_long_ones() -> None:
@@ -210,7 +209,7 @@ def test_a_dag_run_holds_the_run_lock_from_its_first_writing_task_to_its_report(
     finally:
         gc.unfreeze()
     deploy_is_refused()
-    step_tasks._HELD.pop().release()  # the producer's process ends: its lease is kept
+    step_tasks.end_earlier_holds()  # the producer's process ends: its lease is kept
     deploy_is_refused()
 
     ctx = step_tasks.build_context(airflow_context, "UTC")

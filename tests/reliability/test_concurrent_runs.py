@@ -7,14 +7,22 @@ replay server (a blocked JustWatch request), so "at once" is a fact the test arr
 
 from __future__ import annotations
 
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from core.config import PROJECT_ROOT
 from tests.reliability.conftest import (
     RAW_TABLES,
+    SUBPROCESS_TIMEOUT_S,
     CliProcess,
     FaultyReplay,
     Project,
@@ -142,30 +150,79 @@ def test_two_workers_on_one_postgres_database_never_overlap(
     assert a[1] <= b[0], f"the runs overlapped: first {a}, second {b}"
 
 
+# A DAG task of one run (its lease is kept between tasks, so its process ending does not free the warehouse)
+TASK = """
+import sys
+from datetime import UTC, datetime
+sys.path.insert(0, sys.argv[2])
+from step_tasks import run_step
+context = {"run_id": "manual__killed", "logical_date": datetime(2026, 11, 20, tzinfo=UTC), "params": {}}
+run_step(sys.argv[1], context, "UTC")
+"""
+
+
+def _dag_task(project: Project, step: str) -> subprocess.Popen[bytes]:
+    log = project.root.parent / f"task-{step}.log"
+    with open(log, "wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-c", TASK, step, str(PROJECT_ROOT / "dags")],
+            cwd=project.root.parent,
+            env=project.environ(),
+            stdout=out,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+
+
 def test_a_killed_holder_is_taken_over_once_its_lease_expires(
     tmp_path: Path, server: FaultyReplay, pg_database: str
 ) -> None:
-    """A run waits for a holder that is then SIGKILLed: the lease row stays behind until it expires (a short
-    lease here), then the waiting run takes over, says from whom, and its first step starts after that
-    recorded expiry."""
+    """A DAG task holding the run's lease is SIGKILLed (a lost worker) while a CLI run waits: the lease row
+    stays until it expires (a short lease here), then the waiting run takes over, says from whom, and its
+    first step starts after that recorded expiry."""
     short = {"run.lock_lease_s": 4, "run.lock_heartbeat_s": 1, "run.lock_poll_s": 0.2}
-    first_worker, second_worker = _postgres_projects(tmp_path, server, **short)
+    worker, laptop = _postgres_projects(tmp_path, server, **short)
     hook = server.block("/justwatch/", after=2)
-    first = first_worker.cli("extract", "--only", "releases")
-    first.wait_for(hook.fired.is_set, "the first worker's run to be inside its extract")
-    second = second_worker.cli("extract", "--only", "releases", extra={"run.lock_timeout_s": 120})
+    task = _dag_task(worker, "extract_releases")
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+    while not hook.fired.is_set():
+        assert task.poll() is None, (tmp_path / "a" / "task-extract_releases.log").read_text()[-3000:]
+        assert time.monotonic() < deadline, "the DAG task never reached its extract"
+        time.sleep(0.1)
+    second = laptop.cli("extract", "--only", "releases", extra={"run.lock_timeout_s": 120})
     second.wait_for_line(WAITING)  # the holder is alive and renewing: the second run waits
-    first.kill()
+    assert "(dag run manual__killed, pid " in second.stderr
+    os.killpg(task.pid, signal.SIGKILL)
+    task.wait(timeout=30)
     server.clear()
 
     assert second.wait() == 0, second.stderr
     takeover = [line for line in second.stderr.splitlines() if "taking over from" in line]
     print("observed:", takeover)
-    assert len(takeover) == 1 and f"pid {first.proc.pid} on " in takeover[0], second.stderr
+    assert len(takeover) == 1 and f"pid {task.pid} on " in takeover[0], second.stderr
     expired = datetime.fromisoformat(takeover[0].split("whose lease expired at ")[1].split(" UTC")[0])
-    started = _intervals(second_worker)[_run_id(second)][0]
+    started = _intervals(laptop)[_run_id(second)][0]
     assert started >= expired, (
         f"the next run started at {started}, before the dead lease expired at {expired}"
     )
-    warehouse = second_worker.context().warehouse
+    warehouse = laptop.context().warehouse
     assert warehouse.fetch_all("select holder from ops.run_lock")[0]["holder"] is None, "released at the end"
+
+
+def test_a_killed_cli_run_on_this_host_is_taken_over_at_once(
+    tmp_path: Path, server: FaultyReplay, pg_database: str
+) -> None:
+    """A plain (not kept) lease of a process of this host that no longer exists ends at the next take: a CLI
+    run killed on a laptop does not block the next one for the lease's length."""
+    first_worker, second_worker = _postgres_projects(tmp_path, server)  # the default 600 s lease
+    hook = server.block("/justwatch/", after=2)
+    first = first_worker.cli("extract", "--only", "releases")
+    first.wait_for(hook.fired.is_set, "the first run to be inside its extract")
+    first.kill()
+    server.clear()
+    second = second_worker.cli("extract", "--only", "releases")  # no wait at all
+    assert second.wait() == 0, second.stderr
+    takeover = [line for line in second.stderr.splitlines() if "taking over from" in line]
+    assert len(takeover) == 1 and takeover[0].endswith(
+        f"pid {first.proc.pid} on {socket.gethostname()}, whose process is gone"
+    )
