@@ -302,8 +302,9 @@ def test_a_failing_task_calls_the_failure_webhook(airflow_home: AirflowHome, tmp
             timeout=600,
             **run_env(
                 root,
-                # /proc does not take new folders: the run lock cannot be created, the first step fails
-                TRENDING_NOW__WAREHOUSE__PIPELINES_DIR="/proc/trending-now-unwritable",
+                # /proc does not take new folders: the DuckDB file's run lock cannot be created, the first
+                # step fails before it calls any source
+                TRENDING_NOW__WAREHOUSE__DUCKDB_PATH="/proc/trending-now-unwritable/trending_now.duckdb",
                 TRENDING_NOW__AIRFLOW__RETRIES="0",
                 TRENDING_NOW__AIRFLOW__FAILURE_WEBHOOK_URL=hook.url,
             ),
