@@ -330,16 +330,20 @@ def smoke(args: argparse.Namespace) -> int:
 
 # ---- the program -------------------------------------------------------------------------------------
 def _add_common(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--env", help="APP_ENV of the settings (default $APP_ENV, else dev)")
-    parser.add_argument(
-        "--root", type=Path, help="project root (default $TRENDING_NOW_ROOT, else this checkout)"
-    )
+    """``--env`` and ``--root`` on every stage (unless a registered stage defines its own)."""
+    options = parser._option_string_actions
+    if "--env" not in options:
+        parser.add_argument("--env", help="APP_ENV of the settings (default $APP_ENV, else dev)")
+    if "--root" not in options:
+        parser.add_argument(
+            "--root", type=Path, help="project root (default $TRENDING_NOW_ROOT, else this checkout)"
+        )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="deploy.py",
-        description=__doc__.split("\n\n")[0],
+        description="\n\n".join(__doc__.split("\n\n")[:2]),
         epilog="Each stage: deploy.py <stage> --help. docs/deploy.md has the order and the local rehearsal.",
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )

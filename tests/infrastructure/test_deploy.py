@@ -283,3 +283,32 @@ def test_build_warehouse_never_touches_the_published_mart(
     assert "movies_tv_shows_enriched_audit" in built["nodes"]["model"]
     assert ctx.warehouse.fetch_all(f"select * from {MART_TABLE} order by id") == published
     assert ctx.warehouse.fetch_all(f"select * from {AUDIT_TABLE} order by id") == published
+
+
+# ---- the rehearsal's twin (scripts/rehearse.py) ---------------------------------------------------------
+def test_the_twin_outputs_render_like_terraforms(tmp_path: Path) -> None:
+    root = _root_with_config(tmp_path)
+    outputs = tmp_path / "tf-outputs.json"
+    outputs.write_text(json.dumps(rehearse.twin_outputs(rehearse.pg_env())), encoding="utf-8")
+    assert (
+        deploy.main(["apply-outputs", "--outputs", str(outputs), "--env", "staging", "--root", str(root)])
+        == 0
+    )
+    config = yaml.safe_load((root / "config" / "staging.yaml").read_text(encoding="utf-8"))
+    assert config["airflow"]["dags_bucket"] == rehearse.BUCKETS["mwaa"]
+    assert config["secrets"]["aws_secret_id"] == rehearse.SECRET_ID
+
+
+def test_mwaa_sync_mirrors_the_bucket_into_the_dag_folder(tmp_path: Path, s3: S3Server) -> None:
+    client = s3.client()
+    client.create_bucket(Bucket=rehearse.BUCKETS["mwaa"])
+    for key in ("dags/a.py", "dags/pkg/b.py"):
+        client.put_object(Bucket=rehearse.BUCKETS["mwaa"], Key=key, Body=key.encode())
+    folder = tmp_path / "dags"
+    synced = rehearse.mwaa_sync(s3.endpoint_url, folder, set())
+    assert synced == {"a.py", "pkg/b.py"} and (folder / "pkg" / "b.py").read_text() == "dags/pkg/b.py"
+    (folder / "written-by-a-task.log").write_text("kept", encoding="utf-8")
+    client.delete_object(Bucket=rehearse.BUCKETS["mwaa"], Key="dags/pkg/b.py")
+    assert rehearse.mwaa_sync(s3.endpoint_url, folder, synced) == {"a.py"}
+    assert not (folder / "pkg" / "b.py").exists()
+    assert (folder / "written-by-a-task.log").exists(), "only what a sync brought is removed"

@@ -84,6 +84,7 @@ def test_ci_runs_every_check() -> None:
         'checkov" -d infrastructure',
         "make mwaa-check",
         "make docs",
+        "make rehearse",
     ):
         assert command in everything, f"ci.yml does not run {command!r}"
     test_job = jobs["test"]

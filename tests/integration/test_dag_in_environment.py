@@ -142,13 +142,19 @@ def test_the_run_report_was_uploaded(target: Target, triggered_run: FinishedRun)
 
 
 def _error_lines(lines: list[Any]) -> list[str]:
+    """The lines of a task log that report an error: a record at level error or critical, or an ``ERROR`` /
+    ``Traceback`` line the task wrote to stderr (Airflow 3 records every stderr line at level error under the
+    logger ``task.stderr``: the pipeline's progress lines go there)."""
     found = []
     for line in lines:
-        if isinstance(line, dict):
-            if str(line.get("level", "")).lower() in ("error", "critical"):
-                found.append(str(line.get("event", line))[:300])
-        elif " ERROR " in f" {line} " or "level=error" in str(line).lower():
-            found.append(str(line)[:300])
+        record = line if isinstance(line, dict) else {"event": str(line)}
+        event = str(record.get("event", ""))
+        if record.get("logger") == "task.stderr" or not isinstance(line, dict):
+            bad = "ERROR" in event or event.startswith("Traceback")
+        else:
+            bad = str(record.get("level", "")).lower() in ("error", "critical")
+        if bad:
+            found.append(event[:300])
     return found
 
 
