@@ -31,8 +31,9 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -55,6 +56,28 @@ SOURCE = ("dags", "config", "dbt_project", ".dvc", ".dvcignore", "pyproject.toml
 
 class RehearsalFailed(RuntimeError):
     """A stage or a check of the rehearsal failed; the message says which."""
+
+
+class Background:
+    """Run ``work`` in a thread; ``join()`` waits for it and raises what it raised."""
+
+    def __init__(self, work: Callable[[], object]) -> None:
+        self.error: BaseException | None = None
+        self._thread = threading.Thread(
+            target=self._run, args=(work,), name="rehearse-background", daemon=True
+        )
+        self._thread.start()
+
+    def _run(self, work: Callable[[], object]) -> None:
+        try:
+            work()
+        except BaseException as exc:  # handed to join()
+            self.error = exc
+
+    def join(self, raise_error: bool = True) -> None:
+        self._thread.join()
+        if self.error is not None and raise_error:
+            raise RehearsalFailed(f"the local Airflow did not start: {self.error}")
 
 
 @dataclass
@@ -317,14 +340,8 @@ def rehearse(tmp: Path, clock: Clock) -> None:
                 "TRENDING_NOW_ROOT": str(source),
             }
 
-        with clock.part("first deploy: apply-outputs, raw-tables, build-warehouse, bundle"):
-            first = deploy(env, tmp, outputs, "first")
-            check(first["state"] is None, "a first deploy builds the whole project (no deployed manifest)")
-            check(
-                PUBLISHED_MODEL not in first["nodes"]["model"], "the deploy never builds the published model"
-            )
-
         dags = tmp / "mwaa" / "dags"
+        dags.mkdir(parents=True)
         airflow_env = {k: v for k, v in env.items() if k != "TRENDING_NOW_ROOT"}
         airflow_env["TRENDING_NOW_ROOT"] = str(dags)  # the project root on a worker is its DAG folder
         stack = LocalAirflow(
@@ -333,12 +350,25 @@ def rehearse(tmp: Path, clock: Clock) -> None:
             base_env=airflow_env,
             dags_folder=dags,
         )
+        # MWAA exists before the deploy (Terraform made it): its Airflow starts while the first deploy runs
+        starting = Background(lambda: (stack.prepare(parse_dbt=False), stack.start()))
         try:
-            with clock.part("MWAA: DAG folder from the bucket, Airflow 3 started"):
+            with clock.part(
+                "first deploy: apply-outputs, raw-tables, build-warehouse, bundle (Airflow starting)"
+            ):
+                first = deploy(env, tmp, outputs, "first")
+                check(
+                    first["state"] is None, "a first deploy builds the whole project (no deployed manifest)"
+                )
+                check(
+                    PUBLISHED_MODEL not in first["nodes"]["model"],
+                    "the deploy never builds the published model",
+                )
+
+            with clock.part("MWAA: DAG folder from the bucket, the DAG parsed"):
                 synced = mwaa_sync(moto.endpoint_url, dags, set())
                 print(f"  {len(synced)} file(s) from s3://{BUCKETS['mwaa']}/dags/", flush=True)
-                stack.prepare(parse_dbt=False)
-                stack.start()
+                starting.join()
                 api = stack.wait_until_serving(DAG_ID)
                 api.ensure_pool("llm_pool", 2, "LLM calls")
 
@@ -403,6 +433,7 @@ def rehearse(tmp: Path, clock: Clock) -> None:
                     "published = the audited mart",
                 )
         finally:
+            starting.join(raise_error=False)
             stack.stop()
 
 

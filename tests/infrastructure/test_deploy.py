@@ -312,3 +312,19 @@ def test_mwaa_sync_mirrors_the_bucket_into_the_dag_folder(tmp_path: Path, s3: S3
     assert rehearse.mwaa_sync(s3.endpoint_url, folder, synced) == {"a.py"}
     assert not (folder / "pkg" / "b.py").exists()
     assert (folder / "written-by-a-task.log").exists(), "only what a sync brought is removed"
+
+
+def test_the_task_log_check_finds_errors_not_progress_lines() -> None:
+    """Airflow 3 records every stderr line at level error (logger task.stderr): only real errors count."""
+    from tests.integration.test_dag_in_environment import _error_lines
+
+    progress = {"level": "error", "logger": "task.stderr", "event": "  · dbt build --select x"}
+    assert _error_lines([progress, {"level": "info", "logger": "airflow.task", "event": "ok"}]) == []
+    logged = {"level": "error", "logger": "trending_now.airflow.callbacks", "event": "webhook failed"}
+    stderr = {"level": "error", "logger": "task.stderr", "event": "12:00:01  ERROR: relation does not exist"}
+    traceback = {"level": "error", "logger": "task.stderr", "event": "Traceback (most recent call last):"}
+    assert _error_lines([logged, stderr, traceback, progress]) == [
+        "webhook failed",
+        "12:00:01  ERROR: relation does not exist",
+        "Traceback (most recent call last):",
+    ]
