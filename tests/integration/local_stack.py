@@ -129,7 +129,7 @@ class LocalAirflow:
                 rc = -9
             if rc != 0:
                 raise LocalStackError(f"{name} exited {rc}:\n{tail(self.logs / f'{name}.log')}")
-        if not (self.target_path / "manifest.json").exists():
+        if parse_dbt and not (self.target_path / "manifest.json").exists():
             raise LocalStackError(f"dbt parse wrote no manifest.json to {self.target_path}")
 
     # ---- processes -----------------------------------------------------------------------------------
