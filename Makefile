@@ -73,6 +73,10 @@ bench: ## every benchmark in bench/; tables go to bench/results/
 	@mkdir -p bench/results
 	@for b in bench/bench_*.py; do echo "== $$b"; $(BIN)/python $$b || exit 1; done
 
+.PHONY: rehearse
+rehearse: ## the whole CD (scripts/deploy.py) against a local twin of AWS: moto, PostgreSQL, Airflow 3 (docs/deploy.md)
+	$(BIN)/python scripts/rehearse.py
+
 airflow: manifest ## a local Airflow (standalone) with the DAG, at http://127.0.0.1:8080
 	AIRFLOW_HOME=$(CURDIR)/.airflow AIRFLOW__CORE__DAGS_FOLDER=$(CURDIR)/dags $(BIN)/airflow standalone
 

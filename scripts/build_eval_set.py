@@ -21,12 +21,16 @@ from trending_now.evaluation import build_set
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--duckdb", help="DuckDB file to read (default: warehouse.duckdb_path)")
     args = parser.parse_args()
     settings = load_settings("dev")
     if args.duckdb:
-        settings = settings.with_overrides({"warehouse.duckdb_path": args.duckdb, "warehouse.target": "duckdb"})
+        settings = settings.with_overrides(
+            {"warehouse.duckdb_path": args.duckdb, "warehouse.target": "duckdb"}
+        )
     data = build_set(Warehouse(settings), float(settings.require("eval.score_margin")))
     path = settings.path("eval.set_path")
     path.parent.mkdir(parents=True, exist_ok=True)

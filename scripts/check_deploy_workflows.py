@@ -8,7 +8,10 @@ zizmor (pinned actions, credentials, injections...). What is left is ours:
   (the deploy roles trust one environment each); in ``cd_production.yml`` that is ``production``,
   the environment with the required approval;
 - production deploys only what passed staging: ``cd_production.yml`` is triggered by nothing but a
-  completed ``cd-staging`` run, and each of its AWS jobs requires that run's success.
+  completed ``cd-staging`` run, and each of its AWS jobs requires that run's success;
+- the deploy is a program: a deploy job runs every stage of ``scripts/deploy.py`` (DEPLOY_STAGES), in
+  order, one step each, and never dbt itself (an unselected ``dbt build`` publishes the mart outside
+  audit -> gate -> publish) nor any other AWS command than Terraform.
 
 Usage: ``python scripts/check_deploy_workflows.py [FILE ...]`` (default: .github/workflows/*.yml).
 Exit 0 when clean, 1 with one line per problem.
@@ -26,6 +29,10 @@ WORKFLOWS = Path(__file__).resolve().parents[1] / ".github" / "workflows"
 AWS_ACTION = "aws-actions/configure-aws-credentials"
 STAGING_WORKFLOW = "cd-staging"
 SUCCESS = "github.event.workflow_run.conclusion == 'success'"
+DEPLOY = "scripts/deploy.py"
+DEPLOY_STAGES = ("apply-outputs", "raw-tables", "build-warehouse", "bundle", "smoke")
+# what only scripts/deploy.py may run in a deploy job
+FORBIDDEN = ("dbt ", "aws s3", "aws secretsmanager", "pytest", "<<")
 
 
 def _assumes_aws_role(job: dict[str, Any]) -> bool:
@@ -83,6 +90,30 @@ def _job_problems(job_id: str, job: dict[str, Any], workflow: dict[str, Any], pr
     return problems
 
 
+def _stage_problems(job_id: str, job: dict[str, Any]) -> list[str]:
+    """A deploy job: each scripts/deploy.py stage once, in order, one step each; no dbt, AWS CLI or pytest."""
+    runs = [str(step.get("run", "")) for step in job.get("steps") or [] if step.get("run")]
+    stages = []
+    problems = []
+    for run in runs:
+        if DEPLOY in run:
+            words = run.split(DEPLOY, 1)[1].split()
+            stages.append(words[0] if words else "")
+            if "\n" in run.strip() or run.count(DEPLOY) > 1:
+                problems.append(f"job {job_id}: one scripts/deploy.py stage per step, nothing else in it")
+        problems += [
+            f"job {job_id}: runs {word.strip()!r} itself: that is a scripts/deploy.py stage"
+            for word in FORBIDDEN
+            if word in run and DEPLOY not in run
+        ]
+    if stages != list(DEPLOY_STAGES):
+        problems.append(
+            f"job {job_id}: must run the deploy stages {', '.join(DEPLOY_STAGES)} in order "
+            f"(found {', '.join(stages) or 'none'})"
+        )
+    return problems
+
+
 def check(path: Path) -> list[str]:
     """Problems of one workflow file (empty when clean)."""
     workflow = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
@@ -93,6 +124,8 @@ def check(path: Path) -> list[str]:
     for job_id, job in (workflow.get("jobs") or {}).items():
         if isinstance(job, dict) and _assumes_aws_role(job):
             problems += _job_problems(job_id, job, workflow, production)
+            if deploy:
+                problems += _stage_problems(job_id, job)
     return [f"{path.name}: {problem}" for problem in problems]
 
 

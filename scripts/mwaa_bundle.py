@@ -42,12 +42,16 @@ def build_bundle(out: Path, root: Path = ROOT) -> list[str]:
     (out / "dbt_project" / "target").mkdir(exist_ok=True)
     shutil.copy2(manifest, out / "dbt_project" / "target" / "manifest.json")
     # the DVC project: snapshot_dvc runs `dvc add/push` from the project root (the bundle)
-    shutil.copytree(root / ".dvc", out / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True)
+    shutil.copytree(
+        root / ".dvc", out / ".dvc", ignore=shutil.ignore_patterns("tmp", "cache"), dirs_exist_ok=True
+    )
     shutil.copy2(root / ".dvcignore", out / ".dvcignore")
     # Only the top of the bundle holds DAG files: the scheduler skips the rest (glob syntax, Airflow 3).
     ignore = out / ".airflowignore"
     kept = ignore.read_text(encoding="utf-8").splitlines() if ignore.exists() else []
-    ignore.write_text("".join(f"{line}\n" for line in [*kept, *(f"{name}/" for name in skipped)]), encoding="utf-8")
+    ignore.write_text(
+        "".join(f"{line}\n" for line in [*kept, *(f"{name}/" for name in skipped)]), encoding="utf-8"
+    )
     return sorted(entry.name for entry in out.iterdir())
 
 

@@ -18,7 +18,9 @@ def test_the_bundle_holds_the_dag_every_package_and_the_manifest(tmp_path: Path)
     bundle = tmp_path / "dags"
     entries = build_bundle(bundle)
     assert set(project_packages()) <= set(entries)
-    assert {"data_ingestion_trending_now.py", "config", "dbt_project", ".dvc", ".airflowignore"} <= set(entries)
+    assert {"data_ingestion_trending_now.py", "config", "dbt_project", ".dvc", ".airflowignore"} <= set(
+        entries
+    )
     assert (bundle / "dbt_project" / "target" / "manifest.json").is_file()
     assert not list(bundle.rglob("__pycache__")), "bytecode is not shipped"
     ignored = (bundle / ".airflowignore").read_text(encoding="utf-8").splitlines()

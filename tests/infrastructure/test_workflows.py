@@ -84,6 +84,7 @@ def test_ci_runs_every_check() -> None:
         'checkov" -d infrastructure',
         "make mwaa-check",
         "make docs",
+        "make rehearse",
     ):
         assert command in everything, f"ci.yml does not run {command!r}"
     test_job = jobs["test"]
@@ -110,8 +111,8 @@ def test_the_mwaa_parse_stays_out_of_make_test() -> None:
 @pytest.mark.parametrize(
     ("name", "env", "tests"),
     [
-        ("cd_staging.yml", "staging", "-m integration"),
-        ("cd_production.yml", "prod", "-m smoke"),
+        ("cd_staging.yml", "staging", "integration"),
+        ("cd_production.yml", "prod", "smoke"),
     ],
 )
 def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
@@ -133,66 +134,34 @@ def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
         f"terraform plan -var-file=environments/{env}.tfvars",
         "terraform apply tfplan",
         "terraform output -json",
-        f'render_config.py --outputs "$RUNNER_TEMP/tf-outputs.json" --config config/{env}.yaml',
-        "make manifest",
-        "ensure_raw_tables(Warehouse(load_settings()))",
-        "dbt build --target redshift",
-        "scripts/mwaa_bundle.py",
-        "aws s3 sync",
-        f"python -m pytest -p scripts.require_tests tests/integration -q {tests} --expected-tests ",
+        'scripts/deploy.py apply-outputs --outputs "$RUNNER_TEMP/tf-outputs.json"',
+        "scripts/deploy.py raw-tables",
+        "scripts/deploy.py build-warehouse --target redshift",
+        "scripts/deploy.py bundle",
+        f"scripts/deploy.py smoke --tests {tests}",
     ]
     positions = [script.find(fragment) for fragment in order]
     assert all(p >= 0 for p in positions), dict(zip(order, positions, strict=True))
     assert positions == sorted(positions), "deploy steps out of order"
 
 
-@pytest.mark.parametrize(
-    ("name", "marker"), [("cd_staging.yml", "integration"), ("cd_production.yml", "smoke")]
-)
-def test_cd_test_steps_expect_the_number_of_tests_their_selection_holds(name: str, marker: str) -> None:
-    """``--expected-tests`` is the count pytest collects for the step's selection (as against a deployed
-    Airflow): a test that falls out of the selection then fails CD, and one added must update the count."""
-    import os
-    import subprocess
-    import sys
-
+@pytest.mark.parametrize("name", ["cd_staging.yml", "cd_production.yml"])
+def test_the_deploy_never_builds_the_published_mart_itself(name: str) -> None:
+    """Only the pipeline's gate publishes: CD builds through `deploy.py build-warehouse`, never `dbt build`."""
     script = _runs(_workflow(name)["jobs"]["deploy"])
-    found = re.search(rf"-m {marker} --expected-tests (\d+)", script)
-    assert found, f"{name}: the test step passes --expected-tests"
-    collected = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "-p",
-            "no:cacheprovider",
-            "--collect-only",
-            "-q",
-            "tests/integration",
-            "-m",
-            marker,
-        ],
-        cwd=ROOT,
-        env={**os.environ, "TRENDING_NOW_AIRFLOW_URL": "http://airflow.invalid"},  # collected, never called
-        capture_output=True,
-        text=True,
-        timeout=300,
-        check=False,
-    )
-    count = re.search(r"^(\d+)(?:/\d+)? tests? collected", collected.stdout, re.M)
-    assert count, collected.stdout[-2000:] + collected.stderr[-2000:]
-    assert int(found.group(1)) == int(count.group(1)), (
-        f"{name}: --expected-tests {found.group(1)}, collected {count.group(1)}"
-    )
+    assert "dbt build" not in script and "dbt run" not in script
+    assert "<<" not in script, "no inline program: a stage is a tested subcommand of scripts/deploy.py"
 
 
 @pytest.mark.parametrize("name", ["cd_staging.yml", "cd_production.yml"])
-def test_the_raw_tables_step_uses_the_project_api(name: str) -> None:
-    """The inline Python CD runs before `dbt build` still imports (CI cannot run it against Redshift)."""
+def test_each_stage_is_a_subcommand_of_the_deploy_program(name: str) -> None:
+    """The workflow's stages (check_deploy_workflows.DEPLOY_STAGES) are the program's subcommands."""
+    deploy = _load("deploy")
+    stages = deploy.build_parser()._subparsers._group_actions[0].choices
+    assert set(rules.DEPLOY_STAGES) <= set(stages)
     script = _runs(_workflow(name)["jobs"]["deploy"])
-    code = script.split("<<'PY'\n", 1)[1].split("\nPY", 1)[0]
-    compile(code, name, "exec")
-    exec("\n".join(line for line in code.splitlines() if line.startswith("from ")), {})
+    assert f"smoke --tests {'integration' if name == 'cd_staging.yml' else 'smoke'}" in script
+    assert set(deploy.EXPECTED_TESTS) >= {"integration", "smoke"}
 
 
 def test_staging_runs_ci_first() -> None:
@@ -248,6 +217,11 @@ jobs:
           role-to-assume: arn:aws:iam::123456789012:role/deploy
           aws-region: us-east-1
       - run: terraform apply
+      - run: .venv/bin/python scripts/deploy.py apply-outputs --outputs tf-outputs.json
+      - run: .venv/bin/python scripts/deploy.py raw-tables
+      - run: .venv/bin/python scripts/deploy.py build-warehouse --target redshift
+      - run: .venv/bin/python scripts/deploy.py bundle
+      - run: .venv/bin/python scripts/deploy.py smoke --tests smoke
 """
 
 
@@ -276,6 +250,21 @@ def test_rules_accept_a_production_deploy(tmp_path: Path) -> None:
         ("    if: github.event.workflow_run.conclusion == 'success'\n", "", "staging run succeeded"),
         ("workflows: [cd-staging]", "workflows: [ci]", "cd-staging workflow_run only"),
         ("on:\n", "on:\n  push:\n", "cd-staging workflow_run only"),
+        (
+            "      - run: .venv/bin/python scripts/deploy.py build-warehouse --target redshift\n",
+            "      - run: cd dbt_project && dbt build --target redshift\n",
+            "runs 'dbt'",
+        ),
+        (
+            "      - run: .venv/bin/python scripts/deploy.py raw-tables\n",
+            "",
+            "must run the deploy stages apply-outputs, raw-tables, build-warehouse, bundle, smoke in order",
+        ),
+        (
+            "      - run: .venv/bin/python scripts/deploy.py bundle\n",
+            "      - run: aws s3 sync bundle/ s3://bucket/dags/\n",
+            "runs 'aws s3'",
+        ),
     ],
 )
 def test_rules_guard_production(tmp_path: Path, old: str, new: str, message: str) -> None:

@@ -123,6 +123,15 @@ class AirflowApi:
         data = self.request("GET", f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", params={"limit": 100})
         return list(data["task_instances"])
 
+    def task_log(
+        self, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+    ) -> list[Any]:
+        """The whole log of one try of a task instance: structured lines (dicts with ``event``, ``level``...)."""
+        path = f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances/{task_id}/logs/{try_number}"
+        data = self.request("GET", path, params={"full_content": "true", "map_index": map_index})
+        content = data.get("content") if isinstance(data, dict) else data
+        return list(content) if isinstance(content, list) else [content]
+
     def wait_for_run(
         self,
         dag_id: str,

@@ -4,7 +4,7 @@ Deployed (staging/prod, as CD runs them): ``TRENDING_NOW_AIRFLOW_URL`` plus ``TR
 or ``TRENDING_NOW_AIRFLOW_USER``/``TRENDING_NOW_AIRFLOW_PASSWORD``; ``APP_ENV`` selects the project settings
 (warehouse, DVC remote, secrets) the checks read with. Optional: ``TRENDING_NOW_IT_LOGICAL_DATE``
 (``YYYY-MM-DD``; default: a manual run "now"), ``TRENDING_NOW_IT_CONF`` (JSON run params, e.g.
-``{"limit": 20}``), ``TRENDING_NOW_IT_TIMEOUT_S`` (default 3600).
+``{"limit": 20}``), ``TRENDING_NOW_IT_TIMEOUT_S`` (default 3600), ``TRENDING_NOW_IT_POLL_S`` (default 15).
 
 These are CD's tests (``-m integration`` / ``-m smoke``): without ``TRENDING_NOW_AIRFLOW_URL`` nothing here is
 collected, so ``make test`` does not run them (its one end-to-end DAG run is tests/dags/test_dag_end_to_end.py,
@@ -45,6 +45,7 @@ LOCAL_REQUESTED = ENVIRON.get("TRENDING_NOW_IT_LOCAL", "").strip().lower() in ("
 collect_ignore_glob = [] if AIRFLOW_URL or LOCAL_REQUESTED else ["test_*.py"]
 LOCAL_TIMEOUT_S = 1800.0
 RUN_TIMEOUT_S = float(ENVIRON.get("TRENDING_NOW_IT_TIMEOUT_S") or (3600 if AIRFLOW_URL else LOCAL_TIMEOUT_S))
+POLL_S = float(ENVIRON.get("TRENDING_NOW_IT_POLL_S") or 15)  # how often a triggered run's state is read
 # pytest-timeout for each test, fixture set-up included: the local stack's start plus the run
 TEST_TIMEOUT_S = int(RUN_TIMEOUT_S + 600)
 
@@ -246,5 +247,5 @@ def triggered_run(target: Target) -> FinishedRun:
     if dag["is_paused"]:
         pytest.fail(f"{DAG_ID} is paused on {target.name}: a triggered run would never start")
     run = target.api.trigger(DAG_ID, logical, conf)
-    done = target.api.wait_for_run(DAG_ID, run["dag_run_id"], RUN_TIMEOUT_S, poll_s=15)
+    done = target.api.wait_for_run(DAG_ID, run["dag_run_id"], RUN_TIMEOUT_S, poll_s=POLL_S)
     return finished_run(target, done)

@@ -45,6 +45,8 @@ class LocalAirflow:
     home: Path
     target_path: Path  # holds the manifest.json Cosmos renders the DAG from
     base_env: dict[str, str]  # project overrides (TRENDING_NOW__..., secrets of the replay run)
+    # the repo's dags/, or a bundle downloaded from the MWAA bucket (make rehearse)
+    dags_folder: Path = DAGS_DIR
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
@@ -62,7 +64,7 @@ class LocalAirflow:
         return {
             **self.base_env,
             "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(DAGS_DIR),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": "2",
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
@@ -95,17 +97,18 @@ class LocalAirflow:
         return AirflowApi(self.url, Credentials(username=USERNAME, password=self.password))
 
     # ---- preparation ---------------------------------------------------------------------------------
-    def prepare(self, timeout_s: float = 300) -> None:
-        """``airflow db migrate`` and ``dbt parse`` (the manifest for Cosmos) side by side."""
+    def prepare(self, timeout_s: float = 300, parse_dbt: bool = True) -> None:
+        """``airflow db migrate`` and ``dbt parse`` (the manifest for Cosmos) side by side; without the parse
+        when the DAG folder brings its manifest (a bundle, as on MWAA)."""
         env = self.env()
         dbt_env = {
             **env,
             "DBT_TARGET_PATH": str(self.target_path),
             "DBT_LOG_PATH": str(self.home / "dbt-logs"),
         }
-        jobs = {
-            "db-migrate": self._spawn([str(BIN / "airflow"), "db", "migrate"], env, "db-migrate"),
-            "dbt-parse": self._spawn(
+        jobs = {"db-migrate": self._spawn([str(BIN / "airflow"), "db", "migrate"], env, "db-migrate")}
+        if parse_dbt:
+            jobs["dbt-parse"] = self._spawn(
                 [
                     str(BIN / "dbt"),
                     "--quiet",
@@ -117,8 +120,7 @@ class LocalAirflow:
                 ],
                 dbt_env,
                 "dbt-parse",
-            ),
-        }
+            )
         for name, proc in jobs.items():
             try:
                 rc = proc.wait(timeout=timeout_s)
@@ -127,7 +129,7 @@ class LocalAirflow:
                 rc = -9
             if rc != 0:
                 raise LocalStackError(f"{name} exited {rc}:\n{tail(self.logs / f'{name}.log')}")
-        if not (self.target_path / "manifest.json").exists():
+        if parse_dbt and not (self.target_path / "manifest.json").exists():
             raise LocalStackError(f"dbt parse wrote no manifest.json to {self.target_path}")
 
     # ---- processes -----------------------------------------------------------------------------------

@@ -2,7 +2,8 @@
 
 ``-m smoke`` selects the read-only checks (safe in production: nothing is triggered): the DAG is registered
 and not paused, no import errors, the last finished run succeeded, the mart has rows. The other tests
-trigger a run (see conftest.py for the environment variables) and check what it published.
+trigger a run (see conftest.py for the environment variables) and check what it published, its run
+report on S3 and its task logs (no ERROR line).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from tests.dags.conftest import DAG_ID
 from tests.integration.conftest import TEST_TIMEOUT_S, FinishedRun, Target
 from transform.dbt_steps import SELECTIONS
 from trending_now.pipeline import STEP_NAMES
+from trending_now.report import report_key, report_path, s3_location
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(TEST_TIMEOUT_S)]
 
@@ -46,35 +48,6 @@ def step_rows(settings: Settings, ops_run_id: str) -> list[dict[str, Any]]:
     for row in rows:
         row["details"] = json.loads(row["details"]) if row.get("details") else {}
     return rows
-
-
-# ---- smoke: read-only -----------------------------------------------------------------------------------
-@pytest.mark.smoke
-def test_the_dag_is_registered_and_not_paused(target: Target) -> None:
-    dag = target.api.dag(DAG_ID)
-    assert dag["dag_id"] == DAG_ID
-    assert dag["is_paused"] is False, f"{DAG_ID} is paused on {target.name}"
-    assert dag["is_stale"] is False, f"{DAG_ID} is stale on {target.name}: its file is no longer parsed"
-
-
-@pytest.mark.smoke
-def test_no_dag_file_has_import_errors(target: Target) -> None:
-    errors = target.api.import_errors()
-    assert errors == [], [(e.get("filename"), str(e.get("stack_trace", ""))[-500:]) for e in errors]
-
-
-@pytest.mark.smoke
-def test_the_last_finished_run_succeeded(target: Target) -> None:
-    runs = target.api.dag_runs(DAG_ID, limit=1, state=["success", "failed"])
-    assert runs, f"{DAG_ID} has no finished run on {target.name}"
-    last = runs[0]
-    assert last["state"] == "success", f"last finished run {last['dag_run_id']} is {last['state']}"
-
-
-@pytest.mark.smoke
-def test_the_mart_has_rows(target: Target) -> None:
-    rows = Warehouse(target.settings).fetch_all(f"select count(*) as n from {MART_TABLE}")
-    assert int(rows[0]["n"]) > 0
 
 
 # ---- a triggered run -----------------------------------------------------------------------------------
@@ -145,3 +118,87 @@ def test_the_snapshot_of_the_day_is_on_the_remote(target: Target, triggered_run:
     assert "remote" in snap.manifest
     assert snap.md5 == export["details"]["md5"]
     assert f"{snap.file}.dvc" == pointer_name(triggered_run.as_of)
+
+
+def test_the_run_report_was_uploaded(target: Target, triggered_run: FinishedRun) -> None:
+    """The run report of the run is next to the DVC data on S3 (or in the report folder when reports stay local)."""
+    location = s3_location(target.settings)
+    if location is None:
+        assert report_path(target.settings, triggered_run.ops_run_id).is_file()
+        return
+    import boto3
+
+    bucket, prefix = location
+    client = boto3.client(
+        "s3",
+        region_name=str(target.settings.require("aws.region")),
+        endpoint_url=target.settings.get("aws.endpoint_url") or None,
+    )
+    head = client.head_object(
+        Bucket=bucket, Key=report_key(prefix, triggered_run.as_of, triggered_run.ops_run_id)
+    )
+    assert head["ContentLength"] > 0
+    assert head["ContentType"].startswith("text/html")
+
+
+def _error_lines(lines: list[Any]) -> list[str]:
+    """The lines of a task log that report an error: a record at level error or critical, or an ``ERROR`` /
+    ``Traceback`` line the task wrote to stderr (Airflow 3 records every stderr line at level error under the
+    logger ``task.stderr``: the pipeline's progress lines go there)."""
+    found = []
+    for line in lines:
+        record = line if isinstance(line, dict) else {"event": str(line)}
+        event = str(record.get("event", ""))
+        if record.get("logger") == "task.stderr" or not isinstance(line, dict):
+            bad = "ERROR" in event or event.startswith("Traceback")
+        else:
+            bad = str(record.get("level", "")).lower() in ("error", "critical")
+        if bad:
+            found.append(event[:300])
+    return found
+
+
+def test_no_task_logged_an_error(target: Target, triggered_run: FinishedRun) -> None:
+    errors = {}
+    for ti in triggered_run.task_instances:
+        if not ti.get("try_number") or ti.get("state") == "skipped":
+            continue
+        lines = target.api.task_log(
+            DAG_ID,
+            triggered_run.run["dag_run_id"],
+            ti["task_id"],
+            int(ti["try_number"]),
+            int(ti.get("map_index", -1)),
+        )
+        if _error_lines(lines):
+            errors[ti["task_id"]] = _error_lines(lines)[:3]
+    assert errors == {}
+
+
+# ---- smoke: read-only; last, so that with -m integration the last finished run is the triggered one ----
+@pytest.mark.smoke
+def test_the_dag_is_registered_and_not_paused(target: Target) -> None:
+    dag = target.api.dag(DAG_ID)
+    assert dag["dag_id"] == DAG_ID
+    assert dag["is_paused"] is False, f"{DAG_ID} is paused on {target.name}"
+    assert dag["is_stale"] is False, f"{DAG_ID} is stale on {target.name}: its file is no longer parsed"
+
+
+@pytest.mark.smoke
+def test_no_dag_file_has_import_errors(target: Target) -> None:
+    errors = target.api.import_errors()
+    assert errors == [], [(e.get("filename"), str(e.get("stack_trace", ""))[-500:]) for e in errors]
+
+
+@pytest.mark.smoke
+def test_the_last_finished_run_succeeded(target: Target) -> None:
+    runs = target.api.dag_runs(DAG_ID, limit=1, state=["success", "failed"])
+    assert runs, f"{DAG_ID} has no finished run on {target.name}"
+    last = runs[0]
+    assert last["state"] == "success", f"last finished run {last['dag_run_id']} is {last['state']}"
+
+
+@pytest.mark.smoke
+def test_the_mart_has_rows(target: Target) -> None:
+    rows = Warehouse(target.settings).fetch_all(f"select count(*) as n from {MART_TABLE}")
+    assert int(rows[0]["n"]) > 0
