@@ -166,6 +166,18 @@ def _build_pure_wheel(spec: str, folder: Path) -> None:
         shutil.move(str(wheel), folder / wheel.name)
 
 
+def run_pip_install(command: list[str], essential: Path) -> None:
+    """Run a ``pip install`` of MWAA's requirements file here; its ``--find-links`` to MWAA's plugins
+    folder does not exist on this machine, and pip's warning about it (one per package) is left out."""
+    env = pip_env(MWAA_ESSENTIAL_CONSTRAINTS_FILE=str(essential))
+    result = subprocess.run(command, env=env, capture_output=True, text=True, check=False)
+    for line in (result.stdout + result.stderr).splitlines():
+        if f"'{PLUGINS_DIR}/{WHEELS}' is ignored" not in line:
+            print(line, file=sys.stderr)
+    if result.returncode != 0:
+        raise subprocess.CalledProcessError(result.returncode, command)
+
+
 def mwaa_platform_args() -> list[str]:
     platforms = [arg for tag in MWAA_PLATFORMS for arg in ("--platform", tag)]
     return ["--python-version", MWAA_PYTHON, "--implementation", "cp", "--abi", MWAA_ABI, *platforms]
@@ -225,7 +237,7 @@ def resolve_for_mwaa(requirements: Path, plugins: Path, essential: Path = ESSENT
             *mwaa_platform_args(), "--no-index", "--find-links", str(Path(tmp) / WHEELS),
             "--constraint", str(essential), "-r", str(requirements),
         ]  # fmt: skip
-        subprocess.run(command, check=True, env=pip_env(MWAA_ESSENTIAL_CONSTRAINTS_FILE=str(essential)))
+        run_pip_install(command, essential)
     print(
         f"mwaa-wheelhouse: pip resolves {requirements.name} from plugins.zip alone for CPython {MWAA_PYTHON}/{MWAA_PLATFORM}"
     )
@@ -264,9 +276,7 @@ def install_locally(requirements: Path, dest: Path, venv: Path, essential: Path 
         "install", "--quiet", "--no-index", "--find-links", str(wheelhouse),
         "--constraint", str(essential), "-r", str(requirements),
     ]  # fmt: skip
-    subprocess.run(
-        command, check=True, env=pip_env(MWAA_ESSENTIAL_CONSTRAINTS_FILE=str(essential))
-    )  # what safe-pip-install runs, the wheels of this platform
+    run_pip_install(command, essential)  # what safe-pip-install runs, with the wheels of this platform
     print(
         f"mwaa-wheelhouse: {venv} (Python {version}) installed {len(same)} pins of {requirements.name} "
         f"--no-index from {wheelhouse.name}"
