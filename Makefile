@@ -26,22 +26,30 @@ setup: ## build .venv from the pinned lock (requirements.txt) with uv
 	VIRTUAL_ENV=$(VENV) uv pip install --quiet --no-deps -e .
 	@echo "ready: $(VENV) ($$($(BIN)/python --version))"
 
-lock: ## re-compile requirements.txt from requirements.in
-	uv pip compile --quiet requirements.in -o requirements.txt --python-version $(PYTHON_VERSION)
+lock: ## re-compile requirements.txt from requirements.in (Airflow and its core pins: MWAA's, see lock-mwaa)
+	uv pip compile --quiet requirements.in -o requirements.txt --python-version $(PYTHON_VERSION) --constraint infrastructure/modules/mwaa/essential-constraints.txt
 
 # Amazon MWAA: its Airflow and Python (infrastructure/modules/mwaa/essential-constraints.txt says which).
+# The image is Amazon Linux 2023 (glibc 2.34): wheels up to manylinux_2_34 install there.
 MWAA_PYTHON_VERSION ?= 3.12
+MWAA_PYTHON_PLATFORM ?= x86_64-manylinux_2_34
 MWAA_VENV ?= /tmp/mwaa-venv
 MWAA_CONSTRAINTS := infrastructure/modules/mwaa/essential-constraints.txt
-.PHONY: lock-mwaa mwaa-check
+.PHONY: lock-mwaa mwaa-wheelhouse mwaa-check
 
-lock-mwaa: ## re-compile requirements-mwaa.txt (runtime only, for MWAA's Airflow and Python)
-	uv pip compile --quiet requirements-mwaa.in -o requirements-mwaa.txt --python-version $(MWAA_PYTHON_VERSION) --constraint $(MWAA_CONSTRAINTS)
+# Run after `make lock`: the development lock constrains this one, so every package both locks hold
+# (Airflow, Cosmos, dbt-core, the adapters...) has one version (tests/infrastructure/test_mwaa_requirements.py).
+lock-mwaa: ## re-compile requirements-mwaa.txt (runtime only, for MWAA's Airflow and Python; after `make lock`)
+	uv pip compile --quiet requirements-mwaa.in -o requirements-mwaa.txt --python-version $(MWAA_PYTHON_VERSION) --python-platform $(MWAA_PYTHON_PLATFORM) --constraint $(MWAA_CONSTRAINTS) --constraint requirements.txt
 
-mwaa-check: ## venv from requirements-mwaa.txt; parse the DAG under MWAA's Airflow (not in `make test`)
+mwaa-wheelhouse: ## build/mwaa/: plugins.zip (MWAA-platform wheels of requirements-mwaa.txt) + the requirements.txt that installs from it alone
+	python3 scripts/mwaa_wheelhouse.py build
+
+# No Python 3.12 needed: the MWAA-platform wheels are resolved by pip for CPython 3.12 (a dry run); the
+# same file installs --no-index on the local Python from wheels of the same pins, and the DAG parses there.
+mwaa-check: mwaa-wheelhouse ## install --no-index from the wheelhouse as the MWAA image does; parse the DAG, import every module (not in `make test`)
 	@command -v uv >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	uv venv --quiet --allow-existing --python $(MWAA_PYTHON_VERSION) $(MWAA_VENV)
-	VIRTUAL_ENV=$(MWAA_VENV) uv pip sync --quiet requirements-mwaa.txt
+	python3 scripts/mwaa_wheelhouse.py check --venv $(MWAA_VENV)
 	$(MWAA_VENV)/bin/python scripts/mwaa_check.py
 
 manifest: ## dbt parse -> dbt_project/target/manifest.json (Cosmos renders the DAG from it)

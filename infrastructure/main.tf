@@ -122,12 +122,11 @@ module "mwaa" {
   source_bucket_name              = module.s3.mwaa_bucket_name
   dag_s3_path                     = "dags"
   requirements_file               = var.mwaa_requirements_file == null ? null : "${path.root}/${var.mwaa_requirements_file}"
-  plugins_s3_path                 = null
-  plugins_s3_object_version       = null
+  plugins_file                    = var.mwaa_plugins_file == null ? null : "${path.root}/${var.mwaa_plugins_file}"
   app_env                         = var.environment
   connections_prefix              = module.secrets.airflow_connections_prefix
   variables_prefix                = module.secrets.airflow_variables_prefix
-  airflow_configuration_options   = {}
+  airflow_configuration_options   = var.mwaa_airflow_configuration_options
   kms_key_arn                     = module.kms.key_arn
   vpc_id                          = module.network.vpc_id
   subnet_ids                      = module.network.private_subnet_ids

@@ -160,11 +160,26 @@ variable "mwaa_schedulers" {
 }
 
 variable "mwaa_requirements_file" {
-  # requirements-mwaa.txt: runtime only, compiled for MWAA's Airflow and Python (`make lock-mwaa`).
-  # requirements.txt (the development lock: Airflow 3.3, pytest, checkov...) cannot install on MWAA.
+  # Written with plugins.zip by `make mwaa-wheelhouse` (scripts/mwaa_wheelhouse.py) from requirements-mwaa.txt:
+  # runtime only, compiled for MWAA's Airflow and Python (`make lock-mwaa`), installed --no-index from
+  # the wheels of plugins.zip. requirements.txt (the development lock: pytest, checkov...) is not for MWAA.
   description = "Requirements file (relative to infrastructure/) that Terraform uploads as <mwaa bucket>/requirements.txt; null for none."
   type        = string
-  default     = "../requirements-mwaa.txt"
+  default     = "../build/mwaa/requirements.txt"
+}
+
+variable "mwaa_plugins_file" {
+  # The wheelhouse the requirements file installs from (MWAA unpacks it to /usr/local/airflow/plugins).
+  description = "plugins.zip (relative to infrastructure/) that Terraform uploads as <mwaa bucket>/plugins.zip; null for none (then the requirements install from PyPI)."
+  type        = string
+  default     = "../build/mwaa/plugins.zip"
+}
+
+variable "mwaa_airflow_configuration_options" {
+  # Sized from measured memory per task: docs/airflow.md, "Sizing".
+  description = "Airflow configuration options of the environment (celery.worker_autoscale, core.parallelism...), merged over the module's."
+  type        = map(string)
+  default     = {}
 }
 
 variable "mwaa_webserver_access_mode" {

@@ -1,7 +1,8 @@
 """Parse the DAG the way Amazon MWAA will: under the Airflow of requirements-mwaa.txt.
 
-Run it through ``make mwaa-check``, which builds a venv from requirements-mwaa.txt, runs this script
-with that venv's interpreter and exports the telemetry opt-outs (dbt, dlt, Cosmos, Scarf). It
+Run it through ``make mwaa-check``, which installs MWAA's requirements file into a venv with the index
+unreachable, from a wheelhouse of the same pins (scripts/mwaa_wheelhouse.py), runs this script with that
+venv's interpreter and exports the telemetry opt-outs (dbt, dlt, Cosmos, Scarf). It
 
 1. checks that the installed Airflow is the one MWAA runs (the ``apache-airflow`` pin of
    infrastructure/modules/mwaa/essential-constraints.txt);
@@ -77,7 +78,7 @@ def _dagbag_class() -> type:
 
 def parse_dags() -> list[str]:
     """Problems found parsing dags/ (empty when the DAG and its Cosmos groups are there)."""
-    bag = _dagbag_class()(dag_folder=str(DAGS_DIR), include_examples=False)
+    bag = _dagbag_class()(dag_folder=str(DAGS_DIR))  # examples: AIRFLOW__CORE__LOAD_EXAMPLES=False (main)
     problems = [f"import error in {path}: {error}" for path, error in bag.import_errors.items()]
     dag = bag.dags.get(DAG_ID)
     if dag is None:
@@ -170,6 +171,7 @@ def main() -> int:
         os.environ.update(
             {
                 "AIRFLOW_HOME": str(work / "airflow"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
                 "APP_ENV": "staging",
                 "TRENDING_NOW__DBT__TARGET_PATH": str(manifest.parent),
             }

@@ -25,10 +25,15 @@ redshift_max_capacity                  = 64
 redshift_usage_limit_rpu_hours_per_day = 48
 redshift_usage_limit_breach_action     = "emit-metric"
 
+# Sized from measured memory per task (bench/bench_memory.py): docs/airflow.md, "Sizing".
 mwaa_environment_class = "mw1.medium"
 mwaa_min_workers       = 1
-mwaa_max_workers       = 5
+mwaa_max_workers       = 2
 mwaa_schedulers        = 2
+mwaa_airflow_configuration_options = {
+  "celery.worker_autoscale"           = "8,8"
+  "core.default_pool_task_slot_count" = "16"
+}
 
 tags = {
   CostCenter = "data-platform"

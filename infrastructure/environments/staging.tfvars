@@ -25,10 +25,15 @@ redshift_max_capacity                  = 32
 redshift_usage_limit_rpu_hours_per_day = 16
 redshift_usage_limit_breach_action     = "deactivate"
 
+# Sized from measured memory per task (bench/bench_memory.py): docs/airflow.md, "Sizing".
 mwaa_environment_class = "mw1.small"
 mwaa_min_workers       = 1
-mwaa_max_workers       = 3
+mwaa_max_workers       = 2
 mwaa_schedulers        = 2
+mwaa_airflow_configuration_options = {
+  "celery.worker_autoscale"           = "5,5"
+  "core.default_pool_task_slot_count" = "10"
+}
 
 tags = {
   CostCenter = "data-platform"

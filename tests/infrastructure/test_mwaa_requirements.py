@@ -1,6 +1,8 @@
-"""requirements-mwaa.txt: what Terraform uploads to MWAA, installable there, runtime only.
+"""requirements-mwaa.txt: what MWAA installs (from plugins.zip, scripts/mwaa_wheelhouse.py), runtime
+only, on the Airflow, Cosmos and dbt the development lock (requirements.txt) tests.
 
-The DAG parse under that lock's Airflow is `make mwaa-check` (ci.yml, job mwaa): it needs its own venv.
+The install from the wheelhouse alone and the DAG parse under that lock is `make mwaa-check` (ci.yml,
+job mwaa): it needs its own venv and the wheels.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCK = ROOT / "requirements-mwaa.txt"
+DEV_LOCK = ROOT / "requirements.txt"
 SOURCE = ROOT / "requirements-mwaa.in"
 CONSTRAINTS = ROOT / "infrastructure" / "modules" / "mwaa" / "essential-constraints.txt"
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", re.M)
@@ -60,19 +63,56 @@ def test_every_direct_dependency_is_locked() -> None:
     assert re.search(r"^dbt-core==1\.11\.", LOCK.read_text(encoding="utf-8"), re.M)
 
 
-def test_mwaa_does_not_add_the_full_airflow_constraints() -> None:
-    """MWAA installs a requirements file that has no constraint statement with all of Airflow's
-    constraints, which pin protobuf 4 (dbt-core 1.11 needs 6): the install would fail. MWAA looks for
-    ``-c ``/``--constraint `` on any line (a comment counts); the uv header carries the one we used."""
-    text = LOCK.read_text(encoding="utf-8")
-    assert any(re.search(r"-c |--constraint ", line) for line in text.splitlines())
-    assert f"--constraint {CONSTRAINTS.relative_to(ROOT)}" in text
+def test_both_locks_run_one_airflow_cosmos_and_dbt() -> None:
+    """Development, tests and MWAA on the same Airflow, Cosmos, dbt-core and adapters (`make lock`
+    then `make lock-mwaa`: the development lock constrains MWAA's)."""
+    dev, mwaa = _pins(DEV_LOCK), _pins(LOCK)
+    named = {
+        "apache-airflow",
+        "apache-airflow-core",
+        "apache-airflow-task-sdk",
+        "astronomer-cosmos",
+        "dbt-core",
+    }
+    adapters = {
+        name for name in mwaa if name.startswith("dbt-")
+    }  # dbt-adapters, dbt-redshift, dbt-postgres...
+    assert {"dbt-adapters", "dbt-redshift"} <= adapters
+    missing = sorted((named | adapters) - set(dev))
+    assert missing == [], f"the development lock does not test these MWAA pins: {missing}"
+    disagree = {name: (dev[name], mwaa[name]) for name in sorted(named | adapters) if dev[name] != mwaa[name]}
+    assert disagree == {}, "(requirements.txt, requirements-mwaa.txt): run `make lock` then `make lock-mwaa`"
 
 
-@pytest.mark.parametrize("path", ["infrastructure/variables.tf"])
-def test_terraform_uploads_this_lock(path: str) -> None:
-    text = (ROOT / path).read_text(encoding="utf-8")
-    block = text.split('variable "mwaa_requirements_file"', 1)[1].split("\n}\n", 1)[0]
-    assert re.search(r'default\s*=\s*"\.\./requirements-mwaa\.txt"', block)
+def test_every_package_both_locks_hold_has_one_version() -> None:
+    dev, mwaa = _pins(DEV_LOCK), _pins(LOCK)
+    disagree = {
+        name: (dev[name], mwaa[name]) for name in sorted(set(dev) & set(mwaa)) if dev[name] != mwaa[name]
+    }
+    assert disagree == {}, "(requirements.txt, requirements-mwaa.txt): run `make lock` then `make lock-mwaa`"
+
+
+def test_the_development_lock_pins_mwaa_s_airflow_and_core_pins() -> None:
+    dev, enforced = _pins(DEV_LOCK), _pins(CONSTRAINTS)
+    conflicts = {
+        name: (version, dev[name]) for name, version in enforced.items() if dev.get(name, version) != version
+    }
+    assert conflicts == {}, "(MWAA enforces, requirements.txt has): run `make lock`"
+    assert dev["apache-airflow"] == enforced["apache-airflow"]
+
+
+@pytest.mark.parametrize(
+    ("variable", "default"),
+    [
+        ("mwaa_requirements_file", "../build/mwaa/requirements.txt"),
+        ("mwaa_plugins_file", "../build/mwaa/plugins.zip"),
+    ],
+)
+def test_terraform_uploads_the_wheelhouse_and_its_requirements(variable: str, default: str) -> None:
+    """What `make mwaa-wheelhouse` writes (scripts/mwaa_wheelhouse.py OUT) is what Terraform uploads."""
+    text = (ROOT / "infrastructure" / "variables.tf").read_text(encoding="utf-8")
+    block = text.split(f'variable "{variable}"', 1)[1].split("\n}\n", 1)[0]
+    assert re.search(rf'default\s*=\s*"{re.escape(default)}"', block)
+    assert (ROOT / "infrastructure" / default).resolve().parent == ROOT / "build" / "mwaa"
     for tfvars in (ROOT / "infrastructure" / "environments").glob("*.tfvars"):
-        assert "mwaa_requirements_file" not in tfvars.read_text(encoding="utf-8"), tfvars.name
+        assert variable not in tfvars.read_text(encoding="utf-8"), tfvars.name

@@ -19,10 +19,14 @@ import subprocess
 import sys
 import time
 import urllib.request
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[2] / "scripts"))
+from mwaa_wheelhouse import requirements_text
 
 ROOT = Path(__file__).resolve().parents[2]
 INFRA = ROOT / "infrastructure"
@@ -111,8 +115,12 @@ def workdir(tmp_path_factory: pytest.TempPathFactory, moto_endpoint: str) -> tup
     base = tmp_path_factory.mktemp("plan")
     work = base / "infrastructure"
     shutil.copytree(INFRA, work, ignore=shutil.ignore_patterns(".terraform", "*.tfstate*", "tfplan"))
-    # mwaa_requirements_file = ../requirements-mwaa.txt
-    shutil.copy(ROOT / "requirements-mwaa.txt", base / "requirements-mwaa.txt")
+    # mwaa_requirements_file, mwaa_plugins_file = ../build/mwaa/{requirements.txt,plugins.zip}: the plan
+    # hashes them only, so the real requirements file and an empty zip stand in for `make mwaa-wheelhouse`
+    mwaa = base / "build" / "mwaa"
+    mwaa.mkdir(parents=True)
+    (mwaa / "requirements.txt").write_text(requirements_text(), encoding="utf-8")
+    zipfile.ZipFile(mwaa / "plugins.zip", "w").close()
     (work / "override.tf").write_text(OVERRIDE.replace("ENDPOINT", moto_endpoint), encoding="utf-8")
     cli_config = base / "terraformrc"
     cli_config.write_text(
@@ -181,3 +189,5 @@ def test_plan(workdir: tuple[Path, dict[str, str]], env_name: str) -> None:
     airflow = re.search(r"^apache-airflow==(\S+)$", (ROOT / "requirements-mwaa.txt").read_text(), re.M)
     assert airflow and re.search(rf'\+ airflow_version\s+= "{re.escape(airflow.group(1))}"', result.stdout)
     assert re.search(r'\+ key\s+= "requirements.txt"', result.stdout)
+    assert re.search(r'\+ key\s+= "plugins.zip"', result.stdout)
+    assert re.search(r'\+ plugins_s3_path\s+= "plugins.zip"', result.stdout)

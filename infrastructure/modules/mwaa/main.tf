@@ -1,5 +1,6 @@
-# Amazon MWAA (Airflow 3) in private subnets. Terraform uploads requirements.txt and the startup
-# script, so their S3 object versions are pinned in the environment and a change to either one
+# Amazon MWAA (Airflow 3) in private subnets. Terraform uploads requirements.txt, plugins.zip (the
+# wheels requirements.txt installs from, --no-index: workers start without the internet) and the
+# startup script, so their S3 object versions are pinned in the environment and a change to any one
 # updates the environment; CD syncs dags/ and the project packages into <bucket>/<dag_s3_path>/.
 locals {
   # The Airflow version is the apache-airflow pin of the constraints MWAA enforces for it
@@ -8,6 +9,7 @@ locals {
   airflow_version = regex("(?m)^apache-airflow==([0-9]+[.][0-9]+[.][0-9]+)$", file("${path.module}/essential-constraints.txt"))[0]
 
   requirements_key   = "requirements.txt"
+  plugins_key        = "plugins.zip"
   startup_script_key = "startup/startup.sh"
 
   airflow_configuration_options = merge({
@@ -24,6 +26,18 @@ resource "aws_s3_object" "requirements" {
   source                 = var.requirements_file
   source_hash            = filemd5(var.requirements_file)
   content_type           = "text/plain"
+  server_side_encryption = "aws:kms"
+  kms_key_id             = var.kms_key_arn
+  tags                   = var.tags
+}
+
+resource "aws_s3_object" "plugins" {
+  count                  = var.plugins_file == null ? 0 : 1
+  bucket                 = var.source_bucket_name
+  key                    = local.plugins_key
+  source                 = var.plugins_file
+  source_hash            = filemd5(var.plugins_file)
+  content_type           = "application/zip"
   server_side_encryption = "aws:kms"
   kms_key_id             = var.kms_key_arn
   tags                   = var.tags
@@ -75,8 +89,8 @@ resource "aws_mwaa_environment" "this" {
   dag_s3_path                      = var.dag_s3_path
   requirements_s3_path             = var.requirements_file == null ? null : aws_s3_object.requirements[0].key
   requirements_s3_object_version   = var.requirements_file == null ? null : aws_s3_object.requirements[0].version_id
-  plugins_s3_path                  = var.plugins_s3_path
-  plugins_s3_object_version        = var.plugins_s3_object_version
+  plugins_s3_path                  = var.plugins_file == null ? null : aws_s3_object.plugins[0].key
+  plugins_s3_object_version        = var.plugins_file == null ? null : aws_s3_object.plugins[0].version_id
   startup_script_s3_path           = aws_s3_object.startup_script.key
   startup_script_s3_object_version = aws_s3_object.startup_script.version_id
   webserver_access_mode            = var.webserver_access_mode

@@ -49,19 +49,13 @@ variable "dag_s3_path" {
 }
 
 variable "requirements_file" {
-  description = "Local path of the requirements file Terraform uploads to <bucket>/requirements.txt (the project's requirements-mwaa.txt, compiled for this module's Airflow). null: no requirements."
+  description = "Local path of the requirements file Terraform uploads to <bucket>/requirements.txt (written from requirements-mwaa.txt by scripts/mwaa_wheelhouse.py, for this module's Airflow). null: no requirements."
   type        = string
   default     = null
 }
 
-variable "plugins_s3_path" {
-  description = "Key of a plugins.zip in the source bucket, uploaded beforehand. null: no plugins (the project needs none: Cosmos is a pip package)."
-  type        = string
-  default     = null
-}
-
-variable "plugins_s3_object_version" {
-  description = "S3 object version of plugins.zip (required by MWAA when plugins_s3_path is set)."
+variable "plugins_file" {
+  description = "Local path of a plugins.zip Terraform uploads to <bucket>/plugins.zip: the wheelhouse the requirements file installs from offline (scripts/mwaa_wheelhouse.py). null: no plugins."
   type        = string
   default     = null
 }
