@@ -89,7 +89,7 @@ def countries_task() -> Any:
 
         return run_countries(context)
 
-    return task(task_id="countries", retries=0, execution_timeout=options.timeout("countries"))(countries)()
+    return task(task_id="countries", execution_timeout=options.timeout("countries"))(countries)()
 
 
 def per_country_task(step: Step) -> Any:

@@ -338,7 +338,7 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
         f"{ctx.warehouse.target}",
         f"  titles     {value('extract_releases', 'rows_out')}"
         + (
-            f" listings of {releases.details.get('unique_nodes')} unique ("
+            f" listings of {releases.details.get('unique_nodes')} nodes ("
             + ", ".join(f"{c} {d.get('titles', 0)}" for c, d in per_country.items())
             + ")"
             if releases and len(per_country) > 1

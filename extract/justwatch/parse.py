@@ -371,8 +371,12 @@ def parse_edge_items(
                 else record
             )
     if isinstance(found, str):
+        # the listing country is part of the payload (and so of the key): the same bad node in two countries
+        # is quarantined once per country
         payload = (
-            {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
+            {"country": country, **{k: v for k, v in raw_edge.items() if k != "cursor"}}
+            if isinstance(raw_edge, dict)
+            else {"country": country, "edge": raw_edge}
         )
         entry = quarantine_entry(
             payload, found, as_of=as_of, quarantined_at=extracted_at, entity_id=_entity_id(raw_edge)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 
@@ -176,7 +177,7 @@ def test_complexity_errors_and_partial_errors_do_not_fail_the_day(make_settings,
 def gb_catalogue() -> dict[str, list[dict]]:
     """GB lists the movie the US lists (other offers) and one title of its own."""
     movie_gb = TitleSpec(**{**MOVIE.__dict__, "offers": [("amp", "FLATRATE", "HD")], "new_package": "amp"})
-    return {D[2]: [edge_for(movie_gb, D[2], "GB"), edge_for(SHOW, D[2], "GB")]}
+    return {D[2]: [edge_for(movie_gb, D[2], "GB"), edge_for(SHOW, D[2], "GB")], D[4]: [malformed_edge(D[4])]}
 
 
 def test_countries_load_one_row_per_title_and_country(make_settings, make_context) -> None:
@@ -194,6 +195,9 @@ def test_countries_load_one_row_per_title_and_country(make_settings, make_contex
                   "raw_justwatch.titles__offers o on o._dlt_parent_id = t._dlt_id where t.id = 'tm1'")
     assert {(r["country"], r["package_short_name"]) for r in offers} == {("GB", "amp"), ("US", "amz")}
     assert again.rows_out == 6 and rows(ctx, "select count(*) as n from raw_justwatch.titles")[0]["n"] == 6
+    # the same bad node listed in both countries: quarantined once per country
+    quarantined = rows(ctx, "select payload from raw_justwatch.quarantine")
+    assert sorted(json.loads(q["payload"])["country"] for q in quarantined) == ["GB", "US"]
 
 
 def test_a_failing_country_is_named_and_the_others_load(make_settings, make_context) -> None:
