@@ -96,15 +96,17 @@ def per_country_task(step: Step) -> Any:
     """``step`` mapped over the run's countries (Airflow dynamic task mapping): one task instance per country."""
 
     def run(country: str, **context: Any) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
         from step_tasks import run_step
 
+        get_current_context()["country_code"] = country  # the instance's name (map_index_template)
         return run_step(step.name, context, TIMEZONE, countries=[country])
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for one country of the run."
     return task(
         task_id=step.name,
-        map_index_template="{{ task.op_kwargs['country'] }}",
+        map_index_template="{{ country_code }}",
         execution_timeout=options.timeout(step.name),
         **TASK_ARGS.get(step.name, {}),
     )(run).expand(country=countries_task())
