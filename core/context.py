@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import sys
 import uuid
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import date, timedelta
 from typing import Any
 
 from core.config import Settings
+from core.countries import SETTING as COUNTRIES_SETTING
+from core.countries import configured_countries, parse_countries
 from core.warehouse import Warehouse, configure_dlt
 
 
@@ -26,6 +29,9 @@ class StepResult:
     cost_usd: float = 0.0
     cache_hits: int = 0
     details: dict[str, Any] = field(default_factory=dict)
+    # Parts that failed while the rest loaded (a country -> its cause): the run goes on with the parts that
+    # succeeded (they are published) and fails after its last step, naming these.
+    failed_parts: dict[str, str] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -36,13 +42,25 @@ class RunContext:
     settings: Settings
     as_of: date
     days: int = 7
-    country: str = "US"
+    # The run's countries: None reads run.countries; a list or "US,GB" (CLI, DAG param) overrides it in the
+    # settings, so everything downstream (dbt's primary country too) reads one value. Validated here, before
+    # any request: an unknown code fails with one line.
+    countries: Sequence[str] | str | None = None
     limit: int | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     quiet: bool = False
 
     def __post_init__(self) -> None:
+        if self.countries is not None:
+            codes = parse_countries(self.countries, where="country")
+            self.settings = self.settings.with_overrides({COUNTRIES_SETTING: list(codes)})
+        self.countries = configured_countries(self.settings)
         configure_dlt()  # before any step touches dlt
+
+    @property
+    def country_codes(self) -> tuple[str, ...]:
+        """The run's countries, validated, primary country first."""
+        return tuple(self.countries or ())
 
     @property
     def warehouse(self) -> Warehouse:

@@ -61,7 +61,8 @@ def _quarantine_entries(
         payload = json.dumps(data, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
         reason = f"breaks the {spec.relation} contract (found in the table): {'; '.join(raw_spec.violations(spec, data, as_of))}"
         key = hashlib.sha256(f"{source}\n{payload}".encode()).hexdigest()
-        entity = "/".join(str(data[k]) for k in spec.primary_key)
+        # the node; its other key columns (country) are in the payload
+        entity = str(data[spec.primary_key[0]])
         entries.append(
             (key, source, entity, reason, payload, as_of, now, load_id, secrets.token_urlsafe(10)[:14])
         )

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from core.config import ConfigError, Settings
+from core.countries import configured_countries
 
 TARGETS = ("duckdb", "postgres", "redshift")
 RAW_JUSTWATCH = "raw_justwatch"
@@ -268,6 +269,8 @@ class Warehouse:
             "TRENDING_NOW_DUCKDB_PATH": str(self.duckdb_path),
             # the dbt var max_reviews reads the setting's own override name: the resolved value wins
             "TRENDING_NOW__REVIEWS__MAX_REVIEWS": str(int(self.settings.get("reviews.max_reviews"))),
+            # the dbt var countries: the run's countries, primary first (its services are the mart's platforms)
+            "TRENDING_NOW__RUN__COUNTRIES": ",".join(configured_countries(self.settings)),
         }
         names = PROFILE_ENV.get(self.target, {})
         if names:

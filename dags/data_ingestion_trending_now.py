@@ -40,7 +40,12 @@ TIMEZONE = options.timezone
 TASK_ARGS: dict[str, dict[str, Any]] = {
     "enrich_titles": {"pool": options.llm_pool, "pool_slots": 1},  # bounds concurrent LLM work across runs
     "export_parquet": {"outlets": [MART_ASSET]},
+    # the countries that were extracted go on (a failed country fails the run through run_failed)
+    "check_freshness": {"trigger_rule": "all_done_min_one_success"},
 }
+# The step that runs once per country: a mapped task over the run's countries (`countries`), each with its own
+# retries; a failed country is named by its task instance (map index = the country code).
+PER_COUNTRY_STEP = "extract_releases"
 
 DOC_MD = f"""
 ### Trending Now — daily ingestion
@@ -51,6 +56,8 @@ with dbt, enriched by the LLM (one structured call per new or changed title), pu
 gate, exported to Parquet and versioned with DVC. Steps, in order: {", ".join(s.name for s in STEPS)}.
 
 * **as-of day** = the run's logical date in {TIMEZONE} (`ds`); window = `run.days` days ending that day.
+* **countries** = `run.countries` (or the `country` param); `{PER_COUNTRY_STEP}` is mapped, one task per country
+  with its own retries; the countries that succeeded are published and a failed one fails the run.
 * **warehouse** = `{options.target}` (config `warehouse.target`, env `APP_ENV`).
 * **re-run a day**: clear the run (or `airflow dags test {DAG_ID} YYYY-MM-DD`); every step is idempotent.
 * **dbt groups**: one `dbt build` per group (`dbt_producer_watcher`), one sensor task per model and test.
@@ -72,6 +79,37 @@ def python_task(step: Step) -> Any:
     return task(
         task_id=step.name, execution_timeout=options.timeout(step.name), **TASK_ARGS.get(step.name, {})
     )(run)()
+
+
+def countries_task() -> Any:
+    """The run's countries (the ``country`` param, else ``run.countries``), validated before any request."""
+
+    def countries(**context: Any) -> list[str]:
+        from step_tasks import run_countries
+
+        return run_countries(context)
+
+    return task(task_id="countries", execution_timeout=options.timeout("countries"))(countries)()
+
+
+def per_country_task(step: Step) -> Any:
+    """``step`` mapped over the run's countries (Airflow dynamic task mapping): one task instance per country."""
+
+    def run(country: str, **context: Any) -> dict[str, Any]:
+        from airflow.sdk import get_current_context
+        from step_tasks import run_step
+
+        get_current_context()["country_code"] = country  # the instance's name (map_index_template)
+        return run_step(step.name, context, TIMEZONE, countries=[country])
+
+    run.__name__ = step.name
+    run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for one country of the run."
+    return task(
+        task_id=step.name,
+        map_index_template="{{ country_code }}",
+        execution_timeout=options.timeout(step.name),
+        **TASK_ARGS.get(step.name, {}),
+    )(run).expand(country=countries_task())
 
 
 def report_task() -> Any:
@@ -116,6 +154,9 @@ def step_nodes() -> list[Any]:
     nodes: list[Any] = []
     shown: list[str] = []
     for step in STEPS:
+        if step.name == PER_COUNTRY_STEP:
+            nodes.append(per_country_task(step))
+            continue
         if not dbt_selection(step):
             nodes.append(python_task(step))
             continue
@@ -147,7 +188,9 @@ with DAG(
             None, type=["null", "integer"], minimum=1, description="window length (default run.days)"
         ),
         "country": Param(
-            None, type=["null", "string"], description="JustWatch country (default run.country)"
+            None,
+            type=["null", "string"],
+            description="JustWatch country code or comma-separated codes, e.g. US,GB (default run.countries)",
         ),
         "limit": Param(None, type=["null", "integer"], minimum=1, description="process at most N titles"),
     },
@@ -157,4 +200,6 @@ with DAG(
     nodes = step_nodes()
     for upstream, downstream in pairwise(nodes):
         upstream >> downstream
-    nodes[-1] >> [report_task(), run_failed_task()]
+    failed = run_failed_task()
+    nodes[-1] >> [report_task(), failed]
+    nodes[[s.name for s in STEPS].index(PER_COUNTRY_STEP)] >> failed  # a failed country fails the run

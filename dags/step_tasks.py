@@ -1,9 +1,9 @@
 """Run pipeline steps inside Airflow tasks: the same ``trending_now.pipeline`` functions the CLI runs.
 
 A task builds a :class:`~core.context.RunContext` from the Airflow run:
-``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and country come from the
-project config (or the run's params), and ``run_id`` is derived from Airflow's run id, so every task of one
-DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
+``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and countries come from the
+project config (or the run's params; a mapped extract task gets its one country), and ``run_id`` is derived
+from Airflow's run id, so every task of one DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
 
 The run lock (``core.run_lock``): the DAG run is one holder, ``dag run <run id>`` (:func:`lock_holder`). Every
 task that writes takes the lease as that holder (re-entrant) and keeps it when it ends, so no deploy or CLI
@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import date, datetime
 from typing import Any
 
@@ -84,21 +84,38 @@ def load_task_settings() -> Any:
     return settings
 
 
-def build_context(airflow_context: Mapping[str, Any], timezone: str) -> Any:
-    """A RunContext for this Airflow run, with the full settings (secrets included and masked)."""
+def run_countries(airflow_context: Mapping[str, Any]) -> list[str]:
+    """The run's countries: the ``country`` param (one code or a comma-separated list), else
+    ``run.countries``; validated (an unknown code fails this task with one line, before any request)."""
+    from core.config import parse_settings
+    from core.countries import configured_countries, parse_countries
+
+    countries = _param(airflow_context.get("params"), "country")
+    if countries is not None:
+        return list(parse_countries(countries, where="the country param"))
+    return list(configured_countries(parse_settings()))
+
+
+def build_context(
+    airflow_context: Mapping[str, Any], timezone: str, countries: Sequence[str] | None = None
+) -> Any:
+    """A RunContext for this Airflow run, with the full settings (secrets included and masked).
+
+    ``countries`` (a mapped extract task's one country) overrides the run's: the ``country`` param, else
+    ``run.countries``.
+    """
     from core.context import RunContext
 
     settings = load_task_settings()
     dag_run = airflow_context.get("dag_run")
     params = airflow_context.get("params")
     days = _param(params, "days") or settings.require("run.days")
-    country = _param(params, "country") or settings.require("run.country")
     limit = _param(params, "limit")
     return RunContext(
         settings=settings,
         as_of=as_of_for(airflow_context.get("logical_date"), getattr(dag_run, "run_after", None), timezone),
         days=int(days),
-        country=str(country).upper(),
+        countries=countries if countries is not None else _param(params, "country"),
         limit=int(limit) if limit is not None else None,
         run_id=run_id_of(airflow_context),
     )
@@ -145,14 +162,17 @@ def hold_run_lock(warehouse: Any, airflow_context: Mapping[str, Any], progress: 
     _HELD.append(lock)
 
 
-def run_step(step_name: str, airflow_context: Mapping[str, Any], timezone: str) -> dict[str, Any]:
+def run_step(
+    step_name: str, airflow_context: Mapping[str, Any], timezone: str, countries: Sequence[str] | None = None
+) -> dict[str, Any]:
     """Run one named step under the run lock (held by the DAG run); returns its counters (pushed to XCom)."""
     from trending_now.pipeline import run_steps, steps_named
 
     end_earlier_holds()
-    ctx = build_context(airflow_context, timezone)
+    ctx = build_context(airflow_context, timezone, countries)
     ctx.progress(
-        f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {ctx.country}, {ctx.warehouse.target})"
+        f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {','.join(ctx.country_codes)}, "
+        f"{ctx.warehouse.target})"
     )
     records = run_steps(ctx, steps_named([step_name]), dag_holding(ctx.run_id))
     result = records[-1].result

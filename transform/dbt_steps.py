@@ -17,8 +17,10 @@ from core.dbt_relations import profile_name
 # (c) after the Great Expectations gate: the published table, a copy of the audited mart swapped in.
 SELECT_BEFORE_ENRICH = ["+titles_enrichment_input", "stg_reviews__review_fetches"]
 PUBLISHED_MODEL = "movies_tv_shows_enriched"
+# Published with it, after the gate: where each title is available per country, and what is new there this week.
+PUBLISHED_WITH = ["title_availability", "titles_new_this_week"]
 SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
-SELECT_PUBLISH = [PUBLISHED_MODEL]
+SELECT_PUBLISH = [PUBLISHED_MODEL, *PUBLISHED_WITH]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
 # stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects
 # the relationships tests between them and stg_justwatch__titles, which fail on a fresh warehouse otherwise.
@@ -33,7 +35,7 @@ SELECTIONS: dict[str, list[str]] = {
     "publish_mart": SELECT_PUBLISH,
 }
 # What a dbt step leaves out of its selection (the DAG's Cosmos groups pass the same to RenderConfig.exclude).
-EXCLUSIONS: dict[str, list[str]] = {"dbt_marts": [PUBLISHED_MODEL]}
+EXCLUSIONS: dict[str, list[str]] = {"dbt_marts": [PUBLISHED_MODEL, *PUBLISHED_WITH]}
 
 
 class DbtError(RuntimeError):

@@ -23,6 +23,7 @@ from core.redact import redact
 from trending_now.replay import ReplayServer
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
+DEMO_COUNTRIES = "US,GB"  # the countries data/samples/justwatch holds (the demo's default --country)
 
 EPILOG = """\
 steps of a daily run, in order:
@@ -35,7 +36,8 @@ steps of a daily run, in order:
   snapshot   DVC add + push of the export (--list, --restore DATE)
 
 examples:
-  trending-now demo                          the whole job offline on the recorded samples (DuckDB)
+  trending-now demo                          the whole job offline on the recorded samples (DuckDB, US and GB)
+  trending-now run --country US,GB,DE        the whole job live for three countries (the first is primary)
   trending-now run --as-of 2026-11-20        the whole job live for that day (needs network)
   trending-now enrich --limit 10             enrich at most 10 pending titles
   trending-now report --json                 metrics of the last run from ops.pipeline_runs
@@ -70,7 +72,13 @@ def build_parser() -> argparse.ArgumentParser:
         help="last day of the window (default: today; demo: 2026-11-20)",
     )
     common.add_argument("--days", type=_positive, default=None, help="days in the window (default: 7)")
-    common.add_argument("--country", default=None, metavar="XX", help="JustWatch country code (default: US)")
+    common.add_argument(
+        "--country",
+        default=None,
+        metavar="US,GB,...",
+        help="JustWatch country code, or a comma-separated list; the first is the primary country "
+        "(default: run.countries)",
+    )
     common.add_argument("--limit", type=_positive, default=None, metavar="N", help="process at most N titles")
     common.add_argument(
         "--env",
@@ -245,13 +253,16 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
 
 
 def make_context(
-    args: argparse.Namespace, settings: Settings, default_as_of: date | None = None
+    args: argparse.Namespace,
+    settings: Settings,
+    default_as_of: date | None = None,
+    default_countries: str | None = None,
 ) -> RunContext:
     return RunContext(
         settings=settings,
         as_of=args.as_of or default_as_of or date.today(),
         days=args.days or int(settings.require("run.days")),
-        country=(args.country or settings.require("run.country")).upper(),
+        countries=args.country or default_countries,  # None: run.countries; validated before any request
         limit=args.limit,
         quiet=args.quiet,
     )
@@ -319,10 +330,20 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
 
     quarantined = sum(r.result.quarantined for r in records)
     cost = sum(r.result.cost_usd for r in records)
+    releases = by_step.get("extract_releases")
+    per_country = (releases.details.get("countries") or {}) if releases else {}
+    items = releases.details.get("quarantined_items", 0) if releases else 0
     lines = [
-        f"Trending Now run {ctx.run_id} · as of {ctx.as_of} · {ctx.days} days · {ctx.country} · "
+        f"Trending Now run {ctx.run_id} · as of {ctx.as_of} · {ctx.days} days · {','.join(ctx.country_codes)} · "
         f"{ctx.warehouse.target}",
-        f"  titles     {value('extract_releases', 'rows_out')}",
+        f"  titles     {value('extract_releases', 'rows_out')}"
+        + (
+            f" listings of {releases.details.get('unique_nodes')} nodes ("
+            + ", ".join(f"{c} {d.get('titles', 0)}" for c, d in per_country.items())
+            + ")"
+            if releases and len(per_country) > 1
+            else ""
+        ),
         f"  reviews    {value('extract_reviews', 'rows_out')}",
         f"  enriched   {value('enrich_titles', 'rows_out')} new "
         f"({value('enrich_titles', 'cache_hits')} cached, {value('enrich_titles', 'llm_calls')} LLM calls, "
@@ -330,7 +351,7 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
         f"  published  {value('validate_mart', 'rows_in')} rows in marts.movies_tv_shows_enriched "
         f"({(by_step['publish_mart'].details.get('changed_rows') if 'publish_mart' in by_step else '-')} "
         "new or changed)",
-        f"  quarantined {quarantined}",
+        f"  quarantined {quarantined}" + (f" ({items} JustWatch list item(s))" if items else ""),
         "  step times " + ", ".join(f"{r.result.step} {r.duration_s:.1f}s" for r in records),
     ]
     if report:
@@ -407,7 +428,7 @@ def run_demo(args: argparse.Namespace, settings: Settings) -> int:
 
     with ReplayServer(settings.root / "data" / "samples") as server:
         demo = replay_settings(settings, server.settings_overrides(), args.target)
-        ctx = make_context(args, demo, default_as_of=DEMO_AS_OF)
+        ctx = make_context(args, demo, default_as_of=DEMO_AS_OF, default_countries=DEMO_COUNTRIES)
         ctx.progress(f"replay server {server.base_url} serving {len(server.routes)} recorded responses")
         records, report = run_and_report(ctx, pipeline.STEPS, report=True)
         if server.misses:

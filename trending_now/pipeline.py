@@ -77,6 +77,20 @@ class StepFailed(RuntimeError):
         self.step = step
 
 
+class PartsFailed(RuntimeError):
+    """A step loaded what it could but some of its parts (countries) failed: raised after the last step."""
+
+
+def parts_failure(records: Sequence[StepRecord]) -> tuple[str, PartsFailed] | None:
+    """The step and the run's failure when a step reported failed parts: one line naming each and its cause."""
+    failed = [(r.result.step, part, cause) for r in records for part, cause in r.result.failed_parts.items()]
+    if not failed:
+        return None
+    names = ", ".join(part for _, part, _ in failed)
+    causes = "; ".join(cause for _, _, cause in failed)
+    return failed[0][0], PartsFailed(f"{names} failed (the other parts were published): {causes}")
+
+
 def steps_named(names: Sequence[str]) -> list[Step]:
     unknown = [n for n in names if n not in STEP_NAMES]
     if unknown:
@@ -151,10 +165,23 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = 
                 )
                 _record_quietly(ctx, records)
                 raise failure from exc
+            failed_parts = ", ".join(result.failed_parts)
             records.append(
-                StepRecord(ctx.run_id, ctx.as_of, ctx.warehouse.target, result, "ok", started, utcnow())
+                StepRecord(
+                    ctx.run_id,
+                    ctx.as_of,
+                    ctx.warehouse.target,
+                    result,
+                    "failed" if failed_parts else "ok",
+                    started,
+                    utcnow(),
+                    error=redact(f"{step.name}: {failed_parts} failed", secrets) if failed_parts else None,
+                )
             )
         record_steps(ctx.warehouse, records)
+    failure = parts_failure(records)
+    if failure is not None:  # the parts that succeeded went all the way; the run still fails, loudly
+        raise StepFailed(failure[0], failure[1], secrets)
     return records
 
 

@@ -26,6 +26,7 @@ from enrich.inputs import parse_genres
 from trending_now import evaluation
 
 MART = str(relation("movies_tv_shows_enriched"))
+AVAILABILITY = str(relation("title_availability"))
 QUARANTINE_TABLES = (("raw_justwatch", "quarantine"), ("raw_reviews", "quarantine"))
 PALETTE = ("#4f6bed", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#64748b")
 
@@ -46,6 +47,9 @@ class ReportData:
     quarantine: list[dict[str, Any]] = field(default_factory=list)  # source, reason, n
     sources: dict[str, dict[str, int]] = field(default_factory=dict)  # review source -> outcome -> n
     quality: list[dict[str, Any]] = field(default_factory=list)  # this run's rows of ops.enrichment_evals
+    countries: dict[str, dict[str, int]] = field(
+        default_factory=dict
+    )  # country -> listed (this run) / published
     problems: list[str] = field(default_factory=list)  # parts of the page that could not be read
 
     @property
@@ -81,7 +85,7 @@ def collect(warehouse: Warehouse, run_id: str, history_runs: int = 30) -> Report
     if data.steps:
         data.as_of = data.steps[0]["as_of"]
         data.started_at = _naive_utc(data.steps[0]["started_at"])
-    for part in (_mart, _enrichments, _history, _quarantine, _sources, _quality):
+    for part in (_mart, _enrichments, _history, _quarantine, _sources, _quality, _countries):
         try:
             part(warehouse, data, history_runs)
         except Exception as exc:  # one unreadable part must not cost the whole page
@@ -101,6 +105,22 @@ def _mart(warehouse: Warehouse, data: ReportData, _: int) -> None:
             data.platforms.setdefault(platform, Counter())[kind] += 1
         if row["llm_generated_score"] is not None:
             data.scores.append(float(row["llm_generated_score"]))
+
+
+def _countries(warehouse: Warehouse, data: ReportData, _: int) -> None:
+    """Titles per country: listed as new by this run's extract, and published (marts.title_availability)."""
+    step = data.step("extract_releases")
+    for country, figures in ((step or {}).get("details") or {}).get("countries", {}).items():
+        data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
+    for country in ((step or {}).get("details") or {}).get("failed_countries", {}):
+        data.countries.setdefault(country, {})["listed"] = 0
+    schema, table = AVAILABILITY.split(".")
+    if warehouse.table_exists(schema, table):
+        rows = warehouse.fetch_all(
+            f"select country_code, count(*) as n from {AVAILABILITY} group by country_code"  # nosec B608  # noqa: S608 - constant identifiers: AVAILABILITY (this module)
+        )
+        for row in rows:
+            data.countries.setdefault(str(row["country_code"]), {})["published"] = int(row["n"])
 
 
 def enriched_by_run(rows: list[dict[str, Any]], started: datetime, finished: datetime) -> dict[str, int]:
@@ -507,6 +527,18 @@ def platforms_figure(data: ReportData) -> str:
     )
 
 
+def countries_figure(data: ReportData) -> str:
+    rows = sorted(data.countries.items(), key=lambda kv: (-kv[1].get("listed", 0), kv[0]))
+    series = ["listed this run", "published"]
+    return _figure(
+        "countries",
+        "Titles per country",
+        "titles JustWatch listed as new in the window, per country of the run (extract_releases), and published "
+        "titles available there (marts.title_availability); a title listed in several countries counts in each",
+        hbar_chart([(c, [float(d.get("listed", 0)), float(d.get("published", 0))]) for c, d in rows], series),
+    )
+
+
 def scores_figure(data: ReportData) -> str:
     median = f", median {sorted(data.scores)[len(data.scores) // 2]:.1f}" if data.scores else ""
     return _figure(
@@ -576,6 +608,7 @@ def sources_figure(data: ReportData) -> str:
 
 
 CHART_FIGURES = (
+    countries_figure,
     platforms_figure,
     scores_figure,
     enrichments_figure,
@@ -668,6 +701,12 @@ def run_status(data: ReportData) -> str:
 
 def render_alert(data: ReportData) -> str:
     failed = data.failed_step
+    if failed and (failed.get("details") or {}).get("failed_countries"):
+        names = ", ".join(failed["details"]["failed_countries"])
+        return (
+            f'<div class="alert"><b>The run failed: {_e(names)} could not be extracted.</b> '
+            f"{_e(failed['error'] or '')}<br>The other countries went on and were published.</div>"
+        )
     if failed:
         return (
             f'<div class="alert"><b>The run failed at {_e(failed["step"])}.</b> {_e(failed["error"] or "")}<br>'

@@ -1,6 +1,7 @@
 """Abnormal-day thresholds: a step can succeed and still say the day is not fit to publish.
 
-``run_steps`` checks each step's result against these rules right after the step; a breach fails the
+``run_steps`` checks each step's result against these rules right after the step (the JustWatch rules per
+country, a breach naming its country); a breach fails the
 step (and so the run) with one line naming the figure, the threshold and the setting that holds it. The
 good rows of the day stay loaded; nothing is published from an abnormal day. The enrichment coverage
 threshold lives with the enricher (``quality.min_enrichment_coverage``), which knows what was pending.
@@ -22,29 +23,53 @@ class ThresholdBreached(RuntimeError):
         self.result = result
 
 
-def _quarantine_share(result: StepResult, settings: Settings, what: str) -> str | None:
+def _share_breach(kept: int, quarantined: int, settings: Settings, what: str) -> str | None:
     limit = float(settings.get("quality.max_quarantine_share"))
-    seen = result.rows_out + result.quarantined
-    if not seen or result.quarantined / seen <= limit:
+    seen = kept + quarantined
+    if not seen or quarantined / seen <= limit:
         return None
     return (
-        f"{result.quarantined} of {seen} {what} ({result.quarantined / seen:.0%}) went to quarantine, above "
+        f"{quarantined} of {seen} {what} ({quarantined / seen:.0%}) went to quarantine, above "
         f"quality.max_quarantine_share {limit:.0%}; their reasons are in the quarantine table"
     )
 
 
+def _per_country(result: StepResult) -> dict[str, dict[str, int]]:
+    """``{country: {titles, quarantined}}`` of the JustWatch step (the whole result when it has no split).
+
+    Whole records count against the share; list items left out of a loaded record do not (the record loads).
+    """
+    countries = result.details.get("countries")
+    if not isinstance(countries, dict):
+        return {"": {"titles": result.rows_out, "quarantined": result.quarantined}}
+    return {
+        country: {"titles": int(d.get("titles", 0)), "quarantined": int(d.get("quarantined_records", 0))}
+        for country, d in countries.items()
+    }
+
+
+def _label(country: str) -> str:
+    return f"{country}: " if country else ""
+
+
 def _titles(result: StepResult, settings: Settings) -> str | None:
     floor = int(settings.get("quality.min_titles"))
-    if result.rows_out >= floor:
-        return None
-    return (
-        f"{result.rows_out} title(s) listed as new in the window, below quality.min_titles {floor}: "
+    problems = [
+        f"{_label(country)}{d['titles']} title(s) listed as new in the window, below quality.min_titles {floor}: "
         "check the JustWatch source (country, packages, object types) before trusting an empty day"
-    )
+        for country, d in _per_country(result).items()
+        if d["titles"] < floor
+    ]
+    return "; ".join(problems) or None
 
 
 def _release_quarantine(result: StepResult, settings: Settings) -> str | None:
-    return _quarantine_share(result, settings, "JustWatch records")
+    problems = [
+        f"{_label(country)}{message}"
+        for country, d in _per_country(result).items()
+        if (message := _share_breach(d["titles"], d["quarantined"], settings, "JustWatch records"))
+    ]
+    return "; ".join(problems) or None
 
 
 RULES: dict[str, tuple[Callable[[StepResult, Settings], str | None], ...]] = {

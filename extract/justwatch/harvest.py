@@ -49,7 +49,8 @@ class NewTitlesHarvest:
     progress: Callable[[str], None] = lambda message: None
     extracted_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     titles: dict[str, dict[str, Any]] = field(default_factory=dict)
-    quarantine: dict[str, dict[str, Any]] = field(default_factory=dict)
+    quarantine: dict[str, dict[str, Any]] = field(default_factory=dict)  # records and list items, by key
+    quarantined_items: set[str] = field(default_factory=set)  # keys of the list items among them
     day_stats: list[DayStats] = field(default_factory=list)
     nodes_seen: int = 0
     filtered_out: int = 0
@@ -92,6 +93,9 @@ class NewTitlesHarvest:
                 for q in page.quarantine:
                     self.quarantine[q.record_key] = q.as_row()
                     stats.quarantined += 1
+                for q in page.item_quarantine:
+                    self.quarantine[q.record_key] = q.as_row()
+                    self.quarantined_items.add(q.record_key)
                 for record in page.records:
                     if record.id not in self.titles and self._limit_reached():
                         continue
@@ -110,8 +114,16 @@ class NewTitlesHarvest:
             + f", {stats.titles} kept, {stats.quarantined} quarantined, {stats.pages} page(s)"
         )
 
+    @property
+    def quarantined_records(self) -> int:
+        """Nodes quarantined whole (the list items left out of loaded nodes not counted)."""
+        return len(self.quarantine) - len(self.quarantined_items)
+
     def details(self) -> dict[str, Any]:
         return {
+            "titles": len(self.titles),
+            "quarantined_records": self.quarantined_records,
+            "quarantined_items": len(self.quarantined_items),
             "requests": self.client.stats.requests,
             "retries": self.client.stats.retries,
             "http_statuses": dict(self.client.stats.statuses),

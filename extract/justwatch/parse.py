@@ -6,8 +6,9 @@ while the rest of the page loads; a page whose envelope is broken raises :class:
 "Validates" means the response models *and* the edge rules of ``raw_justwatch.titles`` in
 ``core.raw_spec`` (the same contract the staging models' dbt tests check): a record that would fail
 a staging test is quarantined here, so one bad node never stops the day's good ones from publishing.
-A list item breaking its child table's rule (a credit without a name, an offer without a package) is
-dropped, as the staging model drops it.
+A list item breaking its child table's rule (a genre or production country that is blank, a credit without
+a name, an offer without a package) is left out of the record and quarantined on its own, with its reason
+(``<list>[<index>].<rule>``) and the item as payload; the node itself loads.
 """
 
 from __future__ import annotations
@@ -45,14 +46,15 @@ class ResponseShapeError(ValueError):
 class ParsedPage:
     records: list[TitleRecord] = field(default_factory=list)
     quarantine: list[QuarantineRecord] = field(default_factory=list)
+    item_quarantine: list[QuarantineRecord] = field(default_factory=list)  # list items left out of records
     nodes_seen: int = 0
     filtered_out: int = 0
     total_count: int | None = None
     end_cursor: str | None = None
     has_next_page: bool = False
 
-    def add(self, result: TitleRecord | QuarantineRecord, wanted: set[str]) -> None:
-        """Count one parsed edge: quarantined, filtered out (not a ``wanted`` type), or kept."""
+    def add(self, result: TitleRecord | QuarantineRecord, wanted: set[str]) -> bool:
+        """Count one parsed edge: quarantined, filtered out (not a ``wanted`` type), or kept (True)."""
         self.nodes_seen += 1
         if isinstance(result, QuarantineRecord):
             self.quarantine.append(result)
@@ -60,6 +62,8 @@ class ParsedPage:
             self.filtered_out += 1
         else:
             self.records.append(result)
+            return True
+        return False
 
 
 def canonical_json(value: Any) -> str:
@@ -151,11 +155,33 @@ def check_node(node: TitleNode) -> str | None:
     return None
 
 
-def _valid_items(field_name: str, items: list[Any], as_of: date) -> list[Any]:
-    """The items of a child list that pass its child table's edge rules."""
+@dataclass(frozen=True)
+class BrokenItem:
+    """A child-list item left out of its record: the list, its index, the item and the rules it breaks."""
+
+    field_name: str
+    index: int
+    item: dict[str, Any]
+    reasons: tuple[str, ...]
+
+    def reason(self) -> str:
+        rules = "; ".join(f"{self.field_name}[{self.index}].{r}" for r in self.reasons)
+        return f"list item breaks the {raw_spec.TITLES.relation}__{self.field_name} contract: {rules}"
+
+
+def _split_items(field_name: str, items: list[Any], as_of: date) -> tuple[list[Any], list[BrokenItem]]:
+    """The items of a child list that pass its child table's edge rules, and those that break one."""
     child = raw_spec.TITLES.child(field_name)
-    rows = [(item, item.model_dump() if isinstance(item, BaseModel) else {"value": item}) for item in items]
-    return [item for item, row in rows if not raw_spec.violations(child, row, as_of)]
+    kept: list[Any] = []
+    broken: list[BrokenItem] = []
+    for index, item in enumerate(items):
+        row = item.model_dump() if isinstance(item, BaseModel) else {"value": item}
+        reasons = raw_spec.violations(child, row, as_of)
+        if reasons:
+            broken.append(BrokenItem(field_name, index, row, tuple(reasons)))
+        else:
+            kept.append(item)
+    return kept, broken
 
 
 def contract_violations(record: TitleRecord, as_of: date) -> list[str]:
@@ -188,19 +214,35 @@ def _show_fields(show: Any) -> dict[str, Any]:
     }
 
 
-def _child_fields(node: TitleNode, as_of: date) -> dict[str, list[Any]]:
-    """The child lists (genres, countries, credits, offers), deduplicated, without items breaking their rules."""
+def _child_lists(node: TitleNode) -> dict[str, list[Any]]:
+    """The child lists (genres, countries, credits, offers), deduplicated; blank items kept (to be judged)."""
     content = node.content
     credits = [
         CreditRecord(role=c.role, name=c.name, character_name=c.character_name) for c in content.credits or []
     ]
-    children: dict[str, list[Any]] = {
-        "genres": _unique(g.short_name for g in content.genres or []),
-        "production_countries": _unique(content.production_countries or []),
+    return {
+        "genres": _unique_or_blank(g.short_name for g in content.genres or []),
+        "production_countries": _unique_or_blank(content.production_countries or []),
         "credits": credits,
         "offers": dedupe_offers(node.offers),
     }
-    return {name: _valid_items(name, items, as_of) for name, items in children.items()}
+
+
+def _unique_or_blank(values: Iterable[str | None]) -> list[str | None]:
+    """Distinct values in order; blank ones stay (once) so the edge rules can quarantine them."""
+    items = list(values)
+    blanks = [v for v in items if not (isinstance(v, str) and v.strip())]
+    return [*_unique(v for v in items if isinstance(v, str) and v.strip()), *blanks[:1]]
+
+
+def _child_fields(node: TitleNode, as_of: date) -> tuple[dict[str, list[Any]], list[BrokenItem]]:
+    """The child lists without items breaking their rules, and those items."""
+    fields: dict[str, list[Any]] = {}
+    broken: list[BrokenItem] = []
+    for name, items in _child_lists(node).items():
+        fields[name], dropped = _split_items(name, items, as_of)
+        broken += dropped
+    return fields, broken
 
 
 def node_to_record(
@@ -211,8 +253,13 @@ def node_to_record(
     country: str,
     extracted_at: datetime,
     as_of: date | None = None,
+    broken: list[BrokenItem] | None = None,
 ) -> TitleRecord:
+    """The node as a raw record; list items breaking their rules are left out (and added to ``broken``)."""
     content = node.content
+    children, dropped = _child_fields(node, as_of or day)
+    if broken is not None:
+        broken += dropped
     return TitleRecord(
         id=node.id,
         object_type=node.object_type,  # type: ignore[arg-type]  # checked by check_node
@@ -234,7 +281,7 @@ def node_to_record(
         **_id_fields(content.external_ids),
         **_score_fields(content.scoring),
         **_show_fields(node.show),
-        **_child_fields(node, as_of or day),
+        **children,
     )
 
 
@@ -267,7 +314,42 @@ def parse_edge(
     extracted_at: datetime,
 ) -> TitleRecord | QuarantineRecord:
     """One edge -> a title record, or a quarantine entry saying why it cannot be one."""
+    return parse_edge_items(raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at)[0]
+
+
+def item_quarantine(
+    record: TitleRecord, broken: Sequence[BrokenItem], *, as_of: date, quarantined_at: datetime
+) -> list[QuarantineRecord]:
+    """One quarantine entry per list item left out of ``record`` (keyed by node, country, list and item)."""
+    return [
+        quarantine_entry(
+            {
+                "node_id": record.id,
+                "country": record.country,
+                "list": item.field_name,
+                "index": item.index,
+                "item": item.item,
+            },
+            item.reason(),
+            as_of=as_of,
+            quarantined_at=quarantined_at,
+            entity_id=record.id,
+        )
+        for item in broken
+    ]
+
+
+def parse_edge_items(
+    raw_edge: Any,
+    *,
+    day: date,
+    country: str,
+    as_of: date,
+    extracted_at: datetime,
+) -> tuple[TitleRecord | QuarantineRecord, list[QuarantineRecord]]:
+    """:func:`parse_edge` plus the quarantine entries of the list items its record left out."""
     found: TitleNode | TitleRecord | str = _node_of(raw_edge)
+    broken: list[BrokenItem] = []
     if isinstance(found, TitleNode):
         try:
             record = node_to_record(
@@ -277,22 +359,30 @@ def parse_edge(
                 country=country,
                 extracted_at=extracted_at,
                 as_of=as_of,
+                broken=broken,
             )
         except ValidationError as exc:
             found = f"invalid record: {describe_validation_error(exc)}"
         else:
-            broken = contract_violations(record, as_of)
+            violated = contract_violations(record, as_of)
             found = (
-                f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(broken)}" if broken else record
+                f"breaks the {raw_spec.TITLES.relation} contract: {'; '.join(violated)}"
+                if violated
+                else record
             )
     if isinstance(found, str):
+        # the listing country is part of the payload (and so of the key): the same bad node in two countries
+        # is quarantined once per country
         payload = (
-            {k: v for k, v in raw_edge.items() if k != "cursor"} if isinstance(raw_edge, dict) else raw_edge
+            {"country": country, **{k: v for k, v in raw_edge.items() if k != "cursor"}}
+            if isinstance(raw_edge, dict)
+            else {"country": country, "edge": raw_edge}
         )
-        return quarantine_entry(
+        entry = quarantine_entry(
             payload, found, as_of=as_of, quarantined_at=extracted_at, entity_id=_entity_id(raw_edge)
         )
-    return found
+        return entry, []
+    return found, item_quarantine(found, broken, as_of=as_of, quarantined_at=extracted_at)
 
 
 def _connection(response: Any) -> tuple[dict[str, Any], NewTitlesConnection]:
@@ -326,7 +416,9 @@ def parse_new_titles_page(
     )
     wanted = set(object_types)
     for raw_edge in connection_raw.get("edges") or []:
-        page.add(
-            parse_edge(raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at), wanted
+        result, items = parse_edge_items(
+            raw_edge, day=day, country=country, as_of=as_of, extracted_at=extracted_at
         )
+        if page.add(result, wanted):
+            page.item_quarantine += items
     return page

@@ -132,6 +132,7 @@ class JustWatchSettings:
     packages: tuple[str, ...] = ()
     object_types: tuple[str, ...] = ()
     timeout_s: float = 30.0
+    country_concurrency: int = 4
     max_retries: int = 5
     backoff_base_s: float = 1.0
     max_backoff_s: float = MAX_BACKOFF_S
@@ -160,6 +161,8 @@ class JustWatchSettings:
             )
         if int(self.max_retries) < 0:
             raise ConfigError("justwatch.max_retries must be >= 0")
+        if int(self.country_concurrency) < 1:
+            raise ConfigError("justwatch.country_concurrency must be >= 1")
 
     def with_changes(self, **changes: Any) -> JustWatchSettings:
         return replace(self, **changes)
@@ -196,6 +199,7 @@ class JustWatchSettings:
                 packages=strings("packages"),
                 object_types=tuple(t.upper() for t in strings("object_types")),
                 timeout_s=pick("timeout_s", float),
+                country_concurrency=pick("country_concurrency", int),
                 max_retries=pick("max_retries", int),
                 backoff_base_s=pick("backoff_base_s", float),
                 max_backoff_s=pick("max_backoff_s", float),

@@ -24,7 +24,7 @@ NESTED_HINTS = raw_spec.nested_hints(raw_spec.TITLES)
 QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.JUSTWATCH_QUARANTINE)
 
 
-def titles_resource(harvest: NewTitlesHarvest) -> DltResource:
+def titles_resource(harvests: Sequence[NewTitlesHarvest]) -> DltResource:
     @dlt.resource(
         name=raw_spec.TITLES.name,
         write_disposition="merge",
@@ -33,14 +33,14 @@ def titles_resource(harvest: NewTitlesHarvest) -> DltResource:
         nested_hints=NESTED_HINTS,  # type: ignore[arg-type]
     )
     def titles() -> Iterator[list[dict[str, Any]]]:
-        rows = list(harvest.collect().titles.values())
+        rows = [row for harvest in harvests for row in harvest.collect().titles.values()]
         for start in range(0, len(rows), 1000):
             yield rows[start : start + 1000]
 
     return titles
 
 
-def quarantine_resource(harvest: NewTitlesHarvest) -> DltResource:
+def quarantine_resource(harvests: Sequence[NewTitlesHarvest]) -> DltResource:
     @dlt.resource(
         name=raw_spec.JUSTWATCH_QUARANTINE.name,
         write_disposition="merge",
@@ -48,7 +48,7 @@ def quarantine_resource(harvest: NewTitlesHarvest) -> DltResource:
         columns=QUARANTINE_COLUMNS,
     )
     def quarantine() -> Iterator[list[dict[str, Any]]]:
-        rows = list(harvest.collect().quarantine.values())
+        rows = [row for harvest in harvests for row in harvest.collect().quarantine.values()]
         if rows:
             yield rows
 
@@ -64,23 +64,28 @@ def justwatch_source(
     settings: JustWatchSettings | None = None,
     limit: int | None = None,
     client: JustWatchClient | None = None,
-    harvest: NewTitlesHarvest | None = None,
+    harvest: NewTitlesHarvest | Sequence[NewTitlesHarvest] | None = None,
     progress: Callable[[str], None] | None = None,
 ) -> Sequence[DltResource]:
     """New titles of ``days`` in ``country`` from JustWatch's GraphQL API.
 
-    Pass ``harvest`` to load an already collected window (the step collects first so a failing day
-    surfaces as one clear error, not inside dlt's extract); otherwise the source collects on first use.
+    Pass ``harvest`` to load already collected windows (one per country; the step collects first so a
+    failing day surfaces as one clear error naming its country, not inside dlt's extract); otherwise the
+    source collects ``country`` on first use. Rows are keyed by (id, country): countries never collide.
     """
+    if isinstance(harvest, NewTitlesHarvest):
+        harvest = [harvest]
     if harvest is None:
         settings = settings or JustWatchSettings()
-        harvest = NewTitlesHarvest(
-            client=client or JustWatchClient(settings),
-            days=list(days),
-            country=country,
-            as_of=as_of,
-            limit=limit,
-            object_types=settings.object_types,
-            progress=progress or (lambda message: None),
-        )
+        harvest = [
+            NewTitlesHarvest(
+                client=client or JustWatchClient(settings),
+                days=list(days),
+                country=country,
+                as_of=as_of,
+                limit=limit,
+                object_types=settings.object_types,
+                progress=progress or (lambda message: None),
+            )
+        ]
     return titles_resource(harvest), quarantine_resource(harvest)

@@ -12,7 +12,8 @@ that failed (``error``) is retried by a re-run of the same day (``retry``), so f
 the day again converges; across days, errors wait for the next scheduled refresh.
 
 **Daily budgets.** ``reviews.<source>.daily_budget`` caps the requests (retries and robots.txt included)
-one source gets per day, across every run of that day. The ledger is ``ops.review_request_budget``
+one source gets per day, across every run of that day and every country (a title is reviewed once however
+many countries list it; when the budget is short, titles listed in more countries go first). The ledger is ``ops.review_request_budget``
 (one row per day and source): a run reserves what it may need before its first request and writes what
 it really used at the end, so a crashed run still counts against the day, and the HTTP client refuses
 the request past the reservation. The day is the UTC date (the services' quota day), or the run's
@@ -113,10 +114,17 @@ class Planned:
 
 
 def priority_key(row: Mapping[str, Any]) -> tuple:
-    """Newest listing first, then the most popular (IMDb score as the proxy raw data carries), then id."""
+    """Titles listed in more countries first (a budget is global: one fetch serves every country), then the
+    newest listing, then the most popular (IMDb score as the proxy raw data carries), then id."""
+    countries = int(row.get("countries_listed") or 1)
     listed = _as_date(row.get("last_listed_on")) or date.min
     score = row.get("imdb_score")
-    return (-listed.toordinal(), -(float(score) if score is not None else -1.0), str(row.get("title_id")))
+    return (
+        -countries,
+        -listed.toordinal(),
+        -(float(score) if score is not None else -1.0),
+        str(row.get("title_id")),
+    )
 
 
 def plan(
@@ -153,7 +161,8 @@ def _columns(warehouse: Warehouse, schema: str, table: str) -> set[str]:
 def read_candidates(warehouse: Warehouse, since: date) -> list[dict[str, Any]]:
     """Folded titles (the dbt model) last listed on or after ``since``."""
     return warehouse.fetch_all(
-        "select title_id, subject_type, title, release_year, tmdb_id, imdb_id, imdb_score, last_listed_on "  # nosec B608  # noqa: S608 - constant identifiers: SUBJECTS_RELATION (dbt_relations)
+        "select title_id, subject_type, title, release_year, tmdb_id, imdb_id, imdb_score, last_listed_on, "
+        "countries_listed "  # nosec B608  # noqa: S608 - constant identifiers: SUBJECTS_RELATION (dbt_relations)
         f"from {SUBJECTS_RELATION} where last_listed_on >= ? order by title_id",
         [since],
     )

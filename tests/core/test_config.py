@@ -127,3 +127,36 @@ def test_staging_reads_secrets_from_aws_secrets_manager(project: Path, moto_endp
 def test_missing_aws_secret_is_a_clear_error(project: Path, moto_endpoint: str) -> None:
     with pytest.raises(ConfigError, match="cannot read secret 'trending-now/prod' from AWS Secrets Manager"):
         load_settings("prod", root=project, environ={"TRENDING_NOW__AWS__ENDPOINT_URL": moto_endpoint})
+
+
+def test_countries_are_parsed_validated_and_owned_by_base_yaml() -> None:
+    from core.config import ConfigError, load_settings
+    from core.countries import JUSTWATCH_COUNTRIES, configured_countries, parse_countries
+
+    assert parse_countries(" us, GB,us ,de") == ("US", "GB", "DE")
+    assert parse_countries(["FR", "ca"]) == ("FR", "CA")
+    with pytest.raises(ConfigError, match=r"^country: unknown country code\(s\) XX, USA: "):
+        parse_countries("US,XX,USA", where="country")
+    with pytest.raises(ConfigError, match="no country given"):
+        parse_countries(" , ")
+    assert {"US", "GB", "DE", "FR", "CA"} <= JUSTWATCH_COUNTRIES
+    assert configured_countries(load_settings("dev", environ={})) == ("US",)  # base.yaml's default
+    env = {"TRENDING_NOW__RUN__COUNTRIES": "[GB, us]"}
+    assert configured_countries(load_settings("dev", environ=env)) == ("GB", "US")
+
+
+def test_dbt_countries_fallback_equals_the_setting_and_dbt_env_passes_the_runs() -> None:
+    """dbt's var `countries` falls back to base.yaml's run.countries; a run passes its own (primary first)."""
+    import re
+
+    from core.countries import configured_countries
+    from core.dbt_relations import dbt_vars
+    from core.warehouse import Warehouse
+
+    match = re.fullmatch(r"\{\{\s*env_var\('TRENDING_NOW__RUN__COUNTRIES',\s*'([A-Z,]+)'\)\s*\}\}",
+                         dbt_vars()["countries"])
+    assert match, dbt_vars()["countries"]
+    base = load_settings("dev", environ={})
+    assert tuple(match.group(1).split(",")) == configured_countries(base)
+    run = base.with_overrides({"run.countries": ["GB", "US"]})
+    assert Warehouse(run).dbt_env()["TRENDING_NOW__RUN__COUNTRIES"] == "GB,US"

@@ -20,7 +20,7 @@ import yaml
 from core import raw_spec
 from core.raw_spec import CHILD_DLT, ROOT_DLT, Column, Table, Var
 from extract.justwatch.models import CreditRecord, OfferRecord, TitleRecord
-from extract.justwatch.parse import _valid_items, contract_violations
+from extract.justwatch.parse import _split_items, contract_violations
 
 STAGING = raw_spec.PROJECT_ROOT / "dbt_project" / "models" / "staging"
 # Sources whose extractor applies the spec's edge rules (reviews and enrichment validate in their own models).
@@ -119,7 +119,7 @@ def _rejected(field: RawField, bad: Any, **context: Any) -> bool:
         return bool(contract_violations(_good_record(**{field.column.name: bad}, **context), AS_OF))
     good = getattr(_good_record(), field.child)[0]
     item = good.model_copy(update={field.column.name: bad}) if hasattr(good, "model_copy") else bad
-    return _valid_items(field.child, [item], AS_OF) == []
+    return _split_items(field.child, [item], AS_OF)[0] == []
 
 
 @pytest.mark.parametrize(("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS])

@@ -130,7 +130,7 @@ def test_the_chain_is_the_pipelines_step_list(dag: Any) -> None:
     ids = {t.task_id for t in dag.tasks}
     assert set(PYTHON_STEPS) <= ids
     steps = set().union(*(_step_task_ids(dag, step) for step in STEP_NAMES))
-    assert ids == steps | {"run_report", "run_failed"}  # no other DAG-only task
+    assert ids == steps | {"countries", "run_report", "run_failed"}  # no other DAG-only task
     for before, after in pairwise(STEP_NAMES):
         for task_id in _step_task_ids(dag, after):
             assert _step_task_ids(dag, before) <= _upstream_closure(dag, task_id), (before, task_id)
@@ -403,3 +403,15 @@ def test_the_report_is_written_whatever_happened_and_a_failed_step_fails_the_run
     assert str(failed.trigger_rule) in ("one_failed", "TriggerRule.ONE_FAILED")
     assert report.upstream_task_ids & last and failed.upstream_task_ids & last
     assert not failed.on_failure_callback and {t.task_id for t in dag.leaves} == {"run_report", "run_failed"}
+
+
+def test_releases_are_extracted_per_country_as_mapped_tasks(dag: Any) -> None:
+    """extract_releases is mapped over the run's countries (the `countries` task), each country its own task
+    instance with its own retries; the next step runs when every country is done and one succeeded, and a
+    failed country fails the run (run_failed waits on the mapped task directly)."""
+    extract = dag.get_task("extract_releases")
+    assert type(extract).__name__.endswith("MappedOperator") and extract.upstream_task_ids == {"countries"}
+    assert extract.retries == 2
+    assert str(dag.get_task("check_freshness").trigger_rule) in (
+        "all_done_min_one_success", "TriggerRule.ALL_DONE_MIN_ONE_SUCCESS")
+    assert "extract_releases" in dag.get_task("run_failed").upstream_task_ids

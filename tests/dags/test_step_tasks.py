@@ -67,7 +67,7 @@ def test_build_context_uses_config_then_params(monkeypatch: pytest.MonkeyPatch, 
         "params": {"days": None, "country": "gb", "limit": 3},
     }
     ctx = build_context(airflow_context, "UTC")
-    assert (ctx.as_of, ctx.days, ctx.country, ctx.limit) == (date(2026, 11, 20), 5, "GB", 3)
+    assert (ctx.as_of, ctx.days, ctx.country_codes, ctx.limit) == (date(2026, 11, 20), 5, ("GB",), 3)
     assert ctx.run_id == "scheduled__2026-11-20T00:00:00+00:00"
     assert ctx.warehouse.duckdb_path == tmp_path / "w.duckdb"
     assert ctx.settings.secrets.get("TMDB_API_KEY") == "replay"

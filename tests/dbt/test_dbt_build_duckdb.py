@@ -204,9 +204,11 @@ def test_unit_tests_pass(built: dict[str, Any]) -> None:
     result = run_dbt(UNIT_TESTS, target="duckdb", work_dir=built["base"], env=built["env"])
     names = sorted(r.node.name for r in result.result.results if r.node.resource_type == "unit_test")
     assert names == [
+        "test_availability_keeps_the_first_listing_day_and_each_countrys_services",
         "test_incremental_merge_emits_only_new_and_changed_rows",
         "test_seasons_fold_into_their_show",
         "test_source_data_hash_covers_llm_inputs",
+        "test_the_primary_countrys_listing_represents_a_title",
     ]
 
 

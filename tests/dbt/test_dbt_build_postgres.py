@@ -76,6 +76,13 @@ def test_build_on_postgres(pg_database: str, tmp_path: Path) -> None:
     assert json.loads(first["tm1001"]["cast_members"])[1]["name"] == 'Dimitrius "Dek" Koloamatangi'
     assert pg_query("select id from intermediate.int_titles_pending_enrichment") == [{"id": "tm4001"}]
 
+    availability = pg_query("select id, country_code, streaming_platforms from marts.title_availability order by id")
+    assert [(r["id"], r["country_code"]) for r in availability] == [(i, "US") for i in sorted(first)]
+    assert {r["id"]: r["streaming_platforms"] for r in availability} == {
+        i: row["streaming_platforms"] for i, row in first.items()}  # the primary country's, as the mart has them
+
     run_dbt(AFTER_ENRICHMENT, target="postgres", work_dir=tmp_path)
     second = {r["id"]: r for r in pg_query("select * from marts.movies_tv_shows_enriched")}
     assert second == first
+    assert pg_query("select id, country_code, streaming_platforms from marts.title_availability order by id") == (
+        availability)  # the incremental merge changes nothing on a re-run

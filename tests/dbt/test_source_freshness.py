@@ -15,11 +15,11 @@ from transform import dbt_steps as dbt
 pytestmark = pytest.mark.slow
 
 
-def _add_node(ctx: RunContext, node_id: str, extracted_at: datetime) -> None:
+def _add_node(ctx: RunContext, node_id: str, extracted_at: datetime, country: str = "US") -> None:
     ctx.warehouse.execute(
-        "insert into raw_justwatch.titles (id, object_type, title, extracted_at, _dlt_load_id, _dlt_id) "
-        "values (?, 'MOVIE', 'A title', ?, '1', ?)",
-        [node_id, extracted_at, f"dlt-{node_id}"],
+        "insert into raw_justwatch.titles (id, object_type, title, country, extracted_at, _dlt_load_id, _dlt_id) "
+        "values (?, 'MOVIE', 'A title', ?, ?, '1', ?)",
+        [node_id, country, extracted_at, f"dlt-{node_id}"],
     )
     ctx.warehouse.execute(
         "insert into raw_justwatch.titles__genres (value, _dlt_root_id, _dlt_parent_id, _dlt_list_idx, _dlt_id) "
@@ -48,3 +48,12 @@ def test_stale_justwatch_source_fails_and_a_fresh_one_passes(
     assert result.details["freshness"]["justwatch.titles"] == "pass"
     # the list tables take the time of the newest node that has items (loaded_at_query)
     assert result.details["freshness"]["justwatch.titles__genres"] == "pass"
+
+    # per country: the titles' freshness is the stalest of the run's countries
+    both = make_context(ctx.settings, countries="US,GB")
+    _add_node(both, "tm3", now - timedelta(hours=70), country="GB")
+    with pytest.raises(dbt.DbtError, match=r"titles \(error: newest row 70 hours old\)"):
+        dbt.check_freshness(both)
+    assert dbt.check_freshness(ctx).details["freshness"]["justwatch.titles"] == "pass"  # a US-only run
+    _add_node(both, "tm3b", now - timedelta(hours=2), country="GB")
+    assert dbt.check_freshness(both).details["freshness"]["justwatch.titles"] == "pass"

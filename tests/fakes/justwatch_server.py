@@ -138,7 +138,11 @@ def _package(short: str) -> dict[str, Any]:
 
 
 def _offer(spec: TitleSpec, short: str, monetization: str, presentation: str, country: str) -> dict[str, Any]:
-    price = None if monetization in ("FLATRATE", "FREE", "ADS") else ("$5.99" if monetization == "RENT" else "$19.99")
+    price = (
+        None
+        if monetization in ("FLATRATE", "FREE", "ADS")
+        else ("$5.99" if monetization == "RENT" else "$19.99")
+    )
     return {
         "__typename": "Offer",
         "monetizationType": monetization,
@@ -188,12 +192,22 @@ def node_for(spec: TitleSpec, country: str = "US") -> dict[str, Any]:
     else:
         kind_path = "movie" if spec.kind == "movie" else "tv-show"
         credits = [
-            {"__typename": "Credit", "role": "ACTOR", "name": name, "characterName": character,
-             "personId": person_id(name)}
+            {
+                "__typename": "Credit",
+                "role": "ACTOR",
+                "name": name,
+                "characterName": character,
+                "personId": person_id(name),
+            }
             for name, character in spec.cast
         ] + [
-            {"__typename": "Credit", "role": "DIRECTOR", "name": name, "characterName": None,
-             "personId": person_id(name)}
+            {
+                "__typename": "Credit",
+                "role": "DIRECTOR",
+                "name": name,
+                "characterName": None,
+                "personId": person_id(name),
+            }
             for name in spec.directors
         ]
         content.update(
@@ -225,8 +239,11 @@ def node_for(spec: TitleSpec, country: str = "US") -> dict[str, Any]:
                 "__typename": "ShowContent",
                 "title": spec.show.title,
                 "fullPath": spec.show.full_path,
-                "externalIds": {"__typename": "ExternalIds", "imdbId": spec.show.imdb_id,
-                                "tmdbId": spec.show.tmdb_id},
+                "externalIds": {
+                    "__typename": "ExternalIds",
+                    "imdbId": spec.show.imdb_id,
+                    "tmdbId": spec.show.tmdb_id,
+                },
             },
         }
     return node
@@ -236,7 +253,9 @@ def edge_for(spec: TitleSpec, day: str, country: str = "US") -> dict[str, Any]:
     """An edge without its cursor (the server sets cursors by position when it serves a page)."""
     new_offer = None
     if spec.new_package:
-        match = next((o for o in spec.offers if o[0] == spec.new_package), (spec.new_package, "FLATRATE", "HD"))
+        match = next(
+            (o for o in spec.offers if o[0] == spec.new_package), (spec.new_package, "FLATRATE", "HD")
+        )
         offer = _offer(spec, *match, country)
         new_offer = {
             "__typename": "Offer",
@@ -257,18 +276,67 @@ def edge_for(spec: TitleSpec, day: str, country: str = "US") -> dict[str, Any]:
 
 def malformed_edge(day: str, missing: str = "id", object_id: int = 9_999_001) -> dict[str, Any]:
     """An edge whose node lacks a required field (``id`` by default), as a broken upstream record."""
-    spec = TitleSpec(kind="movie", object_id=object_id, title="Roofman", release_date="2025-10-10", runtime=126,
-                     short_description="A former Army Ranger turned fast-food robber hides inside a toy store.",
-                     genres=["crm", "drm"], imdb_id="tt27306066", tmdb_id="1227920", new_package="pmp",
-                     offers=[("pmp", "FLATRATE", "HD")])
+    spec = TitleSpec(
+        kind="movie",
+        object_id=object_id,
+        title="Roofman",
+        release_date="2025-10-10",
+        runtime=126,
+        short_description="A former Army Ranger turned fast-food robber hides inside a toy store.",
+        genres=["crm", "drm"],
+        imdb_id="tt27306066",
+        tmdb_id="1227920",
+        new_package="pmp",
+        offers=[("pmp", "FLATRATE", "HD")],
+    )
     edge = edge_for(spec, day)
     edge["node"].pop(missing, None)
     return edge
 
 
 # ---- synthetic catalogue -----------------------------------------------------------------------------
-_WORDS = ["Midnight", "Harbor", "Signal", "Glass", "Orchard", "Ember", "Atlas", "Quiet", "River", "Falcon", "Paper", "Crown", "Winter", "Echo", "Northern", "Velvet", "Iron", "Lantern", "Silver", "Hollow", "Stone", "Garden", "Static", "Bloom", "Copper", "Tide"]
-_NAMES = ["Ava Chen", "Marcus Bell", "Lena Ortiz", "Tom Hardy-Lane", "Priya Nair", "Jonas Berg", "Maya Brooks", "Idris Cole", "Nora Fields", "Caleb Stone", "Sofia Marin", "Ethan Wolfe"]
+_WORDS = [
+    "Midnight",
+    "Harbor",
+    "Signal",
+    "Glass",
+    "Orchard",
+    "Ember",
+    "Atlas",
+    "Quiet",
+    "River",
+    "Falcon",
+    "Paper",
+    "Crown",
+    "Winter",
+    "Echo",
+    "Northern",
+    "Velvet",
+    "Iron",
+    "Lantern",
+    "Silver",
+    "Hollow",
+    "Stone",
+    "Garden",
+    "Static",
+    "Bloom",
+    "Copper",
+    "Tide",
+]
+_NAMES = [
+    "Ava Chen",
+    "Marcus Bell",
+    "Lena Ortiz",
+    "Tom Hardy-Lane",
+    "Priya Nair",
+    "Jonas Berg",
+    "Maya Brooks",
+    "Idris Cole",
+    "Nora Fields",
+    "Caleb Stone",
+    "Sofia Marin",
+    "Ethan Wolfe",
+]
 _GENRES = ["act", "cmy", "crm", "drm", "fnt", "hrr", "rma", "scf", "trl", "doc"]
 
 
@@ -283,31 +351,56 @@ def synthetic_specs(n: int, seed: int = 7) -> list[TitleSpec]:
         pkgs = rng.sample(sorted(PACKAGES), 2)
         offers = [(pkgs[0], "FLATRATE", rng.choice(["HD", "_4K"])), (pkgs[1], "RENT", "HD")]
         common: dict[str, Any] = dict(
-            object_id=2_000_000 + i, title=title,
+            object_id=2_000_000 + i,
+            title=title,
             release_date=f"{rng.choice([2024, 2025, 2026])}-{rng.randint(1, 12):02d}-{rng.randint(1, 28):02d}",
-            runtime=rng.randint(22, 170), short_description=f"{title}: a story about {words[0].lower()} and "
+            runtime=rng.randint(22, 170),
+            short_description=f"{title}: a story about {words[0].lower()} and "
             f"{words[1].lower()} told across a single long night.",
-            genres=rng.sample(_GENRES, 2), imdb_score=round(rng.uniform(4, 9), 1),
-            imdb_votes=rng.randint(100, 300_000), tomato_meter=rng.choice([None, rng.randint(10, 100)]),
-            offers=offers, new_package=pkgs[0],
+            genres=rng.sample(_GENRES, 2),
+            imdb_score=round(rng.uniform(4, 9), 1),
+            imdb_votes=rng.randint(100, 300_000),
+            tomato_meter=rng.choice([None, rng.randint(10, 100)]),
+            offers=offers,
+            new_package=pkgs[0],
         )
         if roll < 0.15:
-            show = ShowRef(object_id=3_000_000 + i, title=title, full_path=f"/us/tv-show/{slugify(title)}",
-                           imdb_id=f"tt{40_000_000 + i}", tmdb_id=str(500_000 + i))
+            show = ShowRef(
+                object_id=3_000_000 + i,
+                title=title,
+                full_path=f"/us/tv-show/{slugify(title)}",
+                imdb_id=f"tt{40_000_000 + i}",
+                tmdb_id=str(500_000 + i),
+            )
             season = rng.randint(1, 5)
             common["title"] = f"Season {season}"
-            specs.append(TitleSpec(kind="season", season_number=season, show=show,
-                                   episode_count=rng.randint(6, 10), **common))
+            specs.append(
+                TitleSpec(
+                    kind="season", season_number=season, show=show, episode_count=rng.randint(6, 10), **common
+                )
+            )
             continue
         kind = "movie" if roll < 0.75 else "show"
         cast = [(name, f"Character {j}") for j, name in enumerate(rng.sample(_NAMES, 3))]
-        specs.append(TitleSpec(kind=kind, original_title=title, age_certification=rng.choice(["PG", "PG-13", "R"]),
-                               production_countries=["US"], imdb_id=f"tt{30_000_000 + i}",
-                               tmdb_id=str(1_500_000 + i), cast=cast, directors=[rng.choice(_NAMES)], **common))
+        specs.append(
+            TitleSpec(
+                kind=kind,
+                original_title=title,
+                age_certification=rng.choice(["PG", "PG-13", "R"]),
+                production_countries=["US"],
+                imdb_id=f"tt{30_000_000 + i}",
+                tmdb_id=str(1_500_000 + i),
+                cast=cast,
+                directors=[rng.choice(_NAMES)],
+                **common,
+            )
+        )
     return specs
 
 
-def synthetic_catalogue(n: int, days: list[date], country: str = "US", seed: int = 7) -> dict[str, list[dict]]:
+def synthetic_catalogue(
+    n: int, days: list[date], country: str = "US", seed: int = 7
+) -> dict[str, list[dict]]:
     """``n`` synthetic titles spread round-robin over ``days``: ``{"YYYY-MM-DD": [edge, ...]}``."""
     catalogue: dict[str, list[dict]] = {d.isoformat(): [] for d in days}
     for i, spec in enumerate(synthetic_specs(n, seed)):
@@ -325,6 +418,7 @@ def window(as_of: date, days: int) -> list[date]:
 class Fault:
     kind: str
     date: str | None = None
+    country: str | None = None
     retry_after: str | None = "1"
     message: str = "Internal server error"
     delay_s: float = 0.0
@@ -344,39 +438,71 @@ def validate_request(body: Any) -> tuple[dict[str, Any] | None, list[dict[str, A
     errors: list[dict[str, Any]] = []
     ops = {m.group(2): m for m in _HEADER.finditer(query)}
     if op != "GetNewTitles" or op not in ops:
-        return None, [{"message": f'Unknown operation named "{op}".', "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}}]
+        return None, [
+            {
+                "message": f'Unknown operation named "{op}".',
+                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+            }
+        ]
     header = ops[op]
     declared = {m.group(1): (m.group(2), m.group(3)) for m in _VAR_DECL.finditer(header.group(3))}
-    rest = query[header.end():]
+    rest = query[header.end() :]
     for name, (vtype, default) in declared.items():
         if not re.search(rf"\${name}\b", rest):
-            errors.append({"message": f'Variable "${name}" is never used in operation "{op}".',
-                           "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}})
+            errors.append(
+                {
+                    "message": f'Variable "${name}" is never used in operation "{op}".',
+                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                }
+            )
         if vtype.endswith("!") and default is None and variables.get(name) is None:
-            errors.append({"message": f'Variable "${name}" of required type "{vtype}" was not provided.',
-                           "extensions": {"code": "BAD_USER_INPUT"}})
+            errors.append(
+                {
+                    "message": f'Variable "${name}" of required type "{vtype}" was not provided.',
+                    "extensions": {"code": "BAD_USER_INPUT"},
+                }
+            )
     for name in variables:
         if name not in declared:
-            errors.append({"message": f'Variable "${name}" is not defined by operation "{op}".',
-                           "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"}})
+            errors.append(
+                {
+                    "message": f'Variable "${name}" is not defined by operation "{op}".',
+                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
+                }
+            )
     if "newTitles" not in rest:
-        errors.append({"message": "the operation does not select newTitles", "extensions": {"code": "BAD_REQUEST"}})
+        errors.append(
+            {"message": "the operation does not select newTitles", "extensions": {"code": "BAD_REQUEST"}}
+        )
     first = variables.get("first")
     if isinstance(first, int) and first > MAX_FIRST:
         errors.append({"message": "page too large", "extensions": {"code": "TOO_BIG"}, "path": ["newTitles"]})
     country = variables.get("country")
     if country is not None and not re.fullmatch(r"[A-Z]{2}", str(country)):
-        errors.append({"message": f'Variable "$country" got invalid value "{country}"',
-                       "extensions": {"code": "BAD_USER_INPUT"}})
+        errors.append(
+            {
+                "message": f'Variable "$country" got invalid value "{country}"',
+                "extensions": {"code": "BAD_USER_INPUT"},
+            }
+        )
     return variables, errors
 
 
 class FakeJustWatch:
     """Threaded HTTP GraphQL fake; ``url`` is the endpoint. Use as a context manager."""
 
-    def __init__(self, catalogue: dict[str, list[dict]] | None = None, *, server_page_limit: int = MAX_FIRST,
-                 complexity_limit: int | None = None) -> None:
+    def __init__(
+        self,
+        catalogue: dict[str, list[dict]] | None = None,
+        *,
+        server_page_limit: int = MAX_FIRST,
+        complexity_limit: int | None = None,
+        by_country: dict[str, dict[str, list[dict]]] | None = None,
+    ) -> None:
         self.catalogue: dict[str, list[dict]] = catalogue or {}
+        # a catalogue per `country` variable (a country not in it is served `catalogue`)
+        self.by_country: dict[str, dict[str, list[dict]]] = by_country or {}
+        self.requests_by_country: Counter[str | None] = Counter()
         self.server_page_limit = server_page_limit
         self.complexity_limit = complexity_limit
         self.requests: Counter[tuple[str | None, str | None]] = Counter()
@@ -408,7 +534,10 @@ class FakeJustWatch:
 
     def start(self) -> FakeJustWatch:
         self._thread = threading.Thread(
-            target=self._httpd.serve_forever, kwargs={"poll_interval": 0.05}, name="fake-justwatch", daemon=True
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": 0.05},
+            name="fake-justwatch",
+            daemon=True,
         )
         self._thread.start()
         return self
@@ -424,23 +553,25 @@ class FakeJustWatch:
         self.stop()
 
     # -- behaviour
-    def _take_fault(self, day: str | None) -> Fault | None:
+    def _take_fault(self, day: str | None, country: str | None = None) -> Fault | None:
         with self._lock:
             for fault in list(self._faults):
-                if fault.date is None or fault.date == day:
+                if (fault.date is None or fault.date == day) and fault.country in (None, country):
                     self._faults.remove(fault)
                     return fault
         return None
 
     def page(self, variables: dict[str, Any]) -> dict[str, Any]:
         day = str(variables.get("date"))
-        edges = self.catalogue.get(day, [])
+        edges = self.by_country.get(str(variables.get("country")), self.catalogue).get(day, [])
         packages = ((variables.get("filter") or {}).get("packages")) or []
         if packages:
-            edges = [e for e in edges if (e.get("newOffer") or {}).get("package", {}).get("shortName") in packages]
+            edges = [
+                e for e in edges if (e.get("newOffer") or {}).get("package", {}).get("shortName") in packages
+            ]
         start = offset_after(variables.get("after"))
         size = min(int(variables.get("first") or 10), self.server_page_limit)
-        chunk = edges[start:start + size]
+        chunk = edges[start : start + size]
         served = [{**edge, "cursor": cursor_for(start + k)} for k, edge in enumerate(chunk)]
         has_next = start + len(chunk) < len(edges)
         return {
@@ -502,10 +633,11 @@ class FakeJustWatch:
                 day = variables.get("date")
                 with fake._lock:
                     fake.requests[(day, variables.get("after"))] += 1
+                    fake.requests_by_country[variables.get("country")] += 1
                     if isinstance(body, dict):
                         fake.bodies.append(body)
                     fake.headers.append({k: v for k, v in self.headers.items()})
-                fault = fake._take_fault(day)
+                fault = fake._take_fault(day, variables.get("country"))
                 if fault is not None:
                     if fault.kind == "slow":
                         time.sleep(fault.delay_s)
@@ -517,13 +649,25 @@ class FakeJustWatch:
                         self._json(500, {"message": fault.message})
                         return
                     elif fault.kind == "403":
-                        self._send(403, b"<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>",
-                                   {"Content-Type": "text/html"})
+                        self._send(
+                            403,
+                            b"<html><body><h1>403 Forbidden</h1>Request blocked.</body></html>",
+                            {"Content-Type": "text/html"},
+                        )
                         return
                     elif fault.kind == "graphql_error":
-                        self._json(200, {"errors": [{"message": fault.message,
-                                                     "extensions": {"code": "INTERNAL_SERVER_ERROR"}}],
-                                         "data": None})
+                        self._json(
+                            200,
+                            {
+                                "errors": [
+                                    {
+                                        "message": fault.message,
+                                        "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                                    }
+                                ],
+                                "data": None,
+                            },
+                        )
                         return
                     elif fault.kind == "garbage":
                         self._send(200, b"<!doctype html><html>upstream hiccup</html>")
@@ -533,17 +677,35 @@ class FakeJustWatch:
                     self._json(200, {"errors": errors, "data": None})
                     return
                 first = checked.get("first")
-                if fake.complexity_limit is not None and isinstance(first, int) and first > fake.complexity_limit:
+                if (
+                    fake.complexity_limit is not None
+                    and isinstance(first, int)
+                    and first > fake.complexity_limit
+                ):
                     cost = first * 31  # ~31 fields per node with credits and offers
-                    self._json(200, {"errors": [{
-                        "message": f"Query complexity of {cost} exceeds the maximum allowed complexity of "
-                                   f"{fake.complexity_limit * 31}",
-                        "extensions": {"code": "TOO_COMPLEX"}}], "data": None})
+                    self._json(
+                        200,
+                        {
+                            "errors": [
+                                {
+                                    "message": f"Query complexity of {cost} exceeds the maximum allowed complexity of "
+                                    f"{fake.complexity_limit * 31}",
+                                    "extensions": {"code": "TOO_COMPLEX"},
+                                }
+                            ],
+                            "data": None,
+                        },
+                    )
                     return
                 page = fake.page(checked)
                 if fault is not None and fault.kind == "partial":
-                    page["errors"] = [{"message": fault.message, "path": ["newTitles", "edges", 0, "newOffer"],
-                                       "extensions": {"code": "INTERNAL_SERVER_ERROR"}}]
+                    page["errors"] = [
+                        {
+                            "message": fault.message,
+                            "path": ["newTitles", "edges", 0, "newOffer"],
+                            "extensions": {"code": "INTERNAL_SERVER_ERROR"},
+                        }
+                    ]
                 self._json(200, page)
 
         return Handler

@@ -41,3 +41,18 @@ def test_step_selection() -> None:
     assert names(["transform", "--layer", "marts"]) == ["dbt_marts"]
     assert names(["run"])[0] == "extract_releases" and names(["run"])[-1] == "snapshot_dvc"
     assert names(["enrich"]) == ["enrich_titles"]
+
+
+def test_unknown_country_fails_with_one_line_before_any_request(monkeypatch: pytest.MonkeyPatch, tmp_path,
+                                                                 capsys: pytest.CaptureFixture[str]) -> None:
+    from tests.fakes.justwatch_server import FakeJustWatch
+
+    with FakeJustWatch({}) as fake:
+        monkeypatch.setenv("TRENDING_NOW__JUSTWATCH__GRAPHQL_URL", fake.url)
+        monkeypatch.setenv("TRENDING_NOW__WAREHOUSE__DUCKDB_PATH", str(tmp_path / "w.duckdb"))
+        code = cli.main(["extract", "--only", "releases", "--country", "US,ZZ", "--as-of", "2026-11-20", "-q"])
+        assert fake.total_requests == 0
+    err = capsys.readouterr().err
+    assert code == 1 and err.count("\n") == 1
+    assert err.startswith("error: config: country: unknown country code(s) ZZ:")
+    assert not (tmp_path / "w.duckdb").exists()

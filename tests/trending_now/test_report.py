@@ -27,7 +27,7 @@ from trending_now import cli, pipeline
 from trending_now.report import collect, publish_report, render, report_key, s3_location, write_report
 
 AS_OF = date(2026, 11, 20)
-CHARTS = ("platforms", "scores", "enrichments", "steps", "llm-calls", "llm-cost", "sources")
+CHARTS = ("countries", "platforms", "scores", "enrichments", "steps", "llm-calls", "llm-cost", "sources")
 
 
 # ---- a warehouse holding a run and its history ------------------------------------------------------
@@ -72,7 +72,16 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
             ],
         )
     steps = [
-        (StepResult("extract_releases", rows_in=48, rows_out=46, quarantined=2), 3.6),
+        (
+            StepResult(
+                "extract_releases",
+                rows_in=48,
+                rows_out=46,
+                quarantined=2,
+                details={"countries": {"US": {"titles": 30}, "GB": {"titles": 16}}},
+            ),
+            3.6,
+        ),
         (
             StepResult(
                 "extract_reviews",
@@ -122,6 +131,11 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
             for i in range(20)
         ],
     )
+    wh.execute("create table marts.title_availability (id text, country_code text)")
+    wh.executemany(
+        "insert into marts.title_availability values (?, ?)",
+        [(f"t{i}", "US") for i in range(20)] + [(f"t{i}", "GB") for i in range(12)],
+    )
     wh.execute("create schema if not exists raw_enrichment")
     wh.execute("create table raw_enrichment.title_enrichments (id text, status text, enriched_at timestamp)")
     wh.executemany(
@@ -159,6 +173,7 @@ def test_collect_reads_the_run_back(
     assert data.steps[0]["step"] == "extract_releases" and data.as_of == AS_OF
     assert data.published == 20 and len(data.scores) == 20
     assert data.platforms["Hulu"]["Movie"] + data.platforms["Hulu"]["TV Show"] == 7
+    assert data.countries == {"US": {"listed": 30, "published": 20}, "GB": {"listed": 16, "published": 12}}
     assert data.enrichments == {"new": 2, "changed": 1, "cached": 40, "failed": 1}
     assert [d["runs"] for d in data.daily] == [1, 2, 1, 1] and sum(
         d["llm_calls"] for d in data.daily
@@ -278,6 +293,7 @@ def test_report_renders_in_chromium_with_every_chart_drawn(
         assert chart["width"] > 200 and chart["height"] > 40, key
         assert chart["bars"] >= 1 and chart["empty"] == 0, key
     assert charts["platforms"]["bars"] == 3 + 2 + 1  # Netflix and Hulu have both types, Apple TV movies only
+    assert charts["countries"]["bars"] == 2 * 2  # US and GB, listed and published
     assert charts["llm-calls"]["bars"] == 4  # four days
     assert charts["steps"]["bars"] == 5 and page["alert"] is None
     assert (tmp_path / "report.png").stat().st_size > 20_000

@@ -43,3 +43,34 @@ def test_a_breach_fails_the_run_at_that_step(make_context: Callable[..., RunCont
 
 def _empty_day(ctx: RunContext) -> StepResult:
     return StepResult("extract_releases", rows_out=0)
+
+
+def test_thresholds_are_per_country_and_name_the_country(make_settings: Callable[..., Settings]) -> None:
+    result = StepResult("extract_releases", rows_out=40, quarantined=6, details={"countries": {
+        "US": {"titles": 40, "quarantined_records": 1, "quarantined_items": 5},
+        "GB": {"titles": 0, "quarantined_records": 0},
+    }})
+    with pytest.raises(thresholds.ThresholdBreached, match=r"^GB: 0 title\(s\) listed") as caught:
+        thresholds.check("extract_releases", result, make_settings())
+    assert "US" not in str(caught.value)  # list items do not count against the share; US is fine
+
+
+def test_a_failed_country_fails_the_run_after_its_last_step(make_context: Callable[..., RunContext]) -> None:
+    ran: list[str] = []
+
+    def extract(ctx: RunContext) -> StepResult:
+        return StepResult("extract_releases", rows_out=5, details={"countries": {"US": {"titles": 5}}},
+                          failed_parts={"GB": "JustWatch newTitles for 2026-11-20 (GB) failed: HTTP 500"})
+
+    def publish(ctx: RunContext) -> StepResult:
+        ran.append("publish")
+        return StepResult("publish_mart")
+
+    steps = [pipeline.Step("extract_releases", extract, "extract"), pipeline.Step("publish_mart", publish, "x")]
+    ctx = make_context()
+    with pytest.raises(pipeline.StepFailed, match=r"^extract_releases: GB failed \(the other parts were published\)"):
+        pipeline.run_steps(ctx, steps)
+    assert ran == ["publish"]  # the countries that succeeded went all the way
+    rows = ctx.warehouse.fetch_all("select step, status, error from ops.pipeline_runs order by started_at")
+    assert [(r["step"], r["status"]) for r in rows] == [("extract_releases", "failed"), ("publish_mart", "ok")]
+    assert rows[0]["error"] == "extract_releases: GB failed"

@@ -4,7 +4,9 @@
     show's id, title and external ids). `last_listed_on` is the latest day any of the title's nodes
     was listed as new (a new season makes its show new again); `first_listed_on` the earliest.
     extract/reviews reads this model (public, contract in _intermediate__models.yml, a table so the
-    extract reads it without re-running the folding); it never folds titles itself.
+    extract reads it without re-running the folding); it never folds titles itself. One row per title
+    across countries (a title listed in five countries is reviewed once); `countries_listed` lets the
+    review budgets prefer titles listed in more countries.
 #}
 {%- set string_type = long_string_type() -%}
 
@@ -21,7 +23,8 @@ listings as (
     select
         title_id,
         min(new_since) as first_listed_on,
-        max(new_since) as last_listed_on
+        max(new_since) as last_listed_on,
+        count(distinct listing_country) as countries_listed
 
     from {{ ref('int_title_nodes_folded') }}
 
@@ -42,7 +45,8 @@ final as (
         cast(listings.last_listed_on as date) as last_listed_on,
         cast(
             case when titles.content_type = 'Movie' then 'movie' else 'show' end as {{ string_type }}
-        ) as subject_type
+        ) as subject_type,
+        cast(listings.countries_listed as integer) as countries_listed
 
     from titles
 

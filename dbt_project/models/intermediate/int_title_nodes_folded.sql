@@ -1,9 +1,12 @@
 {#
-    One row per JustWatch node, mapped to the title it is published under: a season (`tss…`)
-    folds into its parent show (`ts…`), taking the show's id, title, detail path and external
-    ids. `node_rank` 1 marks the node whose attributes represent the title: the show itself
-    when it is listed, else its latest season.
+    One row per JustWatch node and listing country, mapped to the title it is published under: a
+    season (`tss…`) folds into its parent show (`ts…`), taking the show's id, title, detail path
+    and external ids. `node_rank` 1 marks the node whose attributes represent the title (once,
+    across countries): the show itself when it is listed, else its latest season; a listing in
+    the run's primary country (macro primary_country) before one elsewhere.
 #}
+{%- set primary = primary_country() -%}
+
 with
 
 titles as (
@@ -27,6 +30,7 @@ mapped as (
         original_language,
         imdb_score,
         tomato_meter,
+        listing_country,
         new_since,
         case
             when object_type = 'SHOW_SEASON' then coalesce(show_node_id, node_id)
@@ -78,13 +82,16 @@ ranked as (
         original_language,
         imdb_score,
         tomato_meter,
+        listing_country,
         new_since,
         row_number() over (
             partition by title_id
             order by
                 case when node_id = title_id then 0 else 1 end asc,
                 coalesce(season_number, -1) desc,
+                case when listing_country = '{{ primary }}' then 0 else 1 end asc,
                 new_since desc,
+                listing_country asc,
                 node_id asc
         ) as node_rank
 

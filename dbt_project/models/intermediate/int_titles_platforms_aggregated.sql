@@ -1,4 +1,8 @@
-{# Streaming platforms per title: distinct clear names, sorted, comma-separated (seasons included). #}
+{#
+    Streaming platforms per title and listing country: distinct clear names, sorted, comma-separated
+    (seasons included). The published mart takes the run's primary country's (int_titles_prepared,
+    its v1 meaning); title_availability takes every country's.
+#}
 with
 
 offers as (
@@ -17,6 +21,7 @@ distinct_platforms as (
 
     select distinct
         nodes.title_id,
+        nodes.listing_country,
         offers.package_name
 
     from offers
@@ -30,11 +35,12 @@ final as (
 
     select
         title_id,
+        listing_country,
         {{ csv_agg('package_name', 'package_name') }} as streaming_platforms
 
     from distinct_platforms
 
-    group by title_id
+    group by title_id, listing_country
 
 )
 

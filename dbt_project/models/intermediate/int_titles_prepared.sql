@@ -81,7 +81,9 @@ joined as (
     from titles
 
     left join platforms
-        on titles.title_id = platforms.title_id
+        on
+            titles.title_id = platforms.title_id
+            and platforms.listing_country = '{{ primary_country() }}'
 
     left join genres
         on titles.title_id = genres.title_id

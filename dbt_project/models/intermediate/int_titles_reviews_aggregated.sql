@@ -25,6 +25,17 @@ nodes as (
 
 ),
 
+node_titles as (
+
+    {# a node is listed once per country: one row per node for the review join #}
+    select distinct
+        node_id,
+        title_id
+
+    from nodes
+
+),
+
 mapped as (
 
     select
@@ -46,7 +57,7 @@ mapped as (
 
     from reviews
 
-    left join nodes
+    left join node_titles as nodes
         on reviews.title_id = nodes.node_id
 
     where reviews.review_text is not null

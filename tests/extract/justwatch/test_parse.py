@@ -14,6 +14,7 @@ from extract.justwatch.parse import (
     ResponseShapeError,
     dedupe_offers,
     parse_edge,
+    parse_edge_items,
     parse_new_titles_page,
     record_key,
 )
@@ -209,3 +210,22 @@ def test_the_latest_plausible_year_is_the_run_year_plus_the_dbt_var() -> None:
     assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), TitleRecord)
     edge["node"]["content"]["originalReleaseYear"] = YEAR_MAX + 1
     assert isinstance(parse_edge(edge, day=DAY, country="US", as_of=DAY, extracted_at=NOW), QuarantineRecord)
+
+
+def test_list_items_breaking_a_rule_are_quarantined_with_their_reason() -> None:
+    spec = TitleSpec(kind="movie", object_id=5, title="Heat", release_date="1995-12-15", genres=["crm", ""],
+                     production_countries=["US", " "], cast=[("Al Pacino", "Vincent Hanna")],
+                     offers=[("nfx", "FLATRATE", "HD")])
+    edge = edge_for(spec, DAY.isoformat())
+    edge["node"]["content"]["credits"].append({"role": "ACTOR", "name": None, "characterName": "Waingro"})
+    edge["node"]["offers"].append({"monetizationType": "RENT", "package": None})
+    record, items = parse_edge_items(edge, day=DAY, country="GB", as_of=DAY, extracted_at=NOW)
+    assert isinstance(record, TitleRecord)
+    assert record.genres == ["crm"] and record.production_countries == ["US"] and len(record.credits) == 1
+    assert len(record.offers) == 1
+    reasons = sorted(q.reason.split(": ", 1)[1] for q in items)
+    assert reasons == ["credits[1].name is missing", "genres[1].value is missing", "offers[1].package_clear_name is missing",
+                       "production_countries[1].value is missing"]
+    assert all(q.entity_id == "tm5" and '"country":"GB"' in q.payload for q in items)
+    page = parse_new_titles_page(page_of(edge), day=DAY, country="GB", as_of=DAY, extracted_at=NOW)
+    assert len(page.records) == 1 and len(page.item_quarantine) == 4 and page.quarantine == []

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterator
 from datetime import date
 
 import pytest
 
-from extract.justwatch.harvest import JustWatchDayError
-from extract.justwatch.pipeline import extract_releases
+from extract.justwatch.pipeline import JustWatchCountriesFailed, extract_releases
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
 from trending_now.replay import ReplayServer
@@ -56,7 +56,7 @@ def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJus
     result = extract_releases(ctx, sleep=no_sleep)
 
     assert (result.step, result.rows_in, result.rows_out, result.quarantined) == ("extract_releases", 6, 4, 1)
-    assert result.details["pages_per_day"] == {D[0]: 1, D[1]: 2, D[2]: 1, D[3]: 1, D[4]: 2, D[5]: 1, D[6]: 2}
+    assert result.details["countries"]["US"]["pages_per_day"] == {D[0]: 1, D[1]: 2, D[2]: 1, D[3]: 1, D[4]: 2, D[5]: 1, D[6]: 2}
     assert result.details["requests"] == 10 and result.details["retries"] == 0
     assert [d for d, _ in fake.requests] == [D[0], D[1], D[1], D[2], D[3], D[4], D[4], D[5], D[6], D[6]]
     assert max(fake.requests.values()) == 1
@@ -109,7 +109,7 @@ def test_limit_caps_titles(make_settings, make_context, fake: FakeJustWatch) -> 
 def test_a_failing_day_names_the_day_and_the_cause(make_settings, make_context, fake: FakeJustWatch) -> None:
     fake.inject("500", times=50, date=D[4])
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url, "justwatch.max_retries": 2}))
-    with pytest.raises(JustWatchDayError) as info:
+    with pytest.raises(JustWatchCountriesFailed) as info:
         extract_releases(ctx, sleep=no_sleep)
     message = str(info.value)
     assert message.startswith(f"JustWatch newTitles for {D[4]} (US) failed:") and "HTTP 500" in message
@@ -144,7 +144,7 @@ def test_replay_samples_load_through_the_real_client(make_settings, make_context
         result = extract_releases(ctx, sleep=no_sleep)
         assert replay.misses == []
     assert (result.rows_in, result.rows_out, result.quarantined) == (48, 46, 1)
-    assert result.details["pages_per_day"]["2026-11-20"] == 2
+    assert result.details["countries"]["US"]["pages_per_day"]["2026-11-20"] == 2
     by_type = {r["object_type"]: r["n"] for r in rows(
         ctx, "select object_type, count(*) as n from raw_justwatch.titles group by 1")}
     assert by_type == {"MOVIE": 32, "SHOW": 10, "SHOW_SEASON": 4}
@@ -156,8 +156,8 @@ def test_replay_samples_load_through_the_real_client(make_settings, make_context
 def test_bad_country_fails_before_any_request(make_settings, make_context, fake: FakeJustWatch) -> None:
     from core.config import ConfigError
 
-    ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), country="USA")
-    with pytest.raises(ConfigError, match="two-letter"):
+    with pytest.raises(ConfigError, match="unknown country code"):
+        ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), countries="US,USA")
         extract_releases(ctx, sleep=no_sleep)
     assert fake.total_requests == 0
 
@@ -168,7 +168,44 @@ def test_complexity_errors_and_partial_errors_do_not_fail_the_day(make_settings,
         ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
         result = extract_releases(ctx, sleep=no_sleep)
     assert result.rows_out == 4  # every title of the window, as without the errors
-    assert result.details["page_size"] == 1
-    assert [r.split(":")[0] for r in result.details["page_size_reductions"]] == [
+    assert result.details["countries"]["US"]["page_size"] == 1
+    assert [r.split(":")[0] for r in result.details["countries"]["US"]["page_size_reductions"]] == [
         "100->50", "50->25", "25->12", "12->6", "6->3", "3->1"]
-    assert result.details["graphql_errors_kept_data"] == ["Cannot return null for non-nullable field Offer.package"]
+    assert result.details["countries"]["US"]["graphql_errors_kept_data"] == ["Cannot return null for non-nullable field Offer.package"]
+
+
+def gb_catalogue() -> dict[str, list[dict]]:
+    """GB lists the movie the US lists (other offers) and one title of its own."""
+    movie_gb = TitleSpec(**{**MOVIE.__dict__, "offers": [("amp", "FLATRATE", "HD")], "new_package": "amp"})
+    return {D[2]: [edge_for(movie_gb, D[2], "GB"), edge_for(SHOW, D[2], "GB")], D[4]: [malformed_edge(D[4])]}
+
+
+def test_countries_load_one_row_per_title_and_country(make_settings, make_context) -> None:
+    with FakeJustWatch(catalogue(), by_country={"GB": gb_catalogue()}) as fake:
+        ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), countries="us,GB")
+        result = extract_releases(ctx, sleep=no_sleep)
+        again = extract_releases(ctx, sleep=no_sleep)
+        assert fake.requests_by_country == {"US": 14, "GB": 14}  # 7 days, each run
+    assert result.failed_parts == {} and result.rows_out == 6 and result.details["unique_nodes"] == 4
+    assert {c: d["titles"] for c, d in result.details["countries"].items()} == {"US": 4, "GB": 2}
+    listed = rows(ctx, "select id, country, new_since from raw_justwatch.titles order by id, country")
+    assert [(r["id"], r["country"]) for r in listed] == [
+        ("tm1", "GB"), ("tm1", "US"), ("ts38227", "GB"), ("ts38227", "US"), ("tss11", "US"), ("tss12", "US")]
+    offers = rows(ctx, "select t.country, o.package_short_name from raw_justwatch.titles t join "
+                  "raw_justwatch.titles__offers o on o._dlt_parent_id = t._dlt_id where t.id = 'tm1'")
+    assert {(r["country"], r["package_short_name"]) for r in offers} == {("GB", "amp"), ("US", "amz")}
+    assert again.rows_out == 6 and rows(ctx, "select count(*) as n from raw_justwatch.titles")[0]["n"] == 6
+    # the same bad node listed in both countries: quarantined once per country
+    quarantined = rows(ctx, "select payload from raw_justwatch.quarantine")
+    assert sorted(json.loads(q["payload"])["country"] for q in quarantined) == ["GB", "US"]
+
+
+def test_a_failing_country_is_named_and_the_others_load(make_settings, make_context) -> None:
+    with FakeJustWatch(catalogue(), by_country={"GB": gb_catalogue()}) as fake:
+        fake.inject("500", times=50, country="GB")
+        settings = make_settings(**{"justwatch.graphql_url": fake.url, "justwatch.max_retries": 1})
+        ctx = make_context(settings, countries=["US", "GB"])
+        result = extract_releases(ctx, sleep=no_sleep)
+    assert list(result.failed_parts) == ["GB"] and "(GB) failed" in result.failed_parts["GB"]
+    assert {r["country"] for r in rows(ctx, "select distinct country from raw_justwatch.titles")} == {"US"}
+    assert result.rows_out == 4 and result.details["failed_countries"] == result.failed_parts
