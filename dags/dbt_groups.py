@@ -146,6 +146,18 @@ def cosmos_configs(options: DagOptions) -> dict[str, Any]:
     }
 
 
+def cosmos_selectors(selectors: Sequence[str], project_dir: Path) -> list[str]:
+    """dbt selectors as Cosmos' manifest selector matches them: a versioned model's bare name (which dbt
+    matches to every version) becomes each version's node name, ``<model>_v<v>`` (which dbt matches too)."""
+    from core.dbt_relations import model_versions
+
+    names: list[str] = []
+    for selector in selectors:
+        versions = model_versions(selector, project_dir) if selector.isidentifier() else ()
+        names.extend([f"{selector}_v{v}" for v in versions] or [selector])
+    return names
+
+
 def dbt_exclusion(step: Step) -> list[str]:
     """What the step's ``dbt build`` leaves out, as the CLI's (:data:`transform.dbt_steps.EXCLUSIONS`)."""
     return list(EXCLUSIONS.get(step.name, []))
@@ -263,8 +275,10 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
     group = DbtTaskGroup(
         group_id=step.name,
         render_config=render_config(
-            select,
-            [*dbt_exclusion(step), *(shown_earlier if watcher else [])],
+            cosmos_selectors(select, options.dbt_project_dir),
+            cosmos_selectors(
+                [*dbt_exclusion(step), *(shown_earlier if watcher else [])], options.dbt_project_dir
+            ),
             watcher,
             kwargs.pop("load_method", None),
         ),
@@ -279,6 +293,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
         # The producer's command is the CLI's (transform.dbt_steps.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
         producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
+        producer(group).select = " ".join(select)  # the CLI's names (Cosmos' differ for a versioned model)
         # ...and its tests too: with TestBehavior.NONE Cosmos narrows the build to `--resource-type model seed
         # snapshot`; here the nodes' sensors report the data tests the one build runs (dbt_watchers).
         producer(group).dbt_cmd_flags = []

@@ -58,6 +58,20 @@ module "s3" {
   tags                               = local.tags
 }
 
+# The dbt docs site: a private bucket behind CloudFront (origin access control); CD fills it
+# (scripts/deploy.py docs-site) after the warehouse build. Its address: output docs_site_url.
+module "docs_site" {
+  source = "./modules/docs_site"
+
+  name_prefix                        = local.name_prefix
+  account_id                         = data.aws_caller_identity.current.account_id
+  access_logs_bucket_name            = module.s3.access_logs_bucket_name
+  force_destroy                      = var.force_destroy_buckets
+  noncurrent_version_expiration_days = var.noncurrent_version_expiration_days
+  price_class                        = "PriceClass_100"
+  tags                               = local.tags
+}
+
 module "secrets" {
   source = "./modules/secrets"
 

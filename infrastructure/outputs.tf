@@ -93,3 +93,19 @@ output "bucket_names" {
   description = "All buckets of the environment by purpose."
   value       = module.s3.bucket_names
 }
+
+# The dbt docs site (module docs_site): its address, and where CD uploads it (scripts/deploy.py docs-site).
+output "docs_site_url" {
+  description = "HTTPS address of the dbt docs site (CloudFront in front of the private docs bucket)"
+  value       = module.docs_site.url
+}
+
+output "docs_site_bucket" {
+  description = "Private bucket CD uploads the dbt docs site to (scripts/deploy.py docs-site --bucket)"
+  value       = module.docs_site.bucket_name
+}
+
+output "docs_site_distribution_id" {
+  description = "CloudFront distribution CD invalidates after an upload (scripts/deploy.py docs-site --distribution-id)"
+  value       = module.docs_site.distribution_id
+}

@@ -37,7 +37,7 @@ from core.config import Settings, load_settings  # noqa: E402
 from core.redact import redact  # noqa: E402
 
 # Modules that add subcommands: each has ``add_subcommand(subparsers)`` (the parser it adds sets ``func``).
-SUBCOMMAND_MODULES: list[str] = []
+SUBCOMMAND_MODULES: list[str] = ["scripts.slim_ci"]
 # Builders of extra bundle content (wheelhouse, plugins.zip): ``module:function(bundle_dir, root)``.
 BUNDLE_BUILDERS: list[str] = []
 

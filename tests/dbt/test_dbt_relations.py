@@ -16,10 +16,12 @@ TARGET_SCHEMAS = {
     "redshift": "public",
     "dev": "dev_tester",
     "ci": "ci",
+    "ci_duckdb": "ci",
+    "ci_redshift": "ci",
 }
 
 
-@pytest.mark.parametrize("target", ["duckdb", "postgres", "redshift", "dev", "ci"])
+@pytest.mark.parametrize("target", list(TARGET_SCHEMAS))
 def test_python_names_each_model_where_dbt_builds_it(target: str, tmp_path: Path) -> None:
     manifest = run_dbt(
         ["parse"],

@@ -35,7 +35,7 @@ MODULES = INFRA / "modules"
 ENVIRONMENTS = ("dev", "staging", "prod")
 # Roots that Terraform is run in (each with its own state and lock file).
 TF_ROOTS = (INFRA, INFRA / "bootstrap")
-EXPECTED_MODULES = {"kms", "network", "s3", "secrets", "iam", "redshift", "mwaa"}
+EXPECTED_MODULES = {"kms", "network", "s3", "secrets", "iam", "redshift", "mwaa", "docs_site"}
 
 # Application config keys (config/<env>.yaml) that CD fills from Terraform outputs.
 CONFIG_KEYS = (
@@ -347,7 +347,7 @@ def _bucket_dirs() -> list[Path]:
 
 
 def test_s3_buckets_exist_where_expected() -> None:
-    assert {d.name for d in _bucket_dirs()} == {"s3", "bootstrap"}
+    assert {d.name for d in _bucket_dirs()} == {"s3", "bootstrap", "docs_site"}
 
 
 @pytest.mark.parametrize("directory", _bucket_dirs(), ids=lambda p: p.name)

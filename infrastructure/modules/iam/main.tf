@@ -314,6 +314,17 @@ data "aws_iam_policy_document" "deploy" {
     ]
   }
 
+  # The docs site's CloudFront distribution (module docs_site): Terraform manages it, CD invalidates it.
+  statement {
+    sid     = "DocsSiteCloudFront"
+    actions = ["cloudfront:*"]
+    resources = [
+      "arn:${local.partition}:cloudfront::${local.account_id}:distribution/*",
+      "arn:${local.partition}:cloudfront::${local.account_id}:origin-access-control/*",
+      "arn:${local.partition}:cloudfront::${local.account_id}:response-headers-policy/*",
+    ]
+  }
+
   statement {
     sid       = "EnvironmentKey"
     actions   = ["kms:*"]
