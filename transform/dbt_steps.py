@@ -22,7 +22,13 @@ SELECT_PUBLISH = [PUBLISHED_MODEL]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
 # stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects
 # the relationships tests between them and stg_justwatch__titles, which fail on a fresh warehouse otherwise.
-SELECT_TITLES = ["+int_review_subjects_listed", "stg_justwatch__title_genres", "justwatch_genres"]
+# The vibe_tags seed (the tag vocabulary) is loaded here too, before the mart's csv_items_accepted test reads it.
+SELECT_TITLES = [
+    "+int_review_subjects_listed",
+    "stg_justwatch__title_genres",
+    "justwatch_genres",
+    "vibe_tags",
+]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 # The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
 # steps as Cosmos task groups, every other step as a Python task.

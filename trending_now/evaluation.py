@@ -5,7 +5,8 @@ Metrics, per (provider, model, prompt_version):
 - ``primary_genre_in_source_rate``: share of titles whose primary genre is one of the title's source genres
   (over titles with at least one source genre in the vocabulary);
 - ``secondary_genres_in_vocabulary_rate`` / ``vibe_tags_in_vocabulary_rate``: share of secondary genres in the
-  genre vocabulary, and of vibe tags in the mood vocabulary (:data:`VIBE_VOCABULARY`);
+  genre vocabulary, and of vibe tags in the vibe-tag vocabulary the prompt lists (:data:`VIBE_VOCABULARY`,
+  the dbt seed ``vibe_tags``);
 - ``score_mae`` / ``score_spearman``: the score against the mean of the critics' normalised scores, over the
   ``score_titles`` titles with at least 2 rated reviews;
 - ``summary_grounding_rate``: share of summary sentences whose content words come from the title's reviews
@@ -41,11 +42,10 @@ from enrich.budget import Budget
 from enrich.inputs import TitleInput, parse_genres, parse_input_row
 from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
 from enrich.providers.factory import make_provider
-from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
 from enrich.ratelimit import TokenBucket
 from enrich.runner import Job, JobRunner, RunnerConfig
 from enrich.schema import split_sentences
-from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
+from enrich.vocabulary import PRIMARY_GENRES, VIBE_TAGS, to_vocabulary
 
 TABLE = f"{OPS}.enrichment_evals"
 INPUT = relation("titles_enrichment_input")
@@ -69,8 +69,8 @@ COUNTS = ("titles", "failures", "validation_retries", "score_titles", "calls")
 MIN_RATED_REVIEWS = 2  # a title's critics' mean counts for the score metrics from this many rated reviews
 MIN_RANKED_PAIRS = 3  # Spearman's correlation needs at least this many pairs
 
-# The mood vocabulary: every vibe tag the project's rules know (the heuristic's keyword and genre tags).
-VIBE_VOCABULARY: frozenset[str] = frozenset([tag for _, tag in TAG_RULES] + list(GENRE_TAGS.values()))
+# The mood vocabulary the prompt gives the model: the dbt seed vibe_tags (core.vocabulary reads it).
+VIBE_VOCABULARY: frozenset[str] = frozenset(VIBE_TAGS)
 
 
 def _words(text: str) -> frozenset[str]:

@@ -100,8 +100,9 @@ CORRUPTIONS: list[tuple[str, Callable[[list[dict[str, Any]]], None], dict[str, s
         "vibe-tags-not-string",
         _set_all("llm_generated_vibe_tags", True),
         {"llm_generated_vibe_tags": "boolean"},
-        {"types"},
+        {"types", "accepted_items"},
     ),
+    ("vibe-tag-not-in-vocabulary", _set("llm_generated_vibe_tags", "dark,moody"), {}, {"accepted_items"}),
     (
         "secondary-genres-not-string",
         _set_all("llm_generated_secondary_genres", 2),

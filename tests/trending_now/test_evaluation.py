@@ -48,7 +48,7 @@ def enriched(**kw: Any) -> Enriched:
     values: dict[str, Any] = {
         "review_summary": "Critics call it a tense drama with a superb lead. The storm sequence is gripping.",
         "score": 7.0,
-        "vibe_tags": ["tense", "dark", "moody"],
+        "vibe_tags": ["suspenseful", "dark", "moody"],
         "primary_genre": "Drama",
         "secondary_genres": ["Crime"],
     }
@@ -69,7 +69,7 @@ def test_metrics_reward_faithful_enrichment_and_catch_each_fault() -> None:
     good = score_enrichments([(title(), enriched())], min_overlap=0.6)
     assert good["primary_genre_in_source_rate"] == 1.0
     assert good["secondary_genres_in_vocabulary_rate"] == 1.0
-    assert good["vibe_tags_in_vocabulary_rate"] == 0.6667  # "moody" is not a known mood tag
+    assert good["vibe_tags_in_vocabulary_rate"] == 0.6667  # "moody" is not in the vibe_tags seed
     assert (good["score_titles"], good["score_mae"]) == (1, 0.0)  # critics' mean is 7.0
     assert good["summary_grounding_rate"] == 1.0
 
