@@ -40,6 +40,7 @@ examples:
   trending-now enrich --limit 10             enrich at most 10 pending titles
   trending-now report --json                 metrics of the last run from ops.pipeline_runs
   trending-now eval --set --check            gate: the enrichment on the evaluation set vs its baseline
+  trending-now eval --before-deploy          CD: that gate with Gemini, when the model or prompt changed
 """
 
 
@@ -156,6 +157,13 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument(
         "--accept", action="store_true", help="with --set: record these figures as the provider's baseline"
     )
+    evaluate.add_argument(
+        "--before-deploy",
+        action="store_true",
+        help="for CD, with the production key: when enrich.model or the prompt version differs from the "
+        "accepted Gemini baseline, run Gemini on the evaluation set and gate it (exit 1 on a regression or "
+        "a fatal error); otherwise exit 0 without a call",
+    )
 
 
 def _missing_baseline(settings: Settings) -> str | None:
@@ -188,6 +196,9 @@ def _evaluate_set(args: argparse.Namespace, settings: Settings) -> EvalOutcome:
 
     found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
     outcome = EvalOutcome([found])
+    if found.details.get("fatal"):  # one call, then nothing: no figures to gate or to accept
+        outcome.problem = f"{found.details['fatal']} (the evaluation set was not evaluated)"
+        return outcome
     if args.check:
         passed, outcome.comparisons, entry = evaluation.gate(settings, found)
         if entry is not None and not passed:
@@ -227,6 +238,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
     from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
 
+    if args.before_deploy:
+        verdict = evaluation.check_before_deploy(settings)
+        print("\n".join(verdict.lines))
+        return 0 if verdict.passed else 1
     missing = _missing_baseline(settings) if args.check and not args.accept else None
     if missing:  # before any paid call
         print(f"error: eval: {missing}", file=sys.stderr)
