@@ -114,7 +114,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="staging = staging+intermediate, marts = the mart and its tests (default: all)",
     )
-    sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
+    enrich = sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
+    enrich.add_argument(
+        "--plan",
+        action="store_true",
+        help="say how many titles are pending (new, changed, re-enriched after a prompt or model change) and "
+        "what enriching them costs at the configured prices; no call is made",
+    )
     sub.add_parser("validate", parents=[common], help="Great Expectations gate on the mart's audit relation")
     sub.add_parser("publish", parents=[common], help="publish the audited mart (after validate passed)")
     sub.add_parser("export", parents=[common], help="export the mart to Parquet under data/exports/")
@@ -369,6 +375,16 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_enrich_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """``trending-now enrich --plan``: the pending titles and their estimated cost; nothing is called or written."""
+    from enrich.plan import make_plan  # noqa: PLC0415 - keeps `--help` light
+    from enrich.providers.factory import resolve_model  # noqa: PLC0415 - keeps `--help` light
+
+    provider, model = resolve_model(settings)
+    print("\n".join(make_plan(make_context(args, settings).warehouse, settings, provider, model).lines()))
+    return 0
+
+
 def run_snapshots(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now snapshot --list`` or ``--restore DATE``."""
     from publish import snapshot  # noqa: PLC0415 - keeps `--help` light (DVC helpers)
@@ -393,6 +409,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return run_snapshots(args, settings)
     if args.command in commands:
         return commands[args.command](args, settings)
+    if args.command == "enrich" and args.plan:
+        return run_enrich_plan(args, settings)
     ctx = make_context(args, settings)
     records, report = run_and_report(ctx, selected_steps(args), report=args.command == "run")
     print_summary(ctx, records, report)
