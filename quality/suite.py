@@ -127,13 +127,19 @@ def column_contract_checks(column: MartColumn, thresholds: GateThresholds) -> li
 
 def _items_check(column: str, test: ColumnTest) -> Check:
     """dbt's ``csv_items_accepted``: every item of the list is a value of the seed (the vibe tags), as a regex
-    over the whole value built from the same seed file dbt loads."""
+    over the whole value built from the same seed file dbt loads; the rows the test exempts are exempt here too."""
     args = test.arguments
     separator = re.escape(str(args.get("separator", ",")).strip())
     values = sorted(seed_column(str(args["to"]), str(args["field"])), key=len, reverse=True)
     item = "(?:" + "|".join(re.escape(v) for v in values) + ")"
     regex = rf"^\s*{item}\s*(?:{separator}\s*{item}\s*)*$"
-    return _column("ExpectColumnValuesToMatchRegex", "accepted_items", column, regex=regex)
+    exempt: dict[str, Any] = {}
+    if args.get("except_column") and args.get("except_values"):  # rows older than the vocabulary
+        exempt = {
+            "row_condition": f"{args['except_column']} not in {list(map(str, args['except_values']))!r}",
+            "condition_parser": "pandas",
+        }
+    return _column("ExpectColumnValuesToMatchRegex", "accepted_items", column, regex=regex, **exempt)
 
 
 def contract_checks(thresholds: GateThresholds) -> list[Check]:

@@ -17,18 +17,14 @@ from core.dbt_relations import profile_name
 # (c) after the Great Expectations gate: the published table, a copy of the audited mart swapped in.
 SELECT_BEFORE_ENRICH = ["+titles_enrichment_input", "stg_reviews__review_fetches"]
 PUBLISHED_MODEL = "movies_tv_shows_enriched"
-SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
+# The vibe_tags seed (the tag vocabulary) loads with the marts: the mart's csv_items_accepted test reads it, and a
+# seed selected earlier would select that test before the mart exists.
+SELECT_MARTS = ["stg_enrichment__title_enrichments+", "vibe_tags"]
 SELECT_PUBLISH = [PUBLISHED_MODEL]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
 # stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects
 # the relationships tests between them and stg_justwatch__titles, which fail on a fresh warehouse otherwise.
-# The vibe_tags seed (the tag vocabulary) is loaded here too, before the mart's csv_items_accepted test reads it.
-SELECT_TITLES = [
-    "+int_review_subjects_listed",
-    "stg_justwatch__title_genres",
-    "justwatch_genres",
-    "vibe_tags",
-]
+SELECT_TITLES = ["+int_review_subjects_listed", "stg_justwatch__title_genres", "justwatch_genres"]
 EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 # The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
 # steps as Cosmos task groups, every other step as a Python task.

@@ -3,9 +3,11 @@
     relation's column (`to`, `field`): dbt's accepted_values for lists whose vocabulary lives in a
     seed (`ref('vibe_tags')`), so the list has one owner. Items are trimmed. One failing row per
     list value and item outside the vocabulary.
+    Rows whose `except_column` holds one of `except_values` are not checked (the vibe tags of
+    prompt versions older than the vocabulary, var free_form_tag_prompt_versions).
     Splitting uses split_part over a generated series: portable to DuckDB, PostgreSQL, Redshift.
 #}
-{% test csv_items_accepted(model, column_name, to, field, separator=',', max_items=60) %}
+{% test csv_items_accepted(model, column_name, to, field, separator=',', max_items=60, except_column=none, except_values=[]) %}
 
 with
 
@@ -16,6 +18,11 @@ list_values as (
     from {{ model }}
 
     where {{ column_name }} is not null
+    {%- if except_column and except_values %}
+        and {{ except_column }} not in (
+            {%- for value in except_values %}'{{ value }}'{{ ", " if not loop.last }}{% endfor -%}
+        )
+    {%- endif %}
 
 ),
 
