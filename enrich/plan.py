@@ -60,7 +60,8 @@ class EnrichPlan:
         return self.new + self.changed_sources + sum(self.re_enrich.values())
 
     def cost(self, output_tokens_per_title: float) -> float:
-        if self.prices is None or self.provider == "heuristic":
+        """At the configured (Gemini) prices, whichever provider runs."""
+        if self.prices is None:
             return 0.0
         return self.prices.cost(self.input_tokens, output_tokens_per_title * self.pending)
 

@@ -66,4 +66,5 @@ def test_enrich_plan_on_the_cli_prints_the_plan_and_calls_nothing(
     out = capsys.readouterr().out.splitlines()
     assert out[0] == "enrich plan: 3 of 3 titles to enrich with heuristic/heuristic-v1 prompt v2"
     assert out[-1].startswith("  cost $0 (heuristic provider); with Gemini at the configured prices at most $")
+    assert float(out[-1].rsplit("$", 1)[1]) > 0
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
