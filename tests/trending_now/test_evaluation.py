@@ -261,6 +261,7 @@ def test_the_deploy_gate_runs_gemini_only_when_the_prompt_or_model_changes(
     calls = fake_gemini.call_count
     same = evaluation.check_before_deploy(settings)
     assert (same.passed, same.ran, fake_gemini.call_count) == (True, False, calls)  # nothing changed: no call
+    assert run_eval(eval_args("--before-deploy"), settings) == 0 and fake_gemini.call_count == calls  # the CLI
     monkeypatch.setattr(prompt, "PROMPT_VERSION", "v3-test")
     changed = evaluation.check_before_deploy(settings)
     assert (changed.passed, changed.ran) == (True, True) and "prompt v2 -> v3-test" in changed.lines[0]
