@@ -3,16 +3,18 @@
 Everything that comes from the sources (titles, synopses and above all review texts) is untrusted.
 It is placed inside XML-like blocks with ``&``, ``<`` and ``>`` escaped, so no source text can close a
 block or open a new one, and the system instruction states that block content is data, never
-instructions. Change anything here that alters what the model is asked -> bump ``PROMPT_VERSION``
+instructions. The vibe tags it lists come from the dbt seed ``vibe_tags`` (the one owner of the vocabulary).
+Change anything here, or the seed, that alters what the model is asked -> bump ``PROMPT_VERSION``
 (titles are then re-enriched once under the new version).
 """
 
 from __future__ import annotations
 
 from enrich.inputs import TitleInput
-from enrich.vocabulary import PRIMARY_GENRES
+from enrich.vocabulary import PRIMARY_GENRES, vibe_tag_lines
 
-PROMPT_VERSION = "v1"
+# v2: vibe tags from the controlled vocabulary (dbt seed vibe_tags), listed below and enforced as an enum.
+PROMPT_VERSION = "v2"
 
 MAX_REVIEW_CHARS = 2500
 MAX_SYNOPSIS_CHARS = 1500
@@ -32,10 +34,13 @@ the synopsis instead.
 - score: the overall critical reception from 1 (worst) to 10 (best), based on the reviews (their scores \
 and their tone); with no reviews, a cautious estimate from the synopsis and genres near the middle of the \
 scale.
-- vibe_tags: 3 to 6 short lowercase tags describing mood and feel (for example "slow-burn", "feel-good", \
-"dark", "twisty"), no commas.
+- vibe_tags: 3 to 6 tags describing mood and feel, each exactly one of the vibe tags listed below, \
+chosen by their descriptions and the reviews (the tone critics describe), most fitting first.
 - primary_genre: exactly one of: {", ".join(PRIMARY_GENRES)}.
 - secondary_genres: up to 3 further genres from the same list, not repeating the primary genre.
+
+The vibe tags (tag: when it applies):
+{vibe_tag_lines()}
 
 Answer only with JSON matching the response schema."""
 

@@ -100,35 +100,70 @@ def scrub(message: str | None) -> str:
 
 
 KEY_REASONS = frozenset({"API_KEY_INVALID", "API_KEY_EXPIRED"})
+KEY_SETTING = "GEMINI_API_KEY (.env in dev, the Secrets Manager secret elsewhere)"
 
 
 def fatal_cause(code: int | None, status: str | None, message: str | None, details: Any) -> str | None:
-    """The one-line cause when no other call of this run can succeed (key, permission, billing, model,
-    exhausted quota), naming the setting to check; None for an error that concerns this request only."""
+    """The one-line cause when no other call of this run can succeed (key, location, billing, permission,
+    model, exhausted quota), with the remedy that fits that cause; None for an error of this request only."""
     status = (status or "").upper()
     reasons = error_reasons(details)
     head = f"{code} {status}".strip()
     said = re.split(r"(?<=\.)\s", scrub(message), maxsplit=1)[0]  # the first sentence
     if code == 401 or KEY_REASONS.intersection(reasons) or (code == 400 and "api key" in said.lower()):
         why = next((r for r in reasons if r in KEY_REASONS), head)
-        return f"Gemini rejected the API key ({why}): check GEMINI_API_KEY"
+        return f"Gemini rejected the API key ({why}): check {KEY_SETTING}"
     if code == 429:
         return _quota_cause(head, details)
-    return _status_cause(code, status, head, reasons, said)
+    if code == 400 and status == "FAILED_PRECONDITION":
+        return _precondition_cause(head, said)
+    return _status_cause(code, head, reasons, said)
 
 
-def _status_cause(code: int | None, status: str, head: str, reasons: list[str], said: str) -> str | None:
-    """Permission (403), credits (402), billing (400 FAILED_PRECONDITION) and model (404) causes."""
+def _precondition_cause(head: str, said: str) -> str:
+    """400 FAILED_PRECONDITION: the caller's location (no remedy in the project but billing, where the free
+    tier is not offered; none at all where the API is not offered), or another unmet project precondition."""
+    lowered = said.lower()
+    if "location" in lowered and "billing" in lowered:
+        return (
+            f"Gemini's free tier is not offered where the call came from ({head}: {said}): "
+            "link a billing account to the key's project (paid tier)"
+        )
+    if "location" in lowered:
+        return (
+            f"Gemini does not serve the location the call came from ({head}: {said}): billing or a new key "
+            "will not help; run the enrichment where the Gemini API is available (the worker's egress "
+            "region) or set enrich.provider: heuristic meanwhile"
+        )
+    if "billing" in lowered:
+        return f"Gemini needs billing for this project ({head}: {said}): enable billing for the key's project"
+    return f"Gemini refused the project ({head}: {said}): check the key's project in Google AI Studio"
+
+
+def _status_cause(code: int | None, head: str, reasons: list[str], said: str) -> str | None:
+    """Permission (403), credits (402) and model (404) causes."""
     if code == 403:
-        why = ", ".join([head, *reasons])
-        return f"Gemini denied permission ({why}: {said}): check GEMINI_API_KEY and its project"
+        return _permission_cause(head, reasons, said)
     if code == 402:
         return f"Gemini prepaid credits are depleted ({head}: {said}): add credits or billing to the project"
-    if code == 400 and status == "FAILED_PRECONDITION":
-        return f"Gemini refused the project ({head}: {said}): enable billing for the project"
     if code == 404:
         return f"Gemini model not found ({head}: {said}): check enrich.model and enrich.api_version"
     return None
+
+
+def _permission_cause(head: str, reasons: list[str], said: str) -> str:
+    why = ", ".join([head, *reasons])
+    lowered = said.lower()
+    if "leaked" in lowered:
+        return f"Gemini blocked the API key as leaked ({why}: {said}): create a new key and replace {KEY_SETTING}"
+    if "unregistered callers" in lowered:
+        return f"Gemini received no API key ({why}: {said}): set {KEY_SETTING}"
+    if "denied access" in lowered or "CONSUMER_SUSPENDED" in reasons:
+        return (
+            f"Gemini denied the key's project ({why}: {said}): the project is suspended or denied; "
+            "contact Google support or use a key of another project"
+        )
+    return f"Gemini denied permission ({why}: {said}): check {KEY_SETTING} and its project"
 
 
 def _quota_cause(head: str, details: Any) -> str | None:

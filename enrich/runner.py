@@ -30,6 +30,7 @@ from core.context import RunContext, StepResult
 from enrich.budget import Budget
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
+from enrich.plan import make_plan
 from enrich.prompt import PROMPT_VERSION
 from enrich.providers.base import (
     CallResult,
@@ -369,6 +370,8 @@ class EnrichmentRun:
             f"enrich: {len(work.rows)} of {work.total_inputs} titles pending{limit}; provider {provider.name}, "
             f"model {provider.model}, prompt {PROMPT_VERSION}"
         )
+        for line in make_plan(warehouse, ctx.settings, provider.name, provider.model, work).lines()[1:]:
+            ctx.progress(f"enrich: {line.strip()}")  # what a version change re-enriches, what it may cost
         rows = work.rows[: ctx.limit] if ctx.limit is not None else work.rows
         sink = ResultSink(warehouse, config.flush_every, config.flush_seconds, journal=journal)
         return cls(ctx, provider, config, Selection(replayed, work, rows), sink)

@@ -11,12 +11,10 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from enrich.vocabulary import Genre
+from enrich.vocabulary import Genre, VibeTag
 
 MIN_SENTENCES = 2
 MAX_SENTENCES = 4
-MAX_TAG_CHARS = 30
-MAX_TAG_WORDS = 3
 MIN_TAGS = 3
 MAX_TAGS = 6
 MAX_SECONDARY_GENRES = 3
@@ -58,11 +56,11 @@ Score = Annotated[
     float, Field(ge=1, le=10, description="Overall critical reception from 1 (worst) to 10 (best).")
 ]
 VibeTags = Annotated[
-    list[str],
+    list[VibeTag],
     Field(
         min_length=MIN_TAGS,
         max_length=MAX_TAGS,
-        description=f"{MIN_TAGS} to {MAX_TAGS} short lowercase tags describing the mood or feel (e.g. 'slow-burn', 'feel-good').",
+        description=f"{MIN_TAGS} to {MAX_TAGS} tags from the vibe-tag vocabulary describing the mood or feel.",
     ),
 ]
 PrimaryGenre = Annotated[Genre, Field(description="The single best-fitting genre from the fixed list.")]
@@ -84,19 +82,8 @@ def clean_summary(value: str) -> str:
 
 
 def clean_tags(tags: list[str]) -> list[str]:
-    cleaned: list[str] = []
-    for raw in tags:
-        tag = " ".join(raw.strip().split())
-        if not tag:
-            raise ValueError("vibe_tags must not contain empty tags")
-        if tag != tag.lower():
-            raise ValueError(f"vibe tag {tag!r} is not lowercase")
-        if len(tag) > MAX_TAG_CHARS or len(tag.split()) > MAX_TAG_WORDS:
-            raise ValueError(f"vibe tag {tag!r} is longer than {MAX_TAG_WORDS} words / {MAX_TAG_CHARS} chars")
-        if "," in tag:
-            raise ValueError(f"vibe tag {tag!r} contains a comma")
-        if tag not in cleaned:
-            cleaned.append(tag)
+    """The tags (each already one of the vocabulary: the enum) without repeats; at least MIN_TAGS distinct."""
+    cleaned = list(dict.fromkeys(tags))
     if len(cleaned) < MIN_TAGS:
         raise ValueError(f"vibe_tags must hold at least {MIN_TAGS} distinct tags")
     return cleaned

@@ -1,8 +1,15 @@
-"""The fixed primary-genre vocabulary (JustWatch's genre names), shared with dbt's ``accepted_values`` test."""
+"""The fixed vocabularies the enrichment answers in.
+
+- primary genres: JustWatch's genre names, shared with dbt's ``accepted_values`` test;
+- vibe tags: the controlled mood vocabulary, owned by the dbt seed ``vibe_tags`` (:mod:`core.vocabulary`
+  reads it); :data:`VibeTag` is its ``Literal`` type, which the response schema sends to Gemini as an enum.
+"""
 
 from __future__ import annotations
 
 from typing import Literal, get_args
+
+from core.vocabulary import vibe_tag_names, vibe_tags
 
 Genre = Literal[
     "Action & Adventure",
@@ -88,3 +95,12 @@ def to_vocabulary(label: str) -> str | None:
     if not key:
         return None
     return JUSTWATCH_GENRE_CODES.get(key) or GENRE_ALIASES.get(key)
+
+
+VIBE_TAGS: tuple[str, ...] = vibe_tag_names()
+VibeTag = Literal[VIBE_TAGS]  # type: ignore[valid-type]  # the seed's tags, in its order
+
+
+def vibe_tag_lines() -> str:
+    """The vocabulary as the prompt lists it: one ``- tag: description`` line per tag, in the seed's order."""
+    return "\n".join(f"- {t.tag}: {t.description}" for t in vibe_tags())

@@ -9,6 +9,7 @@ shapes). Each :class:`Check` names a Great Expectations expectation class and it
 from __future__ import annotations
 
 import math
+import re
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -22,6 +23,7 @@ from core.mart_schema import (
     ColumnTest,
     MartColumn,
 )
+from core.vocabulary import seed_column
 
 SUITE_NAME = f"{MART_NAME}_gate"
 EARLIEST_INGESTION = datetime(2020, 1, 1, tzinfo=UTC)
@@ -107,7 +109,7 @@ def _range_check(column: str, bounds: ColumnTest, thresholds: GateThresholds) ->
 
 
 def column_contract_checks(column: MartColumn, thresholds: GateThresholds) -> list[Check]:
-    """One column's contract tests: not_null, unique, accepted_values, value_in_range."""
+    """One column's contract tests: not_null, unique, accepted_values, value_in_range, csv_items_accepted."""
     found: list[Check] = []
     if column.not_null:
         found.append(_column("ExpectColumnValuesToNotBeNull", "not_null", column.name))
@@ -118,7 +120,26 @@ def column_contract_checks(column: MartColumn, thresholds: GateThresholds) -> li
         found.append(_column("ExpectColumnValuesToBeInSet", "accepted_values", column.name, value_set=values))
     if bounds := column.test("value_in_range"):
         found.append(_range_check(column.name, bounds, thresholds))
+    if items := column.test("csv_items_accepted"):
+        found.append(_items_check(column.name, items))
     return found
+
+
+def _items_check(column: str, test: ColumnTest) -> Check:
+    """dbt's ``csv_items_accepted``: every item of the list is a value of the seed (the vibe tags), as a regex
+    over the whole value built from the same seed file dbt loads; the rows the test exempts are exempt here too."""
+    args = test.arguments
+    separator = re.escape(str(args.get("separator", ",")).strip())
+    values = sorted(seed_column(str(args["to"]), str(args["field"])), key=len, reverse=True)
+    item = "(?:" + "|".join(re.escape(v) for v in values) + ")"
+    regex = rf"^\s*{item}\s*(?:{separator}\s*{item}\s*)*$"
+    exempt: dict[str, Any] = {}
+    if args.get("except_column") and args.get("except_values"):  # rows older than the vocabulary
+        exempt = {
+            "row_condition": f"{args['except_column']} not in {list(map(str, args['except_values']))!r}",
+            "condition_parser": "pandas",
+        }
+    return _column("ExpectColumnValuesToMatchRegex", "accepted_items", column, regex=regex, **exempt)
 
 
 def contract_checks(thresholds: GateThresholds) -> list[Check]:

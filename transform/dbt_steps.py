@@ -19,7 +19,9 @@ SELECT_BEFORE_ENRICH = ["+titles_enrichment_input", "stg_reviews__review_fetches
 PUBLISHED_MODEL = "movies_tv_shows_enriched"
 # Published with it, after the gate: where each title is available per country, and what is new there this week.
 PUBLISHED_WITH = ["title_availability", "titles_new_this_week"]
-SELECT_MARTS = ["stg_enrichment__title_enrichments+"]
+# The vibe_tags seed (the tag vocabulary) loads with the marts: the mart's csv_items_accepted test reads it, and a
+# seed selected earlier would select that test before the mart exists.
+SELECT_MARTS = ["stg_enrichment__title_enrichments+", "vibe_tags"]
 SELECT_PUBLISH = [PUBLISHED_MODEL, *PUBLISHED_WITH]
 # (0) before extract_reviews: the folded titles the review extract reads (seasons folded into shows once, in dbt).
 # stg_justwatch__title_genres and the genres seed too: plain `dbt build` (the DAG's Cosmos producer) selects

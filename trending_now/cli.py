@@ -42,6 +42,7 @@ examples:
   trending-now enrich --limit 10             enrich at most 10 pending titles
   trending-now report --json                 metrics of the last run from ops.pipeline_runs
   trending-now eval --set --check            gate: the enrichment on the evaluation set vs its baseline
+  trending-now eval --before-deploy          CD: that gate with Gemini, when the model or prompt changed
 """
 
 
@@ -121,7 +122,13 @@ def build_parser() -> argparse.ArgumentParser:
         default="all",
         help="staging = staging+intermediate, marts = the mart and its tests (default: all)",
     )
-    sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
+    enrich = sub.add_parser("enrich", parents=[common], help="enrich pending titles with the LLM")
+    enrich.add_argument(
+        "--plan",
+        action="store_true",
+        help="say how many titles are pending (new, changed, re-enriched after a prompt or model change) and "
+        "what enriching them costs at the configured prices; no call is made",
+    )
     sub.add_parser("validate", parents=[common], help="Great Expectations gate on the mart's audit relation")
     sub.add_parser("publish", parents=[common], help="publish the audited mart (after validate passed)")
     sub.add_parser("export", parents=[common], help="export the mart to Parquet under data/exports/")
@@ -164,6 +171,13 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
     evaluate.add_argument(
         "--accept", action="store_true", help="with --set: record these figures as the provider's baseline"
     )
+    evaluate.add_argument(
+        "--before-deploy",
+        action="store_true",
+        help="for CD, with the production key: when enrich.model or the prompt version differs from the "
+        "accepted Gemini baseline, run Gemini on the evaluation set and gate it (exit 1 on a regression or "
+        "a fatal error); otherwise exit 0 without a call",
+    )
 
 
 def _missing_baseline(settings: Settings) -> str | None:
@@ -196,6 +210,9 @@ def _evaluate_set(args: argparse.Namespace, settings: Settings) -> EvalOutcome:
 
     found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
     outcome = EvalOutcome([found])
+    if found.details.get("fatal"):  # one call, then nothing: no figures to gate or to accept
+        outcome.problem = f"{found.details['fatal']} (the evaluation set was not evaluated)"
+        return outcome
     if args.check:
         passed, outcome.comparisons, entry = evaluation.gate(settings, found)
         if entry is not None and not passed:
@@ -235,6 +252,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
     from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
 
+    if args.before_deploy:
+        verdict = evaluation.check_before_deploy(settings)
+        print("\n".join(verdict.lines))
+        return 0 if verdict.passed else 1
     missing = _missing_baseline(settings) if args.check and not args.accept else None
     if missing:  # before any paid call
         print(f"error: eval: {missing}", file=sys.stderr)
@@ -375,6 +396,16 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     return 0
 
 
+def run_enrich_plan(args: argparse.Namespace, settings: Settings) -> int:
+    """``trending-now enrich --plan``: the pending titles and their estimated cost; nothing is called or written."""
+    from enrich.plan import make_plan  # noqa: PLC0415 - keeps `--help` light
+    from enrich.providers.factory import resolve_model  # noqa: PLC0415 - keeps `--help` light
+
+    provider, model = resolve_model(settings)
+    print("\n".join(make_plan(make_context(args, settings).warehouse, settings, provider, model).lines()))
+    return 0
+
+
 def run_snapshots(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now snapshot --list`` or ``--restore DATE``."""
     from publish import snapshot  # noqa: PLC0415 - keeps `--help` light (DVC helpers)
@@ -399,6 +430,8 @@ def run_command(args: argparse.Namespace, settings: Settings) -> int:
         return run_snapshots(args, settings)
     if args.command in commands:
         return commands[args.command](args, settings)
+    if args.command == "enrich" and args.plan:
+        return run_enrich_plan(args, settings)
     ctx = make_context(args, settings)
     records, report = run_and_report(ctx, selected_steps(args), report=args.command == "run")
     print_summary(ctx, records, report)

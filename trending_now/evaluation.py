@@ -5,7 +5,8 @@ Metrics, per (provider, model, prompt_version):
 - ``primary_genre_in_source_rate``: share of titles whose primary genre is one of the title's source genres
   (over titles with at least one source genre in the vocabulary);
 - ``secondary_genres_in_vocabulary_rate`` / ``vibe_tags_in_vocabulary_rate``: share of secondary genres in the
-  genre vocabulary, and of vibe tags in the mood vocabulary (:data:`VIBE_VOCABULARY`);
+  genre vocabulary, and of vibe tags in the vibe-tag vocabulary the prompt lists (:data:`VIBE_VOCABULARY`,
+  the dbt seed ``vibe_tags``);
 - ``score_mae`` / ``score_spearman``: the score against the mean of the critics' normalised scores, over the
   ``score_titles`` titles with at least 2 rated reviews;
 - ``summary_grounding_rate``: share of summary sentences whose content words come from the title's reviews
@@ -21,6 +22,7 @@ Every evaluation is stored as one row of ``ops.enrichment_evals``.
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import re
@@ -41,11 +43,10 @@ from enrich.budget import Budget
 from enrich.inputs import TitleInput, parse_genres, parse_input_row
 from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
 from enrich.providers.factory import make_provider
-from enrich.providers.heuristic import GENRE_TAGS, TAG_RULES
 from enrich.ratelimit import TokenBucket
 from enrich.runner import Job, JobRunner, RunnerConfig
 from enrich.schema import split_sentences
-from enrich.vocabulary import PRIMARY_GENRES, to_vocabulary
+from enrich.vocabulary import PRIMARY_GENRES, VIBE_TAGS, to_vocabulary
 
 TABLE = f"{OPS}.enrichment_evals"
 INPUT = relation("titles_enrichment_input")
@@ -69,8 +70,8 @@ COUNTS = ("titles", "failures", "validation_retries", "score_titles", "calls")
 MIN_RATED_REVIEWS = 2  # a title's critics' mean counts for the score metrics from this many rated reviews
 MIN_RANKED_PAIRS = 3  # Spearman's correlation needs at least this many pairs
 
-# The mood vocabulary: every vibe tag the project's rules know (the heuristic's keyword and genre tags).
-VIBE_VOCABULARY: frozenset[str] = frozenset([tag for _, tag in TAG_RULES] + list(GENRE_TAGS.values()))
+# The mood vocabulary the prompt gives the model: the dbt seed vibe_tags (core.vocabulary reads it).
+VIBE_VOCABULARY: frozenset[str] = frozenset(VIBE_TAGS)
 
 
 def _words(text: str) -> frozenset[str]:
@@ -202,10 +203,61 @@ class Enriched:
         )
 
 
+@dataclass(frozen=True)
+class ScoreBands:
+    """The critics' bands an expected score falls in (``eval.score_bands``): negative below ``mixed_from``,
+    positive from ``positive_from``, mixed between; a score may stray ``margin`` past its band's edges."""
+
+    mixed_from: float = 5.0
+    positive_from: float = 7.0
+    margin: float = 0.5
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ScoreBands:
+        return cls(
+            float(settings.require("eval.score_bands.mixed_from")),
+            float(settings.require("eval.score_bands.positive_from")),
+            float(settings.require("eval.score_bands.margin")),
+        )
+
+    def band(self, score: float) -> str:
+        if score >= self.positive_from:
+            return "positive"
+        return "mixed" if score >= self.mixed_from else "negative"
+
+    def bounds(self, band: str) -> tuple[float, float]:
+        low, high = {
+            "negative": (1.0, self.mixed_from),
+            "mixed": (self.mixed_from, self.positive_from),
+            "positive": (self.positive_from, 10.0),
+        }[band]
+        return round(max(1.0, low - self.margin), 2), round(min(10.0, high + self.margin), 2)
+
+
+def consensus_band(title: TitleInput, bands: ScoreBands) -> str | None:
+    """The band most of the critics' rated reviews fall in (a tie: the band of their median score); None
+    without a rated review. Not the mean the heuristic provider scores with: three 8s and a 3 are positive."""
+    rated = sorted(r.score_normalized for r in title.reviews if r.score_normalized is not None)
+    if not rated:
+        return None
+    counts: dict[str, int] = {}
+    for score in rated:
+        counts[bands.band(score)] = counts.get(bands.band(score), 0) + 1
+    most = max(counts.values())
+    leaders = [band for band, n in counts.items() if n == most]
+    if len(leaders) == 1:
+        return leaders[0]
+    middle = len(rated) // 2
+    median = rated[middle] if len(rated) % 2 else (rated[middle - 1] + rated[middle]) / 2
+    return bands.band(median)
+
+
 @dataclass
 class Expectation:
-    """The fixed expectations of one evaluation-set title (derived from its inputs by :func:`expect`)."""
+    """The fixed expectations of one evaluation-set title: labels that do not come from any provider's rules
+    (see :func:`expect`)."""
 
+    score_band: str | None = None
     score_range: tuple[float, float] | None = None
     primary_genre_in: list[str] = field(default_factory=list)
     says_no_reviews: bool = False
@@ -227,10 +279,21 @@ class Expectation:
 
     def as_dict(self) -> dict[str, Any]:
         return {
+            "score_band": self.score_band,
             "score_range": list(self.score_range) if self.score_range else None,
             "primary_genre_in": self.primary_genre_in,
             "says_no_reviews": self.says_no_reviews,
         }
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Expectation:
+        score_range = data.get("score_range")
+        return cls(
+            data.get("score_band"),
+            (float(score_range[0]), float(score_range[1])) if score_range else None,
+            list(data.get("primary_genre_in") or []),
+            bool(data.get("says_no_reviews")),
+        )
 
 
 def mapped_source_genres(title: TitleInput) -> list[str]:
@@ -242,15 +305,31 @@ def mapped_source_genres(title: TitleInput) -> list[str]:
     return genres
 
 
-def expect(title: TitleInput, score_margin: float) -> Expectation:
-    """What any acceptable enrichment of ``title`` satisfies: the score within ``score_margin`` of the
-    critics' range, a primary genre among the source genres, a summary that says when there are no reviews."""
-    rated = [r.score_normalized for r in title.reviews if r.score_normalized is not None]
-    score_range = None
-    if rated:
-        low, high = max(1.0, min(rated) - score_margin), min(10.0, max(rated) + score_margin)
-        score_range = (round(low, 2), round(high, 2))
-    return Expectation(score_range, mapped_source_genres(title), says_no_reviews=not title.reviews)
+def expect(title: TitleInput, bands: ScoreBands, genre_labels: list[str]) -> Expectation:
+    """What any acceptable enrichment of ``title`` satisfies: a score in the critics' consensus band
+    (:func:`consensus_band`), a primary genre among the labelled ones (read from the source genres and the
+    synopsis by a reviewer: ``eval.labels_path``), a summary that says when there are no reviews."""
+    band = consensus_band(title, bands)
+    return Expectation(
+        band, bands.bounds(band) if band else None, list(genre_labels), says_no_reviews=not title.reviews
+    )
+
+
+def read_labels(path: Path) -> dict[str, list[str]]:
+    """``eval.labels_path``: per title id, the acceptable primary genres (``;``-separated, the vocabulary's
+    names), most fitting first."""
+    with path.open(encoding="utf-8", newline="") as handle:
+        rows = list(csv.DictReader(handle))
+    labels: dict[str, list[str]] = {}
+    for line, row in enumerate(rows, start=2):
+        genres = [g.strip() for g in (row.get("primary_genre_in") or "").split(";") if g.strip()]
+        unknown = [g for g in genres if g not in PRIMARY_GENRES]
+        if not row.get("id") or not genres or unknown:
+            raise ValueError(
+                f"{path.name} line {line}: needs an id and genres of the vocabulary (got {unknown})"
+            )
+        labels[row["id"]] = genres
+    return labels
 
 
 def _rate(hits: int, total: int) -> float | None:
@@ -563,33 +642,38 @@ def load_set(path: Path) -> tuple[list[TitleInput], dict[str, Expectation]]:
     titles, expectations = [], {}
     for item in data["titles"]:
         title = TitleInput.model_validate(item["input"])
-        exp = item["expected"]
         titles.append(title)
-        expectations[title.id] = Expectation(
-            tuple(exp["score_range"]) if exp.get("score_range") else None,  # type: ignore[arg-type]
-            list(exp.get("primary_genre_in") or []),
-            bool(exp.get("says_no_reviews")),
-        )
+        expectations[title.id] = Expectation.from_dict(item["expected"])
     return titles, expectations
 
 
-def build_set(warehouse: Warehouse, score_margin: float) -> dict[str, Any]:
-    """The evaluation set from the enrichment inputs a demo run built from data/samples (fixed inputs,
-    expected ranges derived by :func:`expect`)."""
+def warehouse_inputs(warehouse: Warehouse) -> list[TitleInput]:
+    """The enrichment inputs a demo run built from data/samples."""
     rows = warehouse.fetch_all(f"select * from {INPUTS} order by id")  # nosec B608  # noqa: S608 - constant identifiers: INPUTS (this module)
-    items = []
-    for row in rows:
-        title = parse_input_row(row)
-        items.append(
-            {
-                "input": title.model_dump(mode="json"),
-                "expected": expect(title, score_margin).as_dict(),
-            }
-        )
+    return [parse_input_row(row) for row in rows]
+
+
+def build_set(
+    titles: Sequence[TitleInput], labels: dict[str, list[str]], bands: ScoreBands
+) -> dict[str, Any]:
+    """The evaluation set: fixed inputs and their expectations (:func:`expect`); every title needs a label."""
+    unlabelled = sorted(t.id for t in titles if t.id not in labels)
+    if unlabelled:
+        raise ValueError(f"no genre label for {', '.join(unlabelled)}: add them to eval.labels_path")
+    items = [
+        {"input": t.model_dump(mode="json"), "expected": expect(t, bands, labels[t.id]).as_dict()}
+        for t in sorted(titles, key=lambda t: t.id)
+    ]
     return {
         "about": "Fixed enrichment inputs from data/samples (trending-now demo, as of 2026-11-20) and the "
-        "expectations any acceptable enrichment meets; rebuild with scripts/build_eval_set.py.",
-        "score_margin": score_margin,
+        "expectations any acceptable enrichment meets: the critics' consensus score band and the primary "
+        "genres a reviewer labelled from the source genres and the synopsis (data/eval/labels.csv); rebuild "
+        "with scripts/build_eval_set.py.",
+        "score_bands": {
+            "mixed_from": bands.mixed_from,
+            "positive_from": bands.positive_from,
+            "margin": bands.margin,
+        },
         "titles": items,
     }
 
@@ -636,8 +720,11 @@ def run_provider(
     try:
         with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="eval") as pool:
             while jobs:
-                outcomes = list(pool.map(runner.run, jobs))
-                jobs = []
+                # The first call goes alone, as the pipeline's does: a revoked key or an unknown model then
+                # costs one call, not one per worker; after a fatal answer the runner makes no further call.
+                wave = jobs if runner.answered.is_set() else jobs[:1]
+                outcomes = list(pool.map(runner.run, wave))
+                jobs = jobs[len(wave) :]
                 for outcome in outcomes:
                     results.update({k: Enriched.from_model(v) for k, v in outcome.ok.items()})
                     failed.update(outcome.failed)
@@ -654,6 +741,8 @@ def run_provider(
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
     }
+    if runner.fatal_reason:
+        ops_details["fatal"] = runner.fatal_reason
     return provider.name, provider.model, results, {**ops, "_details": ops_details}
 
 
@@ -752,6 +841,60 @@ def gate(settings: Settings, evaluation: Evaluation) -> tuple[bool, list[Compari
     evaluation.gate = "pass" if passed else "fail"
     evaluation.details["baseline"] = {k: entry.get(k) for k in ("model", "prompt_version")}
     return passed, comparisons, entry
+
+
+# ---- before a deploy ---------------------------------------------------------------------------------
+@dataclass
+class DeployGate:
+    """What :func:`check_before_deploy` decided: ``passed``; ``ran`` (False: nothing the gate covers changed);
+    the lines to print (the evaluation and its comparisons, or why it did not pass)."""
+
+    passed: bool
+    ran: bool
+    lines: list[str] = field(default_factory=list)
+    evaluation: Evaluation | None = None
+
+
+def gemini_change(settings: Settings) -> str | None:
+    """What a deploy would change in what Gemini is asked, against the accepted Gemini baseline: the model
+    (``enrich.model``) or ``PROMPT_VERSION``; None when both match it."""
+    entry = read_baseline(settings.path("eval.baseline_path")).get("gemini") or {}
+    model, version = str(settings.require("enrich.model")), prompt.PROMPT_VERSION
+    changed = [
+        f"{name} {entry.get(key)} -> {now}"
+        for name, key, now in (("model", "model", model), ("prompt", "prompt_version", version))
+        if entry.get(key) != now
+    ]
+    return ", ".join(changed) or None
+
+
+def check_before_deploy(settings: Settings, *, always: bool = False) -> DeployGate:
+    """``trending-now eval --set --check`` for CD, with the production key: when the model or the prompt
+    version differs from the accepted Gemini baseline (or ``always``), run Gemini on the evaluation set and
+    gate it against that baseline. Its first call goes alone; a fatal answer (revoked key, location, billing,
+    unknown model) fails the gate after that one call. The result is stored in ``ops.enrichment_evals``."""
+    from enrich.providers.factory import resolve_provider_name  # noqa: PLC0415 - the factory's SDK import
+
+    change = gemini_change(settings)
+    if change is None and not always:
+        return DeployGate(True, False, ["eval gate: model and prompt match the accepted Gemini baseline"])
+    if resolve_provider_name(settings) != "gemini":
+        return DeployGate(
+            False, False, ["eval gate: the gate must run Gemini: set GEMINI_API_KEY (the production key)"]
+        )
+    found = evaluate_set(settings)
+    lines = [f"eval gate: {change or 'forced'}", describe(found)]
+    if found.details.get("fatal"):
+        store(Warehouse(settings), [found])
+        return DeployGate(False, True, [*lines, f"eval gate: {found.details['fatal']}"], found)
+    passed, comparisons, entry = gate(settings, found)
+    store(Warehouse(settings), [found])
+    if entry is None:
+        lines.append(
+            "eval gate: no accepted Gemini baseline: accept one with `trending-now eval --set --accept`"
+        )
+    lines += [c.line() for c in comparisons]
+    return DeployGate(passed, True, lines, found)
 
 
 # ---- text output -------------------------------------------------------------------------------------

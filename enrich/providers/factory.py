@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from core.config import ConfigError, Settings
 from enrich.providers.base import Provider
+from enrich.providers.heuristic import MODEL as HEURISTIC_MODEL
 from enrich.providers.heuristic import HeuristicProvider
 
 PROVIDERS = ("auto", "gemini", "heuristic")
@@ -17,6 +18,12 @@ def resolve_provider_name(settings: Settings) -> str:
     if name == "auto":
         return "gemini" if settings.secrets.get("GEMINI_API_KEY") else "heuristic"
     return name
+
+
+def resolve_model(settings: Settings) -> tuple[str, str]:
+    """(provider, model) a run would use, without making a client (no key needed, no SDK import)."""
+    provider = resolve_provider_name(settings)
+    return provider, str(settings.require("enrich.model")) if provider == "gemini" else HEURISTIC_MODEL
 
 
 def make_provider(settings: Settings) -> Provider:

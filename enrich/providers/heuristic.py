@@ -4,7 +4,8 @@
   no reviews followed by the synopsis);
 - score: mean of the reviews' normalised scores (or their parsable original scores), clamped to 1-10;
   without any, the IMDb-like signals of the input, else 5.0;
-- tags and genres: keyword rules over the source genres, synopsis and review text.
+- tags and genres: keyword rules over the source genres, synopsis and review text; every tag is one of
+  the controlled vocabulary (the dbt seed ``vibe_tags``, a test holds the rules to it).
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ TAG_RULES: tuple[tuple[str, str], ...] = (
     (r"\b(heartwarming|heart-warming|touching|tender)\b", "heartwarming"),
     (r"\b(feel-good|uplifting|charming|delightful)\b", "feel-good"),
     (r"\b(terrifying|scary|creepy|chilling|horrifying)\b", "scary"),
-    (r"\b(tense|suspense|suspenseful|nail-biting|gripping)\b", "tense"),
+    (r"\b(tense|suspense|suspenseful|nail-biting|gripping)\b", "suspenseful"),
     (r"\b(dark|bleak|grim|sinister)\b", "dark"),
     (r"\b(twist|twists|twisty|unpredictable)\b", "twisty"),
     (r"\b(slow burn|slow-burn|slow|meditative)\b", "slow-burn"),
@@ -36,6 +37,9 @@ TAG_RULES: tuple[tuple[str, str], ...] = (
     (r"\b(romantic|romance|love story)\b", "romantic"),
     (r"\b(emotional|moving|tearjerker|poignant)\b", "emotional"),
     (r"\b(thought-provoking|provocative|philosophical|cerebral)\b", "thought-provoking"),
+    (r"\b(satire|satirical|lampoon|skewers)\b", "satirical"),
+    (r"\b(inspiring|inspirational|triumph|rousing)\b", "inspiring"),
+    (r"\b(atmospheric|moody|haunting)\b", "atmospheric"),
     (r"\b(violent|gory|brutal|bloody)\b", "gritty"),
     (r"\b(stunning|beautiful|gorgeous|visually)\b", "visually striking"),
     (r"\b(quirky|offbeat|eccentric|weird)\b", "quirky"),
@@ -43,29 +47,33 @@ TAG_RULES: tuple[tuple[str, str], ...] = (
     (r"\b(action-packed|explosive|thrilling|adrenaline)\b", "action-packed"),
     (r"\b(mystery|mysterious|whodunit|investigation)\b", "mysterious"),
     (r"\b(family|kids|children)\b", "family-friendly"),
-    (r"\b(true story|based on real|real-life|biopic)\b", "true story"),
+    (r"\b(true story|based on real|real-life|biopic)\b", "informative"),
 )
 
 GENRE_TAGS: dict[str, str] = {
     "Action & Adventure": "action-packed",
-    "Animation": "animated",
+    "Animation": "whimsical",
     "Comedy": "light-hearted",
     "Crime": "gritty",
     "Documentary": "informative",
     "Drama": "character-driven",
-    "Fantasy": "magical",
-    "History": "period piece",
+    "Fantasy": "whimsical",
+    "History": "epic",
     "Horror": "scary",
     "Kids & Family": "family-friendly",
-    "Music & Musical": "musical",
+    "Music & Musical": "feel-good",
     "Mystery & Thriller": "suspenseful",
     "Romance": "romantic",
-    "Science-Fiction": "futuristic",
-    "Sport": "competitive",
+    "Science-Fiction": "mind-bending",
+    "Sport": "inspiring",
     "War & Military": "intense",
-    "Western": "frontier",
-    "Reality TV": "unscripted",
+    "Western": "gritty",
+    "Reality TV": "light-hearted",
 }
+
+# Tags that complete a list shorter than MIN_TAGS, in this order.
+FILLER_TAGS_SHOW = ("binge-worthy", "character-driven", "atmospheric")
+FILLER_TAGS_MOVIE = ("character-driven", "atmospheric", "stylish")
 
 # Keyword rules used only when the source data names no genre we know.
 GENRE_RULES: tuple[tuple[str, str], ...] = (
@@ -186,11 +194,7 @@ def heuristic_tags(title: TitleInput, genres: list[str], text: str) -> list[str]
         tag = GENRE_TAGS[genre]
         if tag not in tags:
             tags.append(tag)
-    fillers = (
-        ["binge-worthy", "new release", "series"]
-        if title.content_type == "TV Show"
-        else ["new release", "feature film", "movie night"]
-    )
+    fillers = FILLER_TAGS_SHOW if title.content_type == "TV Show" else FILLER_TAGS_MOVIE
     for filler in fillers:
         if len(tags) >= MIN_TAGS:
             break
@@ -205,7 +209,7 @@ def enrich_one(title: TitleInput) -> TitleEnrichment:
     return TitleEnrichment(
         review_summary=heuristic_summary(title),
         score=heuristic_score(title),
-        vibe_tags=heuristic_tags(title, genres, text),
+        vibe_tags=heuristic_tags(title, genres, text),  # type: ignore[arg-type]
         primary_genre=genres[0],  # type: ignore[arg-type]
         secondary_genres=genres[1:4],  # type: ignore[arg-type]
     )

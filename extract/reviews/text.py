@@ -12,7 +12,10 @@ from bs4 import BeautifulSoup, MarkupResemblesLocatorWarning
 
 _WS = re.compile(r"\s+")
 _MD_LINK = re.compile(r"!?\[([^\]]*)\]\([^)]*\)")
-_MD_EMPHASIS = re.compile(r"(\*\*|__|\*|~~)(?=\S)(.+?)(?<=\S)\1")
+# Strong (**, __) and strikethrough (~~) pairs may hold a space inside a marker, as real reviews write them
+# ("**Not for everyone. **", "** Verdict:**"); a single * must hug its text, or "3 * 4" would lose its star.
+_MD_STRONG = re.compile(r"(\*\*|__|~~)[ \t]*(?=\S)(.+?)(?<=\S)[ \t]*\1")
+_MD_EMPHASIS = re.compile(r"(\*)(?=\S)(.+?)(?<=\S)\1")
 _MD_UNDERSCORE = re.compile(r"(?<!\w)_(?=\S)(.+?)(?<=\S)_(?!\w)")
 _MD_LINE_MARKERS = re.compile(r"(?m)^\s{0,3}(?:#{1,6}\s+|>\s?|[-*+]\s+(?=\S))")
 _MD_RULE = re.compile(r"(?m)^\s*(?:-{3,}|\*{3,}|_{3,})\s*$")
@@ -38,6 +41,7 @@ def strip_markdown(text: str) -> str:
     previous = None
     while previous != text:
         previous = text
+        text = _MD_STRONG.sub(r"\2", text)
         text = _MD_EMPHASIS.sub(r"\2", text)
         text = _MD_UNDERSCORE.sub(r"\1", text)
     return text

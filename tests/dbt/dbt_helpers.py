@@ -13,7 +13,10 @@ DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 
 # The two builds the pipeline runs around the enrichment step (see dbt_project/README.md).
 BEFORE_ENRICHMENT = ["build", "--select", "+titles_enrichment_input", "--exclude", "test_type:unit"]
-AFTER_ENRICHMENT = ["build", "--select", "stg_enrichment__title_enrichments+", "--exclude", "test_type:unit"]
+# The vibe_tags seed rides along, as in the pipeline's dbt_marts step: the mart's csv_items_accepted test reads it.
+AFTER_ENRICHMENT = [
+    "build", "--select", "stg_enrichment__title_enrichments+", "vibe_tags", "--exclude", "test_type:unit"
+]
 UNIT_TESTS = ["test", "--select", "test_type:unit"]
 
 MART_COLUMNS = [

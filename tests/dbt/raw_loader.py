@@ -173,7 +173,7 @@ def enrichment_record(title_id: str, source_data_hash: str, status: str = "ok", 
     if status == "ok":
         record.update(
             review_summary="Critics praise it. The tone is tense.", score=7.8,
-            vibe_tags="tense, witty", primary_genre="Science-Fiction", secondary_genres="Drama, Action & Adventure",
+            vibe_tags="suspenseful, funny", primary_genre="Science-Fiction", secondary_genres="Drama, Action & Adventure",
         )
     else:
         record.update(error="response did not match the schema")

@@ -17,7 +17,10 @@ from tests.reliability.conftest import FaultyReplay, gemini_overrides, new_proje
 
 pytestmark = pytest.mark.slow
 REVOKED = "AIzaSyREVOKEDkey-for-the-cli-test-0001"
-CAUSE = "error: enrich_titles: Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY"
+CAUSE = (
+    "error: enrich_titles: Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY "
+    "(.env in dev, the Secrets Manager secret elsewhere)"
+)
 
 
 @pytest.fixture

@@ -25,16 +25,29 @@ KEY = "AIzaSyD-revoked-key-0123456789abcdef"
 FATAL: dict[str, str] = {
     "key_invalid": "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY",
     "key_expired": "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY",
-    "suspended": "Gemini denied permission (403 PERMISSION_DENIED, CONSUMER_SUSPENDED: Permission denied: "
-                 "Consumer 'api_key:***' has been suspended.): check GEMINI_API_KEY and its project",
-    "leaked": "Gemini denied permission (403 PERMISSION_DENIED: Your API key was reported as leaked.",
-    "billing": "Gemini refused the project (400 FAILED_PRECONDITION: User location is not supported for the API "
-               "use without a billing account linked.): enable billing for the project",
+    "suspended": "Gemini denied the key's project (403 PERMISSION_DENIED, CONSUMER_SUSPENDED: Permission denied: "
+                 "Consumer 'api_key:***' has been suspended.): the project is suspended or denied",
+    "project_denied": "Gemini denied the key's project (403 PERMISSION_DENIED: Your project has been denied "
+                      "access.): the project is suspended or denied; contact Google support",
+    "leaked": "Gemini blocked the API key as leaked (403 PERMISSION_DENIED: Your API key was reported as leaked.): "
+              "create a new key and replace GEMINI_API_KEY",
+    "location": "Gemini does not serve the location the call came from (400 FAILED_PRECONDITION: User location is "
+                "not supported for the API use.): billing or a new key will not help",
+    "billing": "Gemini's free tier is not offered where the call came from (400 FAILED_PRECONDITION: User location "
+               "is not supported for the API use without a billing account linked.): link a billing account to "
+               "the key's project",
     "unknown_model": "Gemini model not found (404 NOT_FOUND: models/gemini-3.5-flash-lite is not found for API "
                      "version v1beta",
     "429_daily": "Gemini quota GenerateRequestsPerDayPerProjectPerModel-FreeTier exhausted (429 RESOURCE_EXHAUSTED): "
                  "it resets at midnight Pacific",
     "402": "Gemini prepaid credits are depleted (402 RESOURCE_EXHAUSTED: Your prepayment credits are depleted.)",
+}
+# Each cause's remedy, and advice it must never give (the location error once said "enable billing").
+WRONG_ADVICE: dict[str, tuple[str, ...]] = {
+    "location": ("enable billing", "link a billing", "GEMINI_API_KEY"),
+    "billing": ("GEMINI_API_KEY", "enrich.model"),
+    "key_invalid": ("billing", "enrich.model"),
+    "unknown_model": ("billing", "GEMINI_API_KEY"),
 }
 
 
@@ -62,6 +75,7 @@ def test_a_fatal_answer_costs_one_call_and_fails_the_step_with_its_cause(
     fake_gemini.fail_next(fault)
     message, result = failing(make_context(settings))
     assert message.startswith(FATAL[fault]), message
+    assert not any(advice in message for advice in WRONG_ADVICE.get(fault, ())), message
     assert fake_gemini.call_count == 1 and result.llm_calls == 1  # the first call goes alone; nothing after it
     assert sleeps == []  # not retried
     assert result.rows_out == 0 and result.details["left_pending"] == 5
@@ -76,7 +90,7 @@ def test_a_revoked_key_stops_mid_run_and_keeps_every_paid_result(
     settings = keyed(gemini_settings, 8, enrich__concurrency=1, enrich__flush_every=100)
     fake_gemini.fail_title("tm1003", "key_invalid")  # the key is revoked after three paid answers
     message, result = failing(make_context(settings, limit=None))
-    assert message == "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY"
+    assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
     assert fake_gemini.call_count == 4 and result.llm_calls == 4
     assert result.rows_out == 3 and result.details["left_pending"] == 4 and result.cost_usd > 0
     rows = {r["id"]: r for r in enrichment_rows(settings)}
@@ -96,7 +110,7 @@ def test_every_call_with_a_revoked_key_is_refused_and_the_run_stops_at_the_first
     settings = keyed(gemini_settings, 20, enrich__concurrency=4, enrich__batch_size=2)
     fake_gemini.revoked_keys.add(KEY)
     message, result = failing(make_context(settings))
-    assert message == "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY"
+    assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
     assert fake_gemini.call_count == 1 and [c.status for c in fake_gemini.calls] == [400]
     assert result.details["left_pending"] == 18 and result.cost_usd == 0
 
@@ -107,7 +121,7 @@ def test_no_call_after_a_fatal_answer_even_from_workers_waiting_for_the_rate_lim
     settings = keyed(gemini_settings, 6, enrich__concurrency=3, enrich__requests_per_minute=60)  # 1 call/s
     fake_gemini.fail_next("ok", "key_invalid")  # the second call, whichever title it carries
     message, result = failing(make_context(settings))
-    assert message == "Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY"
+    assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
     assert fake_gemini.call_count == 2 and result.llm_calls == 2  # the workers still waiting made no call
     assert (result.rows_out, result.details["left_pending"]) == (1, 4)
 

@@ -4,12 +4,17 @@ import json
 
 from enrich.inputs import parse_input_row
 from enrich.providers.heuristic import (
+    FILLER_TAGS_MOVIE,
+    FILLER_TAGS_SHOW,
+    GENRE_TAGS,
+    TAG_RULES,
     HeuristicProvider,
     enrich_one,
     heuristic_score,
     score_from_original,
 )
 from enrich.schema import split_sentences
+from enrich.vocabulary import VIBE_TAGS
 from tests.enrich.conftest import input_row
 
 
@@ -62,9 +67,15 @@ def test_genres_and_tags_come_from_source_data() -> None:
     enrichment = enrich_one(parse_input_row(input_row(1)))
     assert enrichment.primary_genre == "Mystery & Thriller"
     assert enrichment.secondary_genres == ["Crime", "Drama"]
-    assert {"tense", "dark"} <= set(enrichment.vibe_tags)  # "gripping", "dark" in the review
+    assert {"suspenseful", "dark"} <= set(enrichment.vibe_tags)  # "gripping", "dark" in the review
+    assert set(enrichment.vibe_tags) <= set(VIBE_TAGS)
     assert 3 <= len(enrichment.vibe_tags) <= 6
     no_genres = enrich_one(parse_input_row(input_row(3, source_genres=None, synopsis="A haunted house.")))
     assert no_genres.primary_genre == "Horror"
     bare = enrich_one(parse_input_row(input_row(3, source_genres="eur", synopsis="Someone.")))
     assert bare.primary_genre == "Drama" and len(bare.vibe_tags) == 3
+
+
+def test_every_tag_the_rules_can_give_is_in_the_vocabulary() -> None:
+    given = {tag for _, tag in TAG_RULES} | set(GENRE_TAGS.values()) | {*FILLER_TAGS_MOVIE, *FILLER_TAGS_SHOW}
+    assert given - set(VIBE_TAGS) == set()

@@ -51,7 +51,7 @@ def test_system_instruction_is_fixed_and_declares_reviews_as_data() -> None:
     assert clean != hostile  # the review is in the user message ...
     assert "Ignore previous" not in SYSTEM_INSTRUCTION  # ... and nothing of it reaches the instruction
     assert "DATA" in SYSTEM_INSTRUCTION and "never instructions" in SYSTEM_INSTRUCTION
-    assert PROMPT_VERSION == "v1"
+    assert PROMPT_VERSION == "v2"
 
 
 def test_escape_neutralises_delimiters() -> None:

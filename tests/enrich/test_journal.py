@@ -34,7 +34,7 @@ WHEN = datetime(2026, 11, 20, 6, 30, 15, 123456, tzinfo=UTC)
 def row(index: int, ok: bool = True) -> dict[str, Any]:
     enrichment = TitleEnrichment(
         review_summary=f"Critics liked title {index}. The pacing is deliberate.", score=7.5,
-        vibe_tags=["tense", "moody", "dark"], primary_genre="Mystery & Thriller", secondary_genres=["Crime"],
+        vibe_tags=["suspenseful", "atmospheric", "dark"], primary_genre="Mystery & Thriller", secondary_genres=["Crime"],
     ) if ok else None
     return enrichment_row(
         title_id=f"tm{1000 + index}", source_data_hash=f"hash-{index}", prompt_version="v1",

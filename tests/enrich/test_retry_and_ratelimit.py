@@ -73,3 +73,42 @@ def test_token_bucket_limits_rate() -> None:
 def test_the_retryable_statuses_are_the_settings_list() -> None:
     assert classify(499, "CANCELLED", "cancelled", None).retryable  # enrich.retry_statuses' default set
     assert not classify(503, "UNAVAILABLE", "busy", None, frozenset({429})).retryable
+
+
+def _body(code: int, status: str, message: str, *details: dict[str, object]) -> dict[str, object]:
+    return {"error": {"code": code, "message": message, "status": status, **({"details": list(details)} if details
+                                                                          else {})}}
+
+
+KEY_INFO = {"@type": "type.googleapis.com/google.rpc.ErrorInfo", "reason": "API_KEY_INVALID",
+            "domain": "googleapis.com", "metadata": {"service": "generativelanguage.googleapis.com"}}
+# Recorded shapes of the live API's fatal answers (real-payloads/gemini/errors_from_issue_threads) -> the start of
+# the remedy, and advice that does not fit the cause.
+REAL_FATAL = [
+    (_body(400, "FAILED_PRECONDITION", "User location is not supported for the API use."),
+     "Gemini does not serve the location", ("billing account", "enable billing", "GEMINI_API_KEY")),
+    (_body(400, "FAILED_PRECONDITION", "User location is not supported for the API use without a billing account "
+           "linked."), "Gemini's free tier is not offered", ("GEMINI_API_KEY",)),
+    (_body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", KEY_INFO),
+     "Gemini rejected the API key (API_KEY_INVALID)", ("billing", "enrich.model")),
+    ([_body(400, "INVALID_ARGUMENT", "API key not valid. Please pass a valid API key.", KEY_INFO)],
+     "Gemini rejected the API key (API_KEY_INVALID)", ("billing",)),  # array-wrapped, as some proxies send it
+    (_body(403, "PERMISSION_DENIED", "Your API key was reported as leaked. Please use another API key."),
+     "Gemini blocked the API key as leaked", ("billing",)),
+    (_body(403, "PERMISSION_DENIED", "Method doesn't allow unregistered callers (callers without established "
+           "identity). Please use API Key or other form of API consumer identity to call this API."),
+     "Gemini received no API key", ("billing",)),
+    (_body(403, "PERMISSION_DENIED", "Your project has been denied access. Please contact support."),
+     "Gemini denied the key's project", ("billing",)),
+    (_body(404, "NOT_FOUND", "models/gemini-9-pro is not found for API version v1beta, or is not supported for "
+           "generateContent."), "Gemini model not found", ("billing", "GEMINI_API_KEY")),
+]
+
+
+@pytest.mark.parametrize(("body", "start", "wrong"), REAL_FATAL)
+def test_each_fatal_cause_gets_its_own_remedy(body: object, start: str, wrong: tuple[str, ...]) -> None:
+    error = body[0]["error"] if isinstance(body, list) else body["error"]  # type: ignore[index]
+    verdict = classify(error["code"], error["status"], error["message"], body)
+    assert verdict.fatal and not verdict.retryable
+    assert verdict.reason.startswith(start), verdict.reason
+    assert not any(advice in verdict.reason for advice in wrong), verdict.reason

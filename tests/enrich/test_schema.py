@@ -9,7 +9,7 @@ from enrich.vocabulary import JUSTWATCH_GENRE_CODES, PRIMARY_GENRES, Genre, to_v
 GOOD = {
     "review_summary": "Critics call it tense and stylish. Dr. Lee's score is singled out.",
     "score": 7.5,
-    "vibe_tags": ["tense", "stylish", "slow-burn"],
+    "vibe_tags": ["suspenseful", "stylish", "slow-burn"],
     "primary_genre": "Mystery & Thriller",
     "secondary_genres": ["Crime", "Drama"],
 }
@@ -52,12 +52,12 @@ def test_score_out_of_range_is_rejected(score: float) -> None:
 @pytest.mark.parametrize(
     ("tags", "message"),
     [
-        (["tense", "dark"], "at least 3"),
-        (["a", "b", "c", "d", "e", "f", "g"], "at most 6"),
-        (["Tense", "dark", "moody"], "not lowercase"),
-        (["tense", "dark", "a very long multi word tag"], "longer than"),
-        (["tense", "dark", "dark"], "3 distinct"),
-        (["tense", "dark, moody", "odd"], "comma"),
+        (["dark", "twisty"], "at least 3"),
+        (["dark", "twisty", "cozy", "epic", "funny", "scary", "quirky"], "at most 6"),
+        (["Dark", "twisty", "cozy"], "vibe_tags.0"),  # not in the vocabulary as spelled
+        (["dark", "twisty", "moody"], "vibe_tags.2"),  # not in the vocabulary at all
+        (["dark", "twisty", "twisty"], "3 distinct"),
+        (["dark", "twisty, cozy", "epic"], "vibe_tags.1"),
     ],
 )
 def test_bad_vibe_tags_are_rejected(tags: list[str], message: str) -> None:

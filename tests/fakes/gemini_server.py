@@ -14,7 +14,8 @@ Faults on demand, FIFO per call (``fail_next``) or when a call contains a title 
 lets a per-title list skip a call). Fatal account faults, in the bodies the live API returns (see
 :data:`ACCOUNT_FAULTS`): ``key_invalid`` (400 INVALID_ARGUMENT, ErrorInfo ``API_KEY_INVALID``),
 ``key_expired``, ``suspended`` (403 CONSUMER_SUSPENDED, quoting the key as Google does), ``leaked``
-(403), ``billing`` (400 FAILED_PRECONDITION); a key in ``revoked_keys`` gets ``key_invalid`` on every
+(403), ``location`` (400 FAILED_PRECONDITION "User location is not supported for the API use."),
+``project_denied`` (403), ``billing`` (400 FAILED_PRECONDITION, the location message naming billing); a key in ``revoked_keys`` gets ``key_invalid`` on every
 call, a model in ``unknown_models`` the real 404 NOT_FOUND. ``drop_ids``
 are left out of batch answers. Prompt injection probe: when the text ``ignore previous instructions``
 appears outside the ``<review>`` blocks (or in the system instruction) the answer carries ``LEAK_FLAG``
@@ -80,6 +81,12 @@ def account_fault(fault: str, model: str, key: str) -> tuple[int, dict[str, Any]
     if fault == "leaked":
         return 403, {"error": {"code": 403, "message": "Your API key was reported as leaked. Please use another "
                                "API key.", "status": "PERMISSION_DENIED"}}
+    if fault == "location":  # the recorded body: no details, no billing hint (gemini-cli #24641)
+        return 400, {"error": {"code": 400, "message": "User location is not supported for the API use.",
+                               "status": "FAILED_PRECONDITION"}}
+    if fault == "project_denied":
+        return 403, {"error": {"code": 403, "message": "Your project has been denied access. Please contact "
+                               "support.", "status": "PERMISSION_DENIED"}}
     if fault == "billing":
         return 400, {"error": {"code": 400, "message": "User location is not supported for the API use without a "
                                "billing account linked.", "status": "FAILED_PRECONDITION"}}
@@ -90,7 +97,8 @@ def account_fault(fault: str, model: str, key: str) -> tuple[int, dict[str, Any]
     raise ValueError(f"unknown account fault {fault!r}")
 
 
-ACCOUNT_FAULTS = ("key_invalid", "key_expired", "suspended", "leaked", "billing", "unknown_model")
+ACCOUNT_FAULTS = ("key_invalid", "key_expired", "suspended", "leaked", "location", "project_denied", "billing",
+                  "unknown_model")
 
 
 def tokens(text: str) -> int:

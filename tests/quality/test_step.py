@@ -34,6 +34,13 @@ def ctx(
     return make_context(make_settings(**{"quality.report_dir": str(tmp_path / "reports")}))
 
 
+def test_free_form_tags_of_a_prompt_older_than_the_vocabulary_pass_until_re_enriched(gx: Any, ctx: RunContext) -> None:
+    rows = mart_rows(3)
+    _tags("moody,breezy,bold", "v1")(rows)  # var free_form_tag_prompt_versions
+    create_mart(ctx.settings, rows)
+    assert validate_mart(ctx).details["expectations_failed"] == 0
+
+
 def failed_checks(err: QualityGateError) -> set[str]:
     return {f.check for f in err.failures}
 
@@ -58,6 +65,13 @@ def test_good_mart_passes_and_writes_reports(gx: Any, ctx: RunContext) -> None:
 def _set(column: str, value: Any, row: int = 1) -> Callable[[list[dict[str, Any]]], None]:
     def mutate(rows: list[dict[str, Any]]) -> None:
         rows[row][column] = value
+
+    return mutate
+
+
+def _tags(tags: str, prompt_version: str) -> Callable[[list[dict[str, Any]]], None]:
+    def mutate(rows: list[dict[str, Any]]) -> None:
+        rows[1].update(llm_generated_vibe_tags=tags, prompt_version=prompt_version)
 
     return mutate
 
@@ -102,6 +116,7 @@ CORRUPTIONS: list[tuple[str, Callable[[list[dict[str, Any]]], None], dict[str, s
         {"llm_generated_vibe_tags": "boolean"},
         {"types"},
     ),
+    ("vibe-tag-not-in-vocabulary", _tags("dark,moody", "v2"), {}, {"accepted_items"}),
     (
         "secondary-genres-not-string",
         _set_all("llm_generated_secondary_genres", 2),

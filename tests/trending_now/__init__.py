@@ -42,7 +42,7 @@ BASE_ROWS: list[dict[str, Any]] = [
              "https://www.rogerebert.com/reviews/predator-badlands-2025"),
         ),
         "llm_review_summary": "Critics call it a lean, inventive creature feature with more heart than expected.",
-        "llm_generated_score": 7.6, "llm_generated_vibe_tags": "thrilling,inventive,heartfelt",
+        "llm_generated_score": 7.6, "llm_generated_vibe_tags": "action-packed,stylish,heartwarming",
         "llm_generated_primary_genre": "Science-Fiction", "llm_generated_secondary_genres": "Action,Thriller",
     },
     {
@@ -59,7 +59,7 @@ BASE_ROWS: list[dict[str, Any]] = [
              "https://www.theguardian.com/tv-and-radio/2025/nov/07/pluribus-review"),
         ),
         "llm_review_summary": "Reviewers praise Seehorn and the show's eerie, funny premise.",
-        "llm_generated_score": 9.1, "llm_generated_vibe_tags": "eerie,witty,bold",
+        "llm_generated_score": 9.1, "llm_generated_vibe_tags": "atmospheric,funny,dark",
         "llm_generated_primary_genre": "Drama", "llm_generated_secondary_genres": "Science Fiction",
     },
     {
@@ -74,7 +74,7 @@ BASE_ROWS: list[dict[str, Any]] = [
         "duration_text": "2h 29min", "maturity_rating": "R", "language": "en", "country": "US",
         "scraped_reviews": "[]",
         "llm_review_summary": "No critic reviews were found; the synopsis suggests a lavish gothic drama.",
-        "llm_generated_score": 6.0, "llm_generated_vibe_tags": "gothic,lavish",
+        "llm_generated_score": 6.0, "llm_generated_vibe_tags": "dark,visually striking",
         "llm_generated_primary_genre": "Horror", "llm_generated_secondary_genres": "Drama,Fantasy",
     },
     {
@@ -91,7 +91,7 @@ BASE_ROWS: list[dict[str, Any]] = [
             ("tmdb", None, "Charming leads, breezy writing.", None, None, None),
         ),
         "llm_review_summary": "A breezy romantic comedy carried by the chemistry of its leads.",
-        "llm_generated_score": 7.2, "llm_generated_vibe_tags": "charming,breezy,romantic",
+        "llm_generated_score": 7.2, "llm_generated_vibe_tags": "feel-good,light-hearted,romantic",
         "llm_generated_primary_genre": "Comedy", "llm_generated_secondary_genres": "Romance",
     },
 ]

@@ -55,6 +55,21 @@ def test_tmdb_content_crlf_markdown_and_html_are_stripped_and_capped() -> None:
     assert len(short.review_text) <= 40 and short.review_text.endswith("…")
 
 
+def test_tmdb_bold_with_a_space_inside_its_markers_is_stripped() -> None:
+    # The shapes of real TMDB review contents (Oppenheimer, Cruella): a bold sentence closed as `. **`, bold
+    # speaker names in a quoted exchange with an empty quote line, bold words mid-sentence, `\r\n` paragraphs.
+    content = ('**IT IS "NOT FOR EVERYONE" AS THE DIRECTOR SAID BEFORE THE RELEASE. ** But with some physics it '
+               "is a masterpiece.\r\n\r\n> **Oppenheimer:** I feel like I have blood on my hands.\r\n> \r\n"
+               "> **Truman:** You think they care?\r\n\r\nThe **world-building** and ** the score ** work, 3 * 4.")
+    [review] = tmdb.parse_reviews(tmdb_reviews_body(100, [tmdb_review("c" * 24, "msbreviews", content)]), "tm1", 4000)
+    assert "**" not in review.review_text
+    assert review.review_text == (
+        'IT IS "NOT FOR EVERYONE" AS THE DIRECTOR SAID BEFORE THE RELEASE. But with some physics it is a '
+        "masterpiece. Oppenheimer: I feel like I have blood on my hands. Truman: You think they care? "
+        "The world-building and the score work, 3 * 4."
+    )
+
+
 def test_tmdb_empty_page_and_wrong_shapes() -> None:
     assert tmdb.parse_reviews({"id": 5, "page": 1, "results": [], "total_pages": 0, "total_results": 0}, "t", 10) == []
     with pytest.raises(LayoutError):
