@@ -154,6 +154,9 @@ class BatchService:
                 if not key:
                     return 403, {"error": {"code": 403, "message": "Method doesn't allow unregistered callers.",
                                            "status": "PERMISSION_DENIED"}}, {}
+                refused = self.refuse("", key)  # a revoked key is refused on every route
+                if refused is not None:
+                    return (*refused, {})
                 return handler(match)
         return None
 

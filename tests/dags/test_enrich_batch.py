@@ -1,0 +1,122 @@
+"""The DAG's ``enrich_titles`` task in batch mode: submit, defer to the trigger, resume and harvest.
+
+The operator and the trigger run as Airflow runs them (``execute`` raises ``TaskDeferred``; the trigger is
+serialised, re-imported from its class path and run in an event loop; ``execute_complete`` resumes),
+with the real google-genai SDK (sync and async clients) against the local Gemini fake.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import os
+from datetime import UTC, datetime
+from pathlib import Path
+from types import SimpleNamespace
+from typing import Any
+
+import pytest
+
+from core.config import load_settings
+from core.warehouse import Warehouse
+from tests.enrich.conftest import input_row, seed_inputs
+from tests.fakes.gemini_server import FakeGemini
+
+
+@pytest.fixture(autouse=True)
+def _restore_environ() -> Any:
+    saved = dict(os.environ)
+    yield
+    os.environ.clear()
+    os.environ.update(saved)
+
+
+@pytest.fixture
+def batch_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Any:
+    with FakeGemini() as fake:
+        env = {
+            "APP_ENV": "dev",
+            "GEMINI_API_KEY": "test-key-not-real",
+            "TRENDING_NOW__ENRICH__PROVIDER": "gemini",
+            "TRENDING_NOW__ENRICH__MODE": "batch",
+            "TRENDING_NOW__ENRICH__BASE_URL": fake.base_url,
+            "TRENDING_NOW__ENRICH__BATCH__POLL_INTERVAL_S": "0",
+            "TRENDING_NOW__WAREHOUSE__TARGET": "duckdb",
+            "TRENDING_NOW__WAREHOUSE__DUCKDB_PATH": str(tmp_path / "w.duckdb"),
+            "TRENDING_NOW__WAREHOUSE__PIPELINES_DIR": str(tmp_path / ".dlt"),
+            "TRENDING_NOW__DVC__LOCAL_REMOTE_PATH": str(tmp_path / "remote"),
+        }
+        for name, value in env.items():
+            monkeypatch.setenv(name, value)
+        settings = load_settings()
+        seed_inputs(settings, [input_row(i) for i in range(4)])
+        yield fake, settings
+
+
+def airflow_context(run_id: str = "scheduled__2026-11-20T00:00:00+00:00") -> dict[str, Any]:
+    return {
+        "run_id": run_id,
+        "logical_date": datetime(2026, 11, 20, tzinfo=UTC),
+        "dag_run": SimpleNamespace(run_after=None, run_id=run_id),
+        "params": {},
+    }
+
+
+def run_trigger(trigger: Any) -> dict[str, Any]:
+    classpath, kwargs = trigger.serialize()
+    module, name = classpath.rsplit(".", 1)
+    revived = getattr(importlib.import_module(module), name)(**kwargs)  # as the triggerer rebuilds it
+
+    async def first_event() -> Any:
+        async for event in revived.run():
+            return event.payload
+        return None
+
+    return asyncio.run(first_event())
+
+
+def test_the_task_defers_while_the_batch_runs_then_harvests_it(batch_env: Any) -> None:
+    from airflow.sdk.exceptions import TaskDeferred
+    from enrich_batch import EnrichTitlesOperator
+
+    fake, settings = batch_env
+    operator = EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC")
+    with pytest.raises(TaskDeferred) as deferred:
+        operator.execute(airflow_context())
+    assert fake.batch.created == ["batches/fakebatch00001"]
+    assert deferred.value.method_name == "execute_complete"
+    assert deferred.value.trigger.serialize()[1] == {"names": ["batches/fakebatch00001"], "poll_interval_s": 0.0}
+
+    with pytest.raises(TaskDeferred):  # a retry of the task re-attaches: no second batch
+        operator.execute(airflow_context())
+    assert len(fake.batch.created) == 1
+
+    event = run_trigger(deferred.value.trigger)
+    assert event == {"status": "done", "states": {"batches/fakebatch00001": "SUCCEEDED"}}
+    assert fake.batch.gets >= 2  # the trigger polled until the batch ended
+
+    result = operator.execute_complete(airflow_context(), event)
+    assert (result["rows_out"], result["step"]) == (4, "enrich_titles")
+    assert len(fake.batch.created) == 1
+    rows = Warehouse(settings).fetch_all("select status from raw_enrichment.title_enrichments")
+    assert [r["status"] for r in rows] == ["ok"] * 4
+    recorded = Warehouse(settings).fetch_all("select step, status from ops.pipeline_runs")
+    assert recorded == [{"step": "enrich_titles", "status": "ok"}]
+
+
+def test_the_trigger_reports_a_refused_key_in_one_event(batch_env: Any) -> None:
+    from enrich_batch import GeminiBatchTrigger
+
+    fake, _ = batch_env
+    fake.revoked_keys.add("test-key-not-real")
+    event = run_trigger(GeminiBatchTrigger(["batches/fakebatch00001"], 0))
+    assert event["status"] == "error" and "API key" in event["message"]
+
+
+def test_sync_mode_runs_the_step_without_deferring(batch_env: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    from enrich_batch import EnrichTitlesOperator
+
+    fake, _ = batch_env
+    monkeypatch.setenv("TRENDING_NOW__ENRICH__MODE", "sync")
+    result = EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC").execute(airflow_context())
+    assert result["rows_out"] == 4 and fake.batch.created == []
