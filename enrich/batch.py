@@ -37,7 +37,7 @@ from core.warehouse import OPS, Warehouse
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
-from enrich.providers.base import CallUsage, PermanentError, ProviderError
+from enrich.providers.base import CallUsage, PermanentError, ProviderError, TransientError
 from enrich.providers.factory import make_provider, resolve_provider_name
 from enrich.providers.gemini_batch import Answer, BatchStatus, GeminiBatchClient
 from enrich.runner import (
@@ -332,7 +332,16 @@ class BatchEnrichment:
         name = str(record.batch_name)
         started = time.monotonic()
         while True:
-            job = self.client.get(name)
+            try:
+                job = self.client.get(name)
+            except TransientError as exc:  # a blip while polling: the batch runs on, poll again
+                if time.monotonic() - started >= self.client.batch.max_wait_s:
+                    raise self.failed(
+                        f"polling batch {name} failed: {exc}; the next run re-attaches to it"
+                    ) from exc
+                self.ctx.progress(f"enrich: polling batch {name} failed ({exc}); polling again")
+                _sleep(self.client.batch.poll_interval_s)
+                continue
             status = BatchStatus.of(job)
             waited = time.monotonic() - started
             if status.done:

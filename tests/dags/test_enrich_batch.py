@@ -120,3 +120,12 @@ def test_sync_mode_runs_the_step_without_deferring(batch_env: Any, monkeypatch: 
     monkeypatch.setenv("TRENDING_NOW__ENRICH__MODE", "sync")
     result = EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC").execute(airflow_context())
     assert result["rows_out"] == 4 and fake.batch.created == []
+
+
+def test_the_dags_enrich_task_is_the_deferrable_operator_in_the_llm_pool() -> None:
+    from data_ingestion_trending_now import dag
+    from enrich_batch import EnrichTitlesOperator
+
+    task = dag.get_task("enrich_titles")
+    assert isinstance(task, EnrichTitlesOperator) and task.pool == "llm_pool"
+    assert task.retries == 2 and task.execution_timeout is not None
