@@ -85,7 +85,10 @@ def test_the_task_defers_while_the_batch_runs_then_harvests_it(batch_env: Any) -
         operator.execute(airflow_context())
     assert fake.batch.created == ["batches/fakebatch00001"]
     assert deferred.value.method_name == "execute_complete"
-    assert deferred.value.trigger.serialize()[1] == {"names": ["batches/fakebatch00001"], "poll_interval_s": 0.0}
+    assert deferred.value.trigger.serialize()[1] == {
+        "names": ["batches/fakebatch00001"],
+        "poll_interval_s": 0.0,
+    }
 
     with pytest.raises(TaskDeferred):  # a retry of the task re-attaches: no second batch
         operator.execute(airflow_context())

@@ -7,8 +7,8 @@ sleep is recorded instead of slept, so nothing here waits on the clock.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -91,7 +91,7 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
 
 
 def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(
-    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini
+    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, tmp_path: Path
 ) -> None:
     settings = batch_settings(3, **{"enrich.batch.inline_max_bytes": 1})
     enrich_titles(make_context(settings))
@@ -101,23 +101,16 @@ def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(
     assert sent.file_input and sent.output_file  # uploaded, answered as a file, downloaded
     assert {r["status"] for r in by_id(settings).values()} == {"ok"} and len(by_id(settings)) == 3
     assert ledger(settings)[0]["input"] == "file"
-    # the file's requests are exactly what the SDK sends inline
-    client = GeminiBatchClient.from_settings(settings)
-    inline = client.inlined_request(_title(0))
-    client.close()
-    line = json.loads(sent_line := json.dumps({"key": sent.keys[0], "request": sent.requests[0]}))
-    assert sent_line and line["request"]["generationConfig"]["responseSchema"]
-    inline_settings = batch_settings(1)
-    seed_inputs(inline_settings, [input_row(0)])
+
+    # the file's lines are exactly the requests the SDK sends inline (another warehouse: title 0 pending again)
+    inline_settings = batch_settings(3, **{"warehouse.duckdb_path": str(tmp_path / "inline.duckdb")})
     enrich_titles(make_context(inline_settings, run_id="inline"))
-    inline_sent = fake_gemini.batch.batches[fake_gemini.batch.created[-1]]
-    assert inline_sent.requests[0] == sent.requests[0] and inline.metadata == {"key": sent.keys[0]}
-
-
-def _title(index: int) -> Any:
-    from enrich.inputs import parse_input_row
-
-    return parse_input_row(input_row(index))
+    inline_name = fake_gemini.batch.created[-1]
+    assert inline_name != name and fake_gemini.batch.batches[inline_name].file_input is None
+    inline_sent = fake_gemini.batch.batches[inline_name]
+    assert inline_sent.keys == sent.keys == [f"tm100{i}|hash-{i}" for i in range(3)]
+    assert inline_sent.requests == sent.requests
+    assert sent.requests[0]["generationConfig"]["responseSchema"]["required"]
 
 
 def test_a_crash_while_waiting_reattaches_and_never_resubmits(
