@@ -283,3 +283,38 @@ def test_sync_stays_the_default_and_the_heuristic_provider_has_no_batches(
 ) -> None:
     assert make_settings().get("enrich.mode") == "sync"
     assert not batch.batch_mode(make_settings(**{"enrich.mode": "batch", "enrich.provider": "heuristic"}))
+
+
+def test_a_cancelled_batch_is_harvested_as_such_and_its_titles_requeued(
+    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, sleeps: list[float]
+) -> None:
+    settings = batch_settings(3)
+    ctx = make_context(settings, run_id="cancelled")
+    [name] = batch.prepare_batches(ctx)
+    client = GeminiBatchClient.from_settings(settings)
+    client.cancel(name)  # an operator gives the batch up (docs/enrichment.md)
+    client.close()
+    result = enrich_titles(ctx)
+    assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("CANCELLED", 3)]
+    assert result.rows_out == 3 and result.details["requeued_sync"] == 3 and len(fake_gemini.batch.created) == 1
+
+
+@pytest.mark.postgres
+def test_the_batch_ledger_and_harvest_on_postgres(
+    pg_database: str, batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    settings = batch_settings(3, warehouse__target="postgres")
+
+    def die(_: float) -> None:
+        raise Crash
+
+    monkeypatch.setattr(batch, "_sleep", die)
+    with pytest.raises(Crash):
+        enrich_titles(make_context(settings, run_id="first"))
+    monkeypatch.setattr(batch, "_sleep", lambda _: None)
+    result = enrich_titles(make_context(settings, run_id="retry"))
+    assert result.rows_out == 3 and len(fake_gemini.batch.created) == 1
+    [row] = ledger(settings)
+    assert (row["state"], row["ok_count"], row["input"]) == ("SUCCEEDED", 3, "inline")
+    assert row["harvested_at"] is not None and row["cost_usd"] == pytest.approx(result.cost_usd, abs=1e-6)
