@@ -199,6 +199,7 @@ class BatchEnrichment:
         self.left_pending = 0
         self.replayed = ReplayReport(0, [])
         self.sync_run: EnrichmentRun | None = None
+        self.cache_hits: int | None = None  # titles already enriched for this prompt and model, at first look
 
     # --- phases
 
@@ -290,7 +291,7 @@ class BatchEnrichment:
 
     def pending_titles(self) -> list[TitleInput]:
         """This run's pending titles (``--limit``), within the budget; an unusable input is stored failed."""
-        work = load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
+        work = self._pending()
         rows = [r for r in work.rows if str(r.get("id")) not in self.quarantined]
         if self.ctx.limit is not None:
             rows = rows[: self.ctx.limit]
@@ -315,6 +316,12 @@ class BatchEnrichment:
             f"{self.client.model}, prompt {PROMPT_VERSION}"
         )
         return titles
+
+    def _pending(self) -> PendingWork:
+        work = load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
+        if self.cache_hits is None:
+            self.cache_hits = work.total_inputs - len(work.rows)
+        return work
 
     def _invalid_input(self, raw: dict[str, Any], reason: str) -> None:
         self.totals.input_errors += 1
@@ -432,7 +439,7 @@ class BatchEnrichment:
     def requeue(self) -> None:
         """Titles still pending after the harvest (no answer): the sync runner now, or the next batch."""
         self.sink.flush()
-        work = load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
+        work = self._pending()
         rows = [r for r in work.rows if str(r.get("id")) not in self.quarantined]
         if self.ctx.limit is not None:
             rows = rows[: max(0, self.ctx.limit - len(self.handled))]
@@ -491,6 +498,7 @@ class BatchEnrichment:
             tokens_in=usage.input_tokens,
             tokens_out=usage.output_tokens,
             cost_usd=round(usage.cost_usd, 6),
+            cache_hits=self.cache_hits or 0,
             details={
                 "provider": self.client.name,
                 "model": self.client.model,

@@ -87,7 +87,7 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
     assert row["harvested_at"] is not None
 
     again = enrich_titles(make_context(settings))
-    assert len(fake_gemini.batch.created) == 1 and again.rows_in == 0
+    assert len(fake_gemini.batch.created) == 1 and (again.rows_in, again.cache_hits) == (0, 5)
 
 
 def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(
