@@ -318,3 +318,15 @@ def test_the_batch_ledger_and_harvest_on_postgres(
     [row] = ledger(settings)
     assert (row["state"], row["ok_count"], row["input"]) == ("SUCCEEDED", 3, "inline")
     assert row["harvested_at"] is not None and row["cost_usd"] == pytest.approx(result.cost_usd, abs=1e-6)
+
+
+def test_the_cli_wait_prints_a_progress_line_per_poll(
+    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    fake_gemini.batch.polls_to_finish = 3
+    enrich_titles(make_context(batch_settings(2), quiet=False))
+    err = capsys.readouterr().err
+    assert "submitted batch batches/fakebatch00001 (2 requests, inline" in err
+    assert err.count("enrich: batch batches/fakebatch00001 running (2 requests), waited") == 3
+    assert "batches/fakebatch00001 succeeded: 2 ok, 0 invalid, 0 without an answer" in err
