@@ -352,7 +352,8 @@ ENRICHMENT_BATCHES = Table(
         Column(
             "state",
             TEXT,
-            "`SUBMITTING`, `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`, `EXPIRED`, `NOT_SUBMITTED`",
+            "`SUBMITTING`, `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`, `EXPIRED`, `NOT_SUBMITTED`, "
+            "`NOT_FOUND`",
             sql_type="varchar(32)",
         ),
         Column("input", TEXT, "`inline` or `file` (JSONL via the Files API)", sql_type="varchar(16)"),

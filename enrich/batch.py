@@ -62,7 +62,7 @@ MODES = ("sync", "batch")
 SPEC = raw_spec.ENRICHMENT_BATCHES
 LEDGER = SPEC.relation
 LEDGER_DDL = raw_spec.state_table_ddl(SPEC)
-SUBMITTING, NOT_SUBMITTED = "SUBMITTING", "NOT_SUBMITTED"
+SUBMITTING, NOT_SUBMITTED, NOT_FOUND = "SUBMITTING", "NOT_SUBMITTED", "NOT_FOUND"
 
 # Tests set this to count the polls instead of sleeping (the fake moves a batch on at every GET).
 _sleep: Callable[[float], Any] = time.sleep
@@ -227,7 +227,11 @@ class BatchEnrichment:
         while True:
             open_records = [r for r in map(self.attach, self.ledger.open_records()) if r is not None]
             for record in open_records:
-                self.harvest(record, self.wait(record))
+                job = self.wait(record)
+                if job is None:
+                    self.lose(record)
+                else:
+                    self.harvest(record, job)
             if open_records:
                 continue  # look again: nothing is open now, and this run may still submit its batch
             if self.ledger.submitted_by(self.ctx.run_id) or self.submit() is None:
@@ -335,12 +339,18 @@ class BatchEnrichment:
     # --- wait, harvest
 
     def wait(self, record: BatchRecord) -> Any:
-        """Poll the batch until it ends, a progress line per poll; fails the step after ``max_wait_s``."""
+        """Poll the batch until it ends, a progress line per poll; fails the step after ``max_wait_s``.
+        None when the service no longer knows the batch (deleted)."""
         name = str(record.batch_name)
         started = time.monotonic()
         while True:
             try:
                 job = self.client.get(name)
+            except PermanentError as exc:
+                if exc.code != 404:
+                    raise
+                record.error = str(exc)[:1000]
+                return None  # the service no longer knows it (deleted): its titles are re-queued
             except TransientError as exc:  # a blip while polling: the batch runs on, poll again
                 if time.monotonic() - started >= self.client.batch.max_wait_s:
                     raise self.failed(
@@ -401,6 +411,17 @@ class BatchEnrichment:
             f"enrich: batch {record.batch_name} {status.state.lower()}: {record.ok_count} ok, {record.invalid_count} "
             f"invalid, {record.error_count} without an answer; ${record.cost_usd:.4f} at "
             f"{record.price_factor:g}x price"
+        )
+
+    def lose(self, record: BatchRecord) -> None:
+        """A batch the service no longer knows: closed in the ledger, its titles pending (re-queued)."""
+        record.state, record.error_count, record.harvested_at = NOT_FOUND, record.request_count, _now()
+        self.ledger.save(record)
+        self.totals.requests += record.request_count
+        self.totals.errors += record.request_count
+        self.first_failure = self.first_failure or f"batch {record.batch_name} not found"
+        self.ctx.progress(
+            f"enrich: batch {record.batch_name} is unknown to Gemini now; its titles are re-queued"
         )
 
     def _answer_row(self, record: BatchRecord, answer: Answer) -> dict[str, Any]:

@@ -330,3 +330,18 @@ def test_the_cli_wait_prints_a_progress_line_per_poll(
     assert "submitted batch batches/fakebatch00001 (2 requests, inline" in err
     assert err.count("enrich: batch batches/fakebatch00001 running (2 requests), waited") == 3
     assert "batches/fakebatch00001 succeeded: 2 ok, 0 invalid, 0 without an answer" in err
+
+
+def test_a_batch_the_service_no_longer_knows_is_closed_and_its_titles_requeued(
+    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, sleeps: list[float]
+) -> None:
+    settings = batch_settings(3)
+    ctx = make_context(settings, run_id="lost")
+    [name] = batch.prepare_batches(ctx)
+    client = GeminiBatchClient.from_settings(settings)
+    client.client.batches.delete(name=name)
+    client.close()
+    result = enrich_titles(ctx)
+    assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("NOT_FOUND", 3)]
+    assert ledger(settings)[0]["harvested_at"] is not None and "not found" in ledger(settings)[0]["error"].lower()
+    assert result.rows_out == 3 and result.details["requeued_sync"] == 3
