@@ -219,6 +219,7 @@ class BatchEnrichment:
         if self.ledger.submitted_by(self.ctx.run_id):
             return []
         record = self.submit()
+        self.sink.flush()  # the rows of unusable inputs
         return [str(record.batch_name)] if record else []
 
     def run(self) -> StepResult:
