@@ -132,3 +132,59 @@ def test_the_dags_enrich_task_is_the_deferrable_operator_in_the_llm_pool() -> No
     task = dag.get_task("enrich_titles")
     assert isinstance(task, EnrichTitlesOperator) and task.pool == "llm_pool"
     assert task.retries == 2 and task.execution_timeout is not None
+
+
+ENRICH_ONLY_DAG = """
+import sys
+sys.path.insert(0, {dags!r})
+import pendulum
+from airflow.sdk import DAG
+from enrich_batch import EnrichTitlesOperator
+
+with DAG(dag_id="enrich_only", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="UTC"), catchup=False):
+    EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC")
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(900)
+def test_real_airflow_defers_the_task_runs_the_trigger_and_resumes_it(batch_env: Any, tmp_path: Path) -> None:
+    """``airflow dags test`` (a subprocess, SQLite metadata DB) runs the deferral for real: TaskDeferred, the
+    trigger rebuilt from its serialised form and run to its event, then ``execute_complete``."""
+    import subprocess
+
+    from tests.dags.conftest import BIN, DAGS_DIR, clean_environ
+
+    fake, settings = batch_env
+    dags, home = tmp_path / "dags", tmp_path / "airflow-home"
+    dags.mkdir()
+    (dags / "enrich_only.py").write_text(ENRICH_ONLY_DAG.format(dags=str(DAGS_DIR)), encoding="utf-8")
+    env = clean_environ() | {k: v for k, v in os.environ.items() if k.startswith("TRENDING_NOW__")}
+    env |= {
+        "APP_ENV": "dev",
+        "GEMINI_API_KEY": "test-key-not-real",
+        "AIRFLOW_HOME": str(home),
+        "AIRFLOW__CORE__DAGS_FOLDER": str(dags),
+        "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+    }
+
+    def airflow(*args: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(BIN / "airflow"), *args],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+            cwd=str(tmp_path),
+        )
+
+    migrated = airflow("db", "migrate")
+    assert migrated.returncode == 0, migrated.stderr[-3000:]
+    proc = airflow("dags", "test", "enrich_only", "2026-11-20")
+    log = proc.stdout + proc.stderr
+    assert proc.returncode == 0, log[-5000:]
+    assert fake.batch.created == ["batches/fakebatch00001"]  # submitted once, then waited for in the trigger
+    assert fake.batch.gets >= 3  # the trigger's polls, then the resumed task's harvest
+    rows = Warehouse(settings).fetch_all("select status from raw_enrichment.title_enrichments")
+    assert [r["status"] for r in rows] == ["ok"] * 4
