@@ -296,12 +296,17 @@ def test_a_cancelled_batch_is_harvested_as_such_and_its_titles_requeued(
     client.close()
     result = enrich_titles(ctx)
     assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("CANCELLED", 3)]
-    assert result.rows_out == 3 and result.details["requeued_sync"] == 3 and len(fake_gemini.batch.created) == 1
+    assert (
+        result.rows_out == 3 and result.details["requeued_sync"] == 3 and len(fake_gemini.batch.created) == 1
+    )
 
 
 @pytest.mark.postgres
 def test_the_batch_ledger_and_harvest_on_postgres(
-    pg_database: str, batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini,
+    pg_database: str,
+    batch_settings: Callable[..., Settings],
+    make_context: Ctx,
+    fake_gemini: FakeGemini,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     settings = batch_settings(3, warehouse__target="postgres")
@@ -321,7 +326,9 @@ def test_the_batch_ledger_and_harvest_on_postgres(
 
 
 def test_the_cli_wait_prints_a_progress_line_per_poll(
-    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini,
+    batch_settings: Callable[..., Settings],
+    make_context: Ctx,
+    fake_gemini: FakeGemini,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake_gemini.batch.polls_to_finish = 3
@@ -343,5 +350,8 @@ def test_a_batch_the_service_no_longer_knows_is_closed_and_its_titles_requeued(
     client.close()
     result = enrich_titles(ctx)
     assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("NOT_FOUND", 3)]
-    assert ledger(settings)[0]["harvested_at"] is not None and "not found" in ledger(settings)[0]["error"].lower()
+    assert (
+        ledger(settings)[0]["harvested_at"] is not None
+        and "not found" in ledger(settings)[0]["error"].lower()
+    )
     assert result.rows_out == 3 and result.details["requeued_sync"] == 3
