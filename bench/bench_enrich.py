@@ -1,4 +1,6 @@
-"""Benchmark: the original plan's four LLM calls per title vs one structured call (and batches).
+"""Benchmark: the original plan's four LLM calls per title vs one structured call (and batches), and the
+Batch API (``enrich.mode: batch``, inline and as a JSONL file) vs the sync calls: cost per 1,000 titles and
+wall time on the fake.
 
 Runs everything in one process against the local Gemini fake (tests/fakes/gemini_server.py) with a
 realistic latency model (fixed latency + time per input and output token), through the real google-genai
@@ -50,10 +52,11 @@ class Measure:
     output_tokens: int
     wall_s: float
     ok: int
+    price_factor: float = 1.0  # the Batch API bills at enrich.batch.price_factor x the interactive prices
 
     @property
     def cost(self) -> float:
-        return (self.prompt_tokens * PRICE_IN + self.output_tokens * PRICE_OUT) / 1e6
+        return (self.prompt_tokens * PRICE_IN + self.output_tokens * PRICE_OUT) / 1e6 * self.price_factor
 
 
 # ---- (a) the original plan: four sequential calls per title --------------------------------------------
@@ -110,8 +113,11 @@ def run_baseline(fake: FakeGemini, titles: list[TitleInput], concurrency: int) -
 
 
 # ---- (b)-(d) the enrich step ---------------------------------------------------------------------------
-def step_settings(fake: FakeGemini, workdir: Path, batch_size: int, concurrency: int) -> Settings:
+def step_settings(
+    fake: FakeGemini, workdir: Path, batch_size: int, concurrency: int, **overrides: object
+) -> Settings:
     settings = load_settings("dev", root=PROJECT_ROOT, environ={}).with_overrides({
+        **overrides,
         "warehouse.duckdb_path": str(workdir / "bench.duckdb"),
         "warehouse.pipelines_dir": str(workdir / ".dlt"),
         "enrich.provider": "gemini", "enrich.base_url": fake.base_url, "enrich.model": MODEL,
@@ -129,7 +135,24 @@ def run_step(fake: FakeGemini, settings: Settings, label: str, n: int) -> Measur
     started = time.perf_counter()
     result = enrich_titles(RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
     wall = time.perf_counter() - started
-    return Measure(label, n, fake.call_count, fake.prompt_tokens, fake.output_tokens, wall, result.rows_out)
+    factor = float(settings.require("enrich.batch.price_factor")) if settings.get("enrich.mode") == "batch" else 1.0
+    measure = Measure(label, n, fake.call_count, fake.prompt_tokens, fake.output_tokens, wall, result.rows_out,
+                      factor)
+    if abs(measure.cost - result.cost_usd) > 1e-4 + 0.001 * measure.cost:  # the ledger must agree with the fake
+        raise SystemExit(f"{label}: the step recorded ${result.cost_usd:.6f}, the fake's tokens cost ${measure.cost:.6f}")
+    return measure
+
+
+def run_batch_mode(fake: FakeGemini, workdir: Path, rows: list[dict], concurrency: int, label: str,
+                   **overrides: object) -> Measure:
+    """``enrich.mode: batch``: submit, poll (the fake moves the batch on at each poll; no sleep), harvest."""
+    settings = step_settings(fake, workdir, 1, concurrency, **{
+        "enrich.mode": "batch", "enrich.batch.poll_interval_s": 0, **overrides})
+    seed_inputs(settings, rows)
+    measure = run_step(fake, settings, label, len(rows))
+    if len(fake.batch.created) != 1:
+        raise SystemExit(f"{label}: {len(fake.batch.created)} batches submitted; expected 1")
+    return measure
 
 
 def table(rows: list[Measure], base: Measure) -> str:
@@ -184,6 +207,11 @@ def main(argv: list[str] | None = None) -> int:
                     raise SystemExit(f"re-run made {rerun.calls} calls; expected 0")
                 rerun_row = rerun
         results.insert(2, rerun_row)
+        sync = results[1]
+        results.append(run_batch_mode(fake, Path(tmp) / "batch", rows, args.concurrency,
+                                      "(e) Batch API, inline requests"))
+        results.append(run_batch_mode(fake, Path(tmp) / "batch-file", rows, args.concurrency,
+                                      "(f) Batch API, JSONL file", **{"enrich.batch.inline_max_bytes": 1}))
 
     header = (
         f"## Enrichment: calls, tokens and wall time for {args.titles} titles\n\n"
@@ -191,9 +219,19 @@ def main(argv: list[str] | None = None) -> int:
         f"{args.ms_per_output_token:g} ms/output token + {args.ms_per_input_token:g} ms/input token; "
         f"concurrency {args.concurrency}; prices ${PRICE_IN}/${PRICE_OUT} per 1M in/out tokens. "
         "(b)-(d) include reading the input and writing results to DuckDB with dlt; (a) writes nothing. "
-        "One-time import/dlt set-up is warmed up before timing.\n"
+        "One-time import/dlt set-up is warmed up before timing. "
+        "(e)/(f): `enrich.mode: batch` at `enrich.batch.price_factor` 0.5; their wall time is submit + polls + "
+        "harvest on the fake, which ends a batch after two polls: Gemini's own turnaround (up to 24 h, usually "
+        "much less) comes on top.\n"
     )
-    report = f"{header}\n{table(results, base)}\n"
+    batch_rows = [m for m in results if m.price_factor != 1.0]
+    versus = "\n".join(
+        f"- {m.label} vs (b) sync: cost/1k titles ${m.cost / m.titles * 1000:.3f} vs "
+        f"${sync.cost / sync.titles * 1000:.3f} ({m.cost / sync.cost:.2f}×); wall on the fake {m.wall_s:.1f} s vs "
+        f"{sync.wall_s:.1f} s ({m.wall_s / sync.wall_s:.2f}×)"
+        for m in batch_rows
+    )
+    report = f"{header}\n{table(results, base)}\n\n{versus}\n"
     print(report)
     write_result("enrich", "Enrichment: calls, tokens and wall time", report, out=args.out)
     print(json.dumps({"written": str(args.out)}))

@@ -341,7 +341,48 @@ REVIEW_REQUEST_BUDGET = Table(
     primary_key=("day", "source"),
     writer="extract.reviews.schedule",
 )
-STATE_TABLES: tuple[Table, ...] = (REVIEW_REQUEST_BUDGET,)
+ENRICHMENT_BATCHES = Table(
+    OPS,
+    "enrichment_batches",
+    "the Gemini batches the enrichment submitted (`enrich.mode: batch`), written before each wait",
+    (
+        Column(
+            "submission_id", TEXT, "ours; the batch's display name", nullable=False, sql_type="varchar(128)"
+        ),
+        Column(
+            "batch_name", TEXT, "`batches/…`; null until the service accepted it", sql_type="varchar(256)"
+        ),
+        Column("run_id", TEXT, "the run that submitted it", sql_type="varchar(64)"),
+        Column("model", TEXT, sql_type="varchar(128)"),
+        Column("prompt_version", TEXT, sql_type="varchar(32)"),
+        Column(
+            "state",
+            TEXT,
+            "`SUBMITTING`, `PENDING`, `RUNNING`, `SUCCEEDED`, `FAILED`, `CANCELLED`, `EXPIRED`, `NOT_SUBMITTED`, "
+            "`NOT_FOUND`",
+            sql_type="varchar(32)",
+        ),
+        Column("input", TEXT, "`inline` or `file` (JSONL via the Files API)", sql_type="varchar(16)"),
+        Column("request_count", BIGINT, "one request per title"),
+        Column("ok_count", BIGINT, "answers stored `ok`"),
+        Column("invalid_count", BIGINT, "answers stored `failed` (invalid: quarantined with the reason)"),
+        Column("error_count", BIGINT, "requests without an answer (error, expired): re-queued"),
+        Column("input_tokens", BIGINT),
+        Column("output_tokens", BIGINT),
+        Column(
+            "cost_usd", DOUBLE, "at the batch price (`enrich.batch.price_factor` × the interactive prices)"
+        ),
+        Column("price_factor", DOUBLE),
+        Column("error", TEXT, "why the batch failed, when it did", sql_type="varchar(1000)"),
+        Column("submitted_at", TIMESTAMP, sql_type="timestamp"),
+        Column(
+            "harvested_at", TIMESTAMP, "null until its answers are in the side table", sql_type="timestamp"
+        ),
+    ),
+    primary_key=("submission_id",),
+    writer="enrich.batch",
+)
+STATE_TABLES: tuple[Table, ...] = (REVIEW_REQUEST_BUDGET, ENRICHMENT_BATCHES)
 
 
 def table(schema: str, name: str) -> Table:

@@ -27,6 +27,7 @@ from airflow.sdk import DAG, Asset, Param, task  # noqa: E402
 from callbacks import on_failure_callback  # noqa: E402
 from dag_settings import DagOptions  # noqa: E402
 from dbt_groups import dbt_selection, dbt_task_group, rendered_nodes  # noqa: E402
+from enrich_batch import EnrichTitlesOperator  # noqa: E402
 
 from core.config import parse_settings  # noqa: E402
 from trending_now.pipeline import STEPS, Step  # noqa: E402
@@ -68,6 +69,14 @@ gate, exported to Parquet and versioned with DVC. Steps, in order: {", ".join(s.
 
 def python_task(step: Step) -> Any:
     """An ``@task`` running the pipeline step ``step`` for this DAG run."""
+    # enrich_titles defers to the triggerer while a Gemini batch runs (enrich.mode: batch; dags/enrich_batch.py)
+    if step.name == EnrichTitlesOperator.STEP:
+        return EnrichTitlesOperator(
+            task_id=step.name,
+            timezone=TIMEZONE,
+            execution_timeout=options.timeout(step.name),
+            **TASK_ARGS[step.name],
+        )
 
     def run(**context: Any) -> dict[str, Any]:
         from step_tasks import run_step

@@ -189,6 +189,26 @@ def run_step(
     }
 
 
+def prepare_enrichment_batches(
+    airflow_context: Mapping[str, Any], timezone: str
+) -> tuple[list[str], float, float]:
+    """``enrich.mode: batch``: re-attach to the open Gemini batches or submit this run's, under the run lock;
+    returns the batch names to wait for ([] in sync mode or when nothing is pending), the poll interval and
+    the longest wait (dags/enrich_batch.py)."""
+    from enrich.batch import prepare_batches
+    from trending_now.pipeline import run_lock
+
+    ctx = build_context(airflow_context, timezone)
+    with run_lock(ctx):
+        names = prepare_batches(ctx)
+    settings = ctx.settings
+    return (
+        names,
+        float(settings.require("enrich.batch.poll_interval_s")),
+        float(settings.require("enrich.batch.max_wait_s")),
+    )
+
+
 def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | None:
     """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
     staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log. Then the DAG run

@@ -304,6 +304,10 @@ def enrich_titles(ctx: RunContext) -> StepResult:
     """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``)."""
     settings = ctx.settings
     config = RunnerConfig.from_settings(settings)
+    from enrich import batch  # noqa: PLC0415 - enrich.batch builds on this module
+
+    if batch.batch_mode(settings):  # enrich.mode: batch - one Gemini batch per run (docs/enrichment.md)
+        return batch.enrich_in_batch(ctx, config)
     provider = make_provider(settings)
     try:
         with open_journal(ctx.warehouse) as journal:

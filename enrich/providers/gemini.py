@@ -208,6 +208,11 @@ class GeminiProvider:
             ),
         )
 
+    @property
+    def client(self) -> genai.Client:
+        """The SDK client (the Batch API path, enrich/providers/gemini_batch.py, shares it)."""
+        return self._client
+
     def generation_config(self, batch: bool) -> types.GenerateContentConfig:
         thinking = None
         if self.config.thinking_budget is not None:

@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from tests.fakes.gemini_batch import BatchService
+
 LEAK_FLAG = "INJECTION-LEAKED"
 INJECTION_PHRASE = "ignore previous instructions"
 _PATH = re.compile(r"^/(v1|v1beta)/models/([^/:]+):generateContent$")
@@ -174,6 +176,9 @@ class FakeGemini:
         self._title_faults: dict[str, deque[str]] = {}
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
+        # the Batch API and Files API endpoints (tests/fakes/gemini_batch.py); each request answered as above
+        self.batch = BatchService(lambda model, request, key: self.generate(model, request, key, "batch"),
+                                  lambda: self.base_url, self._refusal)
 
     # ---- control -------------------------------------------------------------------------------
     def fail_next(self, *faults: str) -> None:
@@ -193,6 +198,15 @@ class FakeGemini:
             self.drop_ids.clear()
             self.revoked_keys.clear()
             self.unknown_models.clear()
+        self.batch.reset()
+
+    def _refusal(self, model: str, key: str) -> tuple[int, dict[str, Any]] | None:
+        """The account fault a revoked key or an unknown model gets on any call (batch creation too)."""
+        if key in self.revoked_keys:
+            return account_fault("key_invalid", model, key)
+        if model in self.unknown_models:
+            return account_fault("unknown_model", model, key)
+        return None
 
     @property
     def call_count(self) -> int:
@@ -220,19 +234,36 @@ class FakeGemini:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_POST(self) -> None:
+            def _serve(self, method: str) -> None:
                 length = int(self.headers.get("Content-Length") or 0)
                 raw = self.rfile.read(length)
-                status, body = fake.handle(self.path, raw, dict(self.headers))
-                payload = json.dumps(body).encode()
+                reply = fake.batch.route(method, self.path, raw, dict(self.headers))
+                if reply is None and method == "POST":
+                    reply = (*fake.handle(self.path, raw, dict(self.headers)), {})
+                if reply is None:
+                    reply = (404, {"error": {"code": 404, "message": f"no route {self.path}", "status": "NOT_FOUND"}},
+                             {})
+                status, body, extra = reply
+                payload = body if isinstance(body, bytes) else json.dumps(body).encode()
                 self.send_response(status)
-                self.send_header("Content-Type", "application/json; charset=UTF-8")
+                headers = {"Content-Type": "application/json; charset=UTF-8", **extra}
+                for name, value in headers.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Length", str(len(payload)))
                 self.end_headers()
                 try:
                     self.wfile.write(payload)
                 except (BrokenPipeError, ConnectionResetError):
                     return  # the client gave up (timeout test): nothing to answer
+
+            def do_POST(self) -> None:
+                self._serve("POST")
+
+            def do_GET(self) -> None:
+                self._serve("GET")
+
+            def do_DELETE(self) -> None:
+                self._serve("DELETE")
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
@@ -267,7 +298,10 @@ class FakeGemini:
             request = json.loads(raw or b"{}")
         except json.JSONDecodeError:
             return 400, ERROR_BODIES["400"][1]
-        model = match.group(2)
+        return self.generate(match.group(2), request, key, path)
+
+    def generate(self, model: str, request: dict[str, Any], key: str, path: str) -> tuple[int, Any]:
+        """Answer one generateContent request (a direct call, or one request of a batch)."""
         prompt = "\n".join(p.get("text", "") for c in request.get("contents", []) for p in c.get("parts", []))
         system = "\n".join(p.get("text", "") for p in (_get(request, "systemInstruction", "system_instruction")
                                                           or {}).get("parts", []))
@@ -300,7 +334,7 @@ class FakeGemini:
         else:
             status, body = self._answer(fault, model, prompt, system, schema, titles, item_faults, record)
         record.status = status
-        if status == 200:
+        if status == 200 and path != "batch":  # a batch's requests are answered when it ends, not timed
             time.sleep(self.latency_s + self.per_input_token_s * record.prompt_tokens
                        + self.per_output_token_s * record.output_tokens)
         return status, body
