@@ -94,6 +94,43 @@ def skip_test_node_events(
     return process_dbt_log_event
 
 
+def read_manifest_once() -> None:
+    """Read a local ``manifest.json`` once per process instead of once per task group (Cosmos 1.15 internals).
+
+    Cosmos reads and parses the manifest for each ``DbtTaskGroup`` (four here) through Airflow's
+    ``ObjectStoragePath``, whose read hook starts the lineage collector, which loads every plugin (Cosmos' own
+    imports FastAPI): on a real scheduler every task's process parses the DAG file, and this was the largest
+    part of that parse after the imports (bench/bench_dag.py ``--scheduler``). A local manifest (no scheme,
+    or ``file://``) is now read once, its bytes kept per path and modification time, and each group still
+    parses its own copy (orjson, in both locks); a remote manifest keeps Cosmos' own read.
+    ``tests/dags/test_dag_integrity.py`` fails if Cosmos renames the method.
+    """
+    import orjson
+    from cosmos.dbt.graph import DbtGraph
+
+    original = DbtGraph._load_manifest_from_file
+    if getattr(original, "reads_once", False):
+        return
+    read: dict[tuple[str, int], bytes] = {}
+
+    def load_manifest(self: Any, manifest_path: Any) -> dict[str, Any]:
+        name = str(manifest_path)
+        if "://" in name and not name.startswith("file://"):
+            return original(self, manifest_path)
+        path = Path(name.removeprefix("file://"))
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in read:
+            read.clear()
+            read[key] = path.read_bytes()
+        manifest = orjson.loads(read[key])
+        if not isinstance(manifest, dict):  # Cosmos' own check, for its own message
+            return original(self, manifest_path)
+        return manifest
+
+    load_manifest.reads_once = True  # type: ignore[attr-defined]
+    DbtGraph._load_manifest_from_file = load_manifest  # type: ignore[method-assign]
+
+
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
     select = SELECTIONS.get(step.name)
@@ -258,6 +295,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
     if not select:
         raise ValueError(f"{step.name} has no dbt selection in transform.dbt_steps.SELECTIONS")
     watcher = options.dbt_execution_mode == "watcher"
+    read_manifest_once()
     group = DbtTaskGroup(
         group_id=step.name,
         render_config=render_config(

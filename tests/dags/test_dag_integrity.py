@@ -9,9 +9,11 @@ DAG and ``trending-now run`` build the same models.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import timedelta
 from itertools import pairwise
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -257,6 +259,24 @@ def test_the_cosmos_watcher_tuning_still_applies(dag: Any) -> None:
     assert allowlist == kept
     assert "NodeStart" in watcher_base._DBT_NODE_STATUS_EVENT_TYPES  # the events it leaves out still exist
     assert getattr(watcher_base._process_dbt_log_event, "skips_test_nodes", False)  # what the parser calls
+
+
+def test_the_manifest_is_read_once_per_process(dag: Any, tmp_path: Path) -> None:
+    """dbt_groups.read_manifest_once replaces Cosmos' per-group read (fail loudly if Cosmos renamed it); each
+    call still gets its own parsed copy, and a rewritten manifest is read again."""
+    from cosmos.dbt.graph import DbtGraph
+
+    load = DbtGraph._load_manifest_from_file
+    assert getattr(load, "reads_once", False)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"nodes": {"a": {}}}', encoding="utf-8")
+    first, second = load(None, manifest), load(None, f"file://{manifest}")
+    assert first == second == {"nodes": {"a": {}}} and first is not second
+    first["nodes"].clear()
+    assert load(None, manifest) == {"nodes": {"a": {}}}
+    manifest.write_text('{"nodes": {}}', encoding="utf-8")
+    os.utime(manifest, ns=(1, 1))
+    assert load(None, manifest) == {"nodes": {}}
 
 
 def test_test_nodes_push_no_dbt_event_and_models_still_do() -> None:
