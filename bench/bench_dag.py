@@ -236,6 +236,7 @@ class TaskSpan:
     scheduling_s: float  # ready (upstream done and, with max_active_tasks=1, the slot free) -> queued
     queued_s: float  # queued -> started (executor picks it up, supervisor forks the task process)
     process_s: float  # started -> the task process begins its start-up (startup message, logging)
+    startup_s: float  # the rest of the start-up before execute: DAG bundle, template context, rendering
     parse_s: float  # the task process parses the DAG file (Airflow's dag_file_parse_ms)
     imports_s: float  # of the parse: the DAG file's module imports (its own profile line)
     execute_s: float  # the operator's execute(): the step's work, the producer's dbt, a sensor's pokes
@@ -290,6 +291,7 @@ def task_span(ti: dict[str, Any], ready: datetime, log: Path, kind: str) -> Task
         scheduling_s=max((queued - ready).total_seconds(), 0.0),
         queued_s=(start - queued).total_seconds(),
         process_s=max((pre - start).total_seconds(), 0.0),
+        startup_s=max((exec_start - pre).total_seconds() - parse_s, 0.0),
         parse_s=parse_s,
         imports_s=float(profile.get("imports_ms", 0)) / 1000,
         execute_s=(exec_end - exec_start).total_seconds(),
@@ -424,6 +426,7 @@ PROFILE_COLUMNS = (
     ("scheduling_s", "scheduling (ready → queued)"),
     ("queued_s", "queued → started (executor, supervisor)"),
     ("process_s", "process start"),
+    ("startup_s", "start-up besides the parse (bundle, context)"),
     ("parse_s", "DAG parse"),
     ("imports_s", "of which DAG-file imports"),
     ("execute_s", "execute (work / sensor pokes)"),
