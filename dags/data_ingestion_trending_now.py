@@ -74,8 +74,13 @@ def python_task(step: Step) -> Any:
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for the run's as-of day."
+    # DuckDB takes one process per file: should a step be mapped, its instances run one at a time there
+    one_at_a_time = {"max_active_tis_per_dagrun": 1} if options.target == "duckdb" else {}
     return task(
-        task_id=step.name, execution_timeout=options.timeout(step.name), **TASK_ARGS.get(step.name, {})
+        task_id=step.name,
+        execution_timeout=options.timeout(step.name),
+        **one_at_a_time,
+        **TASK_ARGS.get(step.name, {}),
     )(run)()
 
 

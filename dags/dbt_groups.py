@@ -139,12 +139,13 @@ def dbt_selection(step: Step) -> list[str] | None:
 
 def prepare_warehouse(context: Any, operator: Any) -> None:
     """Cosmos interceptor: dbt's warehouse environment (credentials masked, not rendered) and the raw tables."""
-    from step_tasks import load_task_settings
+    from step_tasks import hold_duckdb_lock, load_task_settings
 
     from core.raw_tables import ensure_raw_tables
     from core.warehouse import Warehouse
 
     warehouse = Warehouse(load_task_settings())
+    hold_duckdb_lock(warehouse)  # a group's sensors run side by side: one dbt at a time on a DuckDB file
     os.environ.update(warehouse.dbt_env())  # the task's own process; Cosmos' append_env passes it to dbt
     created = ensure_raw_tables(warehouse)
     if created:

@@ -73,8 +73,8 @@ def test_schedule_and_run_limits(dag: Any) -> None:
     assert dag.start_date is not None and dag.start_date.year == 2026
     assert dag.doc_md and "movies_tv_shows_enriched" in dag.doc_md
     assert {"trending-now", "dbt"} <= set(dag.tags)
-    # DuckDB allows one writer: Cosmos model tasks of the default (duckdb) target never run side by side.
-    assert dag.max_active_tasks == 1
+    # DuckDB allows one writer: only a group's sensors overlap (they read XComs; dbt takes the task lock)
+    assert dag.max_active_tasks == 8
 
 
 def test_no_cycles(dag: Any) -> None:

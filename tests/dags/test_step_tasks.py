@@ -160,3 +160,29 @@ def test_no_password_in_rendered_template_fields_before_or_after_execution(
     after = rendered()
     assert os.environ["PGPASSWORD"] == "pg-password-rendered-4711"  # dbt gets it from the process env
     assert "pg-password-rendered-4711" not in before and "pg-password-rendered-4711" not in after
+
+
+def test_duckdb_tasks_take_the_file_lock_and_other_warehouses_none(tmp_path: Path) -> None:
+    """step_tasks.hold_duckdb_lock: held by this process until it ends, so another process cannot take it."""
+    import subprocess
+    import sys
+
+    import step_tasks
+
+    duckdb = SimpleNamespace(target="duckdb", duckdb_path=tmp_path / "w" / "trending_now.duckdb")
+    held = len(step_tasks._HELD_LOCKS)
+    try:
+        step_tasks.hold_duckdb_lock(SimpleNamespace(target="postgres", duckdb_path=duckdb.duckdb_path))
+        assert len(step_tasks._HELD_LOCKS) == held and not duckdb.duckdb_path.parent.exists()
+        step_tasks.hold_duckdb_lock(duckdb)
+        lock = tmp_path / "w" / "trending_now.duckdb.tasks.lock"
+        probe = (
+            "import fcntl, sys\n"
+            f"handle = open({str(lock)!r}, 'a+')\n"
+            "try:\n    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "except BlockingIOError:\n    sys.exit(3)\n"
+        )
+        assert subprocess.run([sys.executable, "-c", probe], check=False, timeout=60).returncode == 3
+    finally:
+        while len(step_tasks._HELD_LOCKS) > held:
+            step_tasks._HELD_LOCKS.pop().close()
