@@ -233,7 +233,7 @@ class TaskSpan:
 
     task_id: str
     kind: str
-    scheduling_s: float  # ready (upstream done and, with max_active_tasks=1, the slot free) -> queued
+    scheduling_s: float  # ready (upstream done) -> queued, a wait for a free executor slot included
     queued_s: float  # queued -> started (executor picks it up, supervisor forks the task process)
     process_s: float  # started -> the task process begins its start-up (startup message, logging)
     startup_s: float  # the rest of the start-up before execute: DAG bundle, template context, rendering
@@ -311,7 +311,7 @@ def task_kind(task: dict[str, Any]) -> str:
 
 def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
     """Each task's span, in the order the tasks were queued. A task is ready when its upstream tasks have
-    ended and no other task ended later before it was queued (DuckDB: one task at a time)."""
+    ended (the run's trigger for the first); the wait for a free executor slot counts as scheduling."""
     tasks = {t["task_id"]: t for t in api.request("GET", f"/dags/{DAG_ID}/tasks")["tasks"]}
     upstream: dict[str, list[str]] = {task_id: [] for task_id in tasks}
     for task_id, task in tasks.items():
@@ -328,8 +328,7 @@ def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
     for ti in tis:
         queued = _ts(ti["queued_when"])
         assert queued is not None
-        before = [e for e in ends.values() if e and e <= queued]
-        ready = max([queued_at, *[e for u in upstream.get(ti["task_id"], []) if (e := ends.get(u))], *before])
+        ready = max([queued_at, *[e for u in upstream.get(ti["task_id"], []) if (e := ends.get(u))]])
         log = logs / f"dag_id={DAG_ID}" / f"run_id={run['dag_run_id']}" / f"task_id={ti['task_id']}"
         spans.append(task_span(ti, ready, log / "attempt=1.log", task_kind(tasks.get(ti["task_id"], ti))))
     run_end, last = _ts(run["end_date"]), max(e for e in ends.values() if e)
@@ -451,7 +450,8 @@ def profile_table(run: SchedulerRun) -> str:
         f"\nRun {run.seconds:.1f} s (trigger → run end); after the last task the scheduler closed the run in "
         f"{run.after_last_task_s:.1f} s. Seconds; each task's columns add up to its queued → end except "
         "*of which DAG-file imports* (part of *DAG parse*); *scheduling* is the wait from the moment the task "
-        "could run (upstream done, the DuckDB slot free) to its queueing."
+        "could run (its upstream done) to its queueing, a wait for a free executor slot included; tasks that ran "
+        "side by side (a group's sensors) overlap, so the sums exceed the run's time."
     )
     return "\n".join(rows)
 
