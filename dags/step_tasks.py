@@ -65,7 +65,7 @@ def mask_secrets(settings: Any) -> list[str]:
     return values
 
 
-_HELD_LOCKS: list[Any] = []  # lock files held until this task's process ends
+_HELD_LOCKS: dict[str, Any] = {}  # lock file -> its open handle, held until this task's process ends
 
 
 def hold_duckdb_lock(warehouse: Any) -> None:
@@ -76,17 +76,20 @@ def hold_duckdb_lock(warehouse: Any) -> None:
     whose retry runs dbt for its node, a per-model ``local``-mode task, and the run report (which may start
     while a failed group's other sensors still retry) take this lock first, so they open the file one at a
     time. Other warehouses take nothing. The lock sits beside the DuckDB file (the tasks of a DuckDB run
-    share that machine's disk by nature).
+    share that machine's disk by nature). A process that holds it already (``airflow dags test`` runs every
+    task in one process) takes it once.
     """
     if warehouse.target != "duckdb":
         return
     import fcntl
 
     path = warehouse.duckdb_path.with_name(f"{warehouse.duckdb_path.name}.tasks.lock")
+    if str(path) in _HELD_LOCKS:
+        return
     path.parent.mkdir(parents=True, exist_ok=True)
     handle = open(path, "a+")  # noqa: SIM115 (held until the process exits)
     fcntl.flock(handle, fcntl.LOCK_EX)
-    _HELD_LOCKS.append(handle)
+    _HELD_LOCKS[str(path)] = handle
 
 
 def load_task_settings() -> Any:

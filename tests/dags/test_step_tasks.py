@@ -170,11 +170,12 @@ def test_duckdb_tasks_take_the_file_lock_and_other_warehouses_none(tmp_path: Pat
     import step_tasks
 
     duckdb = SimpleNamespace(target="duckdb", duckdb_path=tmp_path / "w" / "trending_now.duckdb")
-    held = len(step_tasks._HELD_LOCKS)
+    held = dict(step_tasks._HELD_LOCKS)
     try:
         step_tasks.hold_duckdb_lock(SimpleNamespace(target="postgres", duckdb_path=duckdb.duckdb_path))
-        assert len(step_tasks._HELD_LOCKS) == held and not duckdb.duckdb_path.parent.exists()
+        assert held == step_tasks._HELD_LOCKS and not duckdb.duckdb_path.parent.exists()
         step_tasks.hold_duckdb_lock(duckdb)
+        step_tasks.hold_duckdb_lock(duckdb)  # held already by this process (dags test): no deadlock
         lock = tmp_path / "w" / "trending_now.duckdb.tasks.lock"
         probe = (
             "import fcntl, sys\n"
@@ -184,5 +185,5 @@ def test_duckdb_tasks_take_the_file_lock_and_other_warehouses_none(tmp_path: Pat
         )
         assert subprocess.run([sys.executable, "-c", probe], check=False, timeout=60).returncode == 3
     finally:
-        while len(step_tasks._HELD_LOCKS) > held:
-            step_tasks._HELD_LOCKS.pop().close()
+        for name in set(step_tasks._HELD_LOCKS) - set(held):
+            step_tasks._HELD_LOCKS.pop(name).close()
