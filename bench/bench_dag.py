@@ -317,11 +317,11 @@ def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
     for task_id, task in tasks.items():
         for child in task.get("downstream_task_ids") or []:
             upstream.setdefault(child, []).append(task_id)
-    tis = sorted(
-        (ti for ti in api.task_instances(DAG_ID, run["dag_run_id"]) if ti.get("queued_when")),
-        key=lambda ti: ti["queued_when"],
-    )
-    ends = {ti["task_id"]: _ts(ti.get("end_date")) for ti in tis}
+    every = api.task_instances(DAG_ID, run["dag_run_id"])
+    # the gates (EmptyOperators) and skipped tasks end without being queued: no worker, no span, but their
+    # end is when the tasks after them became ready
+    ends = {ti["task_id"]: _ts(ti.get("end_date")) for ti in every}
+    tis = sorted((ti for ti in every if ti.get("queued_when")), key=lambda ti: ti["queued_when"])
     queued_at = _ts(run["queued_at"])
     assert queued_at is not None
     spans = []
@@ -331,7 +331,7 @@ def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
         ready = max([queued_at, *[e for u in upstream.get(ti["task_id"], []) if (e := ends.get(u))]])
         log = logs / f"dag_id={DAG_ID}" / f"run_id={run['dag_run_id']}" / f"task_id={ti['task_id']}"
         spans.append(task_span(ti, ready, log / "attempt=1.log", task_kind(tasks.get(ti["task_id"], ti))))
-    run_end, last = _ts(run["end_date"]), max(e for e in ends.values() if e)
+    run_end, last = _ts(run["end_date"]), max(e for ti in tis if (e := ends.get(ti["task_id"])))
     assert run_end is not None
     return SchedulerRun(
         seconds=(run_end - queued_at).total_seconds(),
