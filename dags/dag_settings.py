@@ -63,8 +63,12 @@ class DagOptions:
 
     @property
     def max_active_tasks(self) -> int:
-        # DuckDB allows one writing process per file: tasks must not run side by side on it.
-        return 1 if self.target == "duckdb" else int(self.airflow("max_active_tasks"))
+        """Tasks of a run at once, on every warehouse. On DuckDB (one process per file) the tasks that open
+        the file never overlap anyway: the steps and the dbt producers run one after the other (the chain),
+        the only tasks that run side by side are a dbt group's sensors, which read XComs, and any of them
+        that runs dbt (a retry), like the run report, first takes the file's task lock
+        (``step_tasks.hold_duckdb_lock``)."""
+        return int(self.airflow("max_active_tasks"))
 
     @property
     def dbt_execution_mode(self) -> str:

@@ -94,6 +94,43 @@ def skip_test_node_events(
     return process_dbt_log_event
 
 
+def read_manifest_once() -> None:
+    """Read a local ``manifest.json`` once per process instead of once per task group (Cosmos 1.15 internals).
+
+    Cosmos reads and parses the manifest for each ``DbtTaskGroup`` (four here) through Airflow's
+    ``ObjectStoragePath``, whose read hook starts the lineage collector, which loads every plugin (Cosmos' own
+    imports FastAPI): on a real scheduler every task's process parses the DAG file, and this was the largest
+    part of that parse after the imports (bench/bench_dag.py ``--scheduler``). A local manifest (no scheme,
+    or ``file://``) is now read once, its bytes kept per path and modification time, and each group still
+    parses its own copy (orjson, in both locks); a remote manifest keeps Cosmos' own read.
+    ``tests/dags/test_dag_integrity.py`` fails if Cosmos renames the method.
+    """
+    import orjson
+    from cosmos.dbt.graph import DbtGraph
+
+    original = DbtGraph._load_manifest_from_file
+    if getattr(original, "reads_once", False):
+        return
+    read: dict[tuple[str, int], bytes] = {}
+
+    def load_manifest(self: Any, manifest_path: Any) -> dict[str, Any]:
+        name = str(manifest_path)
+        if "://" in name and not name.startswith("file://"):
+            return original(self, manifest_path)
+        path = Path(name.removeprefix("file://"))
+        key = (str(path), path.stat().st_mtime_ns)
+        if key not in read:
+            read.clear()
+            read[key] = path.read_bytes()
+        manifest = orjson.loads(read[key])
+        if not isinstance(manifest, dict):  # Cosmos' own check, for its own message
+            return original(self, manifest_path)
+        return manifest
+
+    load_manifest.reads_once = True  # type: ignore[attr-defined]
+    DbtGraph._load_manifest_from_file = load_manifest  # type: ignore[method-assign]
+
+
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
     select = SELECTIONS.get(step.name)
@@ -101,15 +138,16 @@ def dbt_selection(step: Step) -> list[str] | None:
 
 
 def prepare_warehouse(context: Any, operator: Any) -> None:
-    """Cosmos interceptor: the DAG run's run lock, dbt's warehouse environment (credentials masked, not
-    rendered) and the raw tables."""
-    from step_tasks import hold_run_lock, load_task_settings
+    """Cosmos interceptor: the DAG run's run lock, then one dbt at a time on a DuckDB file, dbt's warehouse
+    environment (credentials masked, not rendered) and the raw tables."""
+    from step_tasks import hold_duckdb_lock, hold_run_lock, load_task_settings
 
     from core.raw_tables import ensure_raw_tables
     from core.warehouse import Warehouse
 
     warehouse = Warehouse(load_task_settings())
     hold_run_lock(warehouse, context, operator.log.info)  # the DAG run's lease, before dbt writes anything
+    hold_duckdb_lock(warehouse)  # a group's sensors run side by side: one dbt at a time on a DuckDB file
     os.environ.update(warehouse.dbt_env())  # the task's own process; Cosmos' append_env passes it to dbt
     created = ensure_raw_tables(warehouse)
     if created:
@@ -272,6 +310,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
     if not select:
         raise ValueError(f"{step.name} has no dbt selection in transform.dbt_steps.SELECTIONS")
     watcher = options.dbt_execution_mode == "watcher"
+    read_manifest_once()
     group = DbtTaskGroup(
         group_id=step.name,
         render_config=render_config(

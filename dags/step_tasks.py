@@ -75,6 +75,33 @@ def mask_secrets(settings: Any) -> list[str]:
     return values
 
 
+_HELD_LOCKS: dict[str, Any] = {}  # lock file -> its open handle, held until this task's process ends
+
+
+def hold_duckdb_lock(warehouse: Any) -> None:
+    """On DuckDB, wait for the file's task lock and hold it until this task's process ends.
+
+    DuckDB lets one process open a file (to write, or at all while another writes). A dbt group's sensors
+    run side by side (``DagOptions.max_active_tasks``) because their first try only reads XComs; a sensor
+    whose retry runs dbt for its node, a per-model ``local``-mode task, and the run report (which may start
+    while a failed group's other sensors still retry) take this lock first, so they open the file one at a
+    time. Other warehouses take nothing. The lock sits beside the DuckDB file (the tasks of a DuckDB run
+    share that machine's disk by nature). A process that holds it already (``airflow dags test`` runs every
+    task in one process) takes it once.
+    """
+    if warehouse.target != "duckdb":
+        return
+    import fcntl
+
+    path = warehouse.duckdb_path.with_name(f"{warehouse.duckdb_path.name}.tasks.lock")
+    if str(path) in _HELD_LOCKS:
+        return
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle = open(path, "a+")  # noqa: SIM115 (held until the process exits)
+    fcntl.flock(handle, fcntl.LOCK_EX)
+    _HELD_LOCKS[str(path)] = handle
+
+
 def load_task_settings() -> Any:
     """The full settings (secrets from ``.env`` or AWS Secrets Manager), their secrets masked at once."""
     from core.config import load_settings
@@ -240,6 +267,7 @@ def _write_report(ctx: Any) -> str | None:
     if ctx.warehouse.target == "duckdb" and not ctx.warehouse.duckdb_path.exists():
         ctx.progress("no run report: the warehouse was never written (the run failed before its first load)")
         return None
+    hold_duckdb_lock(ctx.warehouse)
     try:
         path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
     except Exception as exc:  # a report never fails the run nor hides its real failure

@@ -13,6 +13,7 @@ merges on ``id``), so a failed run is retried by running the same day again.
 
 from __future__ import annotations
 
+import importlib
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
@@ -22,12 +23,6 @@ from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
 from core.redact import redact
 from core.run_lock import RunLocked, run_lock
-from enrich.runner import enrich_titles
-from extract.justwatch.pipeline import extract_releases
-from extract.reviews.pipeline import extract_reviews
-from publish.export import export_parquet
-from publish.snapshot import snapshot
-from quality.step import validate_mart
 from transform import dbt_steps
 from trending_now import thresholds
 
@@ -39,18 +34,36 @@ class Step:
     group: str  # the CLI subcommand that runs it
 
 
+def imported(target: str) -> Callable[[RunContext], StepResult]:
+    """The step function ``module:function``, imported when the step first runs.
+
+    The Airflow DAG is built from ``STEPS`` in the DAG processor and again in every task's own process: a
+    step module imported here would load its libraries (dlt, pyarrow, DVC, the LLM SDK) into each of them,
+    about a second a task (bench/bench_dag.py). ``tests/trending_now`` resolves every target.
+    """
+    module, _, name = target.partition(":")
+
+    def run(ctx: RunContext) -> StepResult:
+        function: Callable[[RunContext], StepResult] = getattr(importlib.import_module(module), name)
+        return function(ctx)
+
+    run.__name__ = run.__qualname__ = name
+    run.target = target  # type: ignore[attr-defined]
+    return run
+
+
 STEPS: tuple[Step, ...] = (
-    Step("extract_releases", extract_releases, "extract"),
+    Step("extract_releases", imported("extract.justwatch.pipeline:extract_releases"), "extract"),
     Step("check_freshness", dbt_steps.check_freshness, "extract"),  # a stale JustWatch source fails
     Step("dbt_titles", dbt_steps.build_titles, "extract"),  # the folded titles extract_reviews reads
-    Step("extract_reviews", extract_reviews, "extract"),
+    Step("extract_reviews", imported("extract.reviews.pipeline:extract_reviews"), "extract"),
     Step("dbt_staging_intermediate", dbt_steps.build_before_enrich, "transform"),
-    Step("enrich_titles", enrich_titles, "enrich"),
+    Step("enrich_titles", imported("enrich.runner:enrich_titles"), "enrich"),
     Step("dbt_marts", dbt_steps.build_marts, "transform"),
-    Step("validate_mart", validate_mart, "validate"),
+    Step("validate_mart", imported("quality.step:validate_mart"), "validate"),
     Step("publish_mart", dbt_steps.publish_mart, "publish"),  # only after the audit passed
-    Step("export_parquet", export_parquet, "export"),
-    Step("snapshot_dvc", snapshot, "snapshot"),
+    Step("export_parquet", imported("publish.export:export_parquet"), "export"),
+    Step("snapshot_dvc", imported("publish.snapshot:snapshot"), "snapshot"),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
 

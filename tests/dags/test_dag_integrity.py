@@ -9,6 +9,7 @@ DAG and ``trending-now run`` build the same models.
 from __future__ import annotations
 
 import json
+import os
 import time
 from datetime import timedelta
 from itertools import pairwise
@@ -72,8 +73,8 @@ def test_schedule_and_run_limits(dag: Any) -> None:
     assert dag.start_date is not None and dag.start_date.year == 2026
     assert dag.doc_md and "movies_tv_shows_enriched" in dag.doc_md
     assert {"trending-now", "dbt"} <= set(dag.tags)
-    # DuckDB allows one writer: Cosmos model tasks of the default (duckdb) target never run side by side.
-    assert dag.max_active_tasks == 1
+    # DuckDB allows one writer: only a group's sensors overlap (they read XComs; dbt takes the task lock)
+    assert dag.max_active_tasks == 8
 
 
 def test_no_cycles(dag: Any) -> None:
@@ -366,6 +367,24 @@ def test_the_cosmos_watcher_tuning_applies(dag: Any) -> None:
     from cosmos.operators._watcher import base as watcher_base
 
     assert getattr(watcher_base._process_dbt_log_event, "skips_test_nodes", False)
+
+
+def test_the_manifest_is_read_once_per_process(dag: Any, tmp_path: Path) -> None:
+    """dbt_groups.read_manifest_once replaces Cosmos' per-group read (fail loudly if Cosmos renamed it); each
+    call still gets its own parsed copy, and a rewritten manifest is read again."""
+    from cosmos.dbt.graph import DbtGraph
+
+    load = DbtGraph._load_manifest_from_file
+    assert getattr(load, "reads_once", False)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text('{"nodes": {"a": {}}}', encoding="utf-8")
+    first, second = load(None, manifest), load(None, f"file://{manifest}")
+    assert first == second == {"nodes": {"a": {}}} and first is not second
+    first["nodes"].clear()
+    assert load(None, manifest) == {"nodes": {"a": {}}}
+    manifest.write_text('{"nodes": {}}', encoding="utf-8")
+    os.utime(manifest, ns=(1, 1))
+    assert load(None, manifest) == {"nodes": {}}
 
 
 def test_test_nodes_push_no_dbt_event_and_models_still_do() -> None:

@@ -218,3 +218,30 @@ def test_a_dag_run_holds_the_run_lock_from_its_first_writing_task_to_its_report(
     step_tasks.write_report(airflow_context, "UTC")  # the run's last task
     with run_lock(warehouse, "deploy", timeout_s=0):
         pass
+
+
+def test_duckdb_tasks_take_the_file_lock_and_other_warehouses_none(tmp_path: Path) -> None:
+    """step_tasks.hold_duckdb_lock: held by this process until it ends, so another process cannot take it."""
+    import subprocess
+    import sys
+
+    import step_tasks
+
+    duckdb = SimpleNamespace(target="duckdb", duckdb_path=tmp_path / "w" / "trending_now.duckdb")
+    held = dict(step_tasks._HELD_LOCKS)
+    try:
+        step_tasks.hold_duckdb_lock(SimpleNamespace(target="postgres", duckdb_path=duckdb.duckdb_path))
+        assert held == step_tasks._HELD_LOCKS and not duckdb.duckdb_path.parent.exists()
+        step_tasks.hold_duckdb_lock(duckdb)
+        step_tasks.hold_duckdb_lock(duckdb)  # held already by this process (dags test): no deadlock
+        lock = tmp_path / "w" / "trending_now.duckdb.tasks.lock"
+        probe = (
+            "import fcntl, sys\n"
+            f"handle = open({str(lock)!r}, 'a+')\n"
+            "try:\n    fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)\n"
+            "except BlockingIOError:\n    sys.exit(3)\n"
+        )
+        assert subprocess.run([sys.executable, "-c", probe], check=False, timeout=60).returncode == 3
+    finally:
+        for name in set(step_tasks._HELD_LOCKS) - set(held):
+            step_tasks._HELD_LOCKS.pop(name).close()

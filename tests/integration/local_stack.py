@@ -82,7 +82,9 @@ class LocalAirflow:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             # the only run is the one the tests trigger: no scheduled run for "yesterday"
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
+            # MWAA's value too (infrastructure/modules/mwaa: scheduler.scheduler_idle_sleep_time)
             "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            # local only: how soon a new DAG file is listed (the run itself does not wait for it)
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
             "TRENDING_NOW__DBT__TARGET_PATH": str(self.target_path),
