@@ -106,7 +106,12 @@ def warehouse_run_lock(settings: Settings) -> Iterator[None]:
     from core.warehouse import Warehouse
 
     commit = os.environ.get("GITHUB_SHA", "")[:12] or "local"
-    with run_lock(Warehouse(settings), holder=f"deploy {commit}", progress=progress):
+    with run_lock(
+        Warehouse(settings),
+        holder=f"deploy {commit}",
+        timeout_setting="run.deploy_lock_timeout_s",
+        progress=progress,
+    ):
         yield
 
 
