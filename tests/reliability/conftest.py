@@ -400,20 +400,24 @@ GEMINI_KEY = "fake-gemini-key-for-the-reliability-suite"
 
 
 class RateLimitedGemini(FakeGemini):
-    """The fake Gemini server, which can also answer 429 to every call for a while (:meth:`rate_limit_for`)."""
+    """The fake Gemini server, which can also answer 429 to the next N calls (:meth:`rate_limit_next`): a
+    count, not a wall-clock window, so the outcome never depends on how fast the machine is."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
-        self.limited_until = 0.0
+        self.limited_calls = 0
         self.rate_limited = 0
 
-    def rate_limit_for(self, seconds: float) -> None:
-        self.limited_until = time.monotonic() + seconds
+    def rate_limit_next(self, calls: int) -> None:
+        self.limited_calls = calls
 
     def handle(self, path: str, raw: bytes, headers: dict[str, str]) -> tuple[int, Any]:
-        if time.monotonic() < self.limited_until:
-            with self._lock:
+        with self._lock:
+            limited = self.limited_calls > 0
+            if limited:
+                self.limited_calls -= 1
                 self.rate_limited += 1
+        if limited:
             return self._error("429")
         return super().handle(path, raw, headers)
 
@@ -431,7 +435,7 @@ def gemini() -> Iterator[RateLimitedGemini]:
 @pytest.fixture
 def fake_gemini(gemini: RateLimitedGemini) -> Iterator[RateLimitedGemini]:
     gemini.reset()
-    gemini.limited_until = 0.0
+    gemini.limited_calls = 0
     gemini.rate_limited = 0
     gemini.latency_s = 0.0
     yield gemini

@@ -72,10 +72,10 @@ def test_llm_rate_limited_for_a_while_then_recovers(
         reference, tmp_path, fake_gemini,
         **{"enrich.max_retries": 10, "enrich.backoff_base_s": 0.2, "enrich.backoff_max_s": 1.0},
     )
-    fake_gemini.rate_limit_for(2.0)
+    fake_gemini.rate_limit_next(8)  # a count, never a time window: 8 answers of 429, within max_retries 10
     results = project.run(AFTER_ENRICH)
     enrich = results["enrich_titles"]
-    assert fake_gemini.rate_limited > 0
+    assert fake_gemini.rate_limited == 8
     assert enrich.rows_out == len(gemini_reference["mart"]) and enrich.details["failed"] == 0
     assert enrich.details["retries"] == fake_gemini.rate_limited  # every 429 was retried and counted
     assert enrich.llm_calls == fake_gemini.call_count + fake_gemini.rate_limited

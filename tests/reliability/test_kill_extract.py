@@ -6,6 +6,7 @@ from pathlib import Path
 
 import pytest
 
+from extract.reviews import schedule
 from tests.reliability.conftest import (
     FaultyReplay,
     Reference,
@@ -41,6 +42,15 @@ def test_killed_mid_releases_then_mid_reviews_then_rerun_converges(
     assert step_line("extract_reviews") in cli.stderr
     assert step_tag("dbt_staging_intermediate") not in cli.stderr
     assert cli.proc.returncode == -9
+    # the killed run never reached its end, yet its requests already count against today's budget: it
+    # reserved them before its first request (extract/reviews/pipeline.py Ledger.reserve), so a re-run
+    # cannot spend the same budget twice
+    warehouse = project.context().warehouse
+    recorded = warehouse.table_exists(*schedule.LEDGER.split("."))
+    ledger = warehouse.fetch_all(f"select source, requests from {schedule.LEDGER}") if recorded else []  # noqa: S608 - constant identifier
+    used = {row["source"]: int(row["requests"]) for row in ledger}
+    print("ledger after the kill:", used)
+    assert used.get("tmdb", 0) >= 20, f"the 20 TMDB requests of the killed run are not counted: {used}"
 
     # 3. a re-run (in-process, up to the mart) converges to the clean run
     results = project.run()
