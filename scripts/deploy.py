@@ -1,9 +1,11 @@
 """The deploy as a program: one subcommand per stage CD runs, in this order (docs/deploy.md).
 
+    deploy.py wheelhouse                                MWAA's plugins.zip + requirements (before terraform)
     deploy.py apply-outputs --outputs tf-outputs.json   Terraform outputs -> config/<APP_ENV>.yaml
     deploy.py raw-tables                                the raw tables dbt's sources read, where missing
     deploy.py build-warehouse --target redshift         what changed since the deployed manifest, never
                                                         the published model (only the gate publishes)
+    deploy.py docs-site --target redshift --outputs F   dbt docs from the warehouse's catalog, to its bucket
     deploy.py bundle                                    the MWAA bundle, synced to <dags bucket>/dags/
     deploy.py smoke --tests integration                 the integration tests, each must run and pass
 
@@ -306,6 +308,16 @@ def bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- wheelhouse ---------------------------------------------------------------------------------------
+def wheelhouse(args: argparse.Namespace) -> int:
+    """MWAA's wheelhouse (``scripts/mwaa_wheelhouse.py``): ``build/mwaa/plugins.zip`` and the requirements file
+    that installs from it with the index off; ``terraform apply`` uploads both, so this runs before the plan."""
+    module = importlib.import_module("scripts.mwaa_wheelhouse")
+    plugins = module.build_plugins_zip(args.out or project_root(args) / "build" / "mwaa")
+    print(f"wheelhouse: {plugins}")
+    return 0
+
+
 # ---- smoke -------------------------------------------------------------------------------------------
 def smoke(args: argparse.Namespace) -> int:
     """tests/integration against the deployed Airflow; every selected test must run and pass."""
@@ -354,6 +366,10 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
+
+    p = sub.add_parser("wheelhouse", help="MWAA's plugins.zip (the wheels) and requirements file, for terraform")
+    p.add_argument("--out", type=Path, help="where to write them (default build/mwaa/, where Terraform reads)")
+    p.set_defaults(func=wheelhouse)
 
     p = sub.add_parser("apply-outputs", help="render `terraform output -json` into config/<APP_ENV>.yaml")
     p.add_argument("--outputs", type=Path, required=True, help="the file `terraform output -json` wrote")

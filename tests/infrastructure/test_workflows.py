@@ -130,6 +130,7 @@ def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
 
     script = _runs(deploy)
     order = [
+        "scripts/deploy.py wheelhouse",
         f"-backend-config=environments/{env}.backend.hcl",
         f"terraform plan -var-file=environments/{env}.tfvars",
         "terraform apply tfplan",
@@ -137,6 +138,7 @@ def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
         'scripts/deploy.py apply-outputs --outputs "$RUNNER_TEMP/tf-outputs.json"',
         "scripts/deploy.py raw-tables",
         "scripts/deploy.py build-warehouse --target redshift",
+        'scripts/deploy.py docs-site --target redshift --outputs "$RUNNER_TEMP/tf-outputs.json"',
         "scripts/deploy.py bundle",
         f"scripts/deploy.py smoke --tests {tests}",
     ]
@@ -216,10 +218,12 @@ jobs:
         with:
           role-to-assume: arn:aws:iam::123456789012:role/deploy
           aws-region: us-east-1
+      - run: .venv/bin/python scripts/deploy.py wheelhouse
       - run: terraform apply
       - run: .venv/bin/python scripts/deploy.py apply-outputs --outputs tf-outputs.json
       - run: .venv/bin/python scripts/deploy.py raw-tables
       - run: .venv/bin/python scripts/deploy.py build-warehouse --target redshift
+      - run: .venv/bin/python scripts/deploy.py docs-site --target redshift --outputs tf-outputs.json
       - run: .venv/bin/python scripts/deploy.py bundle
       - run: .venv/bin/python scripts/deploy.py smoke --tests smoke
 """
@@ -258,7 +262,7 @@ def test_rules_accept_a_production_deploy(tmp_path: Path) -> None:
         (
             "      - run: .venv/bin/python scripts/deploy.py raw-tables\n",
             "",
-            "must run the deploy stages apply-outputs, raw-tables, build-warehouse, bundle, smoke in order",
+            "must run the deploy stages wheelhouse, apply-outputs, raw-tables, build-warehouse, docs-site, bundle, smoke in order",
         ),
         (
             "      - run: .venv/bin/python scripts/deploy.py bundle\n",
