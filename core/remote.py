@@ -60,6 +60,21 @@ class Remote:
             return None
 
 
+def aws_client_kwargs(settings: Settings) -> dict[str, Any]:
+    """How every AWS client of the project reaches AWS: ``aws.region``, and ``aws.endpoint_url`` for a local
+    twin (moto_server)."""
+    kwargs: dict[str, Any] = {"region_name": str(settings.require("aws.region"))}
+    if settings.get("aws.endpoint_url"):
+        kwargs["endpoint_url"] = str(settings.get("aws.endpoint_url"))
+    return kwargs
+
+
+def s3_client(settings: Settings) -> Any:
+    import boto3  # noqa: PLC0415 - only where S3 is used (the deploy, the docs site)
+
+    return boto3.client("s3", **aws_client_kwargs(settings))
+
+
 def open_remote(settings: Settings) -> Remote:
     import fsspec  # noqa: PLC0415 - only when a remote is used (export, snapshot, report upload)
 
@@ -67,8 +82,5 @@ def open_remote(settings: Settings) -> Remote:
         root = str(settings.path("dvc.local_remote_path"))
         return Remote(fsspec.filesystem("file", auto_mkdir=True), root, root)
     url = s3_url(settings)
-    client_kwargs: dict[str, Any] = {"region_name": str(settings.require("aws.region"))}
-    if settings.get("aws.endpoint_url"):
-        client_kwargs["endpoint_url"] = str(settings.get("aws.endpoint_url"))
-    fs = fsspec.filesystem("s3", client_kwargs=client_kwargs, skip_instance_cache=True)
+    fs = fsspec.filesystem("s3", client_kwargs=aws_client_kwargs(settings), skip_instance_cache=True)
     return Remote(fs, url.removeprefix("s3://").rstrip("/"), url)

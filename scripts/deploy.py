@@ -77,13 +77,9 @@ def mask_secrets(values: list[str]) -> None:
 
 
 def s3_client(settings: Settings) -> Any:
-    import boto3
+    from core.remote import s3_client as client
 
-    return boto3.client(
-        "s3",
-        region_name=str(settings.get("aws.region") or "us-east-1"),
-        endpoint_url=settings.get("aws.endpoint_url") or None,
-    )
+    return client(settings)
 
 
 def dags_bucket(settings: Settings) -> str:
@@ -367,8 +363,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     sub = parser.add_subparsers(dest="stage", required=True, metavar="<stage>")
 
-    p = sub.add_parser("wheelhouse", help="MWAA's plugins.zip (the wheels) and requirements file, for terraform")
-    p.add_argument("--out", type=Path, help="where to write them (default build/mwaa/, where Terraform reads)")
+    p = sub.add_parser(
+        "wheelhouse", help="MWAA's plugins.zip (the wheels) and requirements file, for terraform"
+    )
+    p.add_argument(
+        "--out", type=Path, help="where to write them (default build/mwaa/, where Terraform reads)"
+    )
     p.set_defaults(func=wheelhouse)
 
     p = sub.add_parser("apply-outputs", help="render `terraform output -json` into config/<APP_ENV>.yaml")
@@ -405,7 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
 
     p = sub.add_parser("smoke", help="the integration tests against the deployed Airflow (all must pass)")
     p.add_argument("--tests", choices=sorted(EXPECTED_TESTS), default="integration", help="pytest marker")
-    p.add_argument("--expected-tests", type=int, help="tests that must run, exactly (default: the marker's count)")
+    p.add_argument(
+        "--expected-tests", type=int, help="tests that must run, exactly (default: the marker's count)"
+    )
     p.set_defaults(func=smoke)
 
     for name in SUBCOMMAND_MODULES:

@@ -49,7 +49,12 @@ APP_ENV = "staging"
 DAY = "2026-11-20"  # the recorded samples' day
 CHANGED_MODEL = "int_titles_countries_aggregated"  # the second deploy's change (a comment: checksum only)
 SECRET_ID = "trending-now/rehearse"
-BUCKETS = {"mwaa": "tn-rehearse-mwaa", "dvc": "tn-rehearse-dvc", "raw": "tn-rehearse-raw"}
+BUCKETS = {
+    "mwaa": "tn-rehearse-mwaa",
+    "dvc": "tn-rehearse-dvc",
+    "raw": "tn-rehearse-raw",
+    "docs": "tn-rehearse-docs",
+}
 # what a deploy ships (scripts/mwaa_bundle.py reads these), copied into the source tree the rehearsal deploys
 SOURCE = ("dags", "config", "dbt_project", ".dvc", ".dvcignore", "pyproject.toml")
 
@@ -131,6 +136,7 @@ def twin_outputs(pg: dict[str, str]) -> dict[str, Any]:
             "mwaa_environment_name": "tn-rehearse",
             "mwaa_webserver_url": "127.0.0.1",
             "mwaa_dag_s3_path": "dags",
+            "docs_site_bucket": BUCKETS["docs"],
         }
     )
 
@@ -290,6 +296,7 @@ def deploy(env: dict[str, str], tmp: Path, outputs: Path, name: str) -> dict[str
     stage(env, "apply-outputs", "--outputs", str(outputs))
     stage(env, "raw-tables")
     stage(env, "build-warehouse", "--target", "postgres", "--summary", str(summary))
+    stage(env, "docs-site", "--target", "postgres", "--outputs", str(outputs))
     stage(env, "bundle")
     return dict(json.loads(summary.read_text(encoding="utf-8")))
 

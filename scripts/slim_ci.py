@@ -331,6 +331,14 @@ def terraform_outputs(path: Path) -> dict[str, str]:
     }
 
 
+def _s3_client() -> Any:
+    """S3 as the project's settings reach it (``core.remote``: a local twin's endpoint too)."""
+    from core.config import load_settings
+    from core.remote import s3_client
+
+    return s3_client(load_settings())
+
+
 def _run_docs_site(args: argparse.Namespace) -> int:
     if args.outputs:
         outputs = terraform_outputs(args.outputs)
@@ -340,7 +348,9 @@ def _run_docs_site(args: argparse.Namespace) -> int:
         site = generate_docs(args.target, project_dir=args.project_dir, target_path=args.target_path)
         print(f"docs-site: generated {site / 'static_index.html'} from the {args.target} catalog")
         if args.bucket:
-            keys = publish_docs(site, args.bucket, distribution_id=args.distribution_id, prefix=args.prefix)
+            keys = publish_docs(
+                site, args.bucket, distribution_id=args.distribution_id, prefix=args.prefix, s3=_s3_client()
+            )
             print(f"docs-site: uploaded {', '.join(keys)} to s3://{args.bucket}")
     except CiBuildError as exc:
         print(f"docs-site: {exc}", file=sys.stderr)

@@ -53,7 +53,15 @@ def test_help_names_every_stage(capsys: pytest.CaptureFixture[str]) -> None:
         deploy.main(["--help"])
     assert done.value.code == 0
     out = capsys.readouterr().out
-    for stage in ("wheelhouse", "apply-outputs", "raw-tables", "build-warehouse", "docs-site", "bundle", "smoke"):
+    for stage in (
+        "wheelhouse",
+        "apply-outputs",
+        "raw-tables",
+        "build-warehouse",
+        "docs-site",
+        "bundle",
+        "smoke",
+    ):
         assert stage in out
 
 
