@@ -103,16 +103,22 @@ def custom_schema(model: str, project_dir: Path = DBT_PROJECT_DIR) -> str | None
 
 
 @cache
+def _declared_versions(project_dir: Path) -> dict[str, tuple[str, ...]]:
+    """Every versioned model of the project's ymls -> its versions (one scan per process)."""
+    found: dict[str, tuple[str, ...]] = {}
+    for path in sorted((project_dir / "models").rglob("*.yml")):
+        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or ():
+            if entry.get("versions"):
+                found[str(entry["name"])] = tuple(str(version["v"]) for version in entry["versions"])
+    return found
+
+
 def model_versions(model: str, project_dir: Path = DBT_PROJECT_DIR) -> tuple[str, ...]:
     """The versions a model declares (``versions: [{v: 1}, ...]`` in its folder's yml), empty when unversioned.
 
     dbt selects a versioned model by its name (every version) or ``<name>_v<v>``; Cosmos names its nodes
     ``<name>_v<v>`` only, so the DAG's groups select and exclude them by those names."""
-    for path in sorted((project_dir / "models").rglob("*.yml")):
-        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or ():
-            if entry.get("name") == model:
-                return tuple(str(version["v"]) for version in entry.get("versions") or ())
-    return ()
+    return _declared_versions(project_dir).get(model, ())
 
 
 def relation(
