@@ -331,7 +331,7 @@ def test_a_run_through_enrich_stores_and_shows_its_enrichment_quality(
         ("warehouse", "heuristic", 8, ctx.as_of)
     ]
     page = Path(report).read_text()
-    assert "heuristic/heuristic-v1 · v1" in page and "Could not read" not in page
+    assert "heuristic/heuristic-v1 · v2" in page and "Could not read" not in page
     measured = measure(Path(report), tmp_path / "chromium", tmp_path / "quality.png")
     assert {c["key"]: c["bars"] for c in measured["charts"]}["enrichments"] == 1  # 8 new
     assert records[0].result.rows_out == 8
