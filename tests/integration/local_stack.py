@@ -189,9 +189,9 @@ class LocalAirflow:
     def warm_execution_api(self, timeout_s: float) -> None:
         """Answer the api-server's first Execution API request before any task makes it.
 
-        A fresh api-server spends its first request under ``/execution/`` building that versioned app's
-        routes in its event loop (15.7 s on 2 loaded cores, measured with ``GET /execution/health``; the
-        next request: 0.01 s). Without this, the first task's supervisor made that request (``PATCH
+        A fresh api-server spends its first request under ``/execution/`` on a one-off set-up of that
+        sub-application, in its event loop (15.7 s on 2 loaded cores, measured with ``GET
+        /execution/health``; the next request: 0.01 s). Without this, the first task's supervisor made that request (``PATCH
         .../run``), its HTTP client timed out and retried, and the first task of every run started 15-31 s
         late. A long-running api-server (MWAA's) pays it once per process start, not per DAG run.
         """
