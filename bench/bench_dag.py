@@ -15,7 +15,8 @@
 3. The same day triggered in a real Airflow 3 (the local stack of ``tests/integration/local_stack.py``:
    api-server, scheduler, dag-processor, LocalExecutor, SQLite; every task in its own process, as on MWAA),
    paired with the CLI ``--day-repeat`` times: the run's time is Airflow's own (the run's ``queued_at`` at
-   the trigger to its ``end_date``); starting the stack is not counted (on MWAA it is always up). Where the
+   the trigger to its ``end_date``); starting the stack is not counted (on MWAA it is always up), nor the api-server's one-off
+   first Execution API request (``LocalAirflow.warm_execution_api``). Where the
    time goes per task is read from the task instances' timestamps (queued, start, end) and the task logs
    (Airflow's ``Worker startup parse complete`` line, the DAG file's own parse profile line, the
    ``Pre Execute``/``Post Execute`` markers), for the median run.

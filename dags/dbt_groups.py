@@ -131,6 +131,38 @@ def read_manifest_once() -> None:
     DbtGraph._load_manifest_from_file = load_manifest  # type: ignore[method-assign]
 
 
+def read_dbt_project_once() -> None:
+    """Read ``dbt_project.yml``'s ``packages-install-path`` once per process instead of once per task group
+    (Cosmos 1.15 internals).
+
+    Cosmos' ``get_dbt_packages_subpath`` loads the whole ``dbt_project.yml`` with PyYAML's pure-Python
+    loader for each ``DbtTaskGroup`` it renders from the manifest (four per DAG parse, ~60 ms each on a quiet
+    machine), and every task process of a real scheduler parses the DAG file. The answer is kept per project
+    folder and the file's modification time (a rewritten file is read again); Cosmos' other callers (the
+    producer's temporary project copy) keep their own read. ``tests/dags/test_dag_integrity.py`` fails if
+    Cosmos renames the function.
+    """
+    from cosmos.dbt import graph as cosmos_graph
+
+    original = cosmos_graph.get_dbt_packages_subpath
+    if getattr(original, "reads_once", False):
+        return
+    read: dict[tuple[str, int], str] = {}
+
+    def get_dbt_packages_subpath(source_folder: Path) -> str:
+        project_file = Path(source_folder) / "dbt_project.yml"  # cosmos.constants.DBT_PROJECT_FILENAME
+        try:
+            key = (str(project_file), project_file.stat().st_mtime_ns)
+        except OSError:
+            return original(source_folder)  # no file: Cosmos' default, its own way
+        if key not in read:
+            read[key] = original(source_folder)
+        return read[key]
+
+    get_dbt_packages_subpath.reads_once = True  # type: ignore[attr-defined]
+    cosmos_graph.get_dbt_packages_subpath = get_dbt_packages_subpath  # type: ignore[assignment]
+
+
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
     select = SELECTIONS.get(step.name)
@@ -311,6 +343,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
         raise ValueError(f"{step.name} has no dbt selection in transform.dbt_steps.SELECTIONS")
     watcher = options.dbt_execution_mode == "watcher"
     read_manifest_once()
+    read_dbt_project_once()
     group = DbtTaskGroup(
         group_id=step.name,
         render_config=render_config(

@@ -387,6 +387,22 @@ def test_the_manifest_is_read_once_per_process(dag: Any, tmp_path: Path) -> None
     assert load(None, manifest) == {"nodes": {}}
 
 
+def test_the_dbt_project_file_is_read_once_per_process(dag: Any, tmp_path: Path) -> None:
+    """dbt_groups.read_dbt_project_once replaces the packages-path read Cosmos' graph makes per group (fail
+    loudly if Cosmos renamed it); the answer is Cosmos' own, and a rewritten dbt_project.yml is read again."""
+    from cosmos.dbt import graph as cosmos_graph
+
+    subpath = cosmos_graph.get_dbt_packages_subpath
+    assert getattr(subpath, "reads_once", False)
+    project_file = tmp_path / "dbt_project.yml"
+    project_file.write_text("name: p\npackages-install-path: vendored\n", encoding="utf-8")
+    assert subpath(tmp_path) == subpath(tmp_path) == "vendored"
+    project_file.write_text("name: p\n", encoding="utf-8")
+    os.utime(project_file, ns=(1, 1))
+    assert subpath(tmp_path) == "dbt_packages"
+    assert subpath(tmp_path / "missing") == "dbt_packages"
+
+
 def test_test_nodes_push_no_dbt_event_and_models_still_do() -> None:
     """dbt_groups.skip_test_node_events: a test node's event is dropped, any other node's passes through,
     and wrapping twice wraps once."""
