@@ -30,7 +30,7 @@ AWS_ACTION = "aws-actions/configure-aws-credentials"
 STAGING_WORKFLOW = "cd-staging"
 SUCCESS = "github.event.workflow_run.conclusion == 'success'"
 DEPLOY = "scripts/deploy.py"
-DEPLOY_STAGES = ("wheelhouse", "apply-outputs", "raw-tables", "build-warehouse", "docs-site", "bundle", "smoke")
+DEPLOY_STAGES = ("wheelhouse", "apply-outputs", "raw-tables", "eval-gate", "build-warehouse", "docs-site", "bundle", "smoke")
 # what only scripts/deploy.py may run in a deploy job
 FORBIDDEN = ("dbt ", "aws s3", "aws secretsmanager", "pytest", "<<")
 

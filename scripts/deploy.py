@@ -3,6 +3,7 @@
     deploy.py wheelhouse                                MWAA's plugins.zip + requirements (before terraform)
     deploy.py apply-outputs --outputs tf-outputs.json   Terraform outputs -> config/<APP_ENV>.yaml
     deploy.py raw-tables                                the raw tables dbt's sources read, where missing
+    deploy.py eval-gate                                 a prompt/model change passes the evaluation set first
     deploy.py build-warehouse --target redshift         what changed since the deployed manifest, never
                                                         the published model (only the gate publishes)
     deploy.py docs-site --target redshift --outputs F   dbt docs from the warehouse's catalog, to its bucket
@@ -304,6 +305,23 @@ def bundle(args: argparse.Namespace) -> int:
     return 0
 
 
+# ---- eval-gate ---------------------------------------------------------------------------------------
+def eval_gate(args: argparse.Namespace) -> int:
+    """``trending-now eval --before-deploy``: when the deployed enrichment model or prompt version differs from
+    the accepted Gemini baseline, Gemini (the environment's key) runs the evaluation set and must pass the
+    gate before anything ships; else no call (docs/evaluation.md)."""
+    from trending_now.evaluation import check_before_deploy
+
+    result = check_before_deploy(settings_for(args), always=args.always)
+    for line in result.lines:
+        print(line)
+    if not result.passed:
+        raise DeployError(
+            "the evaluation gate failed (lines above): the prompt or model change does not ship"
+        )
+    return 0
+
+
 # ---- wheelhouse ---------------------------------------------------------------------------------------
 def wheelhouse(args: argparse.Namespace) -> int:
     """MWAA's wheelhouse (``scripts/mwaa_wheelhouse.py``): ``build/mwaa/plugins.zip`` and the requirements file
@@ -379,6 +397,10 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("raw-tables", help="create the raw tables dbt's sources read, where missing")
     p.add_argument("--target", choices=("duckdb", "postgres", "redshift"), help="warehouse (default: config)")
     p.set_defaults(func=raw_tables)
+
+    p = sub.add_parser("eval-gate", help="a prompt or model change passes the evaluation set before it ships")
+    p.add_argument("--always", action="store_true", help="run the evaluation set even with nothing changed")
+    p.set_defaults(func=eval_gate)
 
     p = sub.add_parser(
         "build-warehouse",

@@ -137,6 +137,7 @@ def test_cd_deploys_in_order(name: str, env: str, tests: str) -> None:
         "terraform output -json",
         'scripts/deploy.py apply-outputs --outputs "$RUNNER_TEMP/tf-outputs.json"',
         "scripts/deploy.py raw-tables",
+        "scripts/deploy.py eval-gate",
         "scripts/deploy.py build-warehouse --target redshift",
         'scripts/deploy.py docs-site --target redshift --outputs "$RUNNER_TEMP/tf-outputs.json"',
         "scripts/deploy.py bundle",
@@ -222,6 +223,7 @@ jobs:
       - run: terraform apply
       - run: .venv/bin/python scripts/deploy.py apply-outputs --outputs tf-outputs.json
       - run: .venv/bin/python scripts/deploy.py raw-tables
+      - run: .venv/bin/python scripts/deploy.py eval-gate
       - run: .venv/bin/python scripts/deploy.py build-warehouse --target redshift
       - run: .venv/bin/python scripts/deploy.py docs-site --target redshift --outputs tf-outputs.json
       - run: .venv/bin/python scripts/deploy.py bundle
@@ -262,7 +264,7 @@ def test_rules_accept_a_production_deploy(tmp_path: Path) -> None:
         (
             "      - run: .venv/bin/python scripts/deploy.py raw-tables\n",
             "",
-            "must run the deploy stages wheelhouse, apply-outputs, raw-tables, build-warehouse, docs-site, bundle, smoke in order",
+            "must run the deploy stages wheelhouse, apply-outputs, raw-tables, eval-gate, build-warehouse, docs-site, bundle, smoke in order",
         ),
         (
             "      - run: .venv/bin/python scripts/deploy.py bundle\n",
