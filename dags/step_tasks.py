@@ -222,11 +222,19 @@ def prepare_enrichment_batches(
     """``enrich.mode: batch``: re-attach to the open Gemini batches or submit this run's, under the run lock;
     returns the batch names to wait for ([] in sync mode or when nothing is pending), the poll interval and
     the longest wait (dags/enrich_batch.py)."""
+    from core.run_lock import run_lock
     from enrich.batch import prepare_batches
-    from trending_now.pipeline import run_lock
 
+    end_earlier_holds()
     ctx = build_context(airflow_context, timezone)
-    with run_lock(ctx):
+    holding = dag_holding(ctx.run_id)  # the DAG run's lease, kept as every writing task keeps it
+    with run_lock(
+        ctx.warehouse,
+        holding.holder,
+        keep=holding.keep,
+        timeout_setting=holding.timeout_setting,
+        progress=ctx.progress,
+    ):
         names = prepare_batches(ctx)
     settings = ctx.settings
     return (

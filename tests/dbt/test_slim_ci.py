@@ -63,7 +63,7 @@ def ci_build_cli(argv: list[str]) -> tuple[int, str]:
     args = parser.parse_args(argv)
     out = io.StringIO()
     with redirect_stdout(out):
-        code = args.handler(args)
+        code = args.func(args)
     return code, out.getvalue()
 
 
