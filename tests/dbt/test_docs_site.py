@@ -24,15 +24,20 @@ import slim_ci
 pytestmark = pytest.mark.slow
 
 MART = "model.trending_now.movies_tv_shows_enriched.v1"
-# Once the model's page shows its columns: its text, then the "Exposures" tab of "Referenced By" clicked, then
-# "View Lineage Graph" clicked and the graph's drawn canvases measured.
+# Once the model's page shows its columns: its text (and the "Data Tests" tab's), then the "Exposures" tab of
+# "Referenced By" clicked, then "View Lineage Graph" clicked and the graph's drawn canvases measured.
 PAGE = """(async () => {
   const sleep = ms => new Promise(r => setTimeout(r, ms));
   const leaf = text => Array.from(document.querySelectorAll('a, button, strong, span, li'))
     .filter(e => e.textContent.trim() === text);
   for (let i = 0; i < 150 && !(document.body && document.body.innerText.includes('llm_generated_primary_genre')); i++)
     await sleep(200);
-  const page = document.body.innerText;
+  let page = document.body.innerText;
+  // "Referenced By" opens on its first tab (Models, when a model reads the mart): the tests' tab shows their names
+  for (const name of ['Data Tests', 'Tests']) {
+    const tests = leaf(name).pop();
+    if (tests) { tests.click(); await sleep(500); page += ' ' + document.body.innerText; break; }
+  }
   const tab = leaf('Exposures').pop();
   if (tab) { tab.click(); await sleep(500); }
   const text = document.body.innerText;
@@ -105,7 +110,7 @@ def test_the_mart_page_shows_columns_tests_lineage_and_exposures(site: Path, tmp
         "unique_movies_tv_shows_enriched_v1_id",
         "not_null_movies_tv_shows_enriched_v1_llm_review_summary",
     ):
-        assert test in page, test
+        assert test in page, (test, page[page.find("Referenced By") : page.find("Referenced By") + 600])
     # lineage: what it is built from, and the graph drawn
     assert "Depends On\nModels\nmovies_tv_shows_enriched_audit" in page
     assert value["lineage"] and value["canvases"] >= 1, value["canvases"]
