@@ -28,13 +28,17 @@ class Prices:
     input_per_mtok: float
     output_per_mtok: float
     max_output_tokens: int
+    mode: str  # enrich.mode: a batch is billed at enrich.batch.price_factor of the interactive prices
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Prices:
+        mode = str(settings.require("enrich.mode"))
+        factor = float(settings.require("enrich.batch.price_factor")) if mode == "batch" else 1.0
         return cls(
-            float(settings.require("enrich.price_input_per_mtok")),
-            float(settings.require("enrich.price_output_per_mtok")),
+            float(settings.require("enrich.price_input_per_mtok")) * factor,
+            float(settings.require("enrich.price_output_per_mtok")) * factor,
             int(settings.require("enrich.max_output_tokens")),
+            mode,
         )
 
     def cost(self, input_tokens: float, output_tokens: float) -> float:
@@ -90,7 +94,8 @@ class EnrichPlan:
             else ""
         )
         lines.append(
-            f"  cost at ${self.prices.input_per_mtok:g}/${self.prices.output_per_mtok:g} per M tokens in/out: "
+            f"  cost at ${self.prices.input_per_mtok:g}/${self.prices.output_per_mtok:g} per M tokens in/out "
+            f"({self.prices.mode} prices): "
             f"{expected}at most ${most:.4f} ({self.calls} calls, ~{self.input_tokens:,} prompt tokens, "
             f"{self.prices.max_output_tokens} output tokens/title at most); enrich.max_cost_usd caps the run"
         )

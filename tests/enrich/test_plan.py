@@ -68,3 +68,15 @@ def test_enrich_plan_on_the_cli_prints_the_plan_and_calls_nothing(
     assert out[-1].startswith("  cost $0 (heuristic provider); with Gemini at the configured prices at most $")
     assert float(out[-1].rsplit("$", 1)[1]) > 0
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
+
+
+def test_a_batch_run_is_planned_at_the_batch_price(gemini_settings: Callable[..., Settings]) -> None:
+    """``enrich.mode: batch`` bills ``enrich.batch.price_factor`` of the interactive prices: the plan says so."""
+    settings = gemini_settings()
+    seed_inputs(settings, [input_row(i) for i in range(4)])
+    sync = plan.make_plan(Warehouse(settings), settings, "gemini", MODEL)
+    batch_settings = settings.with_overrides({"enrich.mode": "batch"})
+    batch = plan.make_plan(Warehouse(batch_settings), batch_settings, "gemini", MODEL)
+    factor = float(settings.require("enrich.batch.price_factor"))
+    assert batch.cost(1024) == pytest.approx(sync.cost(1024) * factor)
+    assert "(batch prices)" in batch.lines()[-1] and "(sync prices)" in sync.lines()[-1]
