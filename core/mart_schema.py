@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +113,14 @@ def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[
     entry = next((m for m in document["models"] if m["name"] == model), None)
     if entry is None:
         raise MartSchemaError(f"{path.name} declares no model {model}")
-    return tuple(_column(c) for c in entry["columns"])
+    columns = tuple(_column(c) for c in entry["columns"])
+    # A model-level test that names its column (``column_name``) is that column's test, as dbt runs it
+    on_model: dict[str, list[ColumnTest]] = {}
+    for test in _tests(entry.get("data_tests") or ()):
+        if column := test.arguments.get("column_name"):
+            arguments = {k: v for k, v in test.arguments.items() if k != "column_name"}
+            on_model.setdefault(str(column), []).append(ColumnTest(test.name, arguments))
+    return tuple(replace(c, tests=(*c.tests, *on_model.get(c.name, ()))) for c in columns)
 
 
 MART_COLUMN_SPECS: tuple[MartColumn, ...] = load_contract()

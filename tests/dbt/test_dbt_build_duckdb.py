@@ -204,7 +204,7 @@ def test_unit_tests_pass(built: dict[str, Any]) -> None:
     result = run_dbt(UNIT_TESTS, target="duckdb", work_dir=built["base"], env=built["env"])
     names = sorted(r.node.name for r in result.result.results if r.node.resource_type == "unit_test")
     assert names == [
-        "test_availability_keeps_the_first_listing_day_and_each_countrys_services",
+        "test_availability_keeps_first_listing_and_services",
         "test_incremental_merge_emits_only_new_and_changed_rows",
         "test_seasons_fold_into_their_show",
         "test_source_data_hash_covers_llm_inputs",
@@ -270,8 +270,7 @@ def test_mart_tests_catch_bad_rows_and_store_failures(built: dict[str, Any]) -> 
     failed_nodes = [r.node for r in result.result.results if str(r.status) == "fail"]
     failed = sorted(node.name for node in failed_nodes)
     kinds = sorted(name.split("_movies_tv_shows")[0] for name in failed)
-    assert kinds == ["accepted_values", "csv_hygiene", "csv_hygiene", "csv_items_accepted", "valid_json",
-                     "value_in_range"], failed  # "moody" is not in the vibe_tags seed
+    assert kinds == ["accepted_values", "csv_hygiene", "csv_hygiene", "valid_json", "value_in_range"], failed
     conn = duckdb.connect(str(db))
     try:
         audit = {row[0] for row in conn.execute(
@@ -279,3 +278,17 @@ def test_mart_tests_catch_bad_rows_and_store_failures(built: dict[str, Any]) -> 
     finally:
         conn.close()
     assert {node.alias for node in failed_nodes} <= audit  # store_failures kept every failed test's rows
+    # the vocabulary is tested on the audit relation (what the gate passes): "moody" is not in the vibe_tags seed
+    conn = duckdb.connect(str(db))
+    try:
+        conn.execute("""
+            update marts_audit.movies_tv_shows_enriched_audit
+            set llm_generated_vibe_tags = 'dark,moody', prompt_version = 'v2'
+        """)
+    finally:
+        conn.close()
+    result = run_dbt(["test", "--select", "movies_tv_shows_enriched_audit,test_name:csv_items_accepted"],
+                     target="duckdb", work_dir=built["base"] / "corrupted", check=False,
+                     env={"TRENDING_NOW_DUCKDB_PATH": str(db)})
+    vocabulary = [str(r.status) for r in result.result.results if r.node.resource_type == "test"]
+    assert vocabulary == ["fail"], vocabulary

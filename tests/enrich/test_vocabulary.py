@@ -39,8 +39,8 @@ def test_the_seed_is_documented_and_the_mart_test_points_at_it() -> None:
     assert [c["name"] for c in entry["columns"]] == ["tag", "description"]
     marts = yaml.safe_load((DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml").read_text())
     audit = next(m for m in marts["models"] if m["name"] == "movies_tv_shows_enriched_audit")
-    column = next(c for c in audit["columns"] if c["name"] == "llm_generated_vibe_tags")
-    test = next(t["csv_items_accepted"] for t in column["data_tests"] if "csv_items_accepted" in t)
+    test = next(t["csv_items_accepted"] for t in audit["data_tests"] if "csv_items_accepted" in t)
+    assert test["arguments"]["column_name"] == "llm_generated_vibe_tags"
     assert test["arguments"]["to"] == "ref('vibe_tags')" and test["arguments"]["field"] == "tag"
 
 

@@ -168,7 +168,7 @@ class AirflowApi:
         for ti in self.task_instances(dag_id, run_id):
             start, end = parse(ti.get("start_date")), parse(ti.get("end_date"))
             if start:
-                spans.append(((end or now) - start).total_seconds(), ti["task_id"], ti.get("state"))
+                spans.append((((end or now) - start).total_seconds(), ti["task_id"], ti.get("state")))
             if ti.get("state") not in ("success", "skipped", "failed", "upstream_failed"):
                 waiting.append(f"{ti['task_id']}={ti.get('state')}")
         top = ", ".join(
