@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from core.config import YAML_LOADER
 from core.dbt_relations import DBT_PROJECT_DIR, dbt_vars, relation
 
 MART_NAME = "movies_tv_shows_enriched"
@@ -109,7 +110,7 @@ def _column(entry: dict[str, Any]) -> MartColumn:
 
 def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
     """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
     entry = next((m for m in document["models"] if m["name"] == model), None)
     if entry is None:
         raise MartSchemaError(f"{path.name} declares no model {model}")
