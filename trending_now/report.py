@@ -108,12 +108,15 @@ def _mart(warehouse: Warehouse, data: ReportData, _: int) -> None:
 
 
 def _countries(warehouse: Warehouse, data: ReportData, _: int) -> None:
-    """Titles per country: listed as new by this run's extract, and published (marts.title_availability)."""
-    step = data.step("extract_releases")
-    for country, figures in ((step or {}).get("details") or {}).get("countries", {}).items():
-        data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
-    for country in ((step or {}).get("details") or {}).get("failed_countries", {}):
-        data.countries.setdefault(country, {})["listed"] = 0
+    """Titles per country: listed as new by this run's extract, and published (marts.title_availability).
+
+    The CLI records one extract for every country; a DAG run one per country (the mapped task), in run order."""
+    for step in (s for s in data.steps if s["step"] == "extract_releases"):
+        details = step.get("details") or {}
+        for country, figures in details.get("countries", {}).items():
+            data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
+        for country in details.get("failed_countries", {}):
+            data.countries.setdefault(country, {})["listed"] = 0
     schema, table = AVAILABILITY.split(".")
     if warehouse.table_exists(schema, table):
         rows = warehouse.fetch_all(

@@ -204,6 +204,7 @@ def test_unit_tests_pass(built: dict[str, Any]) -> None:
     result = run_dbt(UNIT_TESTS, target="duckdb", work_dir=built["base"], env=built["env"])
     names = sorted(r.node.name for r in result.result.results if r.node.resource_type == "unit_test")
     assert names == [
+        "test_availability_audit_lists_audited_titles_per_run_country",
         "test_availability_keeps_first_listing_and_services",
         "test_incremental_merge_emits_only_new_and_changed_rows",
         "test_seasons_fold_into_their_show",

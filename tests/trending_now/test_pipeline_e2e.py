@@ -98,6 +98,9 @@ def test_steps_report_counts(duckdb_run: dict[str, Any]) -> None:
     assert first["extract_reviews"].rows_out > 0
     assert first["enrich_titles"].rows_out == len(EXPECTED_IDS)
     assert first["validate_mart"].rows_in == len(EXPECTED_IDS)
+    # the gate checked the availability about to be published per country (the run's one country listed titles)
+    gate = first["validate_mart"].details
+    assert gate["countries_listed"] == ["US"] and gate["availability_rows"] == len(EXPECTED_IDS)
     export = Path(first["export_parquet"].details["path"])
     assert export.exists() and export.name == f"movies_tv_shows_enriched_{DEMO_AS_OF}.parquet"
 

@@ -114,6 +114,8 @@ def test_a_failing_day_names_the_day_and_the_cause(make_settings, make_context, 
     message = str(info.value)
     assert message.startswith(f"JustWatch newTitles for {D[4]} (US) failed:") and "HTTP 500" in message
     assert "\n" not in message
+    # the step's record names the country (a DAG run's mapped task of one country: the run report shows it)
+    assert info.value.result.details == {"failed_countries": {"US": message}}
 
 
 def test_transient_faults_are_retried_and_counted(make_settings, make_context, fake: FakeJustWatch) -> None:
