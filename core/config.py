@@ -196,11 +196,18 @@ class Settings:
         )
 
 
+def project_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The project's root: ``$TRENDING_NOW_ROOT`` (a deployed copy, an MWAA worker's DAG folder), else this
+    checkout."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
+
+
 def _merged_config(
     app_env: str | None, root: Path | None, environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], str, Path]:
     """``base.yaml`` <- ``<APP_ENV>.yaml`` <- ``TRENDING_NOW__...``: the data, the env name and the root."""
-    root = Path(root or environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
+    root = Path(root) if root else project_root(environ)
     env = (app_env or environ.get("APP_ENV") or "dev").lower()
     if env not in APP_ENVS:
         raise ConfigError(f"APP_ENV={env!r} is not one of {', '.join(APP_ENVS)}")

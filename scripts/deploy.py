@@ -37,6 +37,7 @@ if str(ROOT) not in sys.path:  # run as `python scripts/deploy.py`: the project'
 
 from core.common import first_line  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
+from core.config import project_root as config_root  # noqa: E402
 from core.redact import redact  # noqa: E402
 
 # Modules that add subcommands: each has ``add_subcommand(subparsers)`` (the parser it adds sets ``func``).
@@ -59,7 +60,7 @@ class DeployError(RuntimeError):
 
 # ---- shared ------------------------------------------------------------------------------------------
 def project_root(args: argparse.Namespace) -> Path:
-    return Path(args.root or os.environ.get("TRENDING_NOW_ROOT") or ROOT).resolve()
+    return Path(args.root or config_root()).resolve()
 
 
 def settings_for(args: argparse.Namespace) -> Settings:

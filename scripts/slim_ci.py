@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python scripts/deploy.py` puts scripts/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
+from core.config import project_root  # noqa: E402
 from core.dbt_relations import DBT_PROJECT_DIR, profile_name, shared_schema_targets  # noqa: E402
 
 # The profile (dbt_project/profiles.yml) each warehouse target builds a change with: its schema is
@@ -304,6 +305,12 @@ def publish_docs(
     return keys
 
 
+def project_dbt_dir() -> Path:
+    """The dbt project of the project being deployed (``$TRENDING_NOW_ROOT``, else this checkout): a deploy
+    of a copy (the rehearsal's) never writes into this checkout's ``dbt_project/target``."""
+    return project_root() / "dbt_project"
+
+
 # ---- the subcommands -----------------------------------------------------------------------------------
 def _run_ci_build(args: argparse.Namespace) -> int:
     try:
@@ -312,7 +319,7 @@ def _run_ci_build(args: argparse.Namespace) -> int:
             args.state,
             cleanup=args.cleanup,
             schema=args.schema,
-            project_dir=args.project_dir,
+            project_dir=args.project_dir or project_dbt_dir(),
             target_path=args.target_path,
         )
     except CiBuildError as exc:
@@ -345,7 +352,9 @@ def _run_docs_site(args: argparse.Namespace) -> int:
         args.bucket = args.bucket or outputs.get("docs_site_bucket")
         args.distribution_id = args.distribution_id or outputs.get("docs_site_distribution_id")
     try:
-        site = generate_docs(args.target, project_dir=args.project_dir, target_path=args.target_path)
+        site = generate_docs(
+            args.target, project_dir=args.project_dir or project_dbt_dir(), target_path=args.target_path
+        )
         print(f"docs-site: generated {site / 'static_index.html'} from the {args.target} catalog")
         if args.bucket:
             keys = publish_docs(
@@ -376,7 +385,7 @@ def add_subcommand(subparsers: Any) -> None:
     ci.add_argument(
         "--schema", help=f"the change's schema prefix (default ${CI_SCHEMA_ENV}, ci_pr_<n>, ci_<branch>)"
     )
-    ci.add_argument("--project-dir", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
+    ci.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
     ci.add_argument(
         "--target-path", type=Path, default=None, help="dbt's artifacts (default <project>/target/ci-build)"
     )
@@ -399,7 +408,7 @@ def add_subcommand(subparsers: Any) -> None:
         "--outputs", type=Path, help="`terraform output -json` file: --bucket and --distribution-id from it"
     )
     docs.add_argument("--prefix", default="", help="key prefix in the bucket (default: the root)")
-    docs.add_argument("--project-dir", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
+    docs.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
     docs.add_argument(
         "--target-path", type=Path, default=None, help="dbt's artifacts (default <project>/target)"
     )
