@@ -170,6 +170,13 @@ def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
             _UNEXPECTED_SKIPS.append(f"{report.nodeid}: {reason}")
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow modules (end to end: dbt, Airflow, whole days) first, each module's tests kept together:
+    pytest-xdist's ``--dist loadscope`` hands out modules in this order, so the long ones start at once and
+    the short ones fill the workers at the end instead of one long module running alone last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+
+
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
     _note_skip(report)
 
