@@ -58,7 +58,9 @@ def lineage(model: str, source: str) -> dict[str, RawField]:
     result: dict[str, RawField] = {}
     for match in ALIAS.finditer(sql):
         for qualifier, name in TOKEN.findall(match["expr"]):
-            candidates = [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
+            candidates = (
+                [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
+            )
             for table, child in candidates:
                 cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
                 if name in cols:
@@ -104,10 +106,22 @@ def test_the_staging_tests_are_found() -> None:
 
 def _good_record(**update: Any) -> TitleRecord:
     record = TitleRecord(
-        id="tss9", object_type="SHOW_SEASON", object_id=9, title="Season 1", original_release_year=2025,
-        runtime_minutes=50, imdb_score=7.0, tomato_meter=90, show_id="ts8", country="US", new_since=AS_OF,
-        extracted_at=datetime(2026, 11, 20, tzinfo=UTC), credits=[CreditRecord(role="ACTOR", name="A")],
-        offers=[OfferRecord(package_clear_name="Netflix")], genres=["drm"], production_countries=["US"],
+        id="tss9",
+        object_type="SHOW_SEASON",
+        object_id=9,
+        title="Season 1",
+        original_release_year=2025,
+        runtime_minutes=50,
+        imdb_score=7.0,
+        tomato_meter=90,
+        show_id="ts8",
+        country="US",
+        new_since=AS_OF,
+        extracted_at=datetime(2026, 11, 20, tzinfo=UTC),
+        credits=[CreditRecord(role="ACTOR", name="A")],
+        offers=[OfferRecord(package_clear_name="Netflix")],
+        genres=["drm"],
+        production_countries=["US"],
     )
     assert contract_violations(record, AS_OF) == []
     return record.model_copy(update=update)
@@ -122,8 +136,12 @@ def _rejected(field: RawField, bad: Any, **context: Any) -> bool:
     return _split_items(field.child, [item], AS_OF)[0] == []
 
 
-@pytest.mark.parametrize(("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS])
-def test_every_staging_test_has_its_edge_rule(model: str, column: str, test: str, args: dict[str, Any]) -> None:
+@pytest.mark.parametrize(
+    ("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS]
+)
+def test_every_staging_test_has_its_edge_rule(
+    model: str, column: str, test: str, args: dict[str, Any]
+) -> None:
     fields = lineage(model, "justwatch")
     arguments = args.get("arguments", args)
     config = args.get("config") or {}
@@ -191,6 +209,8 @@ def test_release_year_bounds_are_dbt_vars() -> None:
 
 
 def test_derived_declarations_match_the_spec() -> None:
+    import dlt
+
     from core.raw_tables import RAW_TABLES
     from enrich import store
     from extract.justwatch import source as justwatch_source
@@ -200,24 +220,37 @@ def test_derived_declarations_match_the_spec() -> None:
 
     assert list(justwatch_source.TITLE_COLUMNS) == [c.name for c in raw_spec.TITLES.columns]
     assert set(justwatch_source.NESTED_HINTS) == {"genres", "production_countries", "credits", "offers"}
-    assert list(reviews_source.FETCH_COLUMNS)[-3:] == ["first_fetched_on", "last_fetched_on", "fetch_count"]
+    fetches = reviews_source._harvested(
+        dlt.resource([[]], name="subjects"), raw_spec.REVIEW_FETCHES, lambda _: []
+    )
+    assert (fetches.name, list(fetches.columns)[-3:]) == (
+        "review_fetches",
+        ["first_fetched_on", "last_fetched_on", "fetch_count"],
+    )
     assert store.COLUMNS == raw_loader.ENRICHMENT_COLUMNS == raw_spec.dlt_columns(raw_spec.TITLE_ENRICHMENTS)
     assert raw_loader.TITLE_COLUMNS == justwatch_source.TITLE_COLUMNS
     assert ("raw_justwatch", "titles__credits") in RAW_TABLES and len(RAW_TABLES) == 10
     assert "source varchar(32) not null" in LEDGER_DDL
 
 
-@pytest.mark.parametrize(("model", "spec"), [
-    ("extract.justwatch.models:TitleRecord", raw_spec.TITLES),
-    ("extract.justwatch.models:QuarantineRecord", raw_spec.JUSTWATCH_QUARANTINE),
-    ("extract.reviews.models:Review", raw_spec.REVIEWS),
-    ("extract.reviews.models:FetchOutcome", raw_spec.REVIEW_FETCHES),
-    ("extract.reviews.models:QuarantineEntry", raw_spec.REVIEWS_QUARANTINE),
-])
+@pytest.mark.parametrize(
+    ("model", "spec"),
+    [
+        ("extract.justwatch.models:TitleRecord", raw_spec.TITLES),
+        ("extract.justwatch.models:QuarantineRecord", raw_spec.JUSTWATCH_QUARANTINE),
+        ("extract.reviews.models:Review", raw_spec.REVIEWS),
+        ("extract.reviews.models:FetchOutcome", raw_spec.REVIEW_FETCHES),
+        ("extract.reviews.models:QuarantineEntry", raw_spec.REVIEWS_QUARANTINE),
+    ],
+)
 def test_record_models_have_the_spec_columns_in_order(model: str, spec: Table) -> None:
     """The typed records the extractors build are rows of their raw table (list fields are its child tables)."""
     from importlib import import_module
 
     module, name = model.split(":")
-    fields = [n for n in getattr(import_module(module), name).model_fields if n not in {c.name for c in spec.children}]
+    fields = [
+        n
+        for n in getattr(import_module(module), name).model_fields
+        if n not in {c.name for c in spec.children}
+    ]
     assert fields == [c.name for c in spec.columns]
