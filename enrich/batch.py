@@ -34,6 +34,7 @@ from core import raw_spec
 from core.config import ConfigError, Settings
 from core.context import RunContext, StepResult
 from core.warehouse import OPS, Warehouse
+from enrich import store
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
@@ -47,15 +48,6 @@ from enrich.runner import (
     RunnerConfig,
     Selection,
     failure_cause,
-)
-from enrich.store import (
-    PendingWork,
-    ReplayReport,
-    ResultSink,
-    enrichment_row,
-    load_pending,
-    open_journal,
-    replay_journal,
 )
 
 MODES = ("sync", "batch")
@@ -190,21 +182,23 @@ class BatchEnrichment:
         self.ctx, self.client, self.config, self.journal = ctx, client, config, journal
         self.warehouse = ctx.warehouse
         self.ledger = BatchLedger(self.warehouse)
-        self.sink = ResultSink(self.warehouse, config.flush_every, config.flush_seconds, journal=journal)
+        self.sink = store.ResultSink(
+            self.warehouse, config.flush_every, config.flush_seconds, journal=journal
+        )
         self.totals = BatchTotals()
         self.quarantined: set[str] = set()  # answered invalid in this run: not re-queued before the next run
         self.handled: set[str] = set()  # titles this run stored a row for
         self.first_failure: str | None = None
         self.budget_stopped = False
         self.left_pending = 0
-        self.replayed = ReplayReport(0, [])
+        self.replayed = store.ReplayReport(0, [])
         self.sync_run: EnrichmentRun | None = None
         self.cache_hits: int | None = None  # titles already enriched for this prompt and model, at first look
 
     # --- phases
 
     def replay(self) -> None:
-        self.replayed = replay_journal(self.warehouse, self.journal)
+        self.replayed = store.replay_journal(self.warehouse, self.journal)
         if self.replayed.loaded or self.replayed.rejected:
             self.ctx.progress(
                 f"enrich: loaded {self.replayed.loaded} result(s) a previous run left in the journal"
@@ -322,8 +316,8 @@ class BatchEnrichment:
         )
         return titles
 
-    def _pending(self) -> PendingWork:
-        work = load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
+    def _pending(self) -> store.PendingWork:
+        work = store.load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
         if self.cache_hits is None:
             self.cache_hits = work.total_inputs - len(work.rows)
         return work
@@ -430,7 +424,7 @@ class BatchEnrichment:
             self.quarantined.add(answer.title_id)
             self.first_failure = self.first_failure or answer.invalid
         self.handled.add(answer.title_id)
-        return enrichment_row(
+        return store.enrichment_row(
             title_id=answer.title_id,
             source_data_hash=answer.source_data_hash,
             prompt_version=record.prompt_version,
@@ -445,7 +439,7 @@ class BatchEnrichment:
         self, title_id: str, source_hash: str, enrichment: Any, usage: CallUsage, error: str | None
     ) -> dict[str, Any]:
         self.handled.add(title_id)
-        return enrichment_row(
+        return store.enrichment_row(
             title_id=title_id,
             source_data_hash=source_hash,
             prompt_version=PROMPT_VERSION,
@@ -479,7 +473,7 @@ class BatchEnrichment:
         config = replace(self.config, max_cost_usd=remaining)
         provider = make_provider(self.ctx.settings)
         try:
-            selection = Selection(ReplayReport(0, []), PendingWork(work.total_inputs, rows), rows)
+            selection = Selection(store.ReplayReport(0, []), store.PendingWork(work.total_inputs, rows), rows)
             run = EnrichmentRun(self.ctx, provider, config, selection, self.sink)
             self.sync_run = run
             run.call_all(run.validate_inputs())
@@ -562,7 +556,7 @@ def enrich_in_batch(ctx: RunContext, config: RunnerConfig) -> StepResult:
     """The ``enrich_titles`` step in batch mode (enrich/runner.py hands over when ``batch_mode``)."""
     client = GeminiBatchClient.from_settings(ctx.settings)
     try:
-        with open_journal(ctx.warehouse) as journal:
+        with store.open_journal(ctx.warehouse) as journal:
             return BatchEnrichment(ctx, client, config, journal).run()
     finally:
         client.close()
@@ -574,7 +568,7 @@ def prepare_batches(ctx: RunContext) -> list[str]:
         return []
     client = GeminiBatchClient.from_settings(ctx.settings)
     try:
-        with open_journal(ctx.warehouse) as journal:
+        with store.open_journal(ctx.warehouse) as journal:
             return BatchEnrichment(ctx, client, RunnerConfig.from_settings(ctx.settings), journal).prepare()
     finally:
         client.close()
