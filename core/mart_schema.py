@@ -107,6 +107,16 @@ def _column(entry: dict[str, Any]) -> MartColumn:
     )
 
 
+def _model_tests_by_column(data_tests: Sequence[Any]) -> dict[str, list[ColumnTest]]:
+    """A model-level test that names its column (``column_name``) is that column's test, as dbt runs it."""
+    on_model: dict[str, list[ColumnTest]] = {}
+    for test in _tests(data_tests):
+        if column := test.arguments.get("column_name"):
+            arguments = {k: v for k, v in test.arguments.items() if k != "column_name"}
+            on_model.setdefault(str(column), []).append(ColumnTest(test.name, arguments))
+    return on_model
+
+
 def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
     """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
     document = yaml.safe_load(path.read_text(encoding="utf-8"))
@@ -114,12 +124,7 @@ def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[
     if entry is None:
         raise MartSchemaError(f"{path.name} declares no model {model}")
     columns = tuple(_column(c) for c in entry["columns"])
-    # A model-level test that names its column (``column_name``) is that column's test, as dbt runs it
-    on_model: dict[str, list[ColumnTest]] = {}
-    for test in _tests(entry.get("data_tests") or ()):
-        if column := test.arguments.get("column_name"):
-            arguments = {k: v for k, v in test.arguments.items() if k != "column_name"}
-            on_model.setdefault(str(column), []).append(ColumnTest(test.name, arguments))
+    on_model = _model_tests_by_column(entry.get("data_tests") or ())
     return tuple(replace(c, tests=(*c.tests, *on_model.get(c.name, ()))) for c in columns)
 
 

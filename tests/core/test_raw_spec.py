@@ -57,34 +57,42 @@ def lineage(model: str, source: str) -> dict[str, RawField]:
     assert ctes, f"{model} reads no source()"
     result: dict[str, RawField] = {}
     for match in ALIAS.finditer(sql):
-        for qualifier, name in TOKEN.findall(match["expr"]):
-            candidates = (
-                [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
-            )
-            for table, child in candidates:
-                cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
-                if name in cols:
-                    result.setdefault(match["alias"], RawField(table, cols[name], child))
-                    break
-            if match["alias"] in result:
-                break
+        found = _first_raw_field(match["expr"], ctes)
+        if found is not None:
+            result.setdefault(match["alias"], found)
     return result
+
+
+def _first_raw_field(expr: str, ctes: dict[str, tuple[Table, str | None]]) -> RawField | None:
+    """The first raw field ``expr`` names: ``cte.column`` in that CTE's table, a bare column in any."""
+    for qualifier, name in TOKEN.findall(expr):
+        candidates = [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
+        for table, child in candidates:
+            cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
+            if name in cols:
+                return RawField(table, cols[name], child)
+    return None
 
 
 def staging_tests() -> list[tuple[str, str, str, dict[str, Any]]]:
     """(model, column or '', test name, arguments) of every staging dbt test on a source with edge rules."""
     found = []
     for path in sorted(STAGING.glob("*/_*__models.yml")):
-        if path.parent.name not in EDGE_RULE_SOURCES:
-            continue
-        for model in yaml.safe_load(path.read_text())["models"]:
-            for test in model.get("data_tests") or []:
-                name, args = next(iter(test.items()))
-                found.append((model["name"], "", name, args or {}))
-            for column in model.get("columns") or []:
-                for test in column.get("data_tests") or []:
-                    name, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
-                    found.append((model["name"], column["name"], name, args or {}))
+        if path.parent.name in EDGE_RULE_SOURCES:
+            for model in yaml.safe_load(path.read_text())["models"]:
+                found += _model_tests(model)
+    return found
+
+
+def _model_tests(model: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    found = []
+    for test in model.get("data_tests") or []:
+        name, args = next(iter(test.items()))
+        found.append((model["name"], "", name, args or {}))
+    for column in model.get("columns") or []:
+        for test in column.get("data_tests") or []:
+            name, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+            found.append((model["name"], column["name"], name, args or {}))
     return found
 
 
@@ -142,56 +150,88 @@ def _rejected(field: RawField, bad: Any, **context: Any) -> bool:
 def test_every_staging_test_has_its_edge_rule(
     model: str, column: str, test: str, args: dict[str, Any]
 ) -> None:
-    fields = lineage(model, "justwatch")
-    arguments = args.get("arguments", args)
     config = args.get("config") or {}
-    where = config.get("where")
     if config.get("severity") == "warn":
         return  # a warning never stops the day (an unknown genre code: the seed lags JustWatch)
-    if test == "relationships":
-        # a child row points at its parent row: dlt writes both in one load (`_dlt_parent_id` -> `_dlt_id`)
-        field = fields[column]
-        assert field.column.name in ("_dlt_parent_id", "id") and arguments["field"] in ("dlt_id", "node_id")
-        return
-    if test == "unique_combination":
-        # (node, list position): the parent's merge key plus dlt's list index
-        for name in arguments["columns"]:
-            field = fields[name]
-            assert field.is_dlt or field.column.name in raw_spec.TITLES.primary_key, (model, name)
-        return
-    field = fields[column]
-    spec = field.column
-    if test == "unique":
-        assert field.is_dlt or (field.child is None and spec.name in field.table.primary_key), (model, column)
-        return
-    if field.is_dlt:
+    check = EDGE_RULE_CHECKS.get(test)
+    if check is None:
+        pytest.fail(f"{model}.{column}: no edge rule is known for the dbt test {test!r}")
+    fields = lineage(model, "justwatch")
+    if test in ("not_null", "accepted_values", "value_in_range") and fields[column].is_dlt:
         assert test == "not_null", (model, column, test)  # dlt writes its own bookkeeping columns
         return
-    if test == "not_null" and where:
-        other, value = re.fullmatch(r"(\w+) = '(\w+)'", where).groups()  # type: ignore[union-attr]
-        assert fields[other].column.name == spec.required_when[0] and value == spec.required_when[1]  # type: ignore[index]
-        assert _rejected(field, None, **{spec.required_when[0]: value})  # type: ignore[index]
+    check(Case(model, column, fields, args.get("arguments", args), config.get("where")))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One staging dbt test: its model and column, the raw fields of the model's columns, its arguments."""
+
+    model: str
+    column: str
+    fields: dict[str, RawField]
+    arguments: dict[str, Any]
+    where: str | None
+
+    @property
+    def field(self) -> RawField:
+        return self.fields[self.column]
+
+
+def _check_relationship(case: Case) -> None:
+    # a child row points at its parent row: dlt writes both in one load (`_dlt_parent_id` -> `_dlt_id`)
+    assert case.field.column.name in ("_dlt_parent_id", "id") and case.arguments["field"] in ("dlt_id", "node_id")
+
+
+def _check_unique_combination(case: Case) -> None:
+    # (node, list position): the parent's merge key plus dlt's list index
+    for name in case.arguments["columns"]:
+        field = case.fields[name]
+        assert field.is_dlt or field.column.name in raw_spec.TITLES.primary_key, (case.model, name)
+
+
+def _check_unique(case: Case) -> None:
+    field = case.field
+    assert field.is_dlt or (field.child is None and field.column.name in field.table.primary_key), (
+        case.model, case.column)
+
+
+def _check_not_null(case: Case) -> None:
+    field, spec = case.field, case.field.column
+    if case.where:
+        other, value = re.fullmatch(r"(\w+) = '(\w+)'", case.where).groups()  # type: ignore[union-attr]
+        assert spec.required_when == (case.fields[other].column.name, value), (case.model, case.column)
+        assert _rejected(field, None, **{spec.required_when[0]: value})
         assert not _rejected(field, None, object_type="MOVIE")
         return
-    if test == "not_null":
-        assert spec.required, f"{model}.{column} is tested not_null but raw {spec.name} has no edge rule"
-        assert _rejected(field, None) and _rejected(field, "   " if spec.type == raw_spec.TEXT else None)
-        return
-    if test == "accepted_values":
-        assert set(spec.values) == set(arguments["values"]), (model, column)
-        assert _rejected(field, "EPISODE")
-        return
-    if test == "value_in_range":
-        for side, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
-            expected = arguments.get(side)
-            declared = bound.sql() if isinstance(bound, Var) else bound
-            assert str(declared) == str(expected), (model, column, side)
-            if bound is not None:
-                value = bound.resolve(AS_OF) if isinstance(bound, Var) else bound
-                assert not _rejected(field, value)
-                assert _rejected(field, value - 1 if side == "min_value" else value + 1)
-        return
-    pytest.fail(f"{model}.{column}: no edge rule is known for the dbt test {test!r}")
+    assert spec.required, f"{case.model}.{case.column} is tested not_null but raw {spec.name} has no edge rule"
+    assert _rejected(field, None) and _rejected(field, "   " if spec.type == raw_spec.TEXT else None)
+
+
+def _check_accepted_values(case: Case) -> None:
+    assert set(case.field.column.values) == set(case.arguments["values"]), (case.model, case.column)
+    assert _rejected(case.field, "EPISODE")
+
+
+def _check_value_in_range(case: Case) -> None:
+    spec = case.field.column
+    for side, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
+        declared = bound.sql() if isinstance(bound, Var) else bound
+        assert str(declared) == str(case.arguments.get(side)), (case.model, case.column, side)
+        if bound is not None:
+            value = bound.resolve(AS_OF) if isinstance(bound, Var) else bound
+            assert not _rejected(case.field, value)
+            assert _rejected(case.field, value - 1 if side == "min_value" else value + 1)
+
+
+EDGE_RULE_CHECKS = {
+    "relationships": _check_relationship,
+    "unique_combination": _check_unique_combination,
+    "unique": _check_unique,
+    "not_null": _check_not_null,
+    "accepted_values": _check_accepted_values,
+    "value_in_range": _check_value_in_range,
+}
 
 
 def test_wrong_types_are_rejected() -> None:
