@@ -69,6 +69,24 @@ def batch_mode(settings: Settings) -> bool:
 
 
 # ---- the ledger: ops.enrichment_batches -----------------------------------------------------------------
+def _total_usage(answers: list[Answer]) -> CallUsage:
+    usage = CallUsage()
+    for answer in answers:
+        usage.add(answer.usage)
+    return usage
+
+
+def _close(record: BatchRecord, status: BatchStatus, answers: list[Answer], usage: CallUsage) -> None:
+    """A finished batch's ledger row: its end state, answer counts, tokens and cost, harvested now."""
+    record.state, record.error = status.state, status.error
+    record.ok_count = sum(1 for a in answers if a.enrichment is not None)
+    record.invalid_count = sum(1 for a in answers if a.invalid is not None)
+    record.error_count = record.request_count - record.ok_count - record.invalid_count
+    record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
+    record.cost_usd = round(usage.cost_usd, 8)
+    record.harvested_at = _now()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -379,25 +397,10 @@ class BatchEnrichment:
         errors = [a for a in answers if a.error is not None]
         self.sink.add(rows)
         self.sink.flush()
-        usage = CallUsage()
-        for answer in answers:
-            usage.add(answer.usage)
-        record.state, record.error = status.state, status.error
-        record.ok_count = sum(1 for a in answers if a.enrichment is not None)
-        record.invalid_count = sum(1 for a in answers if a.invalid is not None)
-        record.error_count = record.request_count - record.ok_count - record.invalid_count
-        record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
-        record.cost_usd = round(usage.cost_usd, 8)
-        record.harvested_at = _now()
+        usage = _total_usage(answers)
+        _close(record, status, answers, usage)
         self.ledger.save(record)
-        totals = self.totals
-        totals.ok += record.ok_count
-        totals.invalid += record.invalid_count
-        totals.errors += record.error_count
-        totals.requests += record.request_count
-        totals.answered += len(answers) - len(errors)
-        totals.usage.add(usage)
-        totals.batches.append(str(record.batch_name))
+        self._count(record, answered=len(answers) - len(errors), usage=usage)
         if errors or status.state != "SUCCEEDED":
             self.first_failure = self.first_failure or (
                 errors[0].error if errors else f"batch {status.state}"
@@ -407,6 +410,17 @@ class BatchEnrichment:
             f"invalid, {record.error_count} without an answer; ${record.cost_usd:.4f} at "
             f"{record.price_factor:g}x price"
         )
+
+    def _count(self, record: BatchRecord, answered: int, usage: CallUsage) -> None:
+        """Add a harvested batch's counts to the run's totals."""
+        totals = self.totals
+        totals.ok += record.ok_count
+        totals.invalid += record.invalid_count
+        totals.errors += record.error_count
+        totals.requests += record.request_count
+        totals.answered += answered
+        totals.usage.add(usage)
+        totals.batches.append(str(record.batch_name))
 
     def lose(self, record: BatchRecord) -> None:
         """A batch the service no longer knows: closed in the ledger, its titles pending (re-queued)."""

@@ -157,8 +157,9 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     tasks = _group_tasks(dag, group)
     producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
     assert [p.task_id for p in producers] == [f"{group}.{PRODUCER}"]
-    assert producers[0].select.split() == list(SELECTIONS[group])
-    assert producers[0].exclude.split() == [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])]  # the CLI's
+    # the CLI's selection and exclusions
+    assert (producers[0].select.split(), producers[0].exclude.split()) == (
+        list(SELECTIONS[group]), [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])])
     assert not producers[0].dbt_cmd_flags  # no `--resource-type` narrowing: the data tests run in the build
     sensors = {t.task_id: _sensor_facts(dag, t, group, {t.task_id for t in tasks}) for t in tasks
                if not _is_producer(t)}

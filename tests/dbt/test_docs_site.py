@@ -101,22 +101,19 @@ def test_the_mart_page_shows_columns_tests_lineage_and_exposures(site: Path, tmp
     # its columns, with the types the warehouse's catalog reports, and the contract
     columns = page[page.index("Columns") :]
     assert [c for c in MART_COLUMNS if f"\n{c}\n" not in columns] == [], columns[:2000]
-    for warehouse_type in ("VARCHAR", "INTEGER", "DOUBLE", "TIMESTAMP WITH TIME ZONE"):
-        assert warehouse_type in columns, warehouse_type
+    types = ("VARCHAR", "INTEGER", "DOUBLE", "TIMESTAMP WITH TIME ZONE")
+    assert [t for t in types if t not in columns] == [], columns[:2000]
     assert "CONTRACT\nEnforced" in page and "VERSION\n1" in page
     # its data tests (the column table's DATA TESTS, the tests' names under Referenced By)
     assert "DATA TESTS" in columns
-    for test in (
-        "unique_movies_tv_shows_enriched_v1_id",
-        "not_null_movies_tv_shows_enriched_v1_llm_review_summary",
-    ):
-        assert test in page, (test, page[page.find("Referenced By") : page.find("Referenced By") + 600])
+    tests = ("unique_movies_tv_shows_enriched_v1_id", "not_null_movies_tv_shows_enriched_v1_llm_review_summary")
+    assert [t for t in tests if t not in page] == [], page[page.find("Referenced By") : page.find("Referenced By") + 600]
     # lineage: what it is built from, and the graph drawn
     assert "Depends On\nModels\nmovies_tv_shows_enriched_audit" in page
     assert value["lineage"] and value["canvases"] >= 1, value["canvases"]
     # the exposures that read it
-    for exposure in ("data_ingestion_trending_now", "parquet_export", "trending_now_app"):
-        assert exposure in references, references
+    exposures = ("data_ingestion_trending_now", "parquet_export", "trending_now_app")
+    assert [e for e in exposures if e not in references] == [], references
 
 
 def test_docs_site_uploads_to_the_private_bucket_and_invalidates(
