@@ -190,16 +190,6 @@ def drop_ci_schemas(*, ci_target: str, project_dir: Path, target_path: Path, env
         raise CiBuildError(f"dbt run-operation drop_ci_schemas failed: {failure(result)}")
 
 
-def _state_manifest(target: str, state: Path) -> Path:
-    """The deployed project's manifest under ``state``; a clear error for an unknown target or no manifest."""
-    if target not in CI_TARGETS:
-        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
-    manifest = state / "manifest.json"
-    if not manifest.is_file():
-        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
-    return manifest
-
-
 def _build_changed(state: Path, ci_target: str, out: Any, **kwargs: Any) -> dict[str, int]:
     """``dbt build`` of what changed against ``state`` and its children (the rest deferred); the count of
     each node status. A failed build raises :class:`CiBuildError`."""
@@ -216,6 +206,16 @@ def _build_changed(state: Path, ci_target: str, out: Any, **kwargs: Any) -> dict
     if not result.success:
         raise CiBuildError(f"dbt build --select state:modified+ failed: {failure(result)}")
     return statuses
+
+
+def _state_manifest(target: str, state: Path) -> Path:
+    """The deployed project's manifest under ``state``; a clear error for an unknown target or no manifest."""
+    if target not in CI_TARGETS:
+        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
+    manifest = state / "manifest.json"
+    if not manifest.is_file():
+        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
+    return manifest
 
 
 def ci_build(

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from core import raw_spec
+from core import quarantine, raw_spec
 from extract.justwatch.models import Offer, QuarantineRecord, TitleRecord
 from extract.justwatch.parse import (
     ResponseShapeError,
@@ -16,7 +16,6 @@ from extract.justwatch.parse import (
     parse_edge,
     parse_edge_items,
     parse_new_titles_page,
-    record_key,
 )
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
 
@@ -120,7 +119,7 @@ def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
     assert q.reason == "invalid node: id: Field required"
     assert q.entity_id is None and q.source == "justwatch" and q.as_of_date == DAY
     assert json.loads(q.payload)["node"]["content"]["title"] == "Roofman"
-    assert q.record_key == record_key("justwatch", q.payload)
+    assert q.record_key == quarantine.record_key("justwatch", q.payload)
     assert page.nodes_seen == 3
 
 
