@@ -128,15 +128,20 @@ def model_tests(path: Path, model: str) -> tuple[ColumnTest, ...]:
     return _tests(_model_entry(path, model).get("data_tests") or ())
 
 
-def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
-    """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
-    columns = tuple(_column(c) for c in _model_entry(path, model)["columns"])
-    # A model-level test that names its column (``column_name``) is that column's test, as dbt runs it
+def _model_tests_by_column(tests: Sequence[ColumnTest]) -> dict[str, list[ColumnTest]]:
+    """A model-level test that names its column (``column_name``) is that column's test, as dbt runs it."""
     on_model: dict[str, list[ColumnTest]] = {}
-    for test in model_tests(path, model):
+    for test in tests:
         if column := test.arguments.get("column_name"):
             arguments = {k: v for k, v in test.arguments.items() if k != "column_name"}
             on_model.setdefault(str(column), []).append(ColumnTest(test.name, arguments))
+    return on_model
+
+
+def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
+    """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
+    columns = tuple(_column(c) for c in _model_entry(path, model)["columns"])
+    on_model = _model_tests_by_column(model_tests(path, model))
     return tuple(replace(c, tests=(*c.tests, *on_model.get(c.name, ()))) for c in columns)
 
 

@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -140,13 +141,7 @@ def report_task() -> Any:
 
         return write_report(context, TIMEZONE)
 
-    return task(
-        task_id="run_report",
-        trigger_rule="all_done",
-        retries=0,
-        on_failure_callback=None,
-        execution_timeout=options.timeout("run_report"),
-    )(run_report)()
+    return _closing_task(run_report, "all_done")
 
 
 def run_failed_task() -> Any:
@@ -155,13 +150,18 @@ def run_failed_task() -> Any:
     def run_failed() -> None:
         raise RuntimeError("a step of this run failed (see its task); the run report was still written")
 
+    return _closing_task(run_failed, "one_failed")
+
+
+def _closing_task(function: Callable[..., Any], trigger_rule: str) -> Any:
+    """A task after the steps, named after ``function``: run once (no retry), no failure callback."""
     return task(
-        task_id="run_failed",
-        trigger_rule="one_failed",
+        task_id=function.__name__,
+        trigger_rule=trigger_rule,
         retries=0,
         on_failure_callback=None,
-        execution_timeout=options.timeout("run_failed"),
-    )(run_failed)()
+        execution_timeout=options.timeout(function.__name__),
+    )(function)()
 
 
 def step_nodes() -> list[Any]:

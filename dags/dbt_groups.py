@@ -33,7 +33,7 @@ from typing import Any
 from dag_settings import DagOptions
 
 from core.dbt_relations import profile_name, project_name
-from transform.dbt_steps import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
+from trending_now import dbt_plan
 from trending_now.pipeline import Step
 
 # Non-secret variables every dbt invocation gets (the templated, rendered ``env``). No dbt.log file: Cosmos
@@ -165,8 +165,7 @@ def read_dbt_project_once() -> None:
 
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
-    select = SELECTIONS.get(step.name)
-    return list(select) if select else None
+    return dbt_plan.dbt_selection(step.name)
 
 
 def prepare_warehouse(context: Any, operator: Any) -> None:
@@ -230,7 +229,7 @@ def cosmos_selectors(selectors: Sequence[str], project_dir: Path) -> list[str]:
 
 def dbt_exclusion(step: Step) -> list[str]:
     """What the step's ``dbt build`` leaves out, as the CLI's (:data:`transform.dbt_steps.EXCLUSIONS`)."""
-    return list(EXCLUSIONS.get(step.name, []))
+    return dbt_plan.dbt_exclusion(step.name)
 
 
 def render_config(select: list[str], exclude: list[str], watcher: bool, load_method: Any = None) -> Any:
@@ -267,7 +266,7 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "install_deps": False,
         # Unit tests are not manifest nodes Cosmos renders, and its manifest selector rejects `test_type:`;
         # the exclude goes to the dbt command instead (CI runs the unit tests with `dbt test`).
-        "exclude": " ".join(EXCLUDE_UNIT_TESTS),
+        "exclude": " ".join(dbt_plan.EXCLUDE_UNIT_TESTS),
         "emit_datasets": False,
         "execution_timeout": options.timeout(group),
     }
@@ -364,7 +363,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
         share_partial_parse(group)
         # The producer's command is the CLI's (transform.dbt_steps.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
-        producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
+        producer(group).exclude = " ".join([*dbt_plan.EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
         producer(group).select = " ".join(select)  # the CLI's names (Cosmos' differ for a versioned model)
         # ...and its tests too: with TestBehavior.NONE Cosmos narrows the build to `--resource-type model seed
         # snapshot`; here the nodes' sensors report the data tests the one build runs (dbt_watchers).

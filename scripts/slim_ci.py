@@ -191,6 +191,34 @@ def drop_ci_schemas(*, ci_target: str, project_dir: Path, target_path: Path, env
         raise CiBuildError(f"dbt run-operation drop_ci_schemas failed: {failure(result)}")
 
 
+def _build_changed(state: Path, ci_target: str, out: Any, **kwargs: Any) -> dict[str, int]:
+    """``dbt build`` of what changed against ``state`` and its children (the rest deferred); the count of
+    each node status. A failed build raises :class:`CiBuildError`."""
+    result = dbt(
+        ["--warn-error-options", WARN_ERROR, "build", "--select", "state:modified+", "--defer",
+         "--state", str(state), "--target", ci_target],
+        **kwargs,
+    )  # fmt: skip
+    statuses: dict[str, int] = {}
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status).lower()
+        statuses[status] = statuses.get(status, 0) + 1
+    print(f"dbt build: {json.dumps(statuses, sort_keys=True)}", file=out)
+    if not result.success:
+        raise CiBuildError(f"dbt build --select state:modified+ failed: {failure(result)}")
+    return statuses
+
+
+def _state_manifest(target: str, state: Path) -> Path:
+    """The deployed project's manifest under ``state``; a clear error for an unknown target or no manifest."""
+    if target not in CI_TARGETS:
+        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
+    manifest = state / "manifest.json"
+    if not manifest.is_file():
+        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
+    return manifest
+
+
 def ci_build(
     target: str,
     state: Path,
@@ -203,11 +231,7 @@ def ci_build(
 ) -> dict[str, Any]:
     """Build what changed against ``state`` into the change's schemas; the selected nodes and statuses."""
     out = out or sys.stdout
-    if target not in CI_TARGETS:
-        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
-    manifest = state / "manifest.json"
-    if not manifest.is_file():
-        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
+    manifest = _state_manifest(target, state)
     prefix = ci_schema({**os.environ, **({CI_SCHEMA_ENV: schema} if schema else {})})
     ci_target = CI_TARGETS[target]
     target_path = target_path or project_dir / "target" / "ci-build"
@@ -223,17 +247,7 @@ def ci_build(
         print(f"selected {len(nodes)} node(s) (state:modified+):", file=out)
         print("\n".join(describe(nodes)) or "  none: nothing changed against the state", file=out)
         if nodes:
-            result = dbt(
-                ["--warn-error-options", WARN_ERROR, "build", "--select", "state:modified+", "--defer",
-                 "--state", str(state), "--target", ci_target],
-                **kwargs,
-            )  # fmt: skip
-            for node_result in getattr(result.result, "results", None) or []:
-                status = str(node_result.status).lower()
-                summary["statuses"][status] = summary["statuses"].get(status, 0) + 1
-            print(f"dbt build: {json.dumps(summary['statuses'], sort_keys=True)}", file=out)
-            if not result.success:
-                raise CiBuildError(f"dbt build --select state:modified+ failed: {failure(result)}")
+            summary["statuses"] = _build_changed(state, ci_target, out, **kwargs)
     finally:
         if cleanup:
             drop_ci_schemas(ci_target=ci_target, **kwargs)
