@@ -253,7 +253,8 @@ def main() -> int:
 
 
 def settings_budgets() -> dict[str, int]:
-    return ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={})).daily_budgets
+    settings = ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={}))
+    return {source: settings.daily_budget(source) for source in SOURCES}
 
 
 def fetches_per_title(ctx: RunContext, first_day: date) -> dict[str, dict[str, float]]:

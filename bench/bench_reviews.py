@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     default = ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={}))
     with ReviewSites(latency_s=args.latency_ms / 1000.0) as sites:
         subjects = build(sites, args.titles)
-        base = default.with_changes(cache_dir=None, per_host_rps=BENCH_RPS, base_urls=sites.base_urls(),
-                                    api_keys={"tmdb": "bench", "guardian": "bench"})
+        urls = {source: {"base_url": url} for source, url in sites.base_urls().items()}
+        base = default.with_changes(cache_dir=None, per_host_rps=BENCH_RPS, api_keys={"tmdb": "bench", "guardian": "bench"},
+                                    **urls)
         results = [run_case(base.with_changes(concurrency=c), subjects)
                    for c in dict.fromkeys((1, default.concurrency))]
 

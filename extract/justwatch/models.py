@@ -12,7 +12,9 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ObjectType = Literal["MOVIE", "SHOW", "SHOW_SEASON"]
+from core import raw_spec
+
+ObjectType = Literal[raw_spec.OBJECT_TYPES]  # type: ignore[valid-type]  # the raw_justwatch contract owns them
 
 
 class _Response(BaseModel):

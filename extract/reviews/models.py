@@ -9,7 +9,9 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["tmdb", "rogerebert", "guardian"]
+from core import raw_spec
+
+Source = Literal[raw_spec.REVIEW_SOURCES]  # type: ignore[valid-type]  # the raw_reviews contract owns them
 FetchStatus = Literal["ok", "no_reviews", "not_found", "skipped", "error"]
 CRITIC_SOURCES = frozenset({"rogerebert", "guardian"})
 PAYLOAD_EXCERPT_CHARS = 2000

@@ -70,9 +70,9 @@ def reviews_source(
 
     @dlt.transformer(
         data_from=review_subjects,
-        name="reviews",
+        name=raw_spec.REVIEWS.name,
         write_disposition="merge",
-        primary_key=("title_id", "source", "review_key"),
+        primary_key=raw_spec.REVIEWS.primary_key,
         columns=REVIEW_COLUMNS,
     )
     def reviews(batch: list[Subject]) -> TDataItems:
@@ -82,9 +82,9 @@ def reviews_source(
 
     @dlt.transformer(
         data_from=review_subjects,
-        name="review_fetches",
+        name=raw_spec.REVIEW_FETCHES.name,
         write_disposition="merge",
-        primary_key=("title_id", "source"),
+        primary_key=raw_spec.REVIEW_FETCHES.primary_key,
         columns=FETCH_COLUMNS,
     )
     def review_fetches(batch: list[Subject]) -> TDataItems:
@@ -94,9 +94,9 @@ def reviews_source(
 
     @dlt.transformer(
         data_from=review_subjects,
-        name="quarantine",
+        name=raw_spec.REVIEWS_QUARANTINE.name,
         write_disposition="merge",
-        primary_key="record_key",
+        primary_key=raw_spec.REVIEWS_QUARANTINE.primary_key,
         columns=QUARANTINE_COLUMNS,
     )
     def quarantine(batch: list[Subject]) -> TDataItems:
