@@ -29,9 +29,8 @@ from pydantic import (
 from core import raw_spec
 from core.countries import parse_countries
 
-JUSTWATCH_MAX_PAGE_SIZE = (
-    100  # the service answers TOO_BIG from ~150; 100 is the largest size clients use safely
-)
+# JustWatch answers TOO_BIG from ~150 titles a page; 100 is the largest size clients use safely
+JUSTWATCH_MAX_PAGE_SIZE = 100
 JUSTWATCH_LANGUAGE = r"[a-z]{2}(-[0-9A-Z]+)?"  # JustWatch's Language scalar: en, pt-BR
 
 

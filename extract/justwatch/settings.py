@@ -5,11 +5,10 @@ from __future__ import annotations
 from core import raw_spec
 from core.config import Settings
 from core.retry import RetryPolicy
-from core.settings_schema import JUSTWATCH_MAX_PAGE_SIZE, JustWatchSection
+from core.settings_schema import JustWatchSection
 from core.warehouse import RAW_JUSTWATCH
 
 WEB_ORIGIN = "https://www.justwatch.com"
-MAX_PAGE_SIZE = JUSTWATCH_MAX_PAGE_SIZE
 PLATFORM = "WEB"  # the GraphQL ``Platform`` the offers are asked for
 OBJECT_TYPES = raw_spec.OBJECT_TYPES  # the raw_justwatch.titles contract owns them
 SOURCE_NAME = "justwatch"
