@@ -13,11 +13,12 @@ written by ``make manifest``).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
 
-from core.config import Settings
+from core.config import ConfigError, Settings
 from core.dbt_relations import dbt_folder
 from core.settings_schema import AirflowSection
 
@@ -73,6 +74,16 @@ class DagOptions:
     @property
     def timezone(self) -> str:
         return self.airflow.timezone
+
+    def check_timeouts(self, task_ids: Iterable[str]) -> None:
+        """Refuse an ``airflow.timeouts_min`` key that names no task of the DAG (a dbt group by its name)."""
+        known = {task_id.split(".")[0] for task_id in task_ids}
+        unknown = sorted(set(self.airflow.timeouts_min) - known)
+        if unknown:
+            raise ConfigError(
+                f"settings: airflow.timeouts_min: no task {', '.join(unknown)} in the DAG "
+                f"(tasks: {', '.join(sorted(known))})"
+            )
 
     def timeout(self, task: str) -> timedelta:
         """``airflow.timeouts_min.<task>``, else ``airflow.timeout_min`` (a new step needs no entry)."""

@@ -229,6 +229,7 @@ with DAG(
     failed = run_failed_task()
     nodes[-1] >> [report_task(), failed]
     nodes[[s.name for s in STEPS].index(PER_COUNTRY_STEP)] >> failed  # a failed country fails the run
+    options.check_timeouts(dag.task_ids)  # a misspelt airflow.timeouts_min key fails the parse, naming it
 
 
 def log_parse_profile() -> None:
