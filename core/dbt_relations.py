@@ -19,9 +19,20 @@ from typing import Any
 
 import yaml
 
-from core.config import PROJECT_ROOT, YAML_LOADER
+from core.config import PROJECT_ROOT, YAML_LOADER, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# Non-secret variables every dbt invocation gets: the CLI's (transform.dbt_steps) and the DAG's (dags/dbt_groups.py)
+DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+
+
+def dbt_folder(settings: Settings, name: str) -> Path:
+    """``dbt.target_path`` or ``dbt.log_path`` (``name``: target, log), else ``<dbt.project_dir>/target|logs``."""
+    key = f"dbt.{name}_path"
+    default = settings.path("dbt.project_dir") / ("target" if name == "target" else "logs")
+    return settings.path(key) if settings.get(key) else default
+
+
 _SQL_SCHEMA = re.compile(r"""config\((?:[^()]|\([^()]*\))*?\bschema\s*=\s*['"](\w+)['"]""", re.S)
 
 

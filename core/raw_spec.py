@@ -103,6 +103,8 @@ CHILD_DLT = (
 RELEASE_YEAR_MIN = Var("release_year_min")
 RELEASE_YEAR_MAX = Var("release_year_max_offset", plus_year=True)
 OBJECT_TYPES = ("MOVIE", "SHOW", "SHOW_SEASON")
+REVIEW_SOURCES = ("tmdb", "rogerebert", "guardian")  # raw_reviews' sources; config reviews.<source> for each
+_REVIEW_SOURCES_DOC = ", ".join(f"`{source}`" for source in REVIEW_SOURCES)
 
 
 def _quarantine(schema: str, key_doc: str) -> Table:
@@ -214,7 +216,7 @@ REVIEWS = Table(
     "one row per review",
     (
         _key("title_id", "JustWatch id of the movie or show reviewed (a season's reviews go to its show)"),
-        _key("source", "`tmdb`, `rogerebert`, `guardian`", values=("tmdb", "rogerebert", "guardian")),
+        _key("source", _REVIEW_SOURCES_DOC, values=REVIEW_SOURCES),
         _key("review_key", "the review's URL, or sha1 of its text when it has none"),
         Column("author", TEXT),
         Column(
@@ -298,7 +300,7 @@ REVIEW_REQUEST_BUDGET = Table(
     "requests each review source used (or reserved) per day",
     (
         Column("day", DATE, "the budget day (UTC date, or the run's as_of)", nullable=False),
-        Column("source", TEXT, "`tmdb`, `rogerebert`, `guardian`", nullable=False, sql_type="varchar(32)"),
+        Column("source", TEXT, _REVIEW_SOURCES_DOC, nullable=False, sql_type="varchar(32)"),
         Column("requests", BIGINT, "requests used or reserved", nullable=False),
         Column("updated_at", TIMESTAMP, sql_type="timestamp"),
     ),

@@ -17,6 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
+from core import raw_spec
 from core.common import first_line
 from core.config import ConfigError, Settings
 from core.dbt_relations import relation
@@ -27,7 +28,9 @@ from trending_now import evaluation
 
 MART = str(relation("movies_tv_shows_enriched"))
 AVAILABILITY = str(relation("title_availability"))
-QUARANTINE_TABLES = (("raw_justwatch", "quarantine"), ("raw_reviews", "quarantine"))
+QUARANTINE_TABLES = tuple(
+    (t.schema, t.name) for t in (raw_spec.JUSTWATCH_QUARANTINE, raw_spec.REVIEWS_QUARANTINE)
+)
 PALETTE = ("#4f6bed", "#f59e0b", "#10b981", "#ef4444", "#8b5cf6", "#0ea5e9", "#64748b")
 
 

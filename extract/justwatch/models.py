@@ -12,11 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
+from core import raw_spec
 from core.quarantine import QuarantineRecord
 
 __all__ = ["QuarantineRecord"]  # one row of raw_justwatch.quarantine
 
-ObjectType = Literal["MOVIE", "SHOW", "SHOW_SEASON"]
+ObjectType = Literal[raw_spec.OBJECT_TYPES]  # type: ignore[valid-type]  # the raw_justwatch contract owns them
 
 
 class _Response(BaseModel):

@@ -79,7 +79,8 @@ def justwatch_source(
     if isinstance(harvest, NewTitlesHarvest):
         harvest = [harvest]
     if harvest is None:
-        settings = settings or JustWatchSettings()
+        if settings is None:
+            raise TypeError("justwatch_source: pass harvest, or settings to collect with")
         harvest = [
             NewTitlesHarvest(
                 client=client or JustWatchClient(settings),

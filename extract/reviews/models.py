@@ -8,9 +8,10 @@ from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from core import raw_spec
 from core.quarantine import QuarantineRecord
 
-Source = Literal["tmdb", "rogerebert", "guardian"]
+Source = Literal[raw_spec.REVIEW_SOURCES]  # type: ignore[valid-type]  # the raw_reviews contract owns them
 FetchStatus = Literal["ok", "no_reviews", "not_found", "skipped", "error"]
 CRITIC_SOURCES = frozenset({"rogerebert", "guardian"})
 PAYLOAD_EXCERPT_CHARS = 2000

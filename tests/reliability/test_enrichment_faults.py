@@ -70,7 +70,7 @@ def test_llm_rate_limited_for_a_while_then_recovers(
 ) -> None:
     project = gemini_project(
         reference, tmp_path, fake_gemini,
-        **{"enrich.max_retries": 10, "enrich.backoff_base_s": 0.2, "enrich.backoff_max_s": 1.0},
+        **{"enrich.max_retries": 10, "enrich.backoff_base_s": 0.2, "enrich.max_backoff_s": 1.0},
     )
     fake_gemini.rate_limit_next(8)  # a count, never a time window: 8 answers of 429, within max_retries 10
     results = project.run(AFTER_ENRICH)
