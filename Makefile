@@ -58,8 +58,11 @@ manifest: ## dbt parse -> dbt_project/target/manifest.json (Cosmos renders the D
 demo: ## the whole daily job offline: recorded samples, replay server, DuckDB
 	$(BIN)/trending-now demo
 
+# One pytest-xdist worker more than the cores: a third of the suite's time is waiting (subprocesses starting,
+# local servers, PostgreSQL, Airflow's polling), which a spare worker fills.
+TEST_WORKERS ?= $(shell echo $$(( $$(nproc) + 1 )))
 test: manifest ## every test, in parallel (pytest-xdist): unit, fakes, DuckDB + PostgreSQL, dbt, Airflow
-	$(BIN)/pytest -q -p no:cacheprovider -n auto --dist loadscope --durations=15
+	$(BIN)/pytest -q -p no:cacheprovider -n $(TEST_WORKERS) --dist loadscope --durations=15
 
 test-fast: ## unit tests only (no dbt/Airflow end-to-end)
 	$(BIN)/pytest -q -m "not slow and not postgres"
