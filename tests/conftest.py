@@ -170,11 +170,34 @@ def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
             _UNEXPECTED_SKIPS.append(f"{report.nodeid}: {reason}")
 
 
+# The longest modules, longest first (their setup and calls in CI's --durations, .ci/run): they start first.
+LONGEST_MODULES = (
+    "tests/dags/test_dag_end_to_end.py",
+    "tests/transform/test_publish.py",
+    "tests/trending_now/test_pipeline_e2e.py",
+    "tests/reliability/test_enrichment_faults.py",
+    "tests/infrastructure/test_deploy.py",
+    "tests/reliability/test_disk_full.py",
+    "tests/dbt/test_slim_ci.py",
+    "tests/extract/justwatch/test_malformed_day.py",
+    "tests/dbt/test_reviews_cap.py",
+    "tests/dbt/test_dbt_build_duckdb.py",
+    "tests/extract/reviews/test_pipeline.py",
+)
+
+
+def _start_order(item: pytest.Item) -> tuple[int, bool]:
+    module = item.nodeid.split("::", 1)[0]
+    rank = LONGEST_MODULES.index(module) if module in LONGEST_MODULES else len(LONGEST_MODULES)
+    return rank, item.get_closest_marker("slow") is None
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """The slow modules (end to end: dbt, Airflow, whole days) first, each module's tests kept together:
-    pytest-xdist's ``--dist loadscope`` hands out modules in this order, so the long ones start at once and
-    the short ones fill the workers at the end instead of one long module running alone last."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
+    """The longest modules first, then the other slow ones (end to end: dbt, Airflow, whole days), each
+    module's tests kept together: pytest-xdist's ``--dist loadscope`` hands out modules in this order, so the
+    long ones start at once and the short ones fill the workers at the end instead of one long module running
+    alone last."""
+    items.sort(key=_start_order)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:
