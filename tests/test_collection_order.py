@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from core.config import PROJECT_ROOT
 from tests.conftest import LONGEST_MODULES, pytest_collection_modifyitems
 
@@ -31,5 +29,3 @@ def test_longest_first_then_slow_then_the_rest_each_module_together() -> None:
     pytest_collection_modifyitems(items)  # type: ignore[arg-type]
     assert [i.nodeid.rsplit("::", 1)[1] for i in items] == ["test_d", "test_c", "test_e", "test_b", "test_a"]
 
-
-pytestmark = pytest.mark.filterwarnings("error")
