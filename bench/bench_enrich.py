@@ -33,9 +33,10 @@ from _common import write_result  # noqa: E402
 
 from core.config import PROJECT_ROOT, Secrets, Settings, load_settings  # noqa: E402
 from core.context import RunContext  # noqa: E402
+from core.vocabulary import PRIMARY_GENRES  # noqa: E402
 from enrich.inputs import TitleInput, parse_input_row  # noqa: E402
-from enrich.runner import enrich_titles  # noqa: E402
-from enrich.vocabulary import PRIMARY_GENRES, Genre  # noqa: E402
+from enrich.step import enrich_titles  # noqa: E402
+from enrich.vocabulary import Genre  # noqa: E402
 from tests.enrich.conftest import input_row, seed_inputs  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
 

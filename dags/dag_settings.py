@@ -102,7 +102,7 @@ class DagOptions:
 
     @property
     def dbt_manifest(self) -> Path:
-        """``<dbt.target_path>/manifest.json``, the same target folder ``transform.dbt_steps`` writes to."""
+        """``<dbt.target_path>/manifest.json``, the same target folder ``core.dbt_runner`` writes to."""
         target = (
             self.settings.path("dbt.target_path")
             if self.settings.get("dbt.target_path")

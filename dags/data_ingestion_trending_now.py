@@ -1,7 +1,7 @@
 """Airflow 3 DAG ``data_ingestion_trending_now``: the daily Trending Now job.
 
 The task chain is ``trending_now.pipeline.STEPS``, the CLI's own step list, in its order: a dbt step
-(one with a selection in ``transform.dbt_steps.SELECTIONS``) becomes a Cosmos task group (one ``dbt build``,
+(one with a selection in ``core.dbt_runner.SELECTIONS``) becomes a Cosmos task group (one ``dbt build``,
 a sensor per model and test: dags/dbt_groups.py), every other step a Python task calling the same
 function as the CLI. A step added to STEPS appears here without an edit. Configuration comes from the
 project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); see docs/airflow.md.

@@ -270,14 +270,14 @@ def release_run_lock(ctx: Any) -> None:
 
 def _write_report(ctx: Any) -> str | None:
     from core.redact import redact
-    from trending_now.report import write_and_publish
+    from reporting.run_report import report_run
 
     if ctx.warehouse.target == "duckdb" and not ctx.warehouse.duckdb_path.exists():
         ctx.progress("no run report: the warehouse was never written (the run failed before its first load)")
         return None
     hold_duckdb_lock(ctx.warehouse)
     try:
-        path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
+        path, uri = report_run(ctx.warehouse, ctx.settings, ctx.run_id, ctx.as_of)
     except Exception as exc:  # a report never fails the run nor hides its real failure
         ctx.progress(f"could not write the run report: {redact(str(exc), ctx.settings.secrets.values())}")
         return None

@@ -21,18 +21,13 @@ from typing import IO, Any
 import pyarrow as pa
 
 from core.config import Settings
-from core.context import RunContext, StepResult
 from core.files import file_digest, write_atomic
 from core.mart_schema import (
     MART_ARROW_SCHEMA,
     MART_NAME,
-    MartSchemaError,
-    read_mart_rows,
-    rows_to_arrow,
 )
 from core.remote import open_remote
 
-STEP = "export_parquet"
 STAGED_DIR = "exports"  # on the shared remote
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
@@ -137,18 +132,3 @@ def fetch_staged_export(settings: Settings, path: Path) -> str:
         raise ExportError(f"the staged {path.name} does not match its md5 (an export was cut short)")
     write_atomic(path, lambda sink: sink.write(data))
     return md5
-
-
-def export_parquet(ctx: RunContext) -> StepResult:
-    try:
-        rows = read_mart_rows(ctx.warehouse)
-        table = rows_to_arrow(rows)
-    except MartSchemaError as exc:
-        raise ExportError(str(exc)) from exc
-    path = export_path(ctx.settings.path("export.dir"), ctx.as_of)
-    written = export_table(table, path)
-    written["staged"] = stage_export(ctx.settings, path, written["md5"])
-    ctx.progress(
-        f"exported {written['rows']} rows to {path} ({'changed' if written['changed'] else 'unchanged'})"
-    )
-    return StepResult(step=STEP, rows_in=len(rows), rows_out=written["rows"], details=written)

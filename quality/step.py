@@ -1,7 +1,7 @@
 """The pipeline step ``validate_mart``: the Great Expectations gate on ``marts.movies_tv_shows_enriched``.
 
 It reads the mart's audit relation through SQL (DuckDB, PostgreSQL or Redshift alike), runs the gate
-(:mod:`quality.suite`, through :mod:`quality.adapter`), writes the reports (:mod:`quality.report`), and raises
+(:mod:`quality.suite`, through :mod:`quality.adapter`), writes the reports (:mod:`quality.validation_report`), and raises
 :class:`QualityGateError` naming every failed expectation with sample unexpected values; then nothing is
 published.
 """
@@ -14,8 +14,8 @@ from pathlib import Path
 from core.context import RunContext, StepResult
 from core.mart_schema import AUDIT_TABLE, MART_NAME, MartSchemaError, read_mart_rows
 from quality.adapter import rows_to_frame, run_suite
-from quality.report import write_reports
 from quality.suite import ExpectationOutcome, GateThresholds, ValidationOutcome
+from quality.validation_report import write_reports
 
 STEP = "validate_mart"
 

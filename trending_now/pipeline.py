@@ -18,12 +18,11 @@ from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
 
-from core.common import first_line
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
 from core.redact import redact
 from core.run_lock import RunLocked, run_lock
-from transform import dbt_steps
+from core.text import first_line
 from trending_now import thresholds
 
 
@@ -53,17 +52,20 @@ def imported(target: str) -> Callable[[RunContext], StepResult]:
 
 
 STEPS: tuple[Step, ...] = (
-    Step("extract_releases", imported("extract.justwatch.pipeline:extract_releases"), "extract"),
-    Step("check_freshness", dbt_steps.check_freshness, "extract"),  # a stale JustWatch source fails
-    Step("dbt_titles", dbt_steps.build_titles, "extract"),  # the folded titles extract_reviews reads
-    Step("extract_reviews", imported("extract.reviews.pipeline:extract_reviews"), "extract"),
-    Step("dbt_staging_intermediate", dbt_steps.build_before_enrich, "transform"),
-    Step("enrich_titles", imported("enrich.runner:enrich_titles"), "enrich"),
-    Step("dbt_marts", dbt_steps.build_marts, "transform"),
+    Step("extract_releases", imported("extract.justwatch.step:extract_releases"), "extract"),
+    # a stale JustWatch source fails the run
+    Step("check_freshness", imported("transform.step:check_freshness"), "extract"),
+    # the folded titles extract_reviews reads
+    Step("dbt_titles", imported("transform.step:build_titles"), "extract"),
+    Step("extract_reviews", imported("extract.reviews.step:extract_reviews"), "extract"),
+    Step("dbt_staging_intermediate", imported("transform.step:build_before_enrich"), "transform"),
+    Step("enrich_titles", imported("enrich.step:enrich_titles"), "enrich"),
+    Step("dbt_marts", imported("transform.step:build_marts"), "transform"),
     Step("validate_mart", imported("quality.step:validate_mart"), "validate"),
-    Step("publish_mart", dbt_steps.publish_mart, "publish"),  # only after the audit passed
-    Step("export_parquet", imported("publish.export:export_parquet"), "export"),
-    Step("snapshot_dvc", imported("publish.snapshot:snapshot"), "snapshot"),
+    # only after the audit passed
+    Step("publish_mart", imported("publish.step:publish_mart"), "publish"),
+    Step("export_parquet", imported("publish.step:export_parquet"), "export"),
+    Step("snapshot_dvc", imported("publish.step:snapshot"), "snapshot"),
 )
 STEP_NAMES = tuple(step.name for step in STEPS)
 

@@ -1,7 +1,7 @@
 """Gemini through the google-genai SDK: one structured ``generateContent`` call per title (or per batch).
 
 The SDK's own retries stay off (no ``retry_options``: one attempt per call); the runner retries with
-core.retry's policy and the server's RetryInfo honoured (enrich/retry.py says why not the SDK's). Responses are validated with pydantic here, never trusted as parsed.
+core.retry's policy and the server's RetryInfo honoured (enrich/api_errors.py says why not the SDK's). Responses are validated with pydantic here, never trusted as parsed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ from pydantic import ValidationError
 
 from core.config import ConfigError, Settings
 from core.retry import RetryPolicy
-from enrich import retry
+from enrich import api_errors
 from enrich.inputs import TitleInput
 from enrich.prompt import SYSTEM_INSTRUCTION, build_prompt
 from enrich.providers.base import (
@@ -64,7 +64,7 @@ class GeminiConfig:
     thinking_budget: int | None = None
     price_input_per_mtok: float = 0.0
     price_output_per_mtok: float = 0.0
-    retry_statuses: frozenset[int] = retry.RETRYABLE_STATUS  # enrich.retry_statuses
+    retry_statuses: frozenset[int] = api_errors.RETRYABLE_STATUS  # enrich.retry_statuses
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeminiConfig:
@@ -86,7 +86,7 @@ class GeminiConfig:
             price_input_per_mtok=float(settings.require("enrich.price_input_per_mtok")),
             price_output_per_mtok=float(settings.require("enrich.price_output_per_mtok")),
             retry_statuses=RetryPolicy.status_set(
-                settings.get("enrich.retry_statuses") or retry.RETRYABLE_STATUS
+                settings.get("enrich.retry_statuses") or api_errors.RETRYABLE_STATUS
             ),
         )
 
@@ -245,7 +245,7 @@ class GeminiProvider:
                 model=self.model, contents=prompt, config=self.generation_config(batch)
             )
         except genai_errors.APIError as exc:
-            verdict = retry.classify(
+            verdict = api_errors.classify(
                 exc.code, exc.status, exc.message, exc.details, self.config.retry_statuses
             )
             if verdict.retryable:

@@ -21,8 +21,7 @@ from typing import Any
 
 import requests
 
-from core.common import parse_retry_after
-from core.retry import Retryable, RetryEvent, RetryHooks
+from core.retry import Retryable, RetryEvent, RetryHooks, parse_retry_after
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
 

@@ -25,8 +25,8 @@ def _columns(ctx: RunContext, schema: str, table: str) -> list[str]:
 
 
 def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
-    from extract.justwatch.pipeline import extract_releases
-    from transform import dbt_steps as dbt
+    from extract.justwatch.step import extract_releases
+    from transform import step as dbt
 
     created = ensure_raw_tables(ctx.warehouse)
     assert sorted(created) == sorted(f"{s}.{t}" for s, t in RAW_TABLES)
@@ -59,7 +59,7 @@ def _bad_rows_then_repair(ctx: RunContext) -> None:
 
     from core import raw_spec
     from core.raw_tables import quarantine_broken_rows
-    from transform import dbt_steps as dbt
+    from transform import step as dbt
 
     ensure_raw_tables(ctx.warehouse)
     now = datetime(2026, 11, 20, 6, tzinfo=UTC)

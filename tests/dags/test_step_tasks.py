@@ -133,7 +133,7 @@ def test_dbt_credentials_reach_dbt_through_the_process_env_masked_never_the_temp
     assert os.environ["TRENDING_NOW_DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
     assert _masked("connecting with pg-password-4711") == "connecting with ***"
     assert _masked("host db.internal") == "host db.internal"
-    # the raw tables dbt reads exist before dbt starts, as transform.dbt_steps.build makes them for the CLI
+    # the raw tables dbt reads exist before dbt starts, as core.dbt_runner.build makes them for the CLI
     import duckdb
 
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:

@@ -18,7 +18,8 @@ from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import batch
 from enrich.providers.gemini_batch import GeminiBatchClient
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 

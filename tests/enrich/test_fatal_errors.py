@@ -13,8 +13,9 @@ import pytest
 
 from core.config import Secrets, Settings
 from core.context import RunContext, StepResult
-from enrich.retry import classify
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.api_errors import classify
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini, account_fault
 

@@ -20,8 +20,8 @@ from core.warehouse import Warehouse
 from enrich.journal import Journal, decode_lines, encode_entry
 from enrich.providers.base import CallUsage
 from enrich.providers.gemini import GeminiProvider
-from enrich.runner import enrich_titles
 from enrich.schema import TitleEnrichment
+from enrich.step import enrich_titles
 from enrich.store import PIPELINE, ResultSink, enrichment_row, open_journal, replay_journal
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
@@ -246,7 +246,7 @@ CHILD = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     from enrich import journal
-    from enrich.runner import enrich_titles
+    from enrich.step import enrich_titles
     from core.config import Secrets, load_settings
     from core.context import RunContext
     from datetime import date

@@ -11,7 +11,7 @@ from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import plan, runner
 from enrich.prompt import SYSTEM_INSTRUCTION
-from enrich.runner import enrich_titles
+from enrich.step import enrich_titles
 from tests.enrich.conftest import input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from trending_now.cli import main

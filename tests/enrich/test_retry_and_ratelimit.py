@@ -4,8 +4,8 @@ import random
 
 import pytest
 
+from enrich.api_errors import Backoff, classify, parse_duration, retry_delay_from
 from enrich.ratelimit import TokenBucket
-from enrich.retry import Backoff, classify, parse_duration, retry_delay_from
 
 BODY_429 = {"error": {"code": 429, "message": "You exceeded your current quota", "status": "RESOURCE_EXHAUSTED",
                       "details": [

@@ -14,7 +14,8 @@ from core.warehouse import Warehouse
 from enrich import runner
 from enrich.prompt import SYSTEM_INSTRUCTION
 from enrich.providers.gemini import GeminiProvider
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import LEAK_FLAG, FakeGemini
 

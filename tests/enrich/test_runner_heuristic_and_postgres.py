@@ -7,7 +7,8 @@ import pytest
 from core.config import ConfigError, Secrets, Settings
 from core.context import RunContext
 from enrich.providers.factory import resolve_provider_name
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 

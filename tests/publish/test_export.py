@@ -12,7 +12,8 @@ import pytest
 from core.context import RunContext
 from core.mart_schema import MART_ARROW_SCHEMA
 from publish import export as export_module
-from publish.export import STEP, ExportError, export_parquet
+from publish.export import ExportError
+from publish.step import EXPORT_STEP, export_parquet
 from tests.trending_now import create_mart, mart_rows
 
 EXPORT_NAME = "movies_tv_shows_enriched_2026-11-20.parquet"
@@ -34,7 +35,7 @@ def test_export_has_the_published_schema_sorted_rows_and_zstd(ctx: RunContext) -
     result = export_parquet(ctx)
 
     path = export_dir(ctx) / EXPORT_NAME
-    assert result.step == STEP == "export_parquet"
+    assert result.step == EXPORT_STEP == "export_parquet"
     assert result.rows_in == result.rows_out == 7
     assert result.details["path"] == str(path) and result.details["changed"] is True
     table = pq.read_table(path)

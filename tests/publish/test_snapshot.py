@@ -18,14 +18,8 @@ import pytest
 
 from core.config import PROJECT_ROOT, Settings
 from core.context import RunContext, StepResult
-from publish.export import export_parquet
-from publish.snapshot import (
-    STEP,
-    SnapshotError,
-    list_snapshots,
-    restore_snapshot,
-    snapshot,
-)
+from publish.snapshot import SnapshotError, list_snapshots, restore_snapshot
+from publish.step import SNAPSHOT_STEP, export_parquet, snapshot
 from quality.step import QualityGateError, validate_mart
 from tests.fakes.s3_server import running_s3_server
 from tests.trending_now import create_mart, mart_rows
@@ -115,7 +109,7 @@ def test_local_remote_round_trip(
 
     _validated, exported, snapped = run_publish(ctx)
 
-    assert snapped.step == STEP == "snapshot_dvc"
+    assert snapped.step == SNAPSHOT_STEP == "snapshot_dvc"
     data_file = project / "data" / "exports" / EXPORT
     original = data_file.read_bytes()
     assert snapped.details["md5"] == exported.details["md5"]

@@ -8,7 +8,7 @@ from datetime import date
 
 import pytest
 
-from extract.justwatch.pipeline import JustWatchCountriesFailed, extract_releases
+from extract.justwatch.step import JustWatchCountriesFailed, extract_releases
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
 from trending_now.replay import ReplayServer

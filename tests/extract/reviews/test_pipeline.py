@@ -10,7 +10,7 @@ import pytest
 
 from core.config import Secrets, Settings
 from core.context import RunContext
-from extract.reviews.pipeline import SubjectsNotBuilt, extract_reviews, subjects_from_rows
+from extract.reviews.step import SubjectsNotBuilt, extract_reviews, subjects_from_rows
 from tests.fakes.review_sites import EbertPage, ReviewSites, render_wordpress_2025_page
 
 CONTRACT_COLUMNS = {
@@ -49,7 +49,7 @@ def load_titles(settings: Settings, rows: list[dict[str, Any]]) -> None:
     As in the pipeline: extract_releases, then dbt builds the titles to review, then extract_reviews.
     """
     from core.raw_tables import ensure_raw_tables
-    from transform.dbt_steps import build_titles
+    from transform.step import build_titles
 
     ctx = RunContext(settings=settings, as_of=date(2026, 11, 20))
     ensure_raw_tables(ctx.warehouse)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from quality.report import render_html, result_detail
+from quality.validation_report import render_html, result_detail
 
 
 def payload(results: list[dict[str, Any]], success: bool) -> dict[str, Any]:
