@@ -78,7 +78,6 @@ def python_task(step: Step) -> Any:
     if step.name == EnrichTitlesOperator.STEP:
         return EnrichTitlesOperator(
             task_id=step.name,
-            timezone=TIMEZONE,
             execution_timeout=options.timeout(step.name),
             **TASK_ARGS[step.name],
         )
@@ -86,7 +85,7 @@ def python_task(step: Step) -> Any:
     def run(**context: Any) -> dict[str, Any]:
         from step_tasks import run_step
 
-        return run_step(step.name, context, TIMEZONE)
+        return run_step(step.name, context)
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for the run's as-of day."
@@ -119,7 +118,7 @@ def per_country_task(step: Step) -> Any:
         from step_tasks import run_step
 
         get_current_context()["country_code"] = country  # the instance's name (map_index_template)
-        return run_step(step.name, context, TIMEZONE, countries=[country])
+        return run_step(step.name, context, countries=[country])
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for one country of the run."
@@ -138,7 +137,7 @@ def report_task() -> Any:
     def run_report(**context: Any) -> str | None:
         from step_tasks import write_report
 
-        return write_report(context, TIMEZONE)
+        return write_report(context)
 
     return task(
         task_id="run_report",

@@ -27,6 +27,7 @@ from enrich.store import open_journal
 
 __all__ = [
     "EnrichmentTrial",
+    "Provider",
     "ReviewInput",
     "TitleInput",
     "enrich_titles",
@@ -38,20 +39,17 @@ __all__ = [
 ]
 
 
-def enrich_titles(ctx: RunContext) -> StepResult:
-    """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``)."""
+def enrich_titles(ctx: RunContext, provider: Provider) -> StepResult:
+    """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``) with the run's
+    provider (the composition root builds it from ``enrich.provider`` and closes it with the run)."""
     settings = ctx.settings
     config = RunnerConfig.from_settings(settings)
     from enrich import batch  # noqa: PLC0415 - the batch path loads the Gemini batch client
 
     if batch.batch_mode(settings):  # enrich.mode: batch - one Gemini batch per run (docs/enrichment.md)
         return batch.enrich_in_batch(ctx, config)
-    provider = make_provider(settings)
-    try:
-        with open_journal(ctx.warehouse) as journal:
-            return EnrichmentRun.start(ctx, provider, config, journal).execute()
-    finally:
-        provider.close()
+    with open_journal(ctx.warehouse) as journal:
+        return EnrichmentRun.start(ctx, provider, config, journal).execute()
 
 
 def prompt_version() -> str:

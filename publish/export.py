@@ -20,13 +20,12 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from core.config import Settings
 from core.files import file_digest, write_atomic
 from core.mart_schema import (
     MART_ARROW_SCHEMA,
     MART_NAME,
 )
-from core.remote import open_remote
+from core.remote import Remote
 
 STAGED_DIR = "exports"  # on the shared remote
 COMPRESSION = "zstd"
@@ -107,21 +106,19 @@ def export_table(table: pa.Table, path: Path) -> dict[str, Any]:
     }
 
 
-def stage_export(settings: Settings, path: Path, md5: str) -> str:
+def stage_export(remote: Remote, path: Path, md5: str) -> str:
     """Put the export's bytes, then their md5, on the shared remote; returns where."""
-    remote = open_remote(settings)
     target = remote.path(STAGED_DIR, path.name)
     remote.write_bytes(target, path.read_bytes())
     remote.write_bytes(f"{target}.md5", md5.encode("ascii"))  # last: the bytes are complete when it matches
     return f"{remote.url.rstrip('/')}/{STAGED_DIR}/{path.name}"
 
 
-def fetch_staged_export(settings: Settings, path: Path) -> str:
+def fetch_staged_export(remote: Remote, path: Path) -> str:
     """Write the day's staged export from the shared remote to ``path`` (atomically); returns its md5.
 
     Whatever lies at ``path`` (an older run's file, another checkout's) is replaced by the staged bytes.
     """
-    remote = open_remote(settings)
     target = remote.path(STAGED_DIR, path.name)
     expected = remote.read_bytes(f"{target}.md5")
     data = remote.read_bytes(target)

@@ -6,7 +6,7 @@ from __future__ import annotations
 from core.context import RunContext, StepResult
 from core.dbt_runner import PUBLISHED_MODEL, SELECT_PUBLISH, build
 from core.mart_schema import AUDIT_TABLE, MART_TABLE, MartSchemaError, read_mart_rows, rows_to_arrow
-from core.remote import remote_name
+from core.remote import Remote, remote_name
 from publish.export import ExportError, export_path, export_table, fetch_staged_export, stage_export
 from publish.snapshot import Pointer, SnapshotError, export_dir, open_repo, publish_manifest, remote_has
 
@@ -44,7 +44,8 @@ def _count(ctx: RunContext, table: str) -> int:
     return int(ctx.warehouse.fetch_all(f"select count(*) as n from {table}")[0]["n"])  # nosec B608  # constant identifiers: mart_schema
 
 
-def export_parquet(ctx: RunContext) -> StepResult:
+def export_parquet(ctx: RunContext, remote: Remote) -> StepResult:
+    """The published mart as the day's Parquet file, staged on the shared remote for the snapshot step."""
     try:
         rows = read_mart_rows(ctx.warehouse)
         table = rows_to_arrow(rows)
@@ -52,20 +53,20 @@ def export_parquet(ctx: RunContext) -> StepResult:
         raise ExportError(str(exc)) from exc
     path = export_path(ctx.settings.path("export.dir"), ctx.as_of)
     written = export_table(table, path)
-    written["staged"] = stage_export(ctx.settings, path, written["md5"])
+    written["staged"] = stage_export(remote, path, written["md5"])
     ctx.progress(
         f"exported {written['rows']} rows to {path} ({'changed' if written['changed'] else 'unchanged'})"
     )
     return StepResult(step=EXPORT_STEP, rows_in=len(rows), rows_out=written["rows"], details=written)
 
 
-def snapshot(ctx: RunContext) -> StepResult:
+def snapshot(ctx: RunContext, remote: Remote) -> StepResult:
     """``dvc add`` the day's export, push it, and publish its pointer file as the day's manifest."""
     settings = ctx.settings
     directory = export_dir(settings)
     data_file = export_path(directory, ctx.as_of)
     try:
-        staged_md5 = fetch_staged_export(settings, data_file)
+        staged_md5 = fetch_staged_export(remote, data_file)
     except ExportError as exc:
         raise SnapshotError(f"{exc}: run the export step for {ctx.as_of} first") from exc
     with open_repo(settings) as repo:

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -202,7 +201,7 @@ def build_warehouse(args: argparse.Namespace) -> int:
     """Build what changed since the deployed manifest (the whole project on a first deploy) into the audit
     and upstream relations, under the warehouse's run lock."""
     from core import dbt_runner
-    from core.context import RunContext
+    from trending_now.compose import run_context
 
     settings = settings_for(args).with_overrides({"warehouse.target": args.target})
     with tempfile.TemporaryDirectory(prefix="tn-deploy-") as tmp:
@@ -214,7 +213,7 @@ def build_warehouse(args: argparse.Namespace) -> int:
             f"state:modified+ against {args.state or 'the deployed manifest'}" if state else "whole project"
         )
         progress(f"build-warehouse --target {args.target}: {what}, without the published model")
-        ctx = RunContext(settings=settings, as_of=datetime.now(UTC).date(), run_id="deploy")
+        ctx = run_context(settings, run_id="deploy")
         with warehouse_run_lock(settings):
             result = dbt_runner.invoke(ctx, build_args(state))
     nodes = built_nodes(result)

@@ -21,6 +21,7 @@ from core.metrics import StepRecord, last_run
 from core.redact import redact
 from core.text import first_line
 from core.warehouse import Warehouse
+from trending_now.compose import run_context
 from trending_now.replay import ReplayServer
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
@@ -71,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         default=None,
         metavar="YYYY-MM-DD",
-        help="last day of the window (default: today; demo: 2026-11-20)",
+        help="last day of the window (default: today in airflow.timezone; demo: 2026-11-20)",
     )
     common.add_argument("--days", type=_positive, default=None, help="days in the window (default: 7)")
     common.add_argument(
@@ -253,7 +254,7 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
     from reporting import evaluation  # noqa: PLC0415 - keeps `--help` light
 
-    warehouse = Warehouse(settings)
+    warehouse = make_context(args, settings).warehouse
     if args.before_deploy:
         verdict = evaluation.check_before_deploy(warehouse, settings)
         print("\n".join(verdict.lines))
@@ -281,11 +282,13 @@ def make_context(
     default_as_of: date | None = None,
     default_countries: str | None = None,
 ) -> RunContext:
-    return RunContext(
-        settings=settings,
-        as_of=args.as_of or default_as_of or date.today(),
-        days=args.days or int(settings.require("run.days")),
-        countries=args.country or default_countries,  # None: run.countries; validated before any request
+    """The run's context from the command line (``--as-of`` else today by the DAG's clock, see
+    :func:`trending_now.compose.run_day`); the countries are validated before any request."""
+    return run_context(
+        settings,
+        as_of=args.as_of or default_as_of,
+        days=args.days,
+        countries=args.country or default_countries,  # None: run.countries
         limit=args.limit,
         quiet=args.quiet,
     )

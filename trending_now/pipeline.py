@@ -17,6 +17,7 @@ import importlib
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
@@ -24,17 +25,18 @@ from core.redact import redact
 from core.run_lock import RunLocked, run_lock
 from core.text import first_line
 from trending_now import thresholds
+from trending_now.compose import Resources, call_step
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    function: Callable[[RunContext], StepResult]
+    function: Callable[..., StepResult]  # (ctx, <the resources it names>): trending_now.compose.call_step
     group: str  # the CLI subcommand that runs it
 
 
-def imported(target: str) -> Callable[[RunContext], StepResult]:
-    """The step function ``module:function``, imported when the step first runs.
+def imported(target: str) -> Callable[..., StepResult]:
+    """The step function ``module:function``, imported when the step first runs (``resolve()``).
 
     The Airflow DAG is built from ``STEPS`` in the DAG processor and again in every task's own process: a
     step module imported here would load its libraries (dlt, pyarrow, DVC, the LLM SDK) into each of them,
@@ -42,12 +44,16 @@ def imported(target: str) -> Callable[[RunContext], StepResult]:
     """
     module, _, name = target.partition(":")
 
-    def run(ctx: RunContext) -> StepResult:
-        function: Callable[[RunContext], StepResult] = getattr(importlib.import_module(module), name)
-        return function(ctx)
+    def resolve() -> Callable[..., StepResult]:
+        function: Callable[..., StepResult] = getattr(importlib.import_module(module), name)
+        return function
+
+    def run(ctx: RunContext, **resources: Any) -> StepResult:
+        return resolve()(ctx, **resources)
 
     run.__name__ = run.__qualname__ = name
     run.target = target  # type: ignore[attr-defined]
+    run.resolve = resolve  # type: ignore[attr-defined]
     return run
 
 
@@ -134,13 +140,17 @@ def cli_holding(ctx: RunContext) -> Holding:
     return Holding(f"run {ctx.run_id} (as of {ctx.as_of})")
 
 
-def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = None) -> list[StepRecord]:
-    """Run ``steps`` in order under the warehouse's run lock; record each in ``ops.pipeline_runs``; stop at the
-    first failure. A refused lock raises :class:`RunLocked` (one line naming the holder)."""
+def run_steps(
+    ctx: RunContext, steps: Sequence[Step], holding: Holding | None = None, resources: Resources | None = None
+) -> list[StepRecord]:
+    """Run ``steps`` in order under the warehouse's run lock with the run's resources (built here when not
+    given, closed after the last step); record each in ``ops.pipeline_runs``; stop at the first failure. A
+    refused lock raises :class:`RunLocked` (one line naming the holder)."""
     records: list[StepRecord] = []
     secrets = ctx.settings.secrets.values()
     holding = holding or cli_holding(ctx)
     with ExitStack() as stack:
+        resources = resources or stack.enter_context(Resources(ctx))
         try:  # fail before any source is called when the warehouse cannot be reached or is busy
             warehouse = ctx.warehouse
             stack.enter_context(
@@ -162,7 +172,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = 
             ctx.progress(f"[{index}/{len(steps)}] {step.name}")
             started = utcnow()
             try:
-                result = step.function(ctx)
+                result = call_step(step.function, ctx, resources)
                 thresholds.check(step.name, result, ctx.settings)
             except Exception as exc:
                 failure = StepFailed(step.name, exc, secrets)

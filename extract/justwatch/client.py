@@ -98,6 +98,18 @@ def _graphql_error(errors: object) -> JustWatchGraphQLError:
     return JustWatchGraphQLError(messages, codes)
 
 
+@dataclass(frozen=True)
+class JustWatchApi:
+    """JustWatch as a run's resource (built by the composition root): its settings, and a new client per
+    country (each keeps its own request counts and page size). ``sleep`` is injectable so tests do not wait."""
+
+    settings: JustWatchSettings
+    sleep: Callable[[float], None] = time.sleep
+
+    def client(self) -> JustWatchClient:
+        return JustWatchClient(self.settings, sleep=self.sleep)
+
+
 class JustWatchClient:
     """One ``requests.Session`` per client. ``sleep`` is injectable so tests do not wait."""
 

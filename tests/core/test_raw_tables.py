@@ -27,6 +27,7 @@ def _columns(ctx: RunContext, schema: str, table: str) -> list[str]:
 def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
     from extract.justwatch.step import extract_releases
     from transform import step as dbt
+    from trending_now.compose import call_step
 
     created = ensure_raw_tables(ctx.warehouse)
     assert sorted(created) == sorted(f"{s}.{t}" for s, t in RAW_TABLES)
@@ -37,7 +38,7 @@ def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
     dbt.build_before_enrich(ctx)
     assert ctx.warehouse.fetch_all("select count(*) as n from marts.titles_enrichment_input") == [{"n": 0}]
     # dlt loads into the tables it did not create
-    result = extract_releases(ctx)
+    result = call_step(extract_releases, ctx)
     assert result.rows_out == 46
     assert ctx.warehouse.fetch_all("select count(*) as n from raw_justwatch.titles") == [{"n": 46}]
     genres = ctx.warehouse.fetch_all("select count(*) as n from raw_justwatch.titles__genres")

@@ -137,7 +137,7 @@ from datetime import UTC, datetime
 sys.path.insert(0, sys.argv[2])
 from step_tasks import run_step
 context = {"run_id": "manual__separate_workers", "logical_date": datetime(2026, 11, 20, tzinfo=UTC), "params": {}}
-print(json.dumps(run_step(sys.argv[1], context, "UTC")))
+print(json.dumps(run_step(sys.argv[1], context)))
 """
 
 

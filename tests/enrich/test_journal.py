@@ -26,6 +26,7 @@ from enrich.store import PIPELINE, ResultSink, enrichment_row, open_journal, rep
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3_server import running_s3_server
+from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 WHEN = datetime(2026, 11, 20, 6, 30, 15, 123456, tzinfo=UTC)
@@ -223,7 +224,7 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
     monkeypatch.setattr(GeminiProvider, "call", killed_after_five)
     monkeypatch.setattr(Warehouse, "dlt_run", enrichment_load_fails)
     with pytest.raises(ConnectionError):  # even the best-effort flush on the way out fails
-        enrich_titles(make_context(settings))
+        call_step(enrich_titles, make_context(settings))
     assert fake_gemini.call_count == 5
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
     journal = open_journal(Warehouse(settings))
@@ -232,7 +233,7 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
 
     monkeypatch.setattr(GeminiProvider, "call", original_call)
     monkeypatch.setattr(Warehouse, "dlt_run", original_load)
-    resumed = enrich_titles(make_context(settings))
+    resumed = call_step(enrich_titles, make_context(settings))
     assert resumed.details["journal_replayed"] == 5
     assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (3, 5, 3)
     assert fake_gemini.call_count == 8
@@ -247,6 +248,7 @@ CHILD = textwrap.dedent("""
     from pathlib import Path
     from enrich import journal
     from enrich.step import enrich_titles
+    from trending_now.compose import call_step
     from core.config import Secrets, load_settings
     from core.context import RunContext
     from datetime import date
@@ -263,7 +265,7 @@ CHILD = textwrap.dedent("""
         return seqs
 
     journal.Journal.append = append_then_die
-    enrich_titles(RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
+    call_step(enrich_titles, RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
 """)
 
 FORWARDED = ("warehouse.duckdb_path", "warehouse.pipelines_dir", "dvc.local_remote_path", "enrich.provider", "enrich.base_url",
@@ -288,7 +290,7 @@ def test_process_killed_between_flushes_loses_no_paid_result(
     journal = open_journal(warehouse)
     assert len(journal.read().rows) == 4
 
-    resumed = enrich_titles(make_context(settings))
+    resumed = call_step(enrich_titles, make_context(settings))
     assert resumed.details["journal_replayed"] == 4 and resumed.details["journal_rejected_lines"] == 0
     assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (3, 4, 3)
     assert fake_gemini.call_count == 7

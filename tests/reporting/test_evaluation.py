@@ -21,6 +21,7 @@ from reporting.evaluation import Enriched, ScoreBands, consensus_band, expect, s
 from tests.enrich.conftest import input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from trending_now.cli import build_parser, run_eval
+from trending_now.compose import call_step
 
 EVAL_SET = PROJECT_ROOT / "data" / "eval" / "eval_set.json"
 BASELINE = PROJECT_ROOT / "data" / "eval" / "baseline.json"
@@ -278,7 +279,7 @@ def test_the_deploy_gate_runs_gemini_only_when_the_prompt_or_model_changes(
 # ---- what the warehouse holds -------------------------------------------------------------------------
 def _warehouse_eval(settings: Settings, make_context: Callable[..., RunContext]) -> list[dict[str, Any]]:
     seed_inputs(settings, [input_row(i) for i in range(6)])
-    enrich_titles(make_context(settings))
+    call_step(enrich_titles, make_context(settings))
     found = evaluation.evaluate_warehouse(Warehouse(settings), settings)
     evaluation.store(Warehouse(settings), found)
     evaluation.store(Warehouse(settings), found[:1])  # a second evaluation appends

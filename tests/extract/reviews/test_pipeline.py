@@ -12,6 +12,7 @@ from core.config import Secrets, Settings
 from core.context import RunContext
 from extract.reviews.step import SubjectsNotBuilt, extract_reviews, subjects_from_rows
 from tests.fakes.review_sites import EbertPage, ReviewSites, render_wordpress_2025_page
+from trending_now.compose import call_step
 
 CONTRACT_COLUMNS = {
     "reviews": {"title_id", "source", "review_key", "author", "review_text", "original_score", "score_normalized",
@@ -94,7 +95,7 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     load_titles(settings, TITLES)
     ctx = make_context(settings)
 
-    result = extract_reviews(ctx)
+    result = call_step(extract_reviews, ctx)
     assert result.step == "extract_reviews"
     assert result.rows_in == 4  # 3 movies + Pluribus (its season folds into the show); last month's film is out
     first = counts(ctx)
@@ -127,13 +128,13 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
 
     # the same day again: only the failed fetch is retried (A Quiet Field's drifted RogerEbert page)
     before = sites.total()
-    again = extract_reviews(ctx)
+    again = call_step(extract_reviews, ctx)
     assert again.details["fetches_due"] == {"retry": 1} and sites.total() == before + 2  # + robots.txt
     assert counts(ctx) == first and fetch_state(ctx)[("tm9000001", "rogerebert")][1:] == (
         "2026-11-20", "2026-11-20", 2)
 
     # the next day: TMDB's 1-day refresh (the critics' sites refresh on days 3 and 10)
-    nxt = extract_reviews(make_context(settings, as_of=date(2026, 11, 21)))
+    nxt = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 21)))
     assert nxt.details["fetches_due"] == {"refresh": 4}
     assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["guardian"]["used"] == 0
     state = fetch_state(ctx)
@@ -141,8 +142,8 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert state[("tm9000001", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 2)
     assert counts(ctx)["reviews"] == first["reviews"]
     # two days after: nothing; three days after: every source, except RogerEbert where its review was found
-    assert extract_reviews(make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
-    third = extract_reviews(make_context(settings, as_of=date(2026, 11, 23)))
+    assert call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
+    third = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 23)))
     assert third.details["fetches_due"] == {"refresh": 4 + 4 + 2}
     # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
     assert third.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
@@ -151,7 +152,7 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
         "select day, source, requests from ops.review_request_budget")}
     assert ledger[("2026-11-20", "tmdb")] == 4 and ledger[("2026-11-21", "tmdb")] == 4
 
-    limited = extract_reviews(make_context(settings, as_of=date(2026, 11, 27), limit=2))
+    limited = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 27), limit=2))
     assert limited.rows_in == 2  # day 7: TMDB's refresh, two titles only
 
 
@@ -180,13 +181,13 @@ def test_daily_budget_holds_across_runs_and_the_newest_go_first(make_settings, m
         settings = review_settings(make_settings, sites, **{"reviews.guardian.daily_budget": 2,
                                                             "reviews.concurrency": 1})
         load_titles(settings, TITLES)
-        first = extract_reviews(make_context(settings))
+        first = call_step(extract_reviews, make_context(settings))
         guardian_ids = [q["q"] for p, q in sites.queries if p == "/guardian/search"]
         assert guardian_ids == ['"Frankenstein"', '"Pluribus"']  # listed 11-20, then 11-19 (its season)
         assert first.details["budget"]["guardian"] | {"day": None} == {
             "day": None, "daily_budget": 2, "used_before": 0, "reserved": 2, "used": 2, "used_today": 2,
             "due": 4, "deferred": 2}
-        second = extract_reviews(make_context(settings))  # same day: the budget is spent, the rest carries over
+        second = call_step(extract_reviews, make_context(settings))  # same day: the budget is spent, the rest carries over
         assert sites.total("/guardian") == 2 and second.details["budget"]["guardian"]["deferred"] == 2
         assert second.details["budget"]["guardian"]["used_before"] == 2
 
@@ -200,13 +201,13 @@ def test_a_rejected_credential_stops_the_source_once_and_is_in_the_metrics(make_
         settings = review_settings(make_settings, sites, **{"reviews.concurrency": 1})
         load_titles(settings, TITLES)
         ctx = make_context(settings)
-        result = extract_reviews(ctx)
+        result = call_step(extract_reviews, ctx)
         assert list(result.details["stopped_sources"]) == ["tmdb"]
         assert "TMDB rejected the v3 api_key in TMDB_API_KEY (HTTP 401" in result.details["stopped_sources"]["tmdb"]
         assert sites.total("/tmdb") == 1 and result.rows_out > 0
         assert not ctx.warehouse.fetch_all("select * from raw_reviews.review_fetches where source = 'tmdb'")
         sites.tmdb_credentials = None  # the key is fixed: TMDB's titles are still due
-        fixed = extract_reviews(ctx)
+        fixed = call_step(extract_reviews, ctx)
         assert fixed.details["fetches_due"] == {"new": 4} and fixed.details["stopped_sources"] == {}
 
 
@@ -214,7 +215,7 @@ def test_no_titles_means_no_work(make_settings, make_context) -> None:
     with ReviewSites() as sites:
         settings = review_settings(make_settings, sites)
         load_titles(settings, [])  # dbt builds the model on empty raw tables
-        result = extract_reviews(make_context(settings))
+        result = call_step(extract_reviews, make_context(settings))
     assert (result.rows_in, result.rows_out) == (0, 0) and sites.total() == 0
 
 
@@ -222,7 +223,7 @@ def test_without_the_dbt_titles_step_it_fails_clearly_and_calls_no_site(make_set
     with ReviewSites() as sites:
         ctx = make_context(review_settings(make_settings, sites))
         with pytest.raises(SubjectsNotBuilt, match=r"int_review_subjects_listed does not exist: run the dbt_titles"):
-            extract_reviews(ctx)
+            call_step(extract_reviews, ctx)
     assert sites.total() == 0
 
 
