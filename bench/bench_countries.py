@@ -1,6 +1,6 @@
 """Countries benchmark: the whole `trending-now run` for 1, 5 and 20 countries on the same dates (DuckDB).
 
-    .venv/bin/python bench/bench_countries.py [--titles 120] [--countries 1,5,20] [--jw-latency-ms 150]
+    .venv/bin/python bench/bench_countries.py [--titles 120] [--countries 1,5,20] [--repeat 3] [--jw-latency-ms 150]
 
 Each run, in a throw-away project root, lists the same window (7 days ending 2026-11-20) against the local
 fakes served as real HTTP servers on 127.0.0.1: JustWatch GraphQL (tests/fakes/justwatch_server.py, one
@@ -9,11 +9,13 @@ own paths and currency, so every run has the same unique titles), the review sit
 review_sites.py, reviews for a fraction of the titles) and Gemini (tests/fakes/gemini_server.py, through the
 google-genai SDK). ``python -m trending_now run --country …`` runs in a subprocess.
 
-Reported per run: listings (title rows across countries), unique titles (published mart rows), LLM calls and
+Every country count runs ``--repeat`` times (default 3), the counts interleaved (1, 5, 20, 1, 5, 20, …) so a
+drift of the shared machine's load falls on every count alike; each row is the median of its runs, figure by
+figure. Reported per row: listings (title rows across countries), unique titles (published mart rows), LLM calls and
 calls per unique title (must be 1.00: a title listed in many countries is enriched once), review requests
 (every source, robots.txt and retries included), JustWatch requests, the extract step's time and the run's
 wall time. Claims (asserted): calls per unique title 1.00 in every run, review requests the same in every
-run, the 5-country run at most 2.0x the 1-country run's wall time and the 20-country run at most 4x.
+run, the 5-country median wall time at most 2.0x the 1-country median and the 20-country one at most 4x.
 Prints a Markdown table and writes bench/results/countries.md.
 """
 
@@ -21,7 +23,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import shutil
+import statistics
 import sys
 import tempfile
 import time
@@ -94,40 +98,48 @@ def build_catalogues(n: int, countries: list[str], review_fraction: float) -> tu
 
 
 @dataclass
-class CountriesResult:
+class CountriesRun:
+    """One ``trending-now run`` of ``countries`` countries and what the fakes counted."""
+
     countries: int
     run: DayRun
     jw_requests: int
-    llm_fake_calls: int
 
     def details(self, step: str) -> dict[str, Any]:
         raw = self.run.steps.get(step, {}).get("details") or "{}"
         return json.loads(raw) if isinstance(raw, str) else dict(raw)
 
-    @property
-    def listings(self) -> int:
-        return int(self.run.steps["extract_releases"]["rows_out"])
-
-    @property
-    def unique_titles(self) -> int:
-        return len(self.run.mart)
-
-    @property
-    def llm_calls(self) -> int:
-        return int(self.run.total("llm_calls"))
-
-    @property
-    def review_requests(self) -> int:
+    def figures(self) -> dict[str, float]:
+        """Every figure a row reports, by name."""
         sources = self.details("extract_reviews").get("sources") or {}
-        return sum(int(s.get("requests") or 0) for s in sources.values())
+        return {
+            "listings": int(self.run.steps["extract_releases"]["rows_out"]),
+            "unique_titles": len(self.run.mart),
+            "llm_calls": int(self.run.total("llm_calls")),
+            "review_requests": sum(int(s.get("requests") or 0) for s in sources.values()),
+            "jw_requests": self.jw_requests,
+            "extract_s": float(self.run.steps["extract_releases"]["duration_s"] or 0),
+            "wall_s": self.run.wall_s,
+        }
 
-    @property
-    def extract_s(self) -> float:
-        return float(self.run.steps["extract_releases"]["duration_s"] or 0)
+
+@dataclass
+class CountriesResult:
+    """The runs of one country count; each figure is the median over them."""
+
+    countries: int
+    runs: list[CountriesRun]
+
+    def median(self, name: str) -> float:
+        return statistics.median(r.figures()[name] for r in self.runs)
+
+    def spread(self, name: str) -> tuple[float, float]:
+        values = [r.figures()[name] for r in self.runs]
+        return min(values), max(values)
 
 
-def bench_countries(count: int, args: argparse.Namespace, work: Path) -> CountriesResult:
-    base = work / f"c{count}"
+def bench_countries(count: int, args: argparse.Namespace, work: Path, attempt: int = 1) -> CountriesRun:
+    base = work / f"c{count}-{attempt}"
     base.mkdir()
     root = make_project(base)
     countries = country_list(count)
@@ -147,9 +159,9 @@ def bench_countries(count: int, args: argparse.Namespace, work: Path) -> Countri
                 "REVIEWS__BUDGET_DAY": "as_of",
             },
         )
-        progress(f"{count} countr{'y' if count == 1 else 'ies'}: {','.join(countries)}")
+        progress(f"{count} countr{'y' if count == 1 else 'ies'} (run {attempt}): {','.join(countries)}")
         run = run_day(f"countries{count}", base, env)
-        result = CountriesResult(count, run, jw.total_requests, gemini.call_count)
+        result = CountriesRun(count, run, jw.total_requests)
     if not args.keep:
         shutil.rmtree(base, ignore_errors=True)
     return result
@@ -158,39 +170,50 @@ def bench_countries(count: int, args: argparse.Namespace, work: Path) -> Countri
 def table(results: list[CountriesResult]) -> str:
     one = results[0]
     lines = [
-        "| countries | listings | unique titles | LLM calls | LLM calls / unique title | review requests | "
-        "JustWatch requests | extract_releases s | wall s | wall vs 1 country |",
-        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
+        "| countries | runs | listings | unique titles | LLM calls | LLM calls / unique title | review requests | "
+        "JustWatch requests | extract_releases s | wall s (min–max) | wall vs 1 country |",
+        "|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
+        m = r.median
+        low, high = r.spread("wall_s")
         lines.append(
-            f"| {r.countries} | {r.listings:,} | {r.unique_titles:,} | {r.llm_calls:,} | "
-            f"{r.llm_calls / max(1, r.unique_titles):.2f} | {r.review_requests:,} | {r.jw_requests:,} | "
-            f"{r.extract_s:.1f} | {r.run.wall_s:.1f} | {r.run.wall_s / one.run.wall_s:.2f}x |"
+            f"| {r.countries} | {len(r.runs)} | {m('listings'):,.0f} | {m('unique_titles'):,.0f} | "
+            f"{m('llm_calls'):,.0f} | {m('llm_calls') / max(1, m('unique_titles')):.2f} | "
+            f"{m('review_requests'):,.0f} | {m('jw_requests'):,.0f} | {m('extract_s'):.1f} | "
+            f"{m('wall_s'):.1f} ({low:.1f}–{high:.1f}) | {m('wall_s') / one.median('wall_s'):.2f}x |"
         )
     return "\n".join(lines)
 
 
 def check(results: list[CountriesResult]) -> None:
-    one = results[0]
-    for r in results:
-        require(
-            r.llm_calls == r.unique_titles,
-            f"{r.countries} countries: {r.llm_calls} LLM calls for "
-            f"{r.unique_titles} unique titles (one per title expected)",
-        )
-        require(
-            r.review_requests == one.review_requests,
-            f"{r.countries} countries: {r.review_requests} review "
-            f"requests, {one.review_requests} with one country (reviews are per title, not per listing)",
-        )
-        limit = LIMITS.get(r.countries)
+    one = results[0].runs[0].figures()
+    for result in results:
+        for run in result.runs:
+            r = run.figures()
+            require(
+                r["llm_calls"] == r["unique_titles"],
+                f"{run.countries} countries: {r['llm_calls']} LLM calls for "
+                f"{r['unique_titles']} unique titles (one per title expected)",
+            )
+            require(
+                r["review_requests"] == one["review_requests"],
+                f"{run.countries} countries: {r['review_requests']} review "
+                f"requests, {one['review_requests']} with one country (reviews are per title, not per listing)",
+            )
+        limit = LIMITS.get(result.countries)
         if limit is not None:
-            ratio = r.run.wall_s / one.run.wall_s
+            ratio = result.median("wall_s") / results[0].median("wall_s")
             require(
                 ratio <= limit,
-                f"{r.countries} countries took {ratio:.2f}x the 1-country run (limit {limit}x)",
+                f"{result.countries} countries took {ratio:.2f}x the 1-country run (medians; limit {limit}x)",
             )
+
+
+def load_note() -> str:
+    """The 1-, 5- and 15-minute load averages, as the results note reports them."""
+    one, five, fifteen = os.getloadavg()
+    return f"{one:.1f} / {five:.1f} / {fifteen:.1f}"
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -199,6 +222,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     )
     parser.add_argument("--titles", type=int, default=120, help="unique titles in the window (default 120)")
     parser.add_argument("--countries", default="1,5,20", help="country counts to run (default 1,5,20)")
+    parser.add_argument(
+        "--repeat", type=int, default=3, help="runs per country count; rows are medians (default 3)"
+    )
     parser.add_argument("--review-fraction", type=float, default=0.25)
     parser.add_argument("--jw-latency-ms", type=float, default=150.0, help="JustWatch delay per page")
     parser.add_argument("--review-latency-ms", type=float, default=20.0)
@@ -216,12 +242,20 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
     counts = [int(c) for c in args.countries.split(",")]
     require(counts[0] == 1, "the first country count must be 1 (the baseline)")
+    require(args.repeat >= 1, "--repeat must be at least 1")
     work = Path(tempfile.mkdtemp(prefix="bench-countries-"))
+    load_before = load_note()
     try:
-        results = [bench_countries(count, args, work) for count in counts]
+        runs = [  # interleaved: a drift of the machine's load falls on every count alike
+            bench_countries(count, args, work, attempt)
+            for attempt in range(1, args.repeat + 1)
+            for count in counts
+        ]
     finally:
         if not args.keep:
             shutil.rmtree(work, ignore_errors=True)
+    load_after = load_note()
+    results = [CountriesResult(count, [r for r in runs if r.countries == count]) for count in counts]
     table_md = table(results)
     print(table_md)
     check(results)
@@ -230,11 +264,13 @@ def main(argv: list[str] | None = None) -> int:
         f"other country {LISTED_SHARE}0% (its own paths and currency). Fakes: JustWatch {args.jw_latency_ms:g} ms "
         f"per page, review sites {args.review_latency_ms:g} ms per request (reviews for "
         f"{args.review_fraction:.0%} of the titles), Gemini {args.llm_latency_ms:g} ms per call. One "
-        "`trending-now run` per row in a fresh DuckDB warehouse; `justwatch.country_concurrency` from "
-        "config/base.yaml. Claims checked: LLM calls per unique title 1.00, the same review requests whatever "
-        "the countries, wall time of 5 countries <= 2.0x and of 20 <= 4x the 1-country run. The machine was "
-        "shared with other jobs while this ran (2 cores), so wall times are noisy; the ratios are within one "
-        "process's sequence of runs."
+        f"`trending-now run` per run in a fresh DuckDB warehouse, {args.repeat} run(s) per country count, the "
+        "counts interleaved; each figure is the median of its runs (the wall time's range in brackets). "
+        "`justwatch.country_concurrency` from config/base.yaml. Claims checked: LLM calls per unique title 1.00 "
+        "and the same review requests in every run, median wall time of 5 countries <= 2.0x and of 20 <= 4x the "
+        "1-country median. The machine (2 cores) was shared with other jobs: load average (1 / 5 / 15 min) "
+        f"{load_before} when the bench started, {load_after} when it ended; wall times are noisy, the ratios "
+        "are what count."
     )
     path = write_result(
         "countries", "Countries: 1, 5 and 20 countries on the same dates", table_md, notes, out=args.out

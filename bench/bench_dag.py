@@ -310,14 +310,26 @@ def task_kind(task: dict[str, Any]) -> str:
     return "gate" if task["task_id"].endswith("_done") else "python"
 
 
-def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
-    """Each task's span, in the order the tasks were queued. A task is ready when its upstream tasks have
-    ended (the run's trigger for the first); the wait for a free executor slot counts as scheduling."""
-    tasks = {t["task_id"]: t for t in api.request("GET", f"/dags/{DAG_ID}/tasks")["tasks"]}
+def _latest(first: datetime, ends: list[datetime | None]) -> datetime:
+    """The latest of ``first`` and ``ends`` (None: not ended). A task is ready at its upstream tasks' latest
+    end, the run's trigger for the first task."""
+    return max([first, *[end for end in ends if end]])
+
+
+def _upstream(tasks: dict[str, dict[str, Any]]) -> dict[str, list[str]]:
+    """task id -> the ids of the tasks right before it (the API lists each task's downstream ones)."""
     upstream: dict[str, list[str]] = {task_id: [] for task_id in tasks}
     for task_id, task in tasks.items():
         for child in task.get("downstream_task_ids") or []:
             upstream.setdefault(child, []).append(task_id)
+    return upstream
+
+
+def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
+    """Each task's span, in the order the tasks were queued. A task is ready when its upstream tasks have
+    ended (the run's trigger for the first); the wait for a free executor slot counts as scheduling."""
+    tasks = {t["task_id"]: t for t in api.request("GET", f"/dags/{DAG_ID}/tasks")["tasks"]}
+    upstream = _upstream(tasks)
     every = api.task_instances(DAG_ID, run["dag_run_id"])
     # the gates (EmptyOperators) and skipped tasks end without being queued: no worker, no span, but their
     # end is when the tasks after them became ready
@@ -325,14 +337,17 @@ def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
     tis = sorted((ti for ti in every if ti.get("queued_when")), key=lambda ti: ti["queued_when"])
     queued_at = _ts(run["queued_at"])
     assert queued_at is not None
-    spans = []
-    for ti in tis:
-        queued = _ts(ti["queued_when"])
-        assert queued is not None
-        ready = max([queued_at, *[e for u in upstream.get(ti["task_id"], []) if (e := ends.get(u))]])
-        log = logs / f"dag_id={DAG_ID}" / f"run_id={run['dag_run_id']}" / f"task_id={ti['task_id']}"
-        spans.append(task_span(ti, ready, log / "attempt=1.log", task_kind(tasks.get(ti["task_id"], ti))))
-    run_end, last = _ts(run["end_date"]), max(e for ti in tis if (e := ends.get(ti["task_id"])))
+    run_logs = logs / f"dag_id={DAG_ID}" / f"run_id={run['dag_run_id']}"
+    spans = [
+        task_span(
+            ti,
+            _latest(queued_at, [ends.get(u) for u in upstream.get(ti["task_id"], [])]),
+            run_logs / f"task_id={ti['task_id']}" / "attempt=1.log",
+            task_kind(tasks.get(ti["task_id"], ti)),
+        )
+        for ti in tis
+    ]
+    run_end, last = _ts(run["end_date"]), _latest(queued_at, [ends.get(ti["task_id"]) for ti in tis])
     assert run_end is not None
     return SchedulerRun(
         seconds=(run_end - queued_at).total_seconds(),

@@ -39,20 +39,20 @@ from _common import write_result  # noqa: E402
 from core.config import Secrets, Settings, load_settings  # noqa: E402
 from core.context import RunContext  # noqa: E402
 from core.dbt_relations import relation  # noqa: E402
-from extract.reviews.settings import ReviewsSettings  # noqa: E402
+from extract.reviews.settings import SOURCES, ReviewsSettings  # noqa: E402
 from extract.reviews.text import slugify  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
 from tests.fakes.justwatch_server import FakeJustWatch, TitleSpec, edge_for, synthetic_specs  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
-from trending_now.pipeline import STEP_NAMES, run_steps, steps_named  # noqa: E402
+from trending_now import pipeline  # noqa: E402
+from trending_now.pipeline import STEPS, run_steps  # noqa: E402
 
 START = date(2026, 11, 1)
 WINDOW = 7
 TMDB_SHARE, CRITICS_SHARE = 0.5, 0.3  # of the titles that get TMDB members' / critics' reviews
-SOURCES = ("tmdb", "rogerebert", "guardian")
-REVIEW_STEPS = ["extract_releases", "dbt_titles", "extract_reviews"]
+REVIEW_STEPS = [pipeline.EXTRACT_RELEASES, pipeline.DBT_TITLES, pipeline.EXTRACT_REVIEWS]
 # every step up to the published mart (the Parquet export and the DVC snapshot are not what this measures)
-FULL_STEPS = [name for name in STEP_NAMES if name not in ("export_parquet", "snapshot_dvc")]
+FULL_STEPS = [step for step in STEPS if step not in (pipeline.EXPORT_PARQUET, pipeline.SNAPSHOT_DVC)]
 MART = str(relation("movies_tv_shows_enriched"))
 
 
@@ -225,7 +225,7 @@ def main() -> int:
     args = parse_args()
     titles = build_titles(args.days, args.new_per_day)
     catalogue = catalogue_for(titles)
-    steps = steps_named(FULL_STEPS if args.mode == "full" else REVIEW_STEPS)
+    steps = FULL_STEPS if args.mode == "full" else REVIEW_STEPS
     base = Path(tempfile.mkdtemp(prefix="bench-month-"))
     rows: list[dict[str, Any]] = []
     gemini = None
@@ -253,7 +253,8 @@ def main() -> int:
 
 
 def settings_budgets() -> dict[str, int]:
-    return ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={})).daily_budgets
+    settings = ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={}))
+    return {source: settings.daily_budget(source) for source in SOURCES}
 
 
 def fetches_per_title(ctx: RunContext, first_day: date) -> dict[str, dict[str, float]]:

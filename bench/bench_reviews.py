@@ -26,7 +26,7 @@ from core.config import load_settings  # noqa: E402
 from extract.reviews.harvest import Harvester  # noqa: E402
 from extract.reviews.http import HttpClient  # noqa: E402
 from extract.reviews.models import Subject  # noqa: E402
-from extract.reviews.settings import ReviewsSettings  # noqa: E402
+from extract.reviews.settings import SOURCES, ReviewsSettings  # noqa: E402
 from tests.fakes.review_sites import EbertPage, ReviewSites, guardian_result, tmdb_review  # noqa: E402
 
 AS_OF = date(2026, 11, 20)
@@ -64,7 +64,7 @@ def run_case(settings: ReviewsSettings, subjects: list[Subject]) -> dict:
         harvests = harvester.harvest_many(subjects)
         elapsed = time.perf_counter() - started
         harvester.close()
-        requests = sum(client.source_stats(s).get("requests", 0) for s in ("tmdb", "rogerebert", "guardian"))
+        requests = sum(client.source_stats(s).get("requests", 0) for s in SOURCES)
     reviews = sum(len(h.reviews) for h in harvests)
     return {"concurrency": settings.concurrency, "seconds": elapsed, "reviews": reviews, "requests": requests,
             "titles": len(subjects)}
@@ -79,8 +79,9 @@ def main(argv: list[str] | None = None) -> int:
     default = ReviewsSettings.from_settings(load_settings("dev", root=ROOT, environ={}))
     with ReviewSites(latency_s=args.latency_ms / 1000.0) as sites:
         subjects = build(sites, args.titles)
-        base = default.with_changes(cache_dir=None, per_host_rps=BENCH_RPS, base_urls=sites.base_urls(),
-                                    api_keys={"tmdb": "bench", "guardian": "bench"})
+        urls = {source: {"base_url": url} for source, url in sites.base_urls().items()}
+        base = default.with_changes(cache_dir=None, per_host_rps=BENCH_RPS, api_keys={"tmdb": "bench", "guardian": "bench"},
+                                    **urls)
         results = [run_case(base.with_changes(concurrency=c), subjects)
                    for c in dict.fromkeys((1, default.concurrency))]
 

@@ -12,11 +12,15 @@ import json
 import os
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import yaml
 from dotenv import dotenv_values
+
+if TYPE_CHECKING:
+    from core.settings_schema import AppSettings
 
 ENV_PREFIX = "TRENDING_NOW__"
 APP_ENVS = ("dev", "staging", "prod")
@@ -86,6 +90,18 @@ def read_yaml(path: Path) -> dict[str, Any]:
     return data
 
 
+def validated(data: Mapping[str, Any]) -> AppSettings:
+    """The merged settings as their typed models; :class:`ConfigError` names the first key at fault."""
+    from pydantic import ValidationError  # noqa: PLC0415 - with the schema
+
+    from core.settings_schema import AppSettings, first_error  # noqa: PLC0415 - the schema reads core.countries, which reads this module
+
+    try:
+        return AppSettings.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(first_error(exc)) from exc
+
+
 def read_dotenv(path: Path) -> dict[str, str]:
     if not path.exists():
         return {}
@@ -152,6 +168,11 @@ class Settings:
     # Non-secret standard variables (PG_ENV_NAMES) found in .env; the process environment takes precedence.
     dotenv_defaults: dict[str, str] = field(default_factory=dict)
 
+    @cached_property
+    def typed(self) -> AppSettings:
+        """Every section as its pydantic model (core.settings_schema), validated."""
+        return validated(self.data)
+
     def environ(self, name: str) -> str | None:
         """A standard variable (``PGHOST``...): the process environment, else ``.env`` (dev)."""
         return os.environ.get(name) or self.dotenv_defaults.get(name)
@@ -191,16 +212,25 @@ class Settings:
             for part in parts[:-1]:
                 node = node.setdefault(part, {})
             node[parts[-1]] = value
-        return Settings(
+        merged = Settings(
             deep_merge(self.data, nested), self.env, self.secrets, self.root, self.dotenv_defaults
         )
+        _ = merged.typed  # an override of the wrong type fails here, naming its key
+        return merged
+
+
+def project_root(environ: Mapping[str, str] | None = None) -> Path:
+    """The project's root: ``$TRENDING_NOW_ROOT`` (a deployed copy, an MWAA worker's DAG folder), else this
+    checkout."""
+    environ = os.environ if environ is None else environ
+    return Path(environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
 
 
 def _merged_config(
     app_env: str | None, root: Path | None, environ: Mapping[str, str]
 ) -> tuple[dict[str, Any], str, Path]:
     """``base.yaml`` <- ``<APP_ENV>.yaml`` <- ``TRENDING_NOW__...``: the data, the env name and the root."""
-    root = Path(root or environ.get("TRENDING_NOW_ROOT") or PROJECT_ROOT)
+    root = Path(root) if root else project_root(environ)
     env = (app_env or environ.get("APP_ENV") or "dev").lower()
     if env not in APP_ENVS:
         raise ConfigError(f"APP_ENV={env!r} is not one of {', '.join(APP_ENVS)}")
@@ -220,7 +250,9 @@ def parse_settings(
 ) -> Settings:
     """The settings without secrets: cheap and safe where no secret may be read (Airflow DAG parsing)."""
     data, env, root = _merged_config(app_env, root, os.environ if environ is None else environ)
-    return Settings(data=data, env=env, root=root)
+    settings = Settings(data=data, env=env, root=root)
+    _ = settings.typed  # a wrong type or an unknown key fails the load, naming the key
+    return settings
 
 
 def _dotenv_secrets(root: Path, environ: Mapping[str, str]) -> tuple[dict[str, str], dict[str, str]]:
@@ -261,6 +293,7 @@ def load_settings(
 ) -> Settings:
     """Load settings for ``app_env`` (default ``$APP_ENV`` or ``dev``), secrets included."""
     environ = os.environ if environ is None else environ
-    data, env, root = _merged_config(app_env, root, environ)
-    secrets, dotenv_defaults = _read_secrets(data, root, environ)
-    return Settings(data=data, env=env, secrets=secrets, root=root, dotenv_defaults=dotenv_defaults)
+    settings = parse_settings(app_env, root=root, environ=environ)
+    secrets, dotenv_defaults = _read_secrets(settings.data, settings.root, environ)
+    settings.secrets, settings.dotenv_defaults = secrets, dotenv_defaults
+    return settings

@@ -19,9 +19,20 @@ from typing import Any
 
 import yaml
 
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, YAML_LOADER, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
+# Non-secret variables every dbt invocation gets: the CLI's (core.dbt_runner) and the DAG's (dags/dbt_groups.py)
+DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
+
+
+def dbt_folder(settings: Settings, name: str) -> Path:
+    """``dbt.target_path`` or ``dbt.log_path`` (``name``: target, log), else ``<dbt.project_dir>/target|logs``."""
+    key = f"dbt.{name}_path"
+    default = settings.path("dbt.project_dir") / ("target" if name == "target" else "logs")
+    return settings.path(key) if settings.get(key) else default
+
+
 _SQL_SCHEMA = re.compile(r"""config\((?:[^()]|\([^()]*\))*?\bschema\s*=\s*['"](\w+)['"]""", re.S)
 
 
@@ -36,7 +47,12 @@ class Relation:
 
 @cache
 def _project(project_dir: Path) -> dict[str, Any]:
-    return yaml.safe_load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"))
+    return yaml.load((project_dir / "dbt_project.yml").read_text(encoding="utf-8"), Loader=YAML_LOADER)
+
+
+def _yml_models(path: Path) -> list[dict[str, Any]]:
+    """The ``models:`` entries of one properties file (libyaml's parser: read by every DAG parse)."""
+    return (yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER) or {}).get("models") or []
 
 
 def project_name(project_dir: Path = DBT_PROJECT_DIR) -> str:
@@ -80,7 +96,7 @@ def _model_sql(model: str, project_dir: Path) -> Path:
 
 def _yml_schema(model: str, folder: Path) -> str | None:
     for path in sorted(folder.glob("*.yml")):
-        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or ():
+        for entry in _yml_models(path):
             if entry.get("name") == model and (entry.get("config") or {}).get("schema"):
                 return str(entry["config"]["schema"])
     return None
@@ -107,7 +123,7 @@ def _declared_versions(project_dir: Path) -> dict[str, tuple[str, ...]]:
     """Every versioned model of the project's ymls -> its versions (one scan per process)."""
     found: dict[str, tuple[str, ...]] = {}
     for path in sorted((project_dir / "models").rglob("*.yml")):
-        for entry in (yaml.safe_load(path.read_text(encoding="utf-8")) or {}).get("models") or ():
+        for entry in _yml_models(path):
             if entry.get("versions"):
                 found[str(entry["name"])] = tuple(str(version["v"]) for version in entry["versions"])
     return found

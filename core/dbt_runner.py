@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from core.context import RunContext, StepResult
-from core.dbt_relations import profile_name
+from core.dbt_relations import DBT_ENV, dbt_folder, profile_name
 from core.environ import environ
 
 # The dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts -> publish).
@@ -52,10 +52,6 @@ def project_dirs(ctx: RunContext) -> tuple[Path, Path]:
     return ctx.settings.path("dbt.project_dir"), ctx.settings.path("dbt.profiles_dir")
 
 
-def _setting_path(ctx: RunContext, key: str, default: Path) -> Path:
-    return ctx.settings.path(key) if ctx.settings.get(key) else default
-
-
 def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
     """Run ``dbt <args>`` for the context's warehouse target; raise :class:`DbtError` on failure."""
     from dbt.cli.main import dbtRunner
@@ -78,10 +74,9 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
     ]
     env = {
         **warehouse.dbt_env(),
-        "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-        "DO_NOT_TRACK": "1",
-        "DBT_LOG_PATH": str(_setting_path(ctx, "dbt.log_path", project_dir / "logs")),
-        "DBT_TARGET_PATH": str(_setting_path(ctx, "dbt.target_path", project_dir / "target")),
+        **DBT_ENV,
+        "DBT_LOG_PATH": str(dbt_folder(ctx.settings, "log")),
+        "DBT_TARGET_PATH": str(dbt_folder(ctx.settings, "target")),
     }
     with environ(env):
         manifest = _parsed_manifest(full_args, env, project_dir) if args[0] in _USES_MANIFEST else None

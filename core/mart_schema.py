@@ -20,6 +20,7 @@ from typing import Any
 import pyarrow as pa
 import yaml
 
+from core.config import YAML_LOADER
 from core.dbt_relations import DBT_PROJECT_DIR, dbt_vars, relation
 
 MART_NAME = "movies_tv_shows_enriched"
@@ -31,6 +32,12 @@ AUDIT_SCHEMA = relation(AUDIT_NAME).schema
 AUDIT_TABLE = f"{AUDIT_SCHEMA}.{AUDIT_NAME}"
 
 CONTRACT_PATH = DBT_PROJECT_DIR / "models" / "marts" / "_marts__models.yml"
+# Where each title is available per country: built with the audit relation, gated per country, then merged into
+# the published ``title_availability`` (the contract in _marts__availability.yml, shared by both).
+AVAILABILITY_NAME = "title_availability"
+AVAILABILITY_AUDIT_NAME = f"{AVAILABILITY_NAME}_audit"
+AVAILABILITY_AUDIT_TABLE = str(relation(AVAILABILITY_AUDIT_NAME))
+AVAILABILITY_CONTRACT_PATH = DBT_PROJECT_DIR / "models" / "marts" / "_marts__availability.yml"
 _VAR = re.compile(r"""^\{\{\s*var\(\s*['"](\w+)['"]\s*\)\s*\}\}$""")
 # The contract's data types (portable spellings; strings are varchar(65535) on Redshift) -> Arrow.
 _ARROW_TYPES: dict[str, pa.DataType] = {
@@ -38,6 +45,7 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "integer": pa.int32(),
     "double precision": pa.float64(),
     "timestamp with time zone": pa.timestamp("us", tz="UTC"),
+    "date": pa.date32(),
 }
 
 
@@ -107,19 +115,33 @@ def _column(entry: dict[str, Any]) -> MartColumn:
     )
 
 
-def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
-    """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
-    document = yaml.safe_load(path.read_text(encoding="utf-8"))
+def _model_entry(path: Path, model: str) -> dict[str, Any]:
+    document = yaml.load(path.read_text(encoding="utf-8"), Loader=YAML_LOADER)
     entry = next((m for m in document["models"] if m["name"] == model), None)
     if entry is None:
         raise MartSchemaError(f"{path.name} declares no model {model}")
-    columns = tuple(_column(c) for c in entry["columns"])
-    # A model-level test that names its column (``column_name``) is that column's test, as dbt runs it
+    return entry
+
+
+def model_tests(path: Path, model: str) -> tuple[ColumnTest, ...]:
+    """The model-level data tests of ``model`` (``unique_combination``, a test naming its ``column_name``)."""
+    return _tests(_model_entry(path, model).get("data_tests") or ())
+
+
+def _model_tests_by_column(tests: Sequence[ColumnTest]) -> dict[str, list[ColumnTest]]:
+    """A model-level test that names its column (``column_name``) is that column's test, as dbt runs it."""
     on_model: dict[str, list[ColumnTest]] = {}
-    for test in _tests(entry.get("data_tests") or ()):
+    for test in tests:
         if column := test.arguments.get("column_name"):
             arguments = {k: v for k, v in test.arguments.items() if k != "column_name"}
             on_model.setdefault(str(column), []).append(ColumnTest(test.name, arguments))
+    return on_model
+
+
+def load_contract(path: Path = CONTRACT_PATH, model: str = AUDIT_NAME) -> tuple[MartColumn, ...]:
+    """The mart's columns from its dbt contract (the audit model's list, which the published model reuses)."""
+    columns = tuple(_column(c) for c in _model_entry(path, model)["columns"])
+    on_model = _model_tests_by_column(model_tests(path, model))
     return tuple(replace(c, tests=(*c.tests, *on_model.get(c.name, ()))) for c in columns)
 
 
@@ -132,18 +154,32 @@ MART_ARROW_SCHEMA: pa.Schema = pa.schema(
 )
 STRING_COLUMNS: tuple[str, ...] = tuple(c.name for c in MART_COLUMN_SPECS if pa.types.is_string(c.arrow_type))
 JSON_COLUMNS: tuple[str, ...] = tuple(c.name for c in MART_COLUMN_SPECS if c.test("valid_json"))
+AVAILABILITY_COLUMN_SPECS: tuple[MartColumn, ...] = load_contract(
+    AVAILABILITY_CONTRACT_PATH, AVAILABILITY_AUDIT_NAME
+)
+AVAILABILITY_COLUMNS: tuple[str, ...] = tuple(c.name for c in AVAILABILITY_COLUMN_SPECS)
+# The per-country key: the columns of the audit relation's unique_combination test
+AVAILABILITY_KEY: tuple[str, ...] = next(
+    tuple(t.arguments["columns"])
+    for t in model_tests(AVAILABILITY_CONTRACT_PATH, AVAILABILITY_AUDIT_NAME)
+    if t.name == "unique_combination"
+)
 
 
-def select_mart_sql(table: str = MART_TABLE) -> str:
-    """The columns in published order, sorted by id (a stable order on every warehouse)."""
-    return f"select {', '.join(MART_COLUMN_NAMES)} from {table} order by id"  # nosec B608  # noqa: S608 - constant identifiers: the contract
+def select_mart_sql(
+    table: str = MART_TABLE, columns: Sequence[str] = MART_COLUMN_NAMES, order_by: Sequence[str] = ("id",)
+) -> str:
+    """The columns in published order, sorted by the key (a stable order on every warehouse)."""
+    return f"select {', '.join(columns)} from {table} order by {', '.join(order_by)}"  # nosec B608  # noqa: S608 - constant identifiers: the contract
 
 
-def check_columns(found: Sequence[str], table: str = MART_TABLE) -> None:
-    """Fail with one clear line when the mart's column list differs from the published one."""
+def check_columns(
+    found: Sequence[str], table: str = MART_TABLE, expected: Sequence[str] = MART_COLUMN_NAMES
+) -> None:
+    """Fail with one clear line when the relation's column list differs from the contract's."""
     found_list = [c.lower() for c in found]
-    missing = [c for c in MART_COLUMN_NAMES if c not in found_list]
-    extra = [c for c in found_list if c not in MART_COLUMN_NAMES]
+    missing = [c for c in expected if c not in found_list]
+    extra = [c for c in found_list if c not in expected]
     if missing or extra:
         parts = []
         if missing:
@@ -163,18 +199,24 @@ def read_mart_columns(warehouse: Any, table: str = MART_TABLE) -> list[str]:
     return [str(r["column_name"]) for r in rows]
 
 
-def read_mart_rows(warehouse: Any, table: str = MART_TABLE) -> list[dict[str, Any]]:
-    """All rows of the published mart (or of its audit relation, ``table=AUDIT_TABLE``) as dicts (driver
-    types as returned), columns in published order, sorted by id.
+def read_mart_rows(
+    warehouse: Any,
+    table: str = MART_TABLE,
+    columns: Sequence[str] = MART_COLUMN_NAMES,
+    order_by: Sequence[str] = ("id",),
+) -> list[dict[str, Any]]:
+    """All rows of the published mart (or of its audit relation, ``table=AUDIT_TABLE``; or of the per-country
+    audit relation, ``columns=AVAILABILITY_COLUMNS, order_by=AVAILABILITY_KEY``) as dicts (driver types as
+    returned), columns in published order, sorted by the key.
 
     The column list is checked first so a renamed or missing column fails with a message naming it
     rather than a driver error.
     """
-    columns = read_mart_columns(warehouse, table)
-    if not columns:
+    found = read_mart_columns(warehouse, table)
+    if not found:
         raise MartSchemaError(f"{table} does not exist in the {warehouse.target} warehouse: run dbt first")
-    check_columns(columns, table)
-    return warehouse.fetch_all(select_mart_sql(table))
+    check_columns(found, table, columns)
+    return warehouse.fetch_all(select_mart_sql(table, columns, order_by))
 
 
 def rows_to_arrow(rows: Sequence[dict[str, Any]]) -> pa.Table:

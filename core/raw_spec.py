@@ -103,6 +103,8 @@ CHILD_DLT = (
 RELEASE_YEAR_MIN = Var("release_year_min")
 RELEASE_YEAR_MAX = Var("release_year_max_offset", plus_year=True)
 OBJECT_TYPES = ("MOVIE", "SHOW", "SHOW_SEASON")
+REVIEW_SOURCES = ("tmdb", "rogerebert", "guardian")  # raw_reviews' sources; config reviews.<source> for each
+_REVIEW_SOURCES_DOC = ", ".join(f"`{source}`" for source in REVIEW_SOURCES)
 
 
 def _quarantine(schema: str, key_doc: str) -> Table:
@@ -127,6 +129,11 @@ def _child(field_name: str, doc: str, *columns: Column) -> Table:
     return Table("", field_name, doc, columns)
 
 
+def _key(name: str, doc: str = "", **rules: Any) -> Column:
+    """A text column no row may leave out: not null in the warehouse, non-blank at the edge."""
+    return Column(name, TEXT, doc, nullable=False, required=True, **rules)
+
+
 def _value(doc: str) -> Column:
     return Column("value", TEXT, doc, required=True)
 
@@ -136,13 +143,7 @@ TITLES = Table(
     "titles",
     "one row per JustWatch node and country it is listed in",
     (
-        Column(
-            "id",
-            TEXT,
-            "JustWatch node id: `tm…` movie, `ts…` show, `tss…` season",
-            nullable=False,
-            required=True,
-        ),
+        _key("id", "JustWatch node id: `tm…` movie, `ts…` show, `tss…` season"),
         Column("object_type", TEXT, "`MOVIE`, `SHOW` or `SHOW_SEASON`", required=True, values=OBJECT_TYPES),
         Column("object_id", BIGINT, "numeric JustWatch id", required=True),
         Column("title", TEXT, 'localised title (`"Season 2"` for a season)', required=True),
@@ -175,12 +176,8 @@ TITLES = Table(
         Column("show_full_path", TEXT, "seasons only"),
         Column("show_tmdb_id", TEXT, "seasons only"),
         Column("show_imdb_id", TEXT, "seasons only"),
-        Column(
-            "country",
-            TEXT,
-            "the `country` the query ran for (ISO code, `run.countries`); with `id`, the row's key",
-            nullable=False,
-            required=True,
+        _key(
+            "country", "the `country` the query ran for (ISO code, `run.countries`); with `id`, the row's key"
         ),
         Column(
             "new_since",
@@ -218,28 +215,9 @@ REVIEWS = Table(
     "reviews",
     "one row per review",
     (
-        Column(
-            "title_id",
-            TEXT,
-            "JustWatch id of the movie or show reviewed (a season's reviews go to its show)",
-            nullable=False,
-            required=True,
-        ),
-        Column(
-            "source",
-            TEXT,
-            "`tmdb`, `rogerebert`, `guardian`",
-            nullable=False,
-            required=True,
-            values=("tmdb", "rogerebert", "guardian"),
-        ),
-        Column(
-            "review_key",
-            TEXT,
-            "the review's URL, or sha1 of its text when it has none",
-            nullable=False,
-            required=True,
-        ),
+        _key("title_id", "JustWatch id of the movie or show reviewed (a season's reviews go to its show)"),
+        _key("source", _REVIEW_SOURCES_DOC, values=REVIEW_SOURCES),
+        _key("review_key", "the review's URL, or sha1 of its text when it has none"),
         Column("author", TEXT),
         Column(
             "review_text",
@@ -266,8 +244,8 @@ REVIEW_FETCHES = Table(
     "review_fetches",
     "what each source answered for each title, and its refresh schedule",
     (
-        Column("title_id", TEXT, nullable=False, required=True),
-        Column("source", TEXT, nullable=False, required=True),
+        _key("title_id"),
+        _key("source"),
         Column("status", TEXT, "`ok`, `no_reviews`, `not_found`, `skipped`, `error`"),
         Column("reason", TEXT),
         Column("reviews_found", BIGINT),
@@ -287,22 +265,10 @@ TITLE_ENRICHMENTS = Table(
     "title_enrichments",
     "the LLM side table",
     (
-        Column("id", TEXT, "the mart's id (movie or show JustWatch id)", nullable=False, required=True),
-        Column(
-            "source_data_hash",
-            TEXT,
-            "hash of the inputs the LLM saw (from `titles_enrichment_input`)",
-            nullable=False,
-            required=True,
-        ),
-        Column("prompt_version", TEXT, "e.g. `v1`", nullable=False, required=True),
-        Column(
-            "model",
-            TEXT,
-            "e.g. `gemini-3.5-flash-lite`; `heuristic-v1` for the heuristic provider",
-            nullable=False,
-            required=True,
-        ),
+        _key("id", "the mart's id (movie or show JustWatch id)"),
+        _key("source_data_hash", "hash of the inputs the LLM saw (from `titles_enrichment_input`)"),
+        _key("prompt_version", "e.g. `v1`"),
+        _key("model", "e.g. `gemini-3.5-flash-lite`; `heuristic-v1` for the heuristic provider"),
         Column("provider", TEXT, "`gemini` or `heuristic`", nullable=False),
         Column("status", TEXT, "`ok` or `failed`", nullable=False),
         Column("review_summary", TEXT, "2–4 sentences"),
@@ -334,7 +300,7 @@ REVIEW_REQUEST_BUDGET = Table(
     "requests each review source used (or reserved) per day",
     (
         Column("day", DATE, "the budget day (UTC date, or the run's as_of)", nullable=False),
-        Column("source", TEXT, "`tmdb`, `rogerebert`, `guardian`", nullable=False, sql_type="varchar(32)"),
+        Column("source", TEXT, _REVIEW_SOURCES_DOC, nullable=False, sql_type="varchar(32)"),
         Column("requests", BIGINT, "requests used or reserved", nullable=False),
         Column("updated_at", TIMESTAMP, sql_type="timestamp"),
     ),

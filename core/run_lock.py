@@ -136,7 +136,7 @@ class LockOptions:
     lease_s: float
     heartbeat_s: float
     poll_s: float
-    timeout_setting: str = "run.lock_timeout_s"  # named in the refusal, so the user knows what to raise
+    timeout_setting: str  # named in the refusal, so the user knows what to raise
 
     @classmethod
     def from_settings(

@@ -132,16 +132,21 @@ def parse_vibe_tags(text: str, source: str = VIBE_TAGS_SEED) -> tuple[VibeTag, .
     tags: list[VibeTag] = []
     seen: set[str] = set()
     for line, row in enumerate(reader, start=2):
-        tag, description = (row.get("tag") or "").strip(), " ".join((row.get("description") or "").split())
-        if not tag or tag != tag.lower() or "," in tag or not description:
-            raise VocabularyError(f"{source} line {line}: a tag must be lowercase, without commas, described")
-        if tag in seen:
-            raise VocabularyError(f"{source} line {line}: {tag!r} is listed twice")
-        seen.add(tag)
-        tags.append(VibeTag(tag, description))
+        tag = _vibe_tag(row, f"{source} line {line}")
+        if tag.tag in seen:
+            raise VocabularyError(f"{source} line {line}: {tag.tag!r} is listed twice")
+        seen.add(tag.tag)
+        tags.append(tag)
     if not tags:
         raise VocabularyError(f"{source}: no tags")
     return tuple(tags)
+
+
+def _vibe_tag(row: dict[str, str | None], where: str) -> VibeTag:
+    tag, description = (row.get("tag") or "").strip(), " ".join((row.get("description") or "").split())
+    if not tag or tag != tag.lower() or "," in tag or not description:
+        raise VocabularyError(f"{where}: a tag must be lowercase, without commas, described")
+    return VibeTag(tag, description)
 
 
 @cache

@@ -4,32 +4,23 @@ The scheduler parses DAG files every few seconds, so parsing must be cheap and m
 store: the options come from :func:`core.config.parse_settings` (the one settings loader, without
 secrets). Tasks load the full settings (with secrets) when they run.
 
-Keys read from the ``airflow`` section (defaults in ``config/base.yaml``): ``llm_pool``, ``retries``,
-``retry_delay_s``, ``max_retry_delay_s``, ``timeouts_min.<task>``, ``max_active_tasks``, ``timezone``.
+Keys read from the ``airflow`` section (``core.settings_schema.AirflowSection``; every default in
+``config/base.yaml``): ``llm_pool``, ``retries``, ``retry_delay_s``, ``max_retry_delay_s``, ``timeout_min``,
+``timeouts_min.<task>``, ``max_active_tasks``, ``timezone``, ``dbt_execution_mode``.
 Cosmos reads the manifest from ``<dbt.target_path>/manifest.json`` (default ``dbt_project/target/manifest.json``,
 written by ``make manifest``).
 """
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from pathlib import Path
-from typing import Any
 
-from core.config import Settings
-
-# Per-task execution timeouts in minutes when ``airflow.timeouts_min.<task>`` does not set one; a step
-# without an entry gets DEFAULT_TIMEOUT_MIN (a new step needs no edit here).
-DEFAULT_TIMEOUT_MIN = 30
-TIMEOUTS_MIN: dict[str, int] = {
-    "extract_releases": 30,
-    "extract_reviews": 60,
-    "enrich_titles": 120,
-    "validate_mart": 20,
-    "export_parquet": 15,
-    "snapshot_dvc": 15,
-}
+from core.config import ConfigError, Settings
+from core.dbt_relations import dbt_folder
+from core.settings_schema import AirflowSection
 
 
 @dataclass(frozen=True)
@@ -38,28 +29,29 @@ class DagOptions:
 
     settings: Settings
 
-    def airflow(self, key: str) -> Any:
-        return self.settings.require(f"airflow.{key}")
+    @property
+    def airflow(self) -> AirflowSection:
+        return self.settings.typed.airflow
 
     @property
     def target(self) -> str:
-        return str(self.settings.require("warehouse.target")).lower()
+        return self.settings.typed.warehouse.target
 
     @property
     def llm_pool(self) -> str:
-        return str(self.airflow("llm_pool"))
+        return self.airflow.llm_pool
 
     @property
     def retries(self) -> int:
-        return int(self.settings.require("airflow.retries"))
+        return self.airflow.retries
 
     @property
     def retry_delay(self) -> timedelta:
-        return timedelta(seconds=float(self.airflow("retry_delay_s")))
+        return timedelta(seconds=self.airflow.retry_delay_s)
 
     @property
     def max_retry_delay(self) -> timedelta:
-        return timedelta(seconds=float(self.airflow("max_retry_delay_s")))
+        return timedelta(seconds=self.airflow.max_retry_delay_s)
 
     @property
     def max_active_tasks(self) -> int:
@@ -68,7 +60,7 @@ class DagOptions:
         the only tasks that run side by side are a dbt group's sensors, which read XComs, and any of them
         that runs dbt (a retry), like the run report, first takes the file's task lock
         (``step_tasks.hold_duckdb_lock``)."""
-        return int(self.airflow("max_active_tasks"))
+        return self.airflow.max_active_tasks
 
     @property
     def dbt_execution_mode(self) -> str:
@@ -77,20 +69,25 @@ class DagOptions:
         ``local`` is the fallback should Cosmos' watcher mode (experimental) misbehave, and the baseline of
         bench/bench_dag.py.
         """
-        mode = str(self.settings.get("airflow.dbt_execution_mode")).lower()
-        if mode not in ("watcher", "local"):
-            raise ValueError(f"airflow.dbt_execution_mode={mode!r} is not 'watcher' or 'local'")
-        return mode
+        return self.airflow.dbt_execution_mode
 
     @property
     def timezone(self) -> str:
-        return str(self.airflow("timezone"))
+        return self.airflow.timezone
+
+    def check_timeouts(self, task_ids: Iterable[str]) -> None:
+        """Refuse an ``airflow.timeouts_min`` key that names no task of the DAG (a dbt group by its name)."""
+        known = {task_id.split(".")[0] for task_id in task_ids}
+        unknown = sorted(set(self.airflow.timeouts_min) - known)
+        if unknown:
+            raise ConfigError(
+                f"settings: airflow.timeouts_min: no task {', '.join(unknown)} in the DAG "
+                f"(tasks: {', '.join(sorted(known))})"
+            )
 
     def timeout(self, task: str) -> timedelta:
-        minutes = self.settings.get(
-            f"airflow.timeouts_min.{task}", TIMEOUTS_MIN.get(task, DEFAULT_TIMEOUT_MIN)
-        )
-        return timedelta(minutes=float(minutes))
+        """``airflow.timeouts_min.<task>``, else ``airflow.timeout_min`` (a new step needs no entry)."""
+        return timedelta(minutes=self.airflow.timeouts_min.get(task, self.airflow.timeout_min))
 
     @property
     def dbt_project_dir(self) -> Path:
@@ -103,9 +100,4 @@ class DagOptions:
     @property
     def dbt_manifest(self) -> Path:
         """``<dbt.target_path>/manifest.json``, the same target folder ``core.dbt_runner`` writes to."""
-        target = (
-            self.settings.path("dbt.target_path")
-            if self.settings.get("dbt.target_path")
-            else (self.dbt_project_dir / "target")
-        )
-        return target / "manifest.json"
+        return dbt_folder(self.settings, "target") / "manifest.json"

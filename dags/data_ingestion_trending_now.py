@@ -15,6 +15,7 @@ from __future__ import annotations
 import os
 import sys
 import time
+from collections.abc import Callable
 from itertools import pairwise
 from typing import Any
 
@@ -33,7 +34,14 @@ from dbt_groups import dbt_selection, dbt_task_group, rendered_nodes  # noqa: E4
 from enrich_batch import EnrichTitlesOperator  # noqa: E402
 
 from core.config import parse_settings  # noqa: E402
-from trending_now.pipeline import STEPS, Step  # noqa: E402
+from trending_now.pipeline import (  # noqa: E402
+    CHECK_FRESHNESS,
+    ENRICH_TITLES,
+    EXPORT_PARQUET,
+    EXTRACT_RELEASES,
+    STEPS,
+    Step,
+)
 
 _IMPORTED = time.perf_counter()
 
@@ -44,14 +52,14 @@ options = DagOptions(parse_settings())
 TIMEZONE = options.timezone
 # Task arguments a Python step needs beyond the defaults, by step name (a step without an entry needs none).
 TASK_ARGS: dict[str, dict[str, Any]] = {
-    "enrich_titles": {"pool": options.llm_pool, "pool_slots": 1},  # bounds concurrent LLM work across runs
-    "export_parquet": {"outlets": [MART_ASSET]},
+    ENRICH_TITLES.name: {"pool": options.llm_pool, "pool_slots": 1},  # bounds concurrent LLM work across runs
+    EXPORT_PARQUET.name: {"outlets": [MART_ASSET]},
     # the countries that were extracted go on (a failed country fails the run through run_failed)
-    "check_freshness": {"trigger_rule": "all_done_min_one_success"},
+    CHECK_FRESHNESS.name: {"trigger_rule": "all_done_min_one_success"},
 }
 # The step that runs once per country: a mapped task over the run's countries (`countries`), each with its own
 # retries; a failed country is named by its task instance (map index = the country code).
-PER_COUNTRY_STEP = "extract_releases"
+PER_COUNTRY_STEP = EXTRACT_RELEASES.name
 
 DOC_MD = f"""
 ### Trending Now — daily ingestion
@@ -139,13 +147,7 @@ def report_task() -> Any:
 
         return write_report(context)
 
-    return task(
-        task_id="run_report",
-        trigger_rule="all_done",
-        retries=0,
-        on_failure_callback=None,
-        execution_timeout=options.timeout("run_report"),
-    )(run_report)()
+    return _closing_task(run_report, "all_done")
 
 
 def run_failed_task() -> Any:
@@ -154,13 +156,18 @@ def run_failed_task() -> Any:
     def run_failed() -> None:
         raise RuntimeError("a step of this run failed (see its task); the run report was still written")
 
+    return _closing_task(run_failed, "one_failed")
+
+
+def _closing_task(function: Callable[..., Any], trigger_rule: str) -> Any:
+    """A task after the steps, named after ``function``: run once (no retry), no failure callback."""
     return task(
-        task_id="run_failed",
-        trigger_rule="one_failed",
+        task_id=function.__name__,
+        trigger_rule=trigger_rule,
         retries=0,
         on_failure_callback=None,
-        execution_timeout=options.timeout("run_failed"),
-    )(run_failed)()
+        execution_timeout=options.timeout(function.__name__),
+    )(function)()
 
 
 def step_nodes() -> list[Any]:
@@ -221,6 +228,7 @@ with DAG(
     failed = run_failed_task()
     nodes[-1] >> [report_task(), failed]
     nodes[[s.name for s in STEPS].index(PER_COUNTRY_STEP)] >> failed  # a failed country fails the run
+    options.check_timeouts(dag.task_ids)  # a misspelt airflow.timeouts_min key fails the parse, naming it
 
 
 def log_parse_profile() -> None:

@@ -32,18 +32,14 @@ from typing import Any
 
 from dag_settings import DagOptions
 
-from core.dbt_relations import profile_name, project_name
+from core.dbt_relations import DBT_ENV, profile_name, project_name
 from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import Step
 
 # Non-secret variables every dbt invocation gets (the templated, rendered ``env``). No dbt.log file: Cosmos
 # runs dbt in a temporary copy of the project whose logs/ folder is deleted with the task, and writing every
 # debug line there cost the producers' two dbt threads a contended file lock (the task log keeps dbt's lines).
-STATIC_DBT_ENV = {
-    "DBT_SEND_ANONYMOUS_USAGE_STATS": "False",
-    "DO_NOT_TRACK": "1",
-    "DBT_LOG_LEVEL_FILE": "none",
-}
+STATIC_DBT_ENV = {**DBT_ENV, "DBT_LOG_LEVEL_FILE": "none"}
 PRODUCER_TASK_ID = "dbt_producer_watcher"  # cosmos.constants.PRODUCER_WATCHER_TASK_ID
 # The producer's retry only restores the node statuses and skips (Cosmos never builds twice): no wait.
 SENSOR_TIMEOUT_S = 300

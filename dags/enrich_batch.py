@@ -23,7 +23,9 @@ from airflow.exceptions import AirflowException
 from airflow.sdk import BaseOperator
 from airflow.triggers.base import BaseTrigger, TriggerEvent
 
-STEP = "enrich_titles"
+from trending_now.pipeline import ENRICH_TITLES
+
+STEP = ENRICH_TITLES.name
 
 
 class GeminiBatchTrigger(BaseTrigger):

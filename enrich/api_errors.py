@@ -17,8 +17,6 @@ from typing import Any
 
 from core.retry import RetryPolicy
 
-# enrich.retry_statuses of config/base.yaml, for a caller without settings (a provider built in a test)
-RETRYABLE_STATUS = RetryPolicy.status_set([408, 429, 499, 500, 502, 503, 504])
 _DURATION = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*s\s*$")
 
 
@@ -183,14 +181,14 @@ def classify(
     status: str | None,
     message: str | None,
     details: Any,
-    statuses: frozenset[int] = RETRYABLE_STATUS,
+    statuses: frozenset[int],
 ) -> ErrorVerdict:
     """Decide what to do with an HTTP error from the Gemini API (``statuses``: enrich.retry_statuses)."""
     fatal = fatal_cause(code, status, message, details)
     if fatal:
         return ErrorVerdict(False, True, None, fatal)
     reason = f"HTTP {code} {status or ''}: {scrub(message)}".replace("  ", " ").strip()
-    if Backoff().policy(statuses).retryable_status(code):
+    if code in statuses:
         return ErrorVerdict(True, False, retry_delay_from(details), reason)
     return ErrorVerdict(False, False, None, reason)
 
@@ -198,12 +196,12 @@ def classify(
 @dataclass(frozen=True)
 class Backoff:
     """Gemini's waits: core.retry's jittered exponential backoff, floored by the server's retry delay (kept
-    whole however long: the runner fails the row when it exceeds enrich.max_retry_wait_s)."""
+    whole however long: the runner fails the row when it exceeds enrich.max_retry_after_s)."""
 
-    base_s: float = 1.0
-    max_s: float = 60.0
+    base_s: float  # enrich.backoff_base_s
+    max_s: float  # enrich.max_backoff_s
 
-    def policy(self, statuses: frozenset[int] = RETRYABLE_STATUS, max_retries: int = 0) -> RetryPolicy:
+    def policy(self, statuses: frozenset[int] = frozenset(), max_retries: int = 0) -> RetryPolicy:
         return RetryPolicy(
             max_retries=max_retries,
             backoff_base_s=self.base_s,

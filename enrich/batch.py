@@ -34,6 +34,7 @@ from core import raw_spec
 from core.config import ConfigError, Settings
 from core.context import RunContext, StepResult
 from core.warehouse import OPS, Warehouse
+from enrich import store
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
@@ -47,15 +48,6 @@ from enrich.runner import (
     RunnerConfig,
     Selection,
     failure_cause,
-)
-from enrich.store import (
-    PendingWork,
-    ReplayReport,
-    ResultSink,
-    enrichment_row,
-    load_pending,
-    open_journal,
-    replay_journal,
 )
 
 MODES = ("sync", "batch")
@@ -77,6 +69,24 @@ def batch_mode(settings: Settings) -> bool:
 
 
 # ---- the ledger: ops.enrichment_batches -----------------------------------------------------------------
+def _total_usage(answers: list[Answer]) -> CallUsage:
+    usage = CallUsage()
+    for answer in answers:
+        usage.add(answer.usage)
+    return usage
+
+
+def _close(record: BatchRecord, status: BatchStatus, answers: list[Answer], usage: CallUsage) -> None:
+    """A finished batch's ledger row: its end state, answer counts, tokens and cost, harvested now."""
+    record.state, record.error = status.state, status.error
+    record.ok_count = sum(1 for a in answers if a.enrichment is not None)
+    record.invalid_count = sum(1 for a in answers if a.invalid is not None)
+    record.error_count = record.request_count - record.ok_count - record.invalid_count
+    record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
+    record.cost_usd = round(usage.cost_usd, 8)
+    record.harvested_at = _now()
+
+
 def _now() -> datetime:
     return datetime.now(UTC).replace(tzinfo=None)
 
@@ -190,21 +200,23 @@ class BatchEnrichment:
         self.ctx, self.client, self.config, self.journal = ctx, client, config, journal
         self.warehouse = ctx.warehouse
         self.ledger = BatchLedger(self.warehouse)
-        self.sink = ResultSink(self.warehouse, config.flush_every, config.flush_seconds, journal=journal)
+        self.sink = store.ResultSink(
+            self.warehouse, config.flush_every, config.flush_seconds, journal=journal
+        )
         self.totals = BatchTotals()
         self.quarantined: set[str] = set()  # answered invalid in this run: not re-queued before the next run
         self.handled: set[str] = set()  # titles this run stored a row for
         self.first_failure: str | None = None
         self.budget_stopped = False
         self.left_pending = 0
-        self.replayed = ReplayReport(0, [])
+        self.replayed = store.ReplayReport(0, [])
         self.sync_run: EnrichmentRun | None = None
         self.cache_hits: int | None = None  # titles already enriched for this prompt and model, at first look
 
     # --- phases
 
     def replay(self) -> None:
-        self.replayed = replay_journal(self.warehouse, self.journal)
+        self.replayed = store.replay_journal(self.warehouse, self.journal)
         if self.replayed.loaded or self.replayed.rejected:
             self.ctx.progress(
                 f"enrich: loaded {self.replayed.loaded} result(s) a previous run left in the journal"
@@ -322,8 +334,8 @@ class BatchEnrichment:
         )
         return titles
 
-    def _pending(self) -> PendingWork:
-        work = load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
+    def _pending(self) -> store.PendingWork:
+        work = store.load_pending(self.warehouse, PROMPT_VERSION, self.client.model)
         if self.cache_hits is None:
             self.cache_hits = work.total_inputs - len(work.rows)
         return work
@@ -385,25 +397,10 @@ class BatchEnrichment:
         errors = [a for a in answers if a.error is not None]
         self.sink.add(rows)
         self.sink.flush()
-        usage = CallUsage()
-        for answer in answers:
-            usage.add(answer.usage)
-        record.state, record.error = status.state, status.error
-        record.ok_count = sum(1 for a in answers if a.enrichment is not None)
-        record.invalid_count = sum(1 for a in answers if a.invalid is not None)
-        record.error_count = record.request_count - record.ok_count - record.invalid_count
-        record.input_tokens, record.output_tokens = usage.input_tokens, usage.output_tokens
-        record.cost_usd = round(usage.cost_usd, 8)
-        record.harvested_at = _now()
+        usage = _total_usage(answers)
+        _close(record, status, answers, usage)
         self.ledger.save(record)
-        totals = self.totals
-        totals.ok += record.ok_count
-        totals.invalid += record.invalid_count
-        totals.errors += record.error_count
-        totals.requests += record.request_count
-        totals.answered += len(answers) - len(errors)
-        totals.usage.add(usage)
-        totals.batches.append(str(record.batch_name))
+        self._count(record, answered=len(answers) - len(errors), usage=usage)
         if errors or status.state != "SUCCEEDED":
             self.first_failure = self.first_failure or (
                 errors[0].error if errors else f"batch {status.state}"
@@ -413,6 +410,17 @@ class BatchEnrichment:
             f"invalid, {record.error_count} without an answer; ${record.cost_usd:.4f} at "
             f"{record.price_factor:g}x price"
         )
+
+    def _count(self, record: BatchRecord, answered: int, usage: CallUsage) -> None:
+        """Add a harvested batch's counts to the run's totals."""
+        totals = self.totals
+        totals.ok += record.ok_count
+        totals.invalid += record.invalid_count
+        totals.errors += record.error_count
+        totals.requests += record.request_count
+        totals.answered += answered
+        totals.usage.add(usage)
+        totals.batches.append(str(record.batch_name))
 
     def lose(self, record: BatchRecord) -> None:
         """A batch the service no longer knows: closed in the ledger, its titles pending (re-queued)."""
@@ -430,7 +438,7 @@ class BatchEnrichment:
             self.quarantined.add(answer.title_id)
             self.first_failure = self.first_failure or answer.invalid
         self.handled.add(answer.title_id)
-        return enrichment_row(
+        return store.enrichment_row(
             title_id=answer.title_id,
             source_data_hash=answer.source_data_hash,
             prompt_version=record.prompt_version,
@@ -445,7 +453,7 @@ class BatchEnrichment:
         self, title_id: str, source_hash: str, enrichment: Any, usage: CallUsage, error: str | None
     ) -> dict[str, Any]:
         self.handled.add(title_id)
-        return enrichment_row(
+        return store.enrichment_row(
             title_id=title_id,
             source_data_hash=source_hash,
             prompt_version=PROMPT_VERSION,
@@ -479,7 +487,7 @@ class BatchEnrichment:
         config = replace(self.config, max_cost_usd=remaining)
         provider = make_provider(self.ctx.settings)
         try:
-            selection = Selection(ReplayReport(0, []), PendingWork(work.total_inputs, rows), rows)
+            selection = Selection(store.ReplayReport(0, []), store.PendingWork(work.total_inputs, rows), rows)
             run = EnrichmentRun(self.ctx, provider, config, selection, self.sink)
             self.sync_run = run
             run.call_all(run.validate_inputs())
@@ -562,7 +570,7 @@ def enrich_in_batch(ctx: RunContext, config: RunnerConfig) -> StepResult:
     """The ``enrich_titles`` step in batch mode (enrich/step.py hands over when ``batch_mode``)."""
     client = GeminiBatchClient.from_settings(ctx.settings)
     try:
-        with open_journal(ctx.warehouse) as journal:
+        with store.open_journal(ctx.warehouse) as journal:
             return BatchEnrichment(ctx, client, config, journal).run()
     finally:
         client.close()
@@ -574,7 +582,7 @@ def prepare_batches(ctx: RunContext) -> list[str]:
         return []
     client = GeminiBatchClient.from_settings(ctx.settings)
     try:
-        with open_journal(ctx.warehouse) as journal:
+        with store.open_journal(ctx.warehouse) as journal:
             return BatchEnrichment(ctx, client, RunnerConfig.from_settings(ctx.settings), journal).prepare()
     finally:
         client.close()

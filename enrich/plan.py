@@ -32,13 +32,13 @@ class Prices:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Prices:
-        mode = str(settings.require("enrich.mode"))
-        factor = float(settings.require("enrich.batch.price_factor")) if mode == "batch" else 1.0
+        enrich = settings.typed.enrich
+        factor = enrich.batch.price_factor if enrich.mode == "batch" else 1.0
         return cls(
-            float(settings.require("enrich.price_input_per_mtok")) * factor,
-            float(settings.require("enrich.price_output_per_mtok")) * factor,
-            int(settings.require("enrich.max_output_tokens")),
-            mode,
+            enrich.price_input_per_mtok * factor,
+            enrich.price_output_per_mtok * factor,
+            enrich.max_output_tokens,
+            enrich.mode,
         )
 
     def cost(self, input_tokens: float, output_tokens: float) -> float:

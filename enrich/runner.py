@@ -64,34 +64,34 @@ _sleep: Callable[[float], Any] | None = None
 
 @dataclass(frozen=True)
 class RunnerConfig:
-    batch_size: int = 1
-    concurrency: int = 4
-    requests_per_minute: float = 300
-    max_cost_usd: float | None = 5.0
-    max_retries: int = 5
-    backoff: Backoff = field(default_factory=Backoff)
-    max_retry_wait_s: float = 120.0
-    flush_every: int = 25
-    flush_seconds: float = 10.0
-    min_coverage: float = 0.0  # share of the pending titles that must end ``ok`` (0 = no check)
+    """What the runner reads of the ``enrich`` section (and the coverage it must reach), from the typed
+    settings: config/base.yaml holds every default."""
+
+    batch_size: int
+    concurrency: int
+    requests_per_minute: float
+    max_cost_usd: float | None
+    max_retries: int
+    backoff: Backoff
+    max_retry_after_s: float | None  # a longer server delay fails the row (it stays pending); None: no limit
+    flush_every: int
+    flush_seconds: float
+    min_coverage: float  # share of the pending titles that must end ``ok`` (0 = no check)
 
     @classmethod
     def from_settings(cls, settings: Settings) -> RunnerConfig:
-        cap = settings.get("enrich.max_cost_usd")
+        enrich = settings.typed.enrich
         return cls(
-            batch_size=max(1, int(settings.require("enrich.batch_size"))),
-            concurrency=max(1, int(settings.require("enrich.concurrency"))),
-            requests_per_minute=float(settings.require("enrich.requests_per_minute")),
-            max_cost_usd=None if cap in (None, "") else float(cap),
-            max_retries=max(0, int(settings.require("enrich.max_retries"))),
-            backoff=Backoff(
-                base_s=float(settings.require("enrich.backoff_base_s")),
-                max_s=float(settings.require("enrich.backoff_max_s")),
-            ),
-            max_retry_wait_s=float(settings.require("enrich.max_retry_wait_s")),
-            flush_every=max(1, int(settings.require("enrich.flush_every"))),
-            flush_seconds=float(settings.require("enrich.flush_seconds")),
-            min_coverage=float(settings.get(COVERAGE_SETTING) or 0.0),
+            batch_size=enrich.batch_size,
+            concurrency=enrich.concurrency,
+            requests_per_minute=enrich.requests_per_minute,
+            max_cost_usd=enrich.max_cost_usd,
+            max_retries=enrich.max_retries,
+            backoff=Backoff(base_s=enrich.backoff_base_s, max_s=enrich.max_backoff_s),
+            max_retry_after_s=enrich.max_retry_after_s,
+            flush_every=enrich.flush_every,
+            flush_seconds=enrich.flush_seconds,
+            min_coverage=settings.typed.quality.min_enrichment_coverage,
         )
 
 
@@ -241,7 +241,7 @@ class JobRunner:
         if attempts.transient > self.config.max_retries:
             self._fail(out, titles, f"{exc} (gave up after {attempts.transient} attempts)")
             return True
-        if delay > self.config.max_retry_wait_s:
+        if self.config.max_retry_after_s is not None and delay > self.config.max_retry_after_s:
             self._fail(out, titles, f"{exc} (server asked to wait {delay:.0f}s)")
             return True
         out.retries += 1

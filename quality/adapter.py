@@ -1,5 +1,6 @@
-"""The Great Expectations calls: the gate's checks (:mod:`quality.suite`) as a GX suite, run on a pandas frame
-of mart rows in an ephemeral context, each result reduced to an :class:`ExpectationOutcome`.
+"""The Great Expectations calls: the gate's checks (:mod:`quality.suite`) as GX suites, run on pandas frames
+of mart rows (and of the per-country availability rows) in an ephemeral context, each result reduced to an
+:class:`ExpectationOutcome`.
 
 Great Expectations takes seconds to import, so it is imported inside the functions that need it: importing
 this module (the pipeline does, for every command) costs nothing.
@@ -10,36 +11,48 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from datetime import date
 from typing import Any
 
-from core.mart_schema import MART_COLUMN_NAMES, MART_NAME
+from core.mart_schema import AVAILABILITY_AUDIT_NAME, AVAILABILITY_COLUMNS, MART_COLUMN_NAMES, MART_NAME
 from quality.suite import (
+    AVAILABILITY_SUITE_NAME,
     SAMPLE_SIZE,
     SUITE_NAME,
+    Check,
     ExpectationOutcome,
     GateThresholds,
     ValidationOutcome,
+    availability_checks,
     gate_checks,
 )
 
 
-def build_suite(thresholds: GateThresholds) -> Any:
-    """The gate as a ``gx.ExpectationSuite`` (not yet attached to a context)."""
+def build_suite(
+    thresholds: GateThresholds, checks: Sequence[Check] | None = None, name: str = SUITE_NAME
+) -> Any:
+    """The gate (or ``checks``) as a ``gx.ExpectationSuite`` (not yet attached to a context)."""
     import great_expectations as gx  # noqa: PLC0415 - GX takes seconds to import; only the gate pays it
     import great_expectations.expectations as gxe  # noqa: PLC0415 - as above
 
-    expectations = [
-        getattr(gxe, c.expectation)(**c.kwargs, meta={"check": c.check}) for c in gate_checks(thresholds)
-    ]
+    chosen = gate_checks(thresholds) if checks is None else checks
+    expectations = [getattr(gxe, c.expectation)(**c.kwargs, meta=c.meta) for c in chosen]
     # Passed to the constructor (not add_expectation) so building the suite needs no active context.
-    return gx.ExpectationSuite(name=SUITE_NAME, expectations=expectations)
+    return gx.ExpectationSuite(name=name, expectations=expectations)
 
 
-def rows_to_frame(rows: Sequence[dict[str, Any]]) -> Any:
+def rows_to_frame(rows: Sequence[dict[str, Any]], columns: Sequence[str] = MART_COLUMN_NAMES) -> Any:
     """Object columns keep the driver's Python values, so type expectations check each value itself."""
     import pandas as pd  # noqa: PLC0415 - pandas loads with GX, on the gate's path only
 
-    return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in MART_COLUMN_NAMES})
+    return pd.DataFrame({c: pd.Series([r.get(c) for r in rows], dtype=object) for c in columns})
+
+
+def availability_frame(rows: Sequence[dict[str, Any]]) -> Any:
+    """The per-country availability rows; days as ISO text, which a row condition compares with the window's
+    first day (``quality.suite.country_listings_check``)."""
+    as_text = [{k: v.isoformat() if isinstance(v, date) else v for k, v in r.items()} for r in rows]
+    return rows_to_frame(as_text, AVAILABILITY_COLUMNS)
 
 
 @contextmanager
@@ -89,29 +102,44 @@ def _ephemeral_context() -> Any:
     return gx.get_context(mode="ephemeral", project_config=config)
 
 
-def run_suite(frame: Any, thresholds: GateThresholds) -> ValidationOutcome:
-    """Validate a pandas frame of mart rows in an ephemeral GX context."""
+def _validate(
+    context: Any, source: Any, name: str, suite: Any, frame: Any
+) -> tuple[bool, list[ExpectationOutcome]]:
+    """Run ``suite`` on ``frame`` (the asset ``name``): GX's verdict and one outcome per expectation, in order."""
     import great_expectations as gx  # noqa: PLC0415 - GX takes seconds to import; only the gate pays it
 
-    context = _ephemeral_context()
-    source = context.data_sources.add_pandas(name="warehouse")
-    asset = source.add_dataframe_asset(name=MART_NAME)
-    batch = asset.add_batch_definition_whole_dataframe(name="whole_mart")
-    suite = context.suites.add(build_suite(thresholds))
+    asset = source.add_dataframe_asset(name=name)
+    batch = asset.add_batch_definition_whole_dataframe(name=f"whole_{name}")
     definition = context.validation_definitions.add(
-        gx.ValidationDefinition(name=f"{SUITE_NAME}_validation", data=batch, suite=suite)
+        gx.ValidationDefinition(name=f"{suite.name}_validation", data=batch, suite=context.suites.add(suite))
     )
     with _schema_checked_once():
         result = definition.run(
             batch_parameters={"dataframe": frame},
             result_format={"result_format": "BASIC", "partial_unexpected_count": SAMPLE_SIZE},
         )
-    outcomes = [outcome_of(r) for r in result.results]
+    return bool(result.success), [outcome_of(r, relation=name) for r in result.results]
+
+
+def run_suite(frame: Any, thresholds: GateThresholds, availability: Any | None = None) -> ValidationOutcome:
+    """Validate a pandas frame of mart rows in an ephemeral GX context, and the frame of the per-country
+    availability about to be published with them (:func:`availability_frame`) when there is one."""
+    context = _ephemeral_context()
+    source = context.data_sources.add_pandas(name="warehouse")
+    success, outcomes = _validate(context, source, MART_NAME, build_suite(thresholds), frame)
+    if availability is not None:
+        audited_ids = [str(i) for i in frame["id"] if i is not None]
+        suite = build_suite(
+            thresholds, availability_checks(thresholds, audited_ids), name=AVAILABILITY_SUITE_NAME
+        )
+        passed, more = _validate(context, source, AVAILABILITY_AUDIT_NAME, suite, availability)
+        success, outcomes = success and passed, [*outcomes, *more]
     return ValidationOutcome(
-        success=bool(result.success) and all(o.success for o in outcomes),
+        success=success and all(o.success for o in outcomes),
         rows=len(frame),
         thresholds=thresholds,
         results=outcomes,
+        availability_rows=0 if availability is None else len(availability),
     )
 
 
@@ -138,19 +166,23 @@ def outcome_kwargs(kwargs: Mapping[str, Any]) -> dict[str, Any]:
     return {k: v for k, v in dict(kwargs).items() if k != "batch_id"}
 
 
-def outcome_of(result: Any) -> ExpectationOutcome:
-    """One ``ExpectationValidationResult`` reduced to what a report or an error line needs."""
+def outcome_of(result: Any, relation: str = MART_NAME) -> ExpectationOutcome:
+    """One ``ExpectationValidationResult`` (of a check on ``relation``) reduced to what a report or an error line
+    needs."""
     config = result.expectation_config
+    meta = config.meta or {}
     details = dict(result.result or {})
     exception = exception_message(result.exception_info)
     return ExpectationOutcome(
         expectation=str(config.type),
         kwargs=outcome_kwargs(config.kwargs),
         success=bool(result.success) and not exception,
-        check=str((config.meta or {}).get("check", "")),
+        check=str(meta.get("check", "")),
         observed_value=details.get("observed_value"),
         element_count=details.get("element_count"),
         unexpected_count=details.get("unexpected_count"),
         unexpected_sample=list(details.get("partial_unexpected_list") or [])[:SAMPLE_SIZE],
         exception=exception,
+        relation=relation,
+        country=str(meta.get("country", "")),
     )

@@ -2,7 +2,10 @@
 
 The checks are derived from the mart's contract (:mod:`core.mart_schema`: column names and order, the dbt
 column tests with their bounds) plus the formats the contract cannot state (id, score text, hash, JSON
-shapes). Each :class:`Check` names a Great Expectations expectation class and its arguments;
+shapes). The per-country availability about to be published with it (``title_availability_audit``) is gated
+per country (:func:`availability_checks`): its contract, every country one of the run's, each country that
+listed titles in the window keeping at least ``quality.min_titles`` of them, services never empty, every id
+in the audited mart. Each :class:`Check` names a Great Expectations expectation class and its arguments;
 :mod:`quality.adapter` turns them into a GX suite and runs it. Nothing here imports Great Expectations.
 """
 
@@ -10,11 +13,16 @@ from __future__ import annotations
 
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
 from core.mart_schema import (
+    AVAILABILITY_AUDIT_NAME,
+    AVAILABILITY_COLUMN_SPECS,
+    AVAILABILITY_COLUMNS,
+    AVAILABILITY_KEY,
     JSON_COLUMNS,
     MART_COLUMN_NAMES,
     MART_COLUMN_SPECS,
@@ -26,6 +34,7 @@ from core.mart_schema import (
 from core.vocabulary import seed_column
 
 SUITE_NAME = f"{MART_NAME}_gate"
+AVAILABILITY_SUITE_NAME = f"{AVAILABILITY_AUDIT_NAME}_gate"
 EARLIEST_INGESTION = datetime(2020, 1, 1, tzinfo=UTC)
 SAMPLE_SIZE = 5  # unexpected values kept per failed expectation
 SAMPLE_CHARS = 80  # longest value text in a message or a report
@@ -67,6 +76,13 @@ class GateThresholds:
     as_of: date
     min_rows: int = 1
     now: datetime = field(default_factory=lambda: datetime.now(UTC))
+    # Per country: the run's countries (every availability row is one of them), the ones that listed titles in
+    # the window (the run's extract loaded them; a failed country is not there), the window's first day and
+    # the floor of titles each of those keeps (``quality.min_titles``, the extract's per-country floor too).
+    countries: tuple[str, ...] = ()
+    listed_countries: tuple[str, ...] = ()
+    window_start: date | None = None
+    min_titles: int = 1
 
     @property
     def min_row_count(self) -> int:
@@ -91,6 +107,11 @@ class Check:
     expectation: str
     check: str
     kwargs: dict[str, Any]
+    country: str = ""  # the country a per-country check is about: its failure names it
+
+    @property
+    def meta(self) -> dict[str, str]:
+        return {"check": self.check, **({"country": self.country} if self.country else {})}
 
 
 def _column(expectation: str, check: str, column: str, **kwargs: Any) -> Check:
@@ -142,10 +163,12 @@ def _items_check(column: str, test: ColumnTest) -> Check:
     return _column("ExpectColumnValuesToMatchRegex", "accepted_items", column, regex=regex, **exempt)
 
 
-def contract_checks(thresholds: GateThresholds) -> list[Check]:
-    """The dbt contract's own column tests, read from the mart's yml through :mod:`core.mart_schema`: one
+def contract_checks(
+    thresholds: GateThresholds, columns: tuple[MartColumn, ...] = MART_COLUMN_SPECS
+) -> list[Check]:
+    """The dbt contract's own column tests, read from the model's yml through :mod:`core.mart_schema`: one
     owner for every bound the gate checks."""
-    return [check for column in MART_COLUMN_SPECS for check in column_contract_checks(column, thresholds)]
+    return [check for column in columns for check in column_contract_checks(column, thresholds)]
 
 
 def format_checks(thresholds: GateThresholds) -> list[Check]:
@@ -197,6 +220,46 @@ def gate_checks(thresholds: GateThresholds) -> list[Check]:
     ]
 
 
+def country_listings_check(country: str, thresholds: GateThresholds) -> Check:
+    """``country`` listed titles in the window: at least ``quality.min_titles`` of them are about to be published
+    there (dates are ISO text in the gate's frame, so the row condition compares them as text)."""
+    condition = f'country_code == "{country}"'
+    if thresholds.window_start is not None:
+        condition += f' and last_listed_on >= "{thresholds.window_start.isoformat()}"'
+    return Check(
+        "ExpectTableRowCountToBeBetween",
+        "country_listings",
+        {
+            "min_value": max(int(thresholds.min_titles), 0),
+            "row_condition": condition,
+            "condition_parser": "pandas",
+        },
+        country=country,
+    )
+
+
+def availability_checks(thresholds: GateThresholds, audited_ids: Sequence[str]) -> list[Check]:
+    """The gate on the per-country availability about to be published (``title_availability_audit``)."""
+    return [
+        Check("ExpectTableColumnsToMatchOrderedList", "columns", {"column_list": list(AVAILABILITY_COLUMNS)}),
+        *contract_checks(thresholds, AVAILABILITY_COLUMN_SPECS),
+        Check("ExpectCompoundColumnsToBeUnique", "unique", {"column_list": list(AVAILABILITY_KEY)}),
+        _column(
+            "ExpectColumnValuesToBeInSet", "country", "country_code", value_set=list(thresholds.countries)
+        ),
+        # the contract's relationships test (the id): every value an audited title
+        *(
+            _column(
+                "ExpectColumnValuesToBeInSet", "relationships", c.name, value_set=sorted(set(audited_ids))
+            )
+            for c in AVAILABILITY_COLUMN_SPECS
+            if c.test("relationships")
+        ),
+        _column("ExpectColumnValueLengthsToBeBetween", "platforms", "streaming_platforms", min_value=1),
+        *(country_listings_check(country, thresholds) for country in thresholds.listed_countries),
+    ]
+
+
 # ---- what the gate found ----------------------------------------------------------------------------------
 def short(value: Any) -> str:
     """A value's repr for a message or a report: NaN shown as None, at most :data:`SAMPLE_CHARS`."""
@@ -219,6 +282,8 @@ class ExpectationOutcome:
     unexpected_count: int | None = None
     unexpected_sample: list[Any] = field(default_factory=list)
     exception: str | None = None
+    relation: str = MART_NAME  # the relation it ran on: the mart's audit relation or the availability's
+    country: str = ""  # the country of a per-country check
 
     @property
     def column(self) -> str | None:
@@ -226,8 +291,15 @@ class ExpectationOutcome:
 
     def _head(self) -> str:
         args = [str(self.column)] if self.column else []
-        args += [f"{k}={short(v)}" for k, v in self.kwargs.items() if k not in ("column", "json_schema")]
-        return f"{self.expectation}({', '.join(args)})"
+        args += [
+            f"{k}={short(v)}"
+            for k, v in self.kwargs.items()
+            if k not in ("column", "json_schema", "condition_parser")
+            and not (self.country and k == "row_condition")
+        ]
+        where = "" if self.relation == MART_NAME else f"{self.relation}: "
+        country = f"country {self.country}: " if self.country else ""  # the row condition selects it
+        return f"{where}{country}{self.expectation}({', '.join(args)})"
 
     def _result(self) -> str:
         if self.exception:
@@ -239,7 +311,8 @@ class ExpectationOutcome:
         return f"observed {short(self.observed_value)}"
 
     def describe(self) -> str:
-        """``expect_column_values_to_not_be_null(title): 1 of 3 unexpected, e.g. [None]``."""
+        """``expect_column_values_to_not_be_null(title): 1 of 3 unexpected, e.g. [None]``; a check on the
+        availability names it and its country first (``title_availability_audit: country GB: …``)."""
         return f"{self._head()}: {self._result()}"
 
 
@@ -249,6 +322,7 @@ class ValidationOutcome:
     rows: int
     thresholds: GateThresholds
     results: list[ExpectationOutcome]
+    availability_rows: int = 0
 
     @property
     def evaluated(self) -> int:

@@ -10,7 +10,7 @@ from typing import Any
 
 from core.context import RunContext
 from core.files import write_text_atomic
-from quality.suite import SUITE_NAME, ExpectationOutcome, ValidationOutcome, short
+from quality.suite import SAMPLE_SIZE, SUITE_NAME, ExpectationOutcome, ValidationOutcome, short
 
 STYLE = (
     "body{font-family:sans-serif;margin:2em}table{border-collapse:collapse}"
@@ -19,11 +19,20 @@ STYLE = (
 )
 
 
+def _reported(value: Any) -> Any:
+    """An argument as a report shows it: a long list (the audited ids) as its first values and its length."""
+    if isinstance(value, list) and len(value) > SAMPLE_SIZE:
+        return [*value[:SAMPLE_SIZE], f"… {len(value)} values"]
+    return value
+
+
 def result_payload(r: ExpectationOutcome) -> dict[str, Any]:
     return {
+        "relation": r.relation,
+        "country": r.country or None,
         "expectation": r.expectation,
         "check": r.check,
-        "kwargs": r.kwargs,
+        "kwargs": {k: _reported(v) for k, v in r.kwargs.items()},
         "success": r.success,
         "observed_value": r.observed_value,
         "unexpected_count": r.unexpected_count,
@@ -41,9 +50,13 @@ def report_payload(outcome: ValidationOutcome, ctx: RunContext) -> dict[str, Any
         "target": ctx.warehouse.target,
         "success": outcome.success,
         "rows": outcome.rows,
+        "availability_rows": outcome.availability_rows,
         "thresholds": {
             "min_rows": t.min_rows,
             "min_row_count": t.min_row_count,
+            "countries": list(t.countries),
+            "listed_countries": list(t.listed_countries),
+            "min_titles_per_country": t.min_titles,
         },
         "statistics": {"evaluated": outcome.evaluated, "failed": len(outcome.failures)},
         "results": [result_payload(r) for r in outcome.results],
@@ -63,8 +76,9 @@ def result_row(r: dict[str, Any]) -> str:
     esc = html.escape
     status = "pass" if r["success"] else "FAIL"
     kwargs = {k: v for k, v in r["kwargs"].items() if k != "json_schema"}
+    where = r["relation"] + (f" ({r['country']})" if r["country"] else "")
     return (
-        f'<tr class="{status.lower()}"><td>{status}</td><td>{esc(r["expectation"])}</td>'
+        f'<tr class="{status.lower()}"><td>{status}</td><td>{esc(where)}</td><td>{esc(r["expectation"])}</td>'
         f"<td><code>{esc(json.dumps(kwargs, default=str))}</code></td><td>{esc(result_detail(r))}</td></tr>"
     )
 
@@ -79,9 +93,11 @@ def render_html(payload: dict[str, Any]) -> str:
         f"<title>{esc(title)}</title><style>{STYLE}</style></head><body>\n"
         f"<h1>{esc(title)}</h1>\n"
         f"<p><strong>{verdict}</strong>: {stats['evaluated']} expectations evaluated, {stats['failed']} failed, "
-        f"{payload['rows']} rows ({esc(payload['target'])}); minimum row count "
-        f"{payload['thresholds']['min_row_count']}.</p>\n"
-        "<table><tr><th>status</th><th>expectation</th><th>arguments</th><th>result</th></tr>\n"
+        f"{payload['rows']} rows and {payload['availability_rows']} per-country rows ({esc(payload['target'])}); "
+        f"minimum row count {payload['thresholds']['min_row_count']}, at least "
+        f"{payload['thresholds']['min_titles_per_country']} title(s) of the window in each of "
+        f"{esc(', '.join(payload['thresholds']['listed_countries']) or 'no country')}.</p>\n"
+        "<table><tr><th>status</th><th>relation</th><th>expectation</th><th>arguments</th><th>result</th></tr>\n"
         + "\n".join(result_row(r) for r in payload["results"])
         + "\n</table></body></html>\n"
     )

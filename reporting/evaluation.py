@@ -208,9 +208,9 @@ class ScoreBands:
     """The critics' bands an expected score falls in (``eval.score_bands``): negative below ``mixed_from``,
     positive from ``positive_from``, mixed between; a score may stray ``margin`` past its band's edges."""
 
-    mixed_from: float = 5.0
-    positive_from: float = 7.0
-    margin: float = 0.5
+    mixed_from: float
+    positive_from: float
+    margin: float
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ScoreBands:

@@ -20,6 +20,7 @@ from typing import Any
 
 import jinja2
 
+from core import raw_spec
 from core.config import ConfigError, Settings
 from core.dbt_relations import relation
 from core.files import write_text_atomic
@@ -30,7 +31,9 @@ from reporting.charts import EN_DASH, PALETTE, Chart, ColumnStyle, column_chart,
 
 MART = str(relation("movies_tv_shows_enriched"))
 AVAILABILITY = str(relation("title_availability"))
-QUARANTINE_TABLES = (("raw_justwatch", "quarantine"), ("raw_reviews", "quarantine"))
+QUARANTINE_TABLES = tuple(
+    (t.schema, t.name) for t in (raw_spec.JUSTWATCH_QUARANTINE, raw_spec.REVIEWS_QUARANTINE)
+)
 TEMPLATES = Path(__file__).with_name("templates")
 NO_VALUE = EN_DASH  # shown where a figure is not known
 MAX_QUARANTINE_ROWS, MAX_REASON_CHARS = 20, 200
@@ -113,12 +116,15 @@ def _mart(warehouse: Warehouse, data: ReportData, _: int) -> None:
 
 
 def _countries(warehouse: Warehouse, data: ReportData, _: int) -> None:
-    """Titles per country: listed as new by this run's extract, and published (marts.title_availability)."""
-    step = data.step("extract_releases")
-    for country, figures in ((step or {}).get("details") or {}).get("countries", {}).items():
-        data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
-    for country in ((step or {}).get("details") or {}).get("failed_countries", {}):
-        data.countries.setdefault(country, {})["listed"] = 0
+    """Titles per country: listed as new by this run's extract, and published (marts.title_availability).
+
+    The CLI records one extract for every country; a DAG run one per country (the mapped task), in run order."""
+    for step in (s for s in data.steps if s["step"] == "extract_releases"):
+        details = step.get("details") or {}
+        for country, figures in details.get("countries", {}).items():
+            data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
+        for country in details.get("failed_countries", {}):
+            data.countries.setdefault(country, {})["listed"] = 0
     schema, table = AVAILABILITY.split(".")
     if warehouse.table_exists(schema, table):
         rows = warehouse.fetch_all(

@@ -48,17 +48,22 @@ def _uk_path(path: Any) -> Any:
     return path.replace("/us/", "/uk/", 1) if isinstance(path, str) else path
 
 
+def _to_uk(node: dict[str, Any], content: dict[str, Any]) -> None:
+    """The node's, its show's and its offers' paths and prices as listed in the UK (in place)."""
+    content["fullPath"] = _uk_path(content.get("fullPath"))
+    node["offers"] = [_offer(o) for o in node.get("offers") or []]
+    show = node.get("show")
+    if show and show.get("content"):
+        show["content"]["fullPath"] = _uk_path(show["content"].get("fullPath"))
+
+
 def gb_edge(edge: dict[str, Any]) -> dict[str, Any]:
     """The US edge as JustWatch lists it in the UK (without its cursor: set by position)."""
     out = copy.deepcopy({k: v for k, v in edge.items() if k != "cursor"})
     out["newOffer"] = _offer(out.get("newOffer"))
     node = out.get("node") or {}
     content = node.get("content") or {}
-    content["fullPath"] = _uk_path(content.get("fullPath"))
-    node["offers"] = [_offer(o) for o in node.get("offers") or []]
-    show = node.get("show")
-    if show and show.get("content"):
-        show["content"]["fullPath"] = _uk_path(show["content"].get("fullPath"))
+    _to_uk(node, content)
     if node.get("id") == BROKEN_CREDIT_TITLE and content.get("credits"):
         content["credits"].append(
             {

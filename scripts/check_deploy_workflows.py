@@ -30,7 +30,16 @@ AWS_ACTION = "aws-actions/configure-aws-credentials"
 STAGING_WORKFLOW = "cd-staging"
 SUCCESS = "github.event.workflow_run.conclusion == 'success'"
 DEPLOY = "scripts/deploy.py"
-DEPLOY_STAGES = ("wheelhouse", "apply-outputs", "raw-tables", "eval-gate", "build-warehouse", "docs-site", "bundle", "smoke")
+DEPLOY_STAGES = (
+    "wheelhouse",
+    "apply-outputs",
+    "raw-tables",
+    "eval-gate",
+    "build-warehouse",
+    "docs-site",
+    "bundle",
+    "smoke",
+)
 # what only scripts/deploy.py may run in a deploy job
 FORBIDDEN = ("dbt ", "aws s3", "aws secretsmanager", "pytest", "<<")
 
@@ -93,25 +102,33 @@ def _job_problems(job_id: str, job: dict[str, Any], workflow: dict[str, Any], pr
 def _stage_problems(job_id: str, job: dict[str, Any]) -> list[str]:
     """A deploy job: each scripts/deploy.py stage once, in order, one step each; no dbt, AWS CLI or pytest."""
     runs = [str(step.get("run", "")) for step in job.get("steps") or [] if step.get("run")]
-    stages = []
-    problems = []
-    for run in runs:
-        if DEPLOY in run:
-            words = run.split(DEPLOY, 1)[1].split()
-            stages.append(words[0] if words else "")
-            if "\n" in run.strip() or run.count(DEPLOY) > 1:
-                problems.append(f"job {job_id}: one scripts/deploy.py stage per step, nothing else in it")
-        problems += [
-            f"job {job_id}: runs {word.strip()!r} itself: that is a scripts/deploy.py stage"
-            for word in FORBIDDEN
-            if word in run and DEPLOY not in run
-        ]
+    stages = [_stage_of(run) for run in runs if DEPLOY in run]
+    problems = [problem for run in runs for problem in _run_problems(job_id, run)]
     if stages != list(DEPLOY_STAGES):
         problems.append(
             f"job {job_id}: must run the deploy stages {', '.join(DEPLOY_STAGES)} in order "
             f"(found {', '.join(stages) or 'none'})"
         )
     return problems
+
+
+def _stage_of(run: str) -> str:
+    """The scripts/deploy.py stage a step's ``run`` calls ('' when it names none)."""
+    words = run.split(DEPLOY, 1)[1].split()
+    return words[0] if words else ""
+
+
+def _run_problems(job_id: str, run: str) -> list[str]:
+    """A deploy step that does more than its stage, or a step that does a stage's work itself."""
+    if DEPLOY in run:
+        if "\n" in run.strip() or run.count(DEPLOY) > 1:
+            return [f"job {job_id}: one scripts/deploy.py stage per step, nothing else in it"]
+        return []
+    return [
+        f"job {job_id}: runs {word.strip()!r} itself: that is a scripts/deploy.py stage"
+        for word in FORBIDDEN
+        if word in run
+    ]
 
 
 def check(path: Path) -> list[str]:

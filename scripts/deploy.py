@@ -35,6 +35,7 @@ if str(ROOT) not in sys.path:  # run as `python scripts/deploy.py`: the project'
     sys.path.insert(0, str(ROOT))
 
 from core.config import Settings, load_settings  # noqa: E402
+from core.config import project_root as config_root  # noqa: E402
 from core.redact import redact  # noqa: E402
 from core.text import first_line  # noqa: E402
 
@@ -58,7 +59,7 @@ class DeployError(RuntimeError):
 
 # ---- shared ------------------------------------------------------------------------------------------
 def project_root(args: argparse.Namespace) -> Path:
-    return Path(args.root or os.environ.get("TRENDING_NOW_ROOT") or ROOT).resolve()
+    return Path(args.root or config_root()).resolve()
 
 
 def settings_for(args: argparse.Namespace) -> Settings:
@@ -125,10 +126,7 @@ def apply_outputs(args: argparse.Namespace) -> int:
     render = _render_config()
     env = (args.env or os.environ.get("APP_ENV") or "dev").lower()
     config_path = args.config or project_root(args) / "config" / f"{env}.yaml"
-    try:
-        outputs = json.loads(args.outputs.read_text(encoding="utf-8"))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise DeployError(f"cannot read {args.outputs}: {first_line(exc)}") from exc
+    outputs = _read_outputs(args.outputs)
     config = yaml.safe_load(config_path.read_text(encoding="utf-8")) if config_path.exists() else {}
     try:
         rendered = render.render(outputs, config or {})
@@ -137,11 +135,22 @@ def apply_outputs(args: argparse.Namespace) -> int:
     header = "# Rendered by scripts/deploy.py apply-outputs from `terraform output -json`.\n"
     config_path.write_text(header + yaml.safe_dump(rendered, sort_keys=False), encoding="utf-8")
     print(f"apply-outputs: wrote {len(render.config_values(outputs))} keys into {config_path}")
-    url = (outputs.get("mwaa_webserver_url") or {}).get("value")
-    if url and os.environ.get("GITHUB_OUTPUT"):  # the GitHub environment's URL
+    _set_environment_url((outputs.get("mwaa_webserver_url") or {}).get("value"))
+    return 0
+
+
+def _read_outputs(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError) as exc:
+        raise DeployError(f"cannot read {path}: {first_line(exc)}") from exc
+
+
+def _set_environment_url(url: str | None) -> None:
+    """The GitHub environment's URL (a step output), when run by GitHub Actions."""
+    if url and os.environ.get("GITHUB_OUTPUT"):
         with open(os.environ["GITHUB_OUTPUT"], "a", encoding="utf-8") as out:
             out.write(f"airflow_url=https://{url}\n")
-    return 0
 
 
 # ---- raw-tables --------------------------------------------------------------------------------------

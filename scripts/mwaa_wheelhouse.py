@@ -116,16 +116,20 @@ def _wheel_names(folder: Path) -> set[str]:
     return {_name(path.name.split("-")[0]) for path in folder.glob("*.whl")}
 
 
+def _drop_moved_pins(folder: Path, wanted: dict[str, str]) -> None:
+    """A re-lock moved or dropped a pin: its old wheel goes."""
+    for path in folder.glob("*.whl"):
+        name, version = path.name.split("-")[:2]
+        if _name(name) not in wanted or _name(version) != _name(wanted[_name(name)]):
+            path.unlink()
+
+
 def fill_wheelhouse(requirements: Path, folder: Path, platform: list[str]) -> None:
     """Every pin of ``requirements`` as a wheel in ``folder`` (kept between runs: only new pins are
     fetched). A pin published as an sdist only is built here, and must come out pure Python."""
     folder.mkdir(parents=True, exist_ok=True)
     wanted = pins(requirements.read_text(encoding="utf-8"))
-    present = {path: _name(path.name.split("-")[0]) for path in folder.glob("*.whl")}
-    for path, name in present.items():  # a re-lock moved the pin: drop the old wheel
-        version = path.name.split("-")[1]
-        if name not in wanted or _name(version) != _name(wanted[name]):
-            path.unlink()
+    _drop_moved_pins(folder, wanted)
     missing = sorted(set(wanted) - _wheel_names(folder))
     if not missing:
         return

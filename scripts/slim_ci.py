@@ -35,6 +35,7 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # `python scripts/deploy.py` puts scripts/, not the project, on the path
     sys.path.insert(0, str(ROOT))
 
+from core.config import project_root  # noqa: E402
 from core.dbt_relations import DBT_PROJECT_DIR, profile_name, shared_schema_targets  # noqa: E402
 
 # The profile (dbt_project/profiles.yml) each warehouse target builds a change with: its schema is
@@ -190,6 +191,34 @@ def drop_ci_schemas(*, ci_target: str, project_dir: Path, target_path: Path, env
         raise CiBuildError(f"dbt run-operation drop_ci_schemas failed: {failure(result)}")
 
 
+def _build_changed(state: Path, ci_target: str, out: Any, **kwargs: Any) -> dict[str, int]:
+    """``dbt build`` of what changed against ``state`` and its children (the rest deferred); the count of
+    each node status. A failed build raises :class:`CiBuildError`."""
+    result = dbt(
+        ["--warn-error-options", WARN_ERROR, "build", "--select", "state:modified+", "--defer",
+         "--state", str(state), "--target", ci_target],
+        **kwargs,
+    )  # fmt: skip
+    statuses: dict[str, int] = {}
+    for node_result in getattr(result.result, "results", None) or []:
+        status = str(node_result.status).lower()
+        statuses[status] = statuses.get(status, 0) + 1
+    print(f"dbt build: {json.dumps(statuses, sort_keys=True)}", file=out)
+    if not result.success:
+        raise CiBuildError(f"dbt build --select state:modified+ failed: {failure(result)}")
+    return statuses
+
+
+def _state_manifest(target: str, state: Path) -> Path:
+    """The deployed project's manifest under ``state``; a clear error for an unknown target or no manifest."""
+    if target not in CI_TARGETS:
+        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
+    manifest = state / "manifest.json"
+    if not manifest.is_file():
+        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
+    return manifest
+
+
 def ci_build(
     target: str,
     state: Path,
@@ -202,11 +231,7 @@ def ci_build(
 ) -> dict[str, Any]:
     """Build what changed against ``state`` into the change's schemas; the selected nodes and statuses."""
     out = out or sys.stdout
-    if target not in CI_TARGETS:
-        raise CiBuildError(f"--target {target!r} is not one of {', '.join(CI_TARGETS)}")
-    manifest = state / "manifest.json"
-    if not manifest.is_file():
-        raise CiBuildError(f"--state {state}: no manifest.json there (the deployed project's dbt manifest)")
+    manifest = _state_manifest(target, state)
     prefix = ci_schema({**os.environ, **({CI_SCHEMA_ENV: schema} if schema else {})})
     ci_target = CI_TARGETS[target]
     target_path = target_path or project_dir / "target" / "ci-build"
@@ -222,17 +247,7 @@ def ci_build(
         print(f"selected {len(nodes)} node(s) (state:modified+):", file=out)
         print("\n".join(describe(nodes)) or "  none: nothing changed against the state", file=out)
         if nodes:
-            result = dbt(
-                ["--warn-error-options", WARN_ERROR, "build", "--select", "state:modified+", "--defer",
-                 "--state", str(state), "--target", ci_target],
-                **kwargs,
-            )  # fmt: skip
-            for node_result in getattr(result.result, "results", None) or []:
-                status = str(node_result.status).lower()
-                summary["statuses"][status] = summary["statuses"].get(status, 0) + 1
-            print(f"dbt build: {json.dumps(summary['statuses'], sort_keys=True)}", file=out)
-            if not result.success:
-                raise CiBuildError(f"dbt build --select state:modified+ failed: {failure(result)}")
+            summary["statuses"] = _build_changed(state, ci_target, out, **kwargs)
     finally:
         if cleanup:
             drop_ci_schemas(ci_target=ci_target, **kwargs)
@@ -304,6 +319,12 @@ def publish_docs(
     return keys
 
 
+def project_dbt_dir() -> Path:
+    """The dbt project of the project being deployed (``$TRENDING_NOW_ROOT``, else this checkout): a deploy
+    of a copy (the rehearsal's) never writes into this checkout's ``dbt_project/target``."""
+    return project_root() / "dbt_project"
+
+
 # ---- the subcommands -----------------------------------------------------------------------------------
 def _run_ci_build(args: argparse.Namespace) -> int:
     try:
@@ -312,7 +333,7 @@ def _run_ci_build(args: argparse.Namespace) -> int:
             args.state,
             cleanup=args.cleanup,
             schema=args.schema,
-            project_dir=args.project_dir,
+            project_dir=args.project_dir or project_dbt_dir(),
             target_path=args.target_path,
         )
     except CiBuildError as exc:
@@ -345,7 +366,9 @@ def _run_docs_site(args: argparse.Namespace) -> int:
         args.bucket = args.bucket or outputs.get("docs_site_bucket")
         args.distribution_id = args.distribution_id or outputs.get("docs_site_distribution_id")
     try:
-        site = generate_docs(args.target, project_dir=args.project_dir, target_path=args.target_path)
+        site = generate_docs(
+            args.target, project_dir=args.project_dir or project_dbt_dir(), target_path=args.target_path
+        )
         print(f"docs-site: generated {site / 'static_index.html'} from the {args.target} catalog")
         if args.bucket:
             keys = publish_docs(
@@ -376,7 +399,7 @@ def add_subcommand(subparsers: Any) -> None:
     ci.add_argument(
         "--schema", help=f"the change's schema prefix (default ${CI_SCHEMA_ENV}, ci_pr_<n>, ci_<branch>)"
     )
-    ci.add_argument("--project-dir", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
+    ci.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
     ci.add_argument(
         "--target-path", type=Path, default=None, help="dbt's artifacts (default <project>/target/ci-build)"
     )
@@ -399,7 +422,7 @@ def add_subcommand(subparsers: Any) -> None:
         "--outputs", type=Path, help="`terraform output -json` file: --bucket and --distribution-id from it"
     )
     docs.add_argument("--prefix", default="", help="key prefix in the bucket (default: the root)")
-    docs.add_argument("--project-dir", type=Path, default=DBT_PROJECT_DIR, help=argparse.SUPPRESS)
+    docs.add_argument("--project-dir", type=Path, default=None, help=argparse.SUPPRESS)
     docs.add_argument(
         "--target-path", type=Path, default=None, help="dbt's artifacts (default <project>/target)"
     )

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import shutil
+import sys
 import uuid
 from collections.abc import Callable, Iterator
 from datetime import date
@@ -29,6 +31,21 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DO_NOT_TRACK", "1")
     monkeypatch.setenv("DBT_SEND_ANONYMOUS_USAGE_STATS", "False")
     monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
+
+
+@pytest.fixture(autouse=True)
+def _dvc_console_on_the_current_streams() -> None:
+    """dvc binds its console log handlers to ``sys.stdout``/``sys.stderr`` when it is first imported
+    (``dvc/__init__.py``); imported while a test's stream was redirected, every later dvc log line of the
+    worker raises ``LoggingException`` on the closed stream. Each test points them at the current streams."""
+    dvc_logger = sys.modules.get("dvc.logger")
+    if dvc_logger is None:
+        return
+    for name in ("dvc", "dvc_objects", "dvc_data"):
+        for handler in logging.getLogger(name).handlers:
+            if isinstance(handler, dvc_logger.LoggerHandler):
+                # assigned, not setStream(): that flushes the old stream, which may be closed
+                handler.stream = sys.stderr if handler.level >= logging.WARNING else sys.stdout
 
 
 def replay_project_settings(tmp: Path, server: Any, target: str) -> Settings:
@@ -151,6 +168,13 @@ def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
         if not any(report.nodeid.startswith(prefix) for prefix in allowed):
             reason = report.longrepr[2] if isinstance(report.longrepr, tuple) else str(report.longrepr)
             _UNEXPECTED_SKIPS.append(f"{report.nodeid}: {reason}")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The slow modules (end to end: dbt, Airflow, whole days) first, each module's tests kept together:
+    pytest-xdist's ``--dist loadscope`` hands out modules in this order, so the long ones start at once and
+    the short ones fill the workers at the end instead of one long module running alone last."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 def pytest_runtest_logreport(report: pytest.TestReport) -> None:

@@ -294,10 +294,6 @@ def make_context(
     )
 
 
-# `extract --only reviews` rebuilds the titles to review first: extract_reviews reads them from dbt.
-EXTRACT_ONLY = {"releases": ("extract_releases",), "reviews": ("dbt_titles", "extract_reviews")}
-
-
 def selected_steps(args: argparse.Namespace) -> list[Any]:
     from trending_now import pipeline  # noqa: PLC0415 - keeps `--help` light (imports every step)
 
@@ -305,16 +301,18 @@ def selected_steps(args: argparse.Namespace) -> list[Any]:
     if command in ("run", "demo"):
         return list(pipeline.STEPS)
     if command == "extract":
-        steps = pipeline.steps_in_group("extract")
-        only = EXTRACT_ONLY.get(args.only)
-        return [s for s in steps if only is None or s.name in only]
+        # `extract --only reviews` rebuilds the titles to review first: extract_reviews reads them from dbt.
+        only = {
+            "releases": [pipeline.EXTRACT_RELEASES],
+            "reviews": [pipeline.DBT_TITLES, pipeline.EXTRACT_REVIEWS],
+        }.get(args.only)
+        return [s for s in pipeline.steps_in_group("extract") if only is None or s in only]
     if command == "transform":
-        names = {
-            "staging": ["dbt_staging_intermediate"],
-            "marts": ["dbt_marts"],
-            "all": ["dbt_staging_intermediate", "dbt_marts"],
+        return {
+            "staging": [pipeline.DBT_BEFORE_ENRICH],
+            "marts": [pipeline.DBT_MARTS],
+            "all": [pipeline.DBT_BEFORE_ENRICH, pipeline.DBT_MARTS],
         }[args.layer]
-        return pipeline.steps_named(names)
     return pipeline.steps_in_group(command)
 
 
@@ -348,21 +346,30 @@ def write_run_report(ctx: RunContext) -> str | None:
 
 
 def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | None = None) -> None:
+    from trending_now.pipeline import (  # noqa: PLC0415 - keeps `--help` light (imports every step)
+        ENRICH_TITLES,
+        EXTRACT_RELEASES,
+        EXTRACT_REVIEWS,
+        PUBLISH_MART,
+        VALIDATE_MART,
+    )
+
     by_step = {r.result.step: r.result for r in records}
 
-    def value(step: str, field: str) -> Any:
-        result = by_step.get(step)
+    def value(step: Any, field: str) -> Any:
+        result = by_step.get(step.name)
         return getattr(result, field) if result else "-"
 
     quarantined = sum(r.result.quarantined for r in records)
     cost = sum(r.result.cost_usd for r in records)
-    releases = by_step.get("extract_releases")
+    published = by_step.get(PUBLISH_MART.name)
+    releases = by_step.get(EXTRACT_RELEASES.name)
     per_country = (releases.details.get("countries") or {}) if releases else {}
     items = releases.details.get("quarantined_items", 0) if releases else 0
     lines = [
         f"Trending Now run {ctx.run_id} · as of {ctx.as_of} · {ctx.days} days · {','.join(ctx.country_codes)} · "
         f"{ctx.warehouse.target}",
-        f"  titles     {value('extract_releases', 'rows_out')}"
+        f"  titles     {value(EXTRACT_RELEASES, 'rows_out')}"
         + (
             f" listings of {releases.details.get('unique_nodes')} nodes ("
             + ", ".join(f"{c} {d.get('titles', 0)}" for c, d in per_country.items())
@@ -370,13 +377,12 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
             if releases and len(per_country) > 1
             else ""
         ),
-        f"  reviews    {value('extract_reviews', 'rows_out')}",
-        f"  enriched   {value('enrich_titles', 'rows_out')} new "
-        f"({value('enrich_titles', 'cache_hits')} cached, {value('enrich_titles', 'llm_calls')} LLM calls, "
+        f"  reviews    {value(EXTRACT_REVIEWS, 'rows_out')}",
+        f"  enriched   {value(ENRICH_TITLES, 'rows_out')} new "
+        f"({value(ENRICH_TITLES, 'cache_hits')} cached, {value(ENRICH_TITLES, 'llm_calls')} LLM calls, "
         f"${cost:.4f})",
-        f"  published  {value('validate_mart', 'rows_in')} rows in marts.movies_tv_shows_enriched "
-        f"({(by_step['publish_mart'].details.get('changed_rows') if 'publish_mart' in by_step else '-')} "
-        "new or changed)",
+        f"  published  {value(VALIDATE_MART, 'rows_in')} rows in marts.movies_tv_shows_enriched "
+        f"({published.details.get('changed_rows') if published else '-'} new or changed)",
         f"  quarantined {quarantined}" + (f" ({items} JustWatch list item(s))" if items else ""),
         "  step times " + ", ".join(f"{r.result.step} {r.duration_s:.1f}s" for r in records),
     ]

@@ -9,7 +9,7 @@ threshold lives with the enricher (``quality.min_enrichment_coverage``), which k
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from core.config import Settings
 from core.context import StepResult
@@ -72,16 +72,18 @@ def _release_quarantine(result: StepResult, settings: Settings) -> str | None:
     return "; ".join(problems) or None
 
 
-RULES: dict[str, tuple[Callable[[StepResult, Settings], str | None], ...]] = {
-    "extract_releases": (_titles, _release_quarantine),
-}
+Rule = Callable[[StepResult, Settings], str | None]  # the breach's one line, or None
+RELEASE_RULES: tuple[Rule, ...] = (
+    _titles,
+    _release_quarantine,
+)  # the extract_releases step's (pipeline.STEPS)
 # Reviews have no share rule: a review site that answers garbage is quarantined per title and source and
 # the day goes on (reviews enrich a title, they do not make it); a credential or block problem stops that
 # source for the run with its own line (extract/reviews).
 
 
-def check(step: str, result: StepResult, settings: Settings) -> None:
-    """Raise :class:`ThresholdBreached` with every breached rule of ``step``, joined on one line."""
-    problems = [message for rule in RULES.get(step, ()) if (message := rule(result, settings))]
+def check(rules: Sequence[Rule], result: StepResult, settings: Settings) -> None:
+    """Raise :class:`ThresholdBreached` with every breached rule of a step (``Step.checks``), joined on one line."""
+    problems = [message for rule in rules if (message := rule(result, settings))]
     if problems:
         raise ThresholdBreached("; ".join(problems), result)

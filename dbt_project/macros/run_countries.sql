@@ -13,3 +13,8 @@
 {% macro primary_country() -%}
     {{ return(run_countries()[0]) }}
 {%- endmacro %}
+
+{% macro run_countries_sql() -%}
+    {#- the run's countries as SQL string literals, for `in (...)`: 'US', 'GB' -#}
+    '{{ run_countries() | join("', '") }}'
+{%- endmacro %}

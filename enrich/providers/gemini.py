@@ -19,7 +19,6 @@ from google.genai import types
 from pydantic import ValidationError
 
 from core.config import ConfigError, Settings
-from core.retry import RetryPolicy
 from enrich import api_errors
 from enrich.inputs import TitleInput
 from enrich.prompt import SYSTEM_INSTRUCTION, build_prompt
@@ -54,40 +53,35 @@ TIMEOUT_ERRORS, TRANSPORT_ERRORS = _transport_errors()
 
 @dataclass(frozen=True)
 class GeminiConfig:
+    """What the Gemini provider reads of the ``enrich`` section (typed settings; base.yaml holds the defaults)."""
+
     model: str
-    base_url: str | None = None
-    api_version: str = "v1beta"
-    timeout_s: float = 60.0
-    max_output_tokens: int = 1024
-    temperature: float | None = None
-    thinking_level: str | None = None
-    thinking_budget: int | None = None
-    price_input_per_mtok: float = 0.0
-    price_output_per_mtok: float = 0.0
-    retry_statuses: frozenset[int] = api_errors.RETRYABLE_STATUS  # enrich.retry_statuses
+    base_url: str | None
+    api_version: str
+    timeout_s: float
+    max_output_tokens: int
+    temperature: float | None
+    thinking_level: str | None  # None when thinking_budget is set (2.5 models)
+    thinking_budget: int | None
+    price_input_per_mtok: float
+    price_output_per_mtok: float
+    retry_statuses: frozenset[int]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> GeminiConfig:
-        def opt_float(key: str) -> float | None:
-            value = settings.get(key)
-            return None if value in (None, "") else float(value)
-
-        budget = settings.get("enrich.thinking_budget")
-        level = settings.get("enrich.thinking_level")
+        enrich = settings.typed.enrich
         return cls(
-            model=str(settings.require("enrich.model")),
-            base_url=settings.get("enrich.base_url") or None,
-            api_version=str(settings.require("enrich.api_version")),
-            timeout_s=float(settings.require("enrich.timeout_s")),
-            max_output_tokens=int(settings.require("enrich.max_output_tokens")),
-            temperature=opt_float("enrich.temperature"),
-            thinking_level=str(level) if level not in (None, "") and budget in (None, "") else None,
-            thinking_budget=int(budget) if budget not in (None, "") else None,
-            price_input_per_mtok=float(settings.require("enrich.price_input_per_mtok")),
-            price_output_per_mtok=float(settings.require("enrich.price_output_per_mtok")),
-            retry_statuses=RetryPolicy.status_set(
-                settings.get("enrich.retry_statuses") or api_errors.RETRYABLE_STATUS
-            ),
+            model=enrich.model,
+            base_url=enrich.base_url or None,
+            api_version=enrich.api_version,
+            timeout_s=enrich.timeout_s,
+            max_output_tokens=enrich.max_output_tokens,
+            temperature=enrich.temperature,
+            thinking_level=(enrich.thinking_level or None) if enrich.thinking_budget is None else None,
+            thinking_budget=enrich.thinking_budget,
+            price_input_per_mtok=enrich.price_input_per_mtok,
+            price_output_per_mtok=enrich.price_output_per_mtok,
+            retry_statuses=enrich.retry_statuses,
         )
 
     def cost(self, input_tokens: int, output_tokens: int) -> float:

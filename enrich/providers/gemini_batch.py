@@ -25,7 +25,8 @@ from google.genai import batches as genai_batches
 from google.genai import errors as genai_errors
 from google.genai import types
 
-from core.config import ConfigError, Settings
+from core.config import Settings
+from core.settings_schema import BatchSection
 from enrich import api_errors
 from enrich.inputs import TitleInput
 from enrich.prompt import build_prompt
@@ -48,30 +49,7 @@ from enrich.providers.gemini import (
 from enrich.schema import TitleEnrichment
 
 TERMINAL_STATES = frozenset({"SUCCEEDED", "FAILED", "CANCELLED", "EXPIRED"})
-REQUEUE_MODES = ("sync", "next_batch")
 KEY_SEPARATOR = "|"
-
-
-@dataclass(frozen=True)
-class BatchSettings:
-    price_factor: float = 0.5
-    inline_max_bytes: int = 20_000_000
-    poll_interval_s: float = 30.0
-    max_wait_s: float = 86_400.0
-    requeue: str = "sync"
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> BatchSettings:
-        requeue = str(settings.require("enrich.batch.requeue"))
-        if requeue not in REQUEUE_MODES:
-            raise ConfigError(f"enrich.batch.requeue={requeue!r} is not one of {', '.join(REQUEUE_MODES)}")
-        return cls(
-            price_factor=float(settings.require("enrich.batch.price_factor")),
-            inline_max_bytes=int(settings.require("enrich.batch.inline_max_bytes")),
-            poll_interval_s=float(settings.require("enrich.batch.poll_interval_s")),
-            max_wait_s=float(settings.require("enrich.batch.max_wait_s")),
-            requeue=requeue,
-        )
 
 
 def request_key(title: TitleInput) -> str:
@@ -141,7 +119,7 @@ class GeminiBatchClient:
 
     name = "gemini"
 
-    def __init__(self, config: GeminiConfig, api_key: str, batch: BatchSettings) -> None:
+    def __init__(self, config: GeminiConfig, api_key: str, batch: BatchSection) -> None:
         self.sync = GeminiProvider(config, api_key)  # the same client, request config and prompt
         self.config = config
         self.batch = batch
@@ -157,7 +135,7 @@ class GeminiBatchClient:
         return cls(
             GeminiConfig.from_settings(settings),
             settings.secrets.get("GEMINI_API_KEY") or "",
-            BatchSettings.from_settings(settings),
+            settings.typed.enrich.batch,
         )
 
     @property

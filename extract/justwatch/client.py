@@ -23,7 +23,7 @@ import requests
 
 from core.retry import Retryable, RetryEvent, RetryHooks, parse_retry_after
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
-from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, WEB_ORIGIN, JustWatchSettings
+from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, PLATFORM, WEB_ORIGIN, JustWatchSettings
 
 RATE_LIMIT_HINTS = ("rate limit", "too many requests", "throttl")
 TOO_BIG_CODES = frozenset({"TOO_BIG", "TOO_COMPLEX", "QUERY_TOO_COMPLEX", "COMPLEXITY_LIMIT_EXCEEDED"})
@@ -216,7 +216,7 @@ class JustWatchClient:
             country=country,
             date=day,
             language=s.language,
-            platform=s.platform,
+            platform=PLATFORM,
             first=self.page_size,
             after=after,
             filter=TitleFilter(packages=list(s.packages), object_types=list(s.object_types)),

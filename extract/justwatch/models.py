@@ -12,7 +12,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 
-ObjectType = Literal["MOVIE", "SHOW", "SHOW_SEASON"]
+from core import raw_spec
+from core.quarantine import QuarantineRecord
+
+__all__ = ["QuarantineRecord"]  # one row of raw_justwatch.quarantine
+
+ObjectType = Literal[raw_spec.OBJECT_TYPES]  # type: ignore[valid-type]  # the raw_justwatch contract owns them
 
 
 class _Response(BaseModel):
@@ -200,21 +205,6 @@ class TitleRecord(BaseModel):
     production_countries: list[str] = Field(default_factory=list)
     credits: list[CreditRecord] = Field(default_factory=list)
     offers: list[OfferRecord] = Field(default_factory=list)
-
-    def as_row(self) -> dict[str, Any]:
-        return self.model_dump()
-
-
-class QuarantineRecord(BaseModel):
-    """One row of ``raw_justwatch.quarantine``."""
-
-    record_key: str
-    source: str
-    entity_id: str | None = None
-    reason: str
-    payload: str
-    as_of_date: date
-    quarantined_at: datetime
 
     def as_row(self) -> dict[str, Any]:
         return self.model_dump()

@@ -13,7 +13,6 @@ a name, an offer without a package) is left out of the record and quarantined on
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -70,11 +69,6 @@ def canonical_json(value: Any) -> str:
     return json.dumps(value, sort_keys=True, ensure_ascii=False, separators=(",", ":"), default=str)
 
 
-def record_key(source: str, payload: str) -> str:
-    """``sha256(source + payload)``: the same bad record quarantined twice stays one row."""
-    return hashlib.sha256(f"{source}\n{payload}".encode()).hexdigest()
-
-
 def quarantine_entry(
     payload: Any,
     reason: str,
@@ -85,13 +79,14 @@ def quarantine_entry(
     source: str = SOURCE_NAME,
 ) -> QuarantineRecord:
     text = payload if isinstance(payload, str) else canonical_json(payload)
-    return QuarantineRecord(
-        record_key=record_key(source, text),
+    # keyed by source + payload: the same bad record quarantined twice stays one row
+    return QuarantineRecord.keyed(
+        [source, text],
         source=source,
         entity_id=entity_id,
         reason=reason,
         payload=text,
-        as_of_date=as_of,
+        as_of=as_of,
         quarantined_at=quarantined_at,
     )
 

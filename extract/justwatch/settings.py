@@ -1,25 +1,18 @@
-"""Defaults, constants and the GraphQL document of the JustWatch extract (config section ``justwatch``)."""
+"""Constants and the GraphQL document of the JustWatch extract, and its settings (config section ``justwatch``)."""
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field, replace
-from typing import Any
-
 from core import raw_spec
-from core.config import ConfigError, Settings
+from core.config import Settings
 from core.retry import RetryPolicy
+from core.settings_schema import JustWatchSection
+from core.warehouse import RAW_JUSTWATCH
 
-DEFAULT_GRAPHQL_URL = "https://apis.justwatch.com/graphql"
-DEFAULT_USER_AGENT = (
-    "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/131.0 Safari/537.36"
-)
 WEB_ORIGIN = "https://www.justwatch.com"
-MAX_PAGE_SIZE = 100  # the service answers TOO_BIG from ~150; 100 is the largest size clients use safely
-MAX_BACKOFF_S = 60.0
+PLATFORM = "WEB"  # the GraphQL ``Platform`` the offers are asked for
 OBJECT_TYPES = raw_spec.OBJECT_TYPES  # the raw_justwatch.titles contract owns them
 SOURCE_NAME = "justwatch"
-DATASET_NAME = "raw_justwatch"
+DATASET_NAME = RAW_JUSTWATCH
 PIPELINE_NAME = "justwatch"
 STEP_NAME = "extract_releases"
 
@@ -122,50 +115,9 @@ query GetNewTitles(
 """.strip()
 
 
-@dataclass(frozen=True)
-class JustWatchSettings:
-    """Everything the client and the source need; immutable and easy to build in tests."""
-
-    graphql_url: str = DEFAULT_GRAPHQL_URL
-    language: str = "en"
-    page_size: int = MAX_PAGE_SIZE
-    packages: tuple[str, ...] = ()
-    object_types: tuple[str, ...] = ()
-    timeout_s: float = 30.0
-    country_concurrency: int = 4
-    max_retries: int = 5
-    backoff_base_s: float = 1.0
-    max_backoff_s: float = MAX_BACKOFF_S
-    max_retry_after_s: float | None = 600.0
-    retry_jitter: bool = True
-    retry_deadline_s: float | None = None
-    retry_statuses: tuple[int, ...] = (429, 500, 502, 503, 504)
-    user_agent: str = DEFAULT_USER_AGENT
-    platform: str = "WEB"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if not 1 <= int(self.page_size) <= MAX_PAGE_SIZE:
-            raise ConfigError(
-                f"justwatch.page_size={self.page_size} is out of range: use 1..{MAX_PAGE_SIZE} "
-                "(JustWatch rejects larger pages with TOO_BIG)"
-            )
-        if not re.fullmatch(r"[a-z]{2}(-[0-9A-Z]+)?", self.language):
-            raise ConfigError(
-                f"justwatch.language={self.language!r} is not a JustWatch language code (e.g. en, pt-BR)"
-            )
-        unknown = [t for t in self.object_types if t not in OBJECT_TYPES]
-        if unknown:
-            raise ConfigError(
-                f"justwatch.object_types has unknown values {unknown}: use {', '.join(OBJECT_TYPES)}"
-            )
-        if int(self.max_retries) < 0:
-            raise ConfigError("justwatch.max_retries must be >= 0")
-        if int(self.country_concurrency) < 1:
-            raise ConfigError("justwatch.country_concurrency must be >= 1")
-
-    def with_changes(self, **changes: Any) -> JustWatchSettings:
-        return replace(self, **changes)
+class JustWatchSettings(JustWatchSection):
+    """Everything the client and the source need: the ``justwatch`` section, validated (page size, language,
+    object types) when the settings load. Immutable; ``with_changes`` in tests."""
 
     @property
     def retry_policy(self) -> RetryPolicy:
@@ -174,42 +126,4 @@ class JustWatchSettings:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JustWatchSettings:
-        section = settings.section("justwatch")
-        d = cls.__dataclass_fields__
-
-        def pick(key: str, cast: Any) -> Any:
-            value = section.get(key)
-            return d[key].default if value in (None, "") else cast(value)
-
-        def optional(key: str) -> float | None:
-            value = section.get(key)
-            return None if value in (None, "") else float(value)
-
-        def strings(key: str) -> tuple[str, ...]:
-            value = section.get(key) or []
-            if isinstance(value, str):
-                value = [v for v in value.split(",") if v.strip()]
-            return tuple(str(v).strip() for v in value)
-
-        try:
-            return cls(
-                graphql_url=pick("graphql_url", str),
-                language=pick("language", str),
-                page_size=pick("page_size", int),
-                packages=strings("packages"),
-                object_types=tuple(t.upper() for t in strings("object_types")),
-                timeout_s=pick("timeout_s", float),
-                country_concurrency=pick("country_concurrency", int),
-                max_retries=pick("max_retries", int),
-                backoff_base_s=pick("backoff_base_s", float),
-                max_backoff_s=pick("max_backoff_s", float),
-                max_retry_after_s=optional("max_retry_after_s"),
-                retry_jitter=pick("retry_jitter", bool),
-                retry_deadline_s=optional("retry_deadline_s"),
-                retry_statuses=tuple(
-                    int(v) for v in section.get("retry_statuses") or d["retry_statuses"].default
-                ),
-                user_agent=pick("user_agent", str),
-            )
-        except (TypeError, ValueError) as exc:
-            raise ConfigError(f"invalid justwatch setting: {exc}") from exc
+        return cls.model_validate(settings.typed.justwatch.model_dump())

@@ -7,7 +7,7 @@ still exist with the contracted type) and the child tables of the nested lists
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 
 import dlt
@@ -19,38 +19,41 @@ from extract.justwatch.settings import SOURCE_NAME
 
 TITLE_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLES)
 NESTED_HINTS = raw_spec.nested_hints(raw_spec.TITLES)
-QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.JUSTWATCH_QUARANTINE)
+
+
+ROWS_PER_YIELD = 1000
 
 
 def titles_resource(harvests: Sequence[NewTitlesHarvest]) -> DltResource:
-    @dlt.resource(
-        name=raw_spec.TITLES.name,
-        write_disposition="merge",
-        primary_key=raw_spec.TITLES.primary_key,
-        columns=TITLE_COLUMNS,
-        nested_hints=NESTED_HINTS,  # type: ignore[arg-type]
-    )
-    def titles() -> Iterator[list[dict[str, Any]]]:
-        rows = [row for harvest in harvests for row in harvest.collect().titles.values()]
-        for start in range(0, len(rows), 1000):
-            yield rows[start : start + 1000]
-
-    return titles
+    return _merged(raw_spec.TITLES, harvests, lambda found: found.titles, nested_hints=NESTED_HINTS)
 
 
 def quarantine_resource(harvests: Sequence[NewTitlesHarvest]) -> DltResource:
-    @dlt.resource(
-        name=raw_spec.JUSTWATCH_QUARANTINE.name,
-        write_disposition="merge",
-        primary_key=raw_spec.JUSTWATCH_QUARANTINE.primary_key,
-        columns=QUARANTINE_COLUMNS,
-    )
-    def quarantine() -> Iterator[list[dict[str, Any]]]:
-        rows = [row for harvest in harvests for row in harvest.collect().quarantine.values()]
-        if rows:
-            yield rows
+    return _merged(raw_spec.JUSTWATCH_QUARANTINE, harvests, lambda found: found.quarantine)
 
-    return quarantine
+
+def _merged(
+    spec: raw_spec.Table,
+    harvests: Sequence[NewTitlesHarvest],
+    rows_of: Callable[[NewTitlesHarvest], Mapping[Any, dict[str, Any]]],
+    **hints: Any,
+) -> DltResource:
+    """The resource that merges ``rows_of`` each harvest's collected window into ``spec``'s table (its key,
+    its contract columns), :data:`ROWS_PER_YIELD` rows at a time."""
+
+    @dlt.resource(
+        name=spec.name,
+        write_disposition="merge",
+        primary_key=spec.primary_key,
+        columns=raw_spec.dlt_columns(spec),
+        **hints,
+    )
+    def rows() -> Iterator[list[dict[str, Any]]]:
+        found = [row for harvest in harvests for row in rows_of(harvest.collect()).values()]
+        for start in range(0, len(found), ROWS_PER_YIELD):
+            yield found[start : start + ROWS_PER_YIELD]
+
+    return rows
 
 
 @dlt.source(name=SOURCE_NAME)

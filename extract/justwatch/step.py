@@ -23,7 +23,14 @@ from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME,
 
 
 class JustWatchCountriesFailed(RuntimeError):
-    """Every country of the step failed; the message names each with its cause."""
+    """Every country of the step failed; the message names each with its cause, and ``result`` (the step's record
+    in ``ops.pipeline_runs``) each country: a DAG run's mapped task of one country names it for the run report."""
+
+    def __init__(self, failed: dict[str, str]) -> None:
+        super().__init__("; ".join(failed.values()))
+        self.result = StepResult(
+            step=STEP_NAME, details={"failed_countries": dict(failed)}, failed_parts=dict(failed)
+        )
 
 
 def _harvest_country(
@@ -103,7 +110,7 @@ def extract_releases(ctx: RunContext, justwatch: JustWatchApi) -> StepResult:
     ctx.progress(_start_line(ctx, justwatch.settings, countries))
     harvests, failed = harvest_countries(ctx, justwatch, countries)
     if not harvests:
-        raise JustWatchCountriesFailed("; ".join(failed.values()))
+        raise JustWatchCountriesFailed(failed)
     from extract.justwatch.source import justwatch_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
 
     source = justwatch_source(harvests)

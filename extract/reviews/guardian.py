@@ -22,13 +22,13 @@ from extract.reviews.http import FetchError, HttpClient
 from extract.reviews.models import (
     FetchOutcome,
     LayoutError,
-    QuarantineEntry,
     RecordRejected,
     Review,
     SourceResult,
     SourceStopped,
     Subject,
     collect_reviews,
+    quarantined,
 )
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clean_review_text, parse_iso_datetime, text_key, title_match_key
@@ -247,8 +247,7 @@ def fetch_guardian(
         return SourceResult(outcome=outcome(status="error", reason=f"Guardian API error: {exc}"))
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable Guardian search response: {exc}"
-        entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-        return SourceResult(outcome=outcome(status="error", reason=reason), quarantine=[entry])
+        return SourceResult.unreadable(SOURCE, subject.title_id, reason, response.text, as_of)
     return _search_result(items, malformed, subject, settings.max_review_chars, as_of)
 
 
@@ -263,10 +262,7 @@ def _search_result(
     outcome = partial(FetchOutcome, title_id=subject.title_id, source=SOURCE)
     accepted, rejected = match_results(items, subject)
     reviews, unreadable = collect_reviews(accepted, lambda item: to_review(item, subject.title_id, max_chars))
-    quarantine = [
-        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of)
-        for r in [*malformed, *unreadable]
-    ]
+    quarantine = quarantined(SOURCE, subject.title_id, [*malformed, *unreadable], as_of)
     if reviews:
         return SourceResult(
             outcome=outcome(status="ok", reviews_found=len(reviews)), reviews=reviews, quarantine=quarantine

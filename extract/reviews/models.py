@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable
 from datetime import UTC, date, datetime
 from typing import Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
 
-Source = Literal["tmdb", "rogerebert", "guardian"]
+from core import raw_spec
+from core.quarantine import QuarantineRecord
+
+Source = Literal[raw_spec.REVIEW_SOURCES]  # type: ignore[valid-type]  # the raw_reviews contract owns them
 FetchStatus = Literal["ok", "no_reviews", "not_found", "skipped", "error"]
 CRITIC_SOURCES = frozenset({"rogerebert", "guardian"})
 PAYLOAD_EXCERPT_CHARS = 2000
@@ -70,16 +72,8 @@ class FetchOutcome(BaseModel):
     fetch_count: int = 0
 
 
-class QuarantineEntry(BaseModel):
+class QuarantineEntry(QuarantineRecord):
     """One row of ``raw_reviews.quarantine``: a payload we fetched but could not turn into reviews."""
-
-    record_key: str
-    source: str
-    entity_id: str | None = None
-    reason: str
-    payload: str
-    as_of_date: date
-    quarantined_at: datetime = Field(default_factory=utc_now)
 
     @classmethod
     def build(
@@ -87,15 +81,21 @@ class QuarantineEntry(BaseModel):
     ) -> QuarantineEntry:
         excerpt = payload[:PAYLOAD_EXCERPT_CHARS]
         # The title is part of the key: one garbage page served for many titles is one record per title.
-        key = hashlib.sha256(f"{source}\n{entity_id or ''}\n{excerpt}".encode()).hexdigest()
-        return cls(
-            record_key=key,
+        return cls.keyed(
+            [source, entity_id or "", excerpt],
             source=source,
             entity_id=entity_id,
             reason=reason,
             payload=excerpt,
-            as_of_date=as_of_date,
+            as_of=as_of_date,
         )
+
+
+def quarantined(
+    source: str, title_id: str, rejected: Iterable[RecordRejected], as_of: date
+) -> list[QuarantineEntry]:
+    """The malformed records of a good answer, each quarantined under the title."""
+    return [QuarantineEntry.build(source, title_id, r.reason, r.payload, as_of) for r in rejected]
 
 
 class SourceResult(BaseModel):
@@ -105,6 +105,14 @@ class SourceResult(BaseModel):
     reviews: list[Review] = Field(default_factory=list)
     quarantine: list[QuarantineEntry] = Field(default_factory=list)
     blocked: bool = False
+
+    @classmethod
+    def unreadable(cls, source: Source, title_id: str, reason: str, body: str, as_of: date) -> SourceResult:
+        """An answer that could not be read (garbage, a changed layout): an error, its body quarantined."""
+        return cls(
+            outcome=FetchOutcome(title_id=title_id, source=source, status="error", reason=reason),
+            quarantine=[QuarantineEntry.build(source, title_id, reason, body, as_of)],
+        )
 
 
 class TitleHarvest(BaseModel):

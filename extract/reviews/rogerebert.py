@@ -24,7 +24,7 @@ from datetime import UTC, date, datetime
 from bs4 import BeautifulSoup
 
 from extract.reviews.http import FetchError, HttpClient, HttpResponse, RobotsDisallowed
-from extract.reviews.models import FetchOutcome, LayoutError, QuarantineEntry, Review, SourceResult, Subject
+from extract.reviews.models import FetchOutcome, LayoutError, Review, SourceResult, Subject
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import cap, normalise_whitespace, parse_iso_datetime, slugify
 from extract.reviews.tmdb import tmdb_numeric_id
@@ -424,8 +424,7 @@ def _candidate_result(
         page = parse_page(response.text)
     except LayoutError as exc:
         reason = f"layout changed at {path}: {exc}"
-        entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-        return SourceResult(outcome=_outcome(subject, "error", reason), quarantine=[entry])
+        return SourceResult.unreadable(SOURCE, subject.title_id, reason, response.text, as_of)
     rejected = namesake_reason(page, subject)
     if rejected:
         return f"{path}: {rejected}"

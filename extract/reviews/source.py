@@ -8,20 +8,17 @@ null still creates it.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from typing import Any
 
 import dlt
 from dlt.common.typing import TDataItems
+from dlt.sources import DltResource
 
 from core import raw_spec
 from extract.reviews.harvest import Harvester
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import ReviewsSettings
-
-REVIEW_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS)
-FETCH_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEW_FETCHES)
-QUARANTINE_COLUMNS = raw_spec.dlt_columns(raw_spec.REVIEWS_QUARANTINE)
 
 
 def _batches(titles: Iterable[Subject | dict[str, Any]], size: int) -> Iterator[list[Subject]]:
@@ -61,42 +58,44 @@ def reviews_source(
         if empty and pending_quarantine:
             yield []
 
-    @dlt.transformer(
-        data_from=review_subjects,
-        name="reviews",
-        write_disposition="merge",
-        primary_key=("title_id", "source", "review_key"),
-        columns=REVIEW_COLUMNS,
-    )
-    def reviews(batch: list[Subject]) -> TDataItems:
-        rows = [r.model_dump() for h in harvester.harvest_many(batch) for r in h.reviews]
-        if rows:
-            yield rows
-
-    @dlt.transformer(
-        data_from=review_subjects,
-        name="review_fetches",
-        write_disposition="merge",
-        primary_key=("title_id", "source"),
-        columns=FETCH_COLUMNS,
-    )
-    def review_fetches(batch: list[Subject]) -> TDataItems:
-        rows = [o.model_dump() for h in harvester.harvest_many(batch) for o in h.outcomes]
-        if rows:
-            yield rows
-
-    @dlt.transformer(
-        data_from=review_subjects,
-        name="quarantine",
-        write_disposition="merge",
-        primary_key="record_key",
-        columns=QUARANTINE_COLUMNS,
-    )
-    def quarantine(batch: list[Subject]) -> TDataItems:
+    def quarantine_rows(batch: list[Subject]) -> list[dict[str, Any]]:
         rows = [q.model_dump() for h in harvester.harvest_many(batch) for q in h.quarantine]
         rows += pending_quarantine
         pending_quarantine.clear()
-        if rows:
-            yield rows
+        return rows
 
-    return review_subjects, reviews, review_fetches, quarantine
+    return (
+        review_subjects,
+        _harvested(
+            review_subjects,
+            raw_spec.REVIEWS,
+            lambda batch: [r.model_dump() for h in harvester.harvest_many(batch) for r in h.reviews],
+        ),
+        _harvested(
+            review_subjects,
+            raw_spec.REVIEW_FETCHES,
+            lambda batch: [o.model_dump() for h in harvester.harvest_many(batch) for o in h.outcomes],
+        ),
+        _harvested(review_subjects, raw_spec.REVIEWS_QUARANTINE, quarantine_rows),
+    )
+
+
+def _harvested(
+    subjects: DltResource, spec: raw_spec.Table, rows_of: Callable[[list[Subject]], list[dict[str, Any]]]
+) -> DltResource:
+    """The transformer that merges ``rows_of`` each batch of subjects into ``spec``'s table (its key, its
+    contract columns); the harvester fetches each batch once for all three."""
+
+    @dlt.transformer(
+        data_from=subjects,
+        name=spec.name,
+        write_disposition="merge",
+        primary_key=spec.primary_key,
+        columns=raw_spec.dlt_columns(spec),
+    )
+    def rows(batch: list[Subject]) -> TDataItems:
+        found = rows_of(batch)
+        if found:
+            yield found
+
+    return rows

@@ -23,13 +23,13 @@ from extract.reviews.http import FetchError, HttpClient, HttpResponse
 from extract.reviews.models import (
     FetchOutcome,
     LayoutError,
-    QuarantineEntry,
     RecordRejected,
     Review,
     SourceResult,
     SourceStopped,
     Subject,
     collect_reviews,
+    quarantined,
 )
 from extract.reviews.settings import ReviewsSettings
 from extract.reviews.text import clamp_score, clean_review_text, format_score, parse_iso_datetime, text_key
@@ -242,11 +242,8 @@ def _reviews_result(
         )
     except (ValueError, LayoutError) as exc:
         reason = f"unreadable TMDB reviews response: {exc}"
-        entry = QuarantineEntry.build(SOURCE, subject.title_id, reason, response.text, as_of)
-        return SourceResult(outcome=outcome(status="error", reason=reason), quarantine=[entry])
-    quarantine = [
-        QuarantineEntry.build(SOURCE, subject.title_id, r.reason, r.payload, as_of) for r in rejected
-    ]
+        return SourceResult.unreadable(SOURCE, subject.title_id, reason, response.text, as_of)
+    quarantine = quarantined(SOURCE, subject.title_id, rejected, as_of)
     if not reviews:
         reason = "TMDB has no reviews for this title"
         if rejected:

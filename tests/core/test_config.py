@@ -78,6 +78,31 @@ def test_dotenv_secrets_in_dev_and_environment_wins(project: Path) -> None:
     assert "from-dotenv-file" not in repr(settings) and "tmdb-from-env" not in str(settings.secrets)
 
 
+@pytest.mark.parametrize(
+    ("environ", "line"),
+    [
+        ({"TRENDING_NOW__REVIEWS__TMDB__DAILY_BUDGET": "lots"},
+         "settings: reviews.tmdb.daily_budget: Input should be a valid integer, unable to parse string as an integer"),
+        ({"TRENDING_NOW__ENRICH__MAX_RETRY_WAIT_S": "5"}, "settings: enrich.max_retry_wait_s: Extra inputs are not permitted"),
+        ({"TRENDING_NOW__JUSTWATCH__PAGE_SIZE": "150"}, "settings: justwatch.page_size: 150 is out of range"),
+        ({"TRENDING_NOW__RUN__COUNTRIES": "US,XX"}, "settings: run.countries: unknown country code(s) XX"),
+    ],
+)
+def test_a_wrong_type_or_unknown_key_fails_the_load_with_one_line_naming_it(
+    project: Path, environ: dict[str, str], line: str
+) -> None:
+    with pytest.raises(ConfigError) as failure:
+        load_settings("dev", root=project, environ=environ)
+    assert str(failure.value).startswith(line) and "\n" not in str(failure.value)
+
+
+def test_a_key_missing_from_base_yaml_fails_the_load(project: Path) -> None:
+    base = project / "config" / "base.yaml"
+    base.write_text(base.read_text(encoding="utf-8").replace("  budget_day: utc", ""), encoding="utf-8")
+    with pytest.raises(ConfigError, match=r"^settings: reviews\.budget_day: Field required$"):
+        load_settings("dev", root=project, environ={})
+
+
 def test_require_names_the_setting_and_its_override(project: Path) -> None:
     settings = load_settings("dev", root=project, environ={})
     with pytest.raises(ConfigError, match="TRENDING_NOW__DVC__S3_URL"):

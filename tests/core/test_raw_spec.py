@@ -57,32 +57,42 @@ def lineage(model: str, source: str) -> dict[str, RawField]:
     assert ctes, f"{model} reads no source()"
     result: dict[str, RawField] = {}
     for match in ALIAS.finditer(sql):
-        for qualifier, name in TOKEN.findall(match["expr"]):
-            candidates = [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
-            for table, child in candidates:
-                cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
-                if name in cols:
-                    result.setdefault(match["alias"], RawField(table, cols[name], child))
-                    break
-            if match["alias"] in result:
-                break
+        found = _first_raw_field(match["expr"], ctes)
+        if found is not None:
+            result.setdefault(match["alias"], found)
     return result
+
+
+def _first_raw_field(expr: str, ctes: dict[str, tuple[Table, str | None]]) -> RawField | None:
+    """The first raw field ``expr`` names: ``cte.column`` in that CTE's table, a bare column in any."""
+    for qualifier, name in TOKEN.findall(expr):
+        candidates = [ctes[qualifier]] if qualifier in ctes else list(ctes.values()) if not qualifier else []
+        for table, child in candidates:
+            cols = {c.name: c for c in (*table.columns, *(CHILD_DLT if child else ROOT_DLT))}
+            if name in cols:
+                return RawField(table, cols[name], child)
+    return None
 
 
 def staging_tests() -> list[tuple[str, str, str, dict[str, Any]]]:
     """(model, column or '', test name, arguments) of every staging dbt test on a source with edge rules."""
     found = []
     for path in sorted(STAGING.glob("*/_*__models.yml")):
-        if path.parent.name not in EDGE_RULE_SOURCES:
-            continue
-        for model in yaml.safe_load(path.read_text())["models"]:
-            for test in model.get("data_tests") or []:
-                name, args = next(iter(test.items()))
-                found.append((model["name"], "", name, args or {}))
-            for column in model.get("columns") or []:
-                for test in column.get("data_tests") or []:
-                    name, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
-                    found.append((model["name"], column["name"], name, args or {}))
+        if path.parent.name in EDGE_RULE_SOURCES:
+            for model in yaml.safe_load(path.read_text())["models"]:
+                found += _model_tests(model)
+    return found
+
+
+def _model_tests(model: dict[str, Any]) -> list[tuple[str, str, str, dict[str, Any]]]:
+    found = []
+    for test in model.get("data_tests") or []:
+        name, args = next(iter(test.items()))
+        found.append((model["name"], "", name, args or {}))
+    for column in model.get("columns") or []:
+        for test in column.get("data_tests") or []:
+            name, args = (test, {}) if isinstance(test, str) else next(iter(test.items()))
+            found.append((model["name"], column["name"], name, args or {}))
     return found
 
 
@@ -104,10 +114,22 @@ def test_the_staging_tests_are_found() -> None:
 
 def _good_record(**update: Any) -> TitleRecord:
     record = TitleRecord(
-        id="tss9", object_type="SHOW_SEASON", object_id=9, title="Season 1", original_release_year=2025,
-        runtime_minutes=50, imdb_score=7.0, tomato_meter=90, show_id="ts8", country="US", new_since=AS_OF,
-        extracted_at=datetime(2026, 11, 20, tzinfo=UTC), credits=[CreditRecord(role="ACTOR", name="A")],
-        offers=[OfferRecord(package_clear_name="Netflix")], genres=["drm"], production_countries=["US"],
+        id="tss9",
+        object_type="SHOW_SEASON",
+        object_id=9,
+        title="Season 1",
+        original_release_year=2025,
+        runtime_minutes=50,
+        imdb_score=7.0,
+        tomato_meter=90,
+        show_id="ts8",
+        country="US",
+        new_since=AS_OF,
+        extracted_at=datetime(2026, 11, 20, tzinfo=UTC),
+        credits=[CreditRecord(role="ACTOR", name="A")],
+        offers=[OfferRecord(package_clear_name="Netflix")],
+        genres=["drm"],
+        production_countries=["US"],
     )
     assert contract_violations(record, AS_OF) == []
     return record.model_copy(update=update)
@@ -122,58 +144,94 @@ def _rejected(field: RawField, bad: Any, **context: Any) -> bool:
     return _split_items(field.child, [item], AS_OF)[0] == []
 
 
-@pytest.mark.parametrize(("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS])
-def test_every_staging_test_has_its_edge_rule(model: str, column: str, test: str, args: dict[str, Any]) -> None:
-    fields = lineage(model, "justwatch")
-    arguments = args.get("arguments", args)
+@pytest.mark.parametrize(
+    ("model", "column", "test", "args"), TESTS, ids=[f"{m}.{c or '*'}:{t}" for m, c, t, _ in TESTS]
+)
+def test_every_staging_test_has_its_edge_rule(
+    model: str, column: str, test: str, args: dict[str, Any]
+) -> None:
     config = args.get("config") or {}
-    where = config.get("where")
     if config.get("severity") == "warn":
         return  # a warning never stops the day (an unknown genre code: the seed lags JustWatch)
-    if test == "relationships":
-        # a child row points at its parent row: dlt writes both in one load (`_dlt_parent_id` -> `_dlt_id`)
-        field = fields[column]
-        assert field.column.name in ("_dlt_parent_id", "id") and arguments["field"] in ("dlt_id", "node_id")
-        return
-    if test == "unique_combination":
-        # (node, list position): the parent's merge key plus dlt's list index
-        for name in arguments["columns"]:
-            field = fields[name]
-            assert field.is_dlt or field.column.name in raw_spec.TITLES.primary_key, (model, name)
-        return
-    field = fields[column]
-    spec = field.column
-    if test == "unique":
-        assert field.is_dlt or (field.child is None and spec.name in field.table.primary_key), (model, column)
-        return
-    if field.is_dlt:
+    check = EDGE_RULE_CHECKS.get(test)
+    if check is None:
+        pytest.fail(f"{model}.{column}: no edge rule is known for the dbt test {test!r}")
+    fields = lineage(model, "justwatch")
+    if test in ("not_null", "accepted_values", "value_in_range") and fields[column].is_dlt:
         assert test == "not_null", (model, column, test)  # dlt writes its own bookkeeping columns
         return
-    if test == "not_null" and where:
-        other, value = re.fullmatch(r"(\w+) = '(\w+)'", where).groups()  # type: ignore[union-attr]
-        assert fields[other].column.name == spec.required_when[0] and value == spec.required_when[1]  # type: ignore[index]
-        assert _rejected(field, None, **{spec.required_when[0]: value})  # type: ignore[index]
+    check(Case(model, column, fields, args.get("arguments", args), config.get("where")))
+
+
+@dataclass(frozen=True)
+class Case:
+    """One staging dbt test: its model and column, the raw fields of the model's columns, its arguments."""
+
+    model: str
+    column: str
+    fields: dict[str, RawField]
+    arguments: dict[str, Any]
+    where: str | None
+
+    @property
+    def field(self) -> RawField:
+        return self.fields[self.column]
+
+
+def _check_relationship(case: Case) -> None:
+    # a child row points at its parent row: dlt writes both in one load (`_dlt_parent_id` -> `_dlt_id`)
+    assert case.field.column.name in ("_dlt_parent_id", "id") and case.arguments["field"] in ("dlt_id", "node_id")
+
+
+def _check_unique_combination(case: Case) -> None:
+    # (node, list position): the parent's merge key plus dlt's list index
+    for name in case.arguments["columns"]:
+        field = case.fields[name]
+        assert field.is_dlt or field.column.name in raw_spec.TITLES.primary_key, (case.model, name)
+
+
+def _check_unique(case: Case) -> None:
+    field = case.field
+    assert field.is_dlt or (field.child is None and field.column.name in field.table.primary_key), (
+        case.model, case.column)
+
+
+def _check_not_null(case: Case) -> None:
+    field, spec = case.field, case.field.column
+    if case.where:
+        other, value = re.fullmatch(r"(\w+) = '(\w+)'", case.where).groups()  # type: ignore[union-attr]
+        assert spec.required_when == (case.fields[other].column.name, value), (case.model, case.column)
+        assert _rejected(field, None, **{spec.required_when[0]: value})
         assert not _rejected(field, None, object_type="MOVIE")
         return
-    if test == "not_null":
-        assert spec.required, f"{model}.{column} is tested not_null but raw {spec.name} has no edge rule"
-        assert _rejected(field, None) and _rejected(field, "   " if spec.type == raw_spec.TEXT else None)
-        return
-    if test == "accepted_values":
-        assert set(spec.values) == set(arguments["values"]), (model, column)
-        assert _rejected(field, "EPISODE")
-        return
-    if test == "value_in_range":
-        for side, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
-            expected = arguments.get(side)
-            declared = bound.sql() if isinstance(bound, Var) else bound
-            assert str(declared) == str(expected), (model, column, side)
-            if bound is not None:
-                value = bound.resolve(AS_OF) if isinstance(bound, Var) else bound
-                assert not _rejected(field, value)
-                assert _rejected(field, value - 1 if side == "min_value" else value + 1)
-        return
-    pytest.fail(f"{model}.{column}: no edge rule is known for the dbt test {test!r}")
+    assert spec.required, f"{case.model}.{case.column} is tested not_null but raw {spec.name} has no edge rule"
+    assert _rejected(field, None) and _rejected(field, "   " if spec.type == raw_spec.TEXT else None)
+
+
+def _check_accepted_values(case: Case) -> None:
+    assert set(case.field.column.values) == set(case.arguments["values"]), (case.model, case.column)
+    assert _rejected(case.field, "EPISODE")
+
+
+def _check_value_in_range(case: Case) -> None:
+    spec = case.field.column
+    for side, bound in (("min_value", spec.minimum), ("max_value", spec.maximum)):
+        declared = bound.sql() if isinstance(bound, Var) else bound
+        assert str(declared) == str(case.arguments.get(side)), (case.model, case.column, side)
+        if bound is not None:
+            value = bound.resolve(AS_OF) if isinstance(bound, Var) else bound
+            assert not _rejected(case.field, value)
+            assert _rejected(case.field, value - 1 if side == "min_value" else value + 1)
+
+
+EDGE_RULE_CHECKS = {
+    "relationships": _check_relationship,
+    "unique_combination": _check_unique_combination,
+    "unique": _check_unique,
+    "not_null": _check_not_null,
+    "accepted_values": _check_accepted_values,
+    "value_in_range": _check_value_in_range,
+}
 
 
 def test_wrong_types_are_rejected() -> None:
@@ -191,6 +249,8 @@ def test_release_year_bounds_are_dbt_vars() -> None:
 
 
 def test_derived_declarations_match_the_spec() -> None:
+    import dlt
+
     from core.raw_tables import RAW_TABLES
     from enrich import store
     from extract.justwatch import source as justwatch_source
@@ -200,24 +260,37 @@ def test_derived_declarations_match_the_spec() -> None:
 
     assert list(justwatch_source.TITLE_COLUMNS) == [c.name for c in raw_spec.TITLES.columns]
     assert set(justwatch_source.NESTED_HINTS) == {"genres", "production_countries", "credits", "offers"}
-    assert list(reviews_source.FETCH_COLUMNS)[-3:] == ["first_fetched_on", "last_fetched_on", "fetch_count"]
+    fetches = reviews_source._harvested(
+        dlt.resource([[]], name="subjects"), raw_spec.REVIEW_FETCHES, lambda _: []
+    )
+    assert (fetches.name, list(fetches.columns)[-3:]) == (
+        "review_fetches",
+        ["first_fetched_on", "last_fetched_on", "fetch_count"],
+    )
     assert store.COLUMNS == raw_loader.ENRICHMENT_COLUMNS == raw_spec.dlt_columns(raw_spec.TITLE_ENRICHMENTS)
     assert raw_loader.TITLE_COLUMNS == justwatch_source.TITLE_COLUMNS
     assert ("raw_justwatch", "titles__credits") in RAW_TABLES and len(RAW_TABLES) == 10
     assert "source varchar(32) not null" in LEDGER_DDL
 
 
-@pytest.mark.parametrize(("model", "spec"), [
-    ("extract.justwatch.models:TitleRecord", raw_spec.TITLES),
-    ("extract.justwatch.models:QuarantineRecord", raw_spec.JUSTWATCH_QUARANTINE),
-    ("extract.reviews.models:Review", raw_spec.REVIEWS),
-    ("extract.reviews.models:FetchOutcome", raw_spec.REVIEW_FETCHES),
-    ("extract.reviews.models:QuarantineEntry", raw_spec.REVIEWS_QUARANTINE),
-])
+@pytest.mark.parametrize(
+    ("model", "spec"),
+    [
+        ("extract.justwatch.models:TitleRecord", raw_spec.TITLES),
+        ("extract.justwatch.models:QuarantineRecord", raw_spec.JUSTWATCH_QUARANTINE),
+        ("extract.reviews.models:Review", raw_spec.REVIEWS),
+        ("extract.reviews.models:FetchOutcome", raw_spec.REVIEW_FETCHES),
+        ("extract.reviews.models:QuarantineEntry", raw_spec.REVIEWS_QUARANTINE),
+    ],
+)
 def test_record_models_have_the_spec_columns_in_order(model: str, spec: Table) -> None:
     """The typed records the extractors build are rows of their raw table (list fields are its child tables)."""
     from importlib import import_module
 
     module, name = model.split(":")
-    fields = [n for n in getattr(import_module(module), name).model_fields if n not in {c.name for c in spec.children}]
+    fields = [
+        n
+        for n in getattr(import_module(module), name).model_fields
+        if n not in {c.name for c in spec.children}
+    ]
     assert fields == [c.name for c in spec.columns]

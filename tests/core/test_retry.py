@@ -101,7 +101,7 @@ def test_each_source_takes_its_shape_from_config_base_yaml(make_settings: Callab
     reviews = ReviewsSettings.from_settings(settings).retry_policy
     assert (reviews.jitter, reviews.max_retry_after_s, reviews.retryable_status(408)) == (False, 60.0, False)
     assert GeminiConfig.from_settings(settings).retry_statuses >= {408, 429, 499, 503}
-    assert Backoff().policy().retry_after_is_floor
+    assert Backoff(base_s=1.0, max_s=60.0).policy().retry_after_is_floor
     overridden = make_settings(**{"reviews.retry_statuses": [503], "justwatch.max_retry_after_s": None})
     assert ReviewsSettings.from_settings(overridden).retry_policy.statuses == frozenset({503})
     assert JustWatchSettings.from_settings(overridden).retry_policy.max_retry_after_s is None

@@ -8,9 +8,11 @@ DAG and ``trending-now run`` build the same models.
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import time
+from collections.abc import Iterable
 from datetime import timedelta
 from itertools import pairwise
 from pathlib import Path
@@ -91,21 +93,31 @@ def _is_producer(task: Any) -> bool:
 def test_every_task_retries_with_backoff_and_reports_failures(dag: Any) -> None:
     from callbacks import on_failure_callback
 
-    for task in dag.tasks:
-        if task.task_id.endswith(f".{PRODUCER}_done"):
-            continue  # Cosmos' empty gate task: nothing to time out, retry or report
-        assert task.execution_timeout is not None and task.execution_timeout > timedelta(0), task.task_id
-        if task.task_id in ("run_report", "run_failed"):
-            continue  # after the steps: nothing to retry; the steps' own failures were reported
-        callbacks = task.on_failure_callback
-        callbacks = callbacks if isinstance(callbacks, list) else [callbacks]
-        assert on_failure_callback in callbacks, task.task_id
-        assert task.owner == "data-engineering", task.task_id
-        if _is_producer(task):
-            continue  # the producer's retry only restores the results and skips: no backoff to wait for
-        assert task.retries == 2, task.task_id
-        assert task.retry_exponential_backoff, task.task_id
-        assert task.max_retry_delay == timedelta(minutes=30), task.task_id
+    tasks = [t for t in dag.tasks if not t.task_id.endswith(f".{PRODUCER}_done")]  # Cosmos' empty gate task
+    handling = {t.task_id: _failure_handling(t, on_failure_callback) for t in tasks}
+    assert {i: h for i, h in handling.items() if h != _expected_handling(dag.get_task(i))} == {}
+
+
+def _failure_handling(task: Any, callback: Any) -> dict[str, Any]:
+    """A task's timeout, and (but for the closing tasks) its failure report, owner and retries."""
+    timeout = task.execution_timeout
+    facts: dict[str, Any] = {"timeout": timeout is not None and timeout > timedelta(0)}
+    if task.task_id in ("run_report", "run_failed"):
+        return facts  # after the steps: nothing to retry; the steps' own failures were reported
+    callbacks = task.on_failure_callback if isinstance(task.on_failure_callback, list) else [task.on_failure_callback]
+    facts.update(reports=callback in callbacks, owner=task.owner)
+    if not _is_producer(task):  # the producer's retry only restores the results and skips: no backoff
+        facts.update(retries=task.retries, backoff=bool(task.retry_exponential_backoff), max_delay=task.max_retry_delay)
+    return facts
+
+
+def _expected_handling(task: Any) -> dict[str, Any]:
+    if task.task_id in ("run_report", "run_failed"):
+        return {"timeout": True}
+    if _is_producer(task):
+        return {"timeout": True, "reports": True, "owner": "data-engineering"}
+    return {"timeout": True, "reports": True, "owner": "data-engineering", "retries": 2, "backoff": True,
+            "max_delay": timedelta(minutes=30)}
 
 
 def test_enrich_runs_in_the_llm_pool_and_nothing_else_does(dag: Any) -> None:
@@ -145,17 +157,23 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     tasks = _group_tasks(dag, group)
     producers = [t for t in tasks if isinstance(t, DbtProducerWatcherOperator)]
     assert [p.task_id for p in producers] == [f"{group}.{PRODUCER}"]
-    assert producers[0].select.split() == list(SELECTIONS[group])
-    assert producers[0].exclude.split() == [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])]  # the CLI's
+    # the CLI's selection and exclusions
+    assert (producers[0].select.split(), producers[0].exclude.split()) == (
+        list(SELECTIONS[group]), [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])])
     assert not producers[0].dbt_cmd_flags  # no `--resource-type` narrowing: the data tests run in the build
-    ids = {t.task_id for t in tasks}
-    for task in tasks:
-        if _is_producer(task):
-            continue
-        assert task.upstream_task_ids & ids, f"{task.task_id} does not wait for its group"
-        assert f"{group}.{PRODUCER}_done" in _upstream_closure(dag, task.task_id), task.task_id
-        assert task.trigger_rule == "all_success", task.task_id
-        assert task.deferrable is False, task.task_id
+    sensors = {t.task_id: _sensor_facts(dag, t, group, {t.task_id for t in tasks}) for t in tasks
+               if not _is_producer(t)}
+    expected = {"waits_in_group": True, "after_gate": True, "trigger_rule": "all_success", "deferrable": False}
+    assert {i: facts for i, facts in sensors.items() if facts != expected} == {}
+
+
+def _sensor_facts(dag: Any, task: Any, group: str, group_ids: set[str]) -> dict[str, Any]:
+    return {
+        "waits_in_group": bool(task.upstream_task_ids & group_ids),
+        "after_gate": f"{group}.{PRODUCER}_done" in _upstream_closure(dag, task.task_id),
+        "trigger_rule": task.trigger_rule,
+        "deferrable": task.deferrable,
+    }
 
 
 def test_every_dbt_group_shares_one_partial_parse_cache(dag: Any) -> None:
@@ -260,57 +278,63 @@ COSMOS_OVERRIDES = (
 def cosmos_override_problems(package_dir: Path) -> list[str]:
     """Why an override of :data:`COSMOS_OVERRIDES` would no longer work against the Cosmos sources under
     ``package_dir`` (the installed package: its files, never the module objects the DAG already patched)."""
-    import ast
-
     trees = {path: ast.parse(path.read_text(encoding="utf-8")) for path in sorted(package_dir.rglob("*.py"))}
     problems = []
     for module, name, read in COSMOS_OVERRIDES:
-        path = package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py")
-        tree = trees.get(path)
-        defined = tree is not None and any(
-            (isinstance(node, ast.FunctionDef) and node.name == name)
-            or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets))
-            for node in tree.body
-        )
-        if not defined:
+        tree = trees.get(package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py"))
+        if tree is None or not _defines(tree, name):
             problems.append(f"{module}.{name} is no longer defined")
             continue
-        copies = [
-            f"{p.relative_to(package_dir)}"
-            for p, t in trees.items()
-            for node in ast.walk(t)
-            if isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names)
-        ]
+        copies = [f"{p.relative_to(package_dir)}" for p, t in trees.items() if _imports_by_name(t, name)]
         if copies:
-            problems.append(
-                f"{module}.{name} is imported by name in {', '.join(copies)}: an override misses it"
-            )
-        if read == "global":
-            reads = [
-                node
-                for function in ast.walk(tree)
-                if isinstance(function, ast.FunctionDef) and function.name != name
-                for node in ast.walk(function)
-                if isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
-            ]
-        elif read == "attribute":
-            owner = module.rsplit(".", 1)[-1]
-            reads = [
-                node
-                for t in trees.values()
-                for node in ast.walk(t)
-                if isinstance(node, ast.Attribute)
-                and node.attr == name
-                and isinstance(node.value, ast.Name)
-                and node.value.id == owner
-            ]
-        else:
-            reads = [True]
-        if not reads:
-            problems.append(
-                f"{module}.{name} is no longer read by Cosmos at call time: overriding it does nothing"
-            )
+            problems.append(f"{module}.{name} is imported by name in {', '.join(copies)}: an override misses it")
+        if not _read_at_call_time(module, name, read, tree, trees.values()):
+            problems.append(f"{module}.{name} is no longer read by Cosmos at call time: overriding it does nothing")
     return problems
+
+
+def _defines(tree: ast.Module, name: str) -> bool:
+    """``name`` is a function or an assigned name at the module's top level."""
+    return any(
+        (isinstance(node, ast.FunctionDef) and node.name == name)
+        or (isinstance(node, ast.Assign) and any(getattr(t, "id", None) == name for t in node.targets))
+        for node in tree.body
+    )
+
+
+def _imports_by_name(tree: ast.Module, name: str) -> bool:
+    return any(
+        isinstance(node, ast.ImportFrom) and any(a.name == name for a in node.names) for node in ast.walk(tree)
+    )
+
+
+def _read_at_call_time(module: str, name: str, read: str, tree: ast.Module, trees: Iterable[ast.Module]) -> bool:
+    """"global": a function of the module (not ``name`` itself) loads ``name``; "attribute": some module loads
+    ``<module's last part>.<name>``; "defined": nothing more to check."""
+    if read == "global":
+        return _loads_global(tree, name)
+    if read == "attribute":
+        return any(_loads_attribute(t, module.rsplit(".", 1)[-1], name) for t in trees)
+    return True
+
+
+def _loads_global(tree: ast.Module, name: str) -> bool:
+    return any(
+        isinstance(node, ast.Name) and node.id == name and isinstance(node.ctx, ast.Load)
+        for function in ast.walk(tree)
+        if isinstance(function, ast.FunctionDef) and function.name != name
+        for node in ast.walk(function)
+    )
+
+
+def _loads_attribute(tree: ast.Module, owner: str, name: str) -> bool:
+    return any(
+        isinstance(node, ast.Attribute)
+        and node.attr == name
+        and isinstance(node.value, ast.Name)
+        and node.value.id == owner
+        for node in ast.walk(tree)
+    )
 
 
 def _installed_cosmos() -> Path:
@@ -327,6 +351,24 @@ def test_the_installed_cosmos_still_has_what_the_dag_overrides() -> None:
     at call time, and never copied into another module."""
     problems = cosmos_override_problems(_installed_cosmos())
     assert not problems, "Cosmos changed under dbt_groups.tune_cosmos_watcher:\n" + "\n".join(problems)
+
+
+def test_the_guard_lists_every_name_the_dag_overrides() -> None:
+    """Each Cosmos attribute tune_cosmos_watcher() assigns is in :data:`COSMOS_OVERRIDES` (one added there
+    without the guard would go unchecked), and the guard lists nothing it no longer assigns."""
+    source = (DAGS_DIR / "dbt_groups.py").read_text(encoding="utf-8")
+    tune = next(
+        node for node in ast.walk(ast.parse(source))
+        if isinstance(node, ast.FunctionDef) and node.name == "tune_cosmos_watcher"
+    )
+    assigned = {
+        target.attr
+        for node in ast.walk(tune)
+        if isinstance(node, ast.Assign)
+        for target in node.targets
+        if isinstance(target, ast.Attribute)
+    }
+    assert assigned == {name for _, name, read in COSMOS_OVERRIDES if read != "defined"}
 
 
 def test_the_cosmos_guard_fails_when_cosmos_changes(tmp_path: Path) -> None:

@@ -99,6 +99,11 @@ def test_the_task_defers_while_the_batch_runs_then_harvests_it(batch_env: Any) -
     assert fake.batch.gets >= 2  # the trigger polled until the batch ended
 
     result = operator.execute_complete(airflow_context(), event)
+    check_harvested(result, fake, settings)
+
+
+def check_harvested(result: dict[str, Any], fake: Any, settings: Any) -> None:
+    """The completed task harvested the one batch: four rows ok, the step recorded once."""
     assert (result["rows_out"], result["step"]) == (4, "enrich_titles")
     assert len(fake.batch.created) == 1
     rows = Warehouse(settings).fetch_all("select status from raw_enrichment.title_enrichments")

@@ -13,6 +13,8 @@ from typing import Any
 
 import pytest
 
+from core.config import ConfigError
+
 
 @pytest.fixture(autouse=True)
 def _restore_environ() -> Any:
@@ -93,6 +95,11 @@ def test_parse_settings_never_reads_secrets(monkeypatch: pytest.MonkeyPatch) -> 
     monkeypatch.setenv("TRENDING_NOW__AIRFLOW__TIMEOUTS_MIN__ENRICH_TITLES", "5")
     assert DagOptions(parse_settings()).timeout("enrich_titles").total_seconds() == 300
     assert DagOptions(parse_settings()).timeout("a_step_added_later").total_seconds() == 30 * 60
+    steps = list(options.airflow.timeouts_min)
+    grouped = DagOptions(parse_settings().with_overrides({"airflow.timeouts_min.dbt_marts": 9}))
+    grouped.check_timeouts([*steps, "dbt_marts.mart_x"])  # a dbt group's tasks go by the group's name
+    with pytest.raises(ConfigError, match=r"^settings: airflow.timeouts_min: no task enrich_title in the DAG"):
+        DagOptions(parse_settings().with_overrides({"airflow.timeouts_min.enrich_title": 5})).check_timeouts(steps)
 
 
 def _masked(text: str) -> str:

@@ -131,35 +131,47 @@ def test_only_enriched_titles_are_published_and_seasons_are_folded(built: dict[s
     assert built["pending_first"][0]["last_error"] == "response did not match the schema"
 
     pluribus = first["ts2001"]  # show listed with its season: one row, platforms/genres unioned
-    assert pluribus["content_type"] == "TV Show"
-    assert pluribus["title"] == "Pluribus"
-    assert pluribus["streaming_platforms"] == "Amazon Video, Apple TV"
-    assert pluribus["source_genres"] == "Drama, Mystery & Thriller, Science-Fiction"
+    assert_columns(pluribus, {
+        "content_type": "TV Show",
+        "title": "Pluribus",
+        "streaming_platforms": "Amazon Video, Apple TV",
+        "source_genres": "Drama, Mystery & Thriller, Science-Fiction",
+        "detail_url": "https://www.justwatch.com/us/tv-show/pluribus",
+    })
     assert json.loads(pluribus["cast_members"]) == [
         {"name": "Rhea Seehorn", "character": "Carol Sturka"}, {"name": "Karolina Wydra", "character": "Zosia"}]
-    assert pluribus["detail_url"] == "https://www.justwatch.com/us/tv-show/pluribus"
 
-    slow_horses = first["ts3001"]  # only its season was listed: published under the show
-    assert slow_horses["title"] == "Slow Horses"
-    assert slow_horses["detail_url"] == "https://www.justwatch.com/us/tv-show/slow-horses"
-    assert slow_horses["duration_text"] == "48min"
-    assert slow_horses["rotten_tomatoes_rating"] == "100%"
-    assert slow_horses["source_genres"] == "Drama, Made in Europe, Mystery & Thriller"
+    # only its season was listed: published under the show
+    assert_columns(first["ts3001"], {
+        "title": "Slow Horses",
+        "detail_url": "https://www.justwatch.com/us/tv-show/slow-horses",
+        "duration_text": "48min",
+        "rotten_tomatoes_rating": "100%",
+        "source_genres": "Drama, Made in Europe, Mystery & Thriller",
+    })
+
+
+def assert_columns(row: dict[str, Any], expected: dict[str, Any]) -> None:
+    """``row`` has ``expected``'s values in those columns (a mismatch shows every column at once)."""
+    assert {key: row[key] for key in expected} == expected
 
 
 def test_movie_values_and_json_escaping(built: dict[str, Any]) -> None:
     movie = built["first"]["tm1001"]
-    assert movie["content_type"] == "Movie"
-    assert movie["streaming_platforms"] == "Disney Plus, Hulu"
-    assert movie["source_genres"] == "Action & Adventure, Science-Fiction"
-    assert movie["country"] == "NZ, US"
-    assert movie["duration_text"] == "1h 47min"
-    assert movie["release_year"] == 2025
-    assert movie["imdb_rating"] == pytest.approx(7.4)
-    assert movie["rotten_tomatoes_rating"] == "85%"
-    assert movie["llm_generated_primary_genre"] == "Science-Fiction"
-    assert (movie["enrichment_provider"], movie["enrichment_model"], movie["prompt_version"]) == (
-        "heuristic", "heuristic-v1", "v1")
+    assert_columns(movie, {
+        "content_type": "Movie",
+        "streaming_platforms": "Disney Plus, Hulu",
+        "source_genres": "Action & Adventure, Science-Fiction",
+        "country": "NZ, US",
+        "duration_text": "1h 47min",
+        "release_year": 2025,
+        "imdb_rating": pytest.approx(7.4),
+        "rotten_tomatoes_rating": "85%",
+        "llm_generated_primary_genre": "Science-Fiction",
+        "enrichment_provider": "heuristic",
+        "enrichment_model": "heuristic-v1",
+        "prompt_version": "v1",
+    })
     assert json.loads(movie["directors"]) == [{"name": "Dan Trachtenberg"}]
     assert json.loads(movie["cast_members"])[1]["name"] == 'Dimitrius "Dek" Koloamatangi'
     reviews = json.loads(movie["scraped_reviews"])
@@ -204,6 +216,7 @@ def test_unit_tests_pass(built: dict[str, Any]) -> None:
     result = run_dbt(UNIT_TESTS, target="duckdb", work_dir=built["base"], env=built["env"])
     names = sorted(r.node.name for r in result.result.results if r.node.resource_type == "unit_test")
     assert names == [
+        "test_availability_audit_lists_audited_titles_per_run_country",
         "test_availability_keeps_first_listing_and_services",
         "test_incremental_merge_emits_only_new_and_changed_rows",
         "test_seasons_fold_into_their_show",
@@ -242,6 +255,16 @@ def test_portable_json_path_used_on_redshift_yields_valid_json(built: dict[str, 
     assert json.loads(credits["directors"]) == [{"name": "Dan Trachtenberg"}]
 
 
+def _stored_failures(db: Path) -> set[str]:
+    """The relations dbt stored failing tests' rows in (``store_failures``)."""
+    conn = duckdb.connect(str(db))
+    try:
+        return {row[0] for row in conn.execute(
+            "select table_name from information_schema.tables where table_schema = 'dbt_test__audit'").fetchall()}
+    finally:
+        conn.close()
+
+
 def test_mart_tests_catch_bad_rows_and_store_failures(built: dict[str, Any]) -> None:
     """The custom generic tests fail on broken JSON, unclean lists and out-of-range scores."""
     db = built["base"] / "corrupted.duckdb"
@@ -271,13 +294,7 @@ def test_mart_tests_catch_bad_rows_and_store_failures(built: dict[str, Any]) -> 
     failed = sorted(node.name for node in failed_nodes)
     kinds = sorted(name.split("_movies_tv_shows")[0] for name in failed)
     assert kinds == ["accepted_values", "csv_hygiene", "csv_hygiene", "valid_json", "value_in_range"], failed
-    conn = duckdb.connect(str(db))
-    try:
-        audit = {row[0] for row in conn.execute(
-            "select table_name from information_schema.tables where table_schema = 'dbt_test__audit'").fetchall()}
-    finally:
-        conn.close()
-    assert {node.alias for node in failed_nodes} <= audit  # store_failures kept every failed test's rows
+    assert {node.alias for node in failed_nodes} <= _stored_failures(db)  # store_failures kept every failed test's rows
     # the vocabulary is tested on the audit relation (what the gate passes): "moody" is not in the vibe_tags seed
     conn = duckdb.connect(str(db))
     try:

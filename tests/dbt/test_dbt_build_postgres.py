@@ -37,6 +37,45 @@ def pg_query(sql: str) -> list[dict[str, Any]]:
         conn.close()
 
 
+def check_mart_columns() -> None:
+    """The mart's columns in the contract's order, with PostgreSQL's types."""
+    columns = pg_query(
+        "select column_name, data_type from information_schema.columns where table_schema = 'marts' "
+        "and table_name = 'movies_tv_shows_enriched' order by ordinal_position")
+    assert [c["column_name"] for c in columns] == MART_COLUMNS
+    types = {c["column_name"]: c["data_type"] for c in columns}
+    assert {c: types[c] for c in ("release_year", "imdb_rating", "llm_generated_score", "data_ingestion_timestamp",
+                                  "cast_members")} == {
+        "release_year": "integer",
+        "imdb_rating": "double precision",
+        "llm_generated_score": "double precision",
+        "data_ingestion_timestamp": "timestamp with time zone",
+        "cast_members": "character varying",
+    }
+
+
+def check_mart_rows(first: dict[str, dict[str, Any]]) -> None:
+    """The enriched titles (the failed one pending), seasons folded, JSON escaped."""
+    assert sorted(first) == ["tm1001", "ts2001", "ts3001"]
+    assert first["ts2001"]["streaming_platforms"] == "Amazon Video, Apple TV"
+    assert first["ts3001"]["title"] == "Slow Horses"
+    reviews = json.loads(first["tm1001"]["scraped_reviews"])
+    raw = {r["review_key"]: r["review_text"] for r in sample_reviews()}
+    assert [r["review_text"] for r in reviews] == [
+        raw["https://www.rogerebert.com/reviews/predator-badlands"], raw["https://www.themoviedb.org/review/abc"]]
+    assert json.loads(first["tm1001"]["cast_members"])[1]["name"] == 'Dimitrius "Dek" Koloamatangi'
+    assert pg_query("select id from intermediate.int_titles_pending_enrichment") == [{"id": "tm4001"}]
+
+
+def check_availability(first: dict[str, dict[str, Any]]) -> list[dict[str, Any]]:
+    """One availability row per published title, in the primary country, with the mart's platforms."""
+    availability = pg_query("select id, country_code, streaming_platforms from marts.title_availability order by id")
+    assert [(r["id"], r["country_code"]) for r in availability] == [(i, "US") for i in sorted(first)]
+    assert {r["id"]: r["streaming_platforms"] for r in availability} == {
+        i: row["streaming_platforms"] for i, row in first.items()}  # the primary country's, as the mart has them
+    return availability
+
+
 def test_build_on_postgres(pg_database: str, tmp_path: Path) -> None:
     destination = dlt.destinations.postgres(credentials={
         "database": pg_database, "username": os.environ["PGUSER"], "password": os.environ["PGPASSWORD"],
@@ -56,30 +95,9 @@ def test_build_on_postgres(pg_database: str, tmp_path: Path) -> None:
     run_dbt(AFTER_ENRICHMENT, target="postgres", work_dir=tmp_path)
     first = {r["id"]: r for r in pg_query("select * from marts.movies_tv_shows_enriched")}
 
-    columns = pg_query(
-        "select column_name, data_type from information_schema.columns where table_schema = 'marts' "
-        "and table_name = 'movies_tv_shows_enriched' order by ordinal_position")
-    assert [c["column_name"] for c in columns] == MART_COLUMNS
-    types = {c["column_name"]: c["data_type"] for c in columns}
-    assert types["release_year"] == "integer"
-    assert types["imdb_rating"] == types["llm_generated_score"] == "double precision"
-    assert types["data_ingestion_timestamp"] == "timestamp with time zone"
-    assert types["cast_members"] == "character varying"
-
-    assert sorted(first) == ["tm1001", "ts2001", "ts3001"]
-    assert first["ts2001"]["streaming_platforms"] == "Amazon Video, Apple TV"
-    assert first["ts3001"]["title"] == "Slow Horses"
-    reviews = json.loads(first["tm1001"]["scraped_reviews"])
-    raw = {r["review_key"]: r["review_text"] for r in sample_reviews()}
-    assert [r["review_text"] for r in reviews] == [
-        raw["https://www.rogerebert.com/reviews/predator-badlands"], raw["https://www.themoviedb.org/review/abc"]]
-    assert json.loads(first["tm1001"]["cast_members"])[1]["name"] == 'Dimitrius "Dek" Koloamatangi'
-    assert pg_query("select id from intermediate.int_titles_pending_enrichment") == [{"id": "tm4001"}]
-
-    availability = pg_query("select id, country_code, streaming_platforms from marts.title_availability order by id")
-    assert [(r["id"], r["country_code"]) for r in availability] == [(i, "US") for i in sorted(first)]
-    assert {r["id"]: r["streaming_platforms"] for r in availability} == {
-        i: row["streaming_platforms"] for i, row in first.items()}  # the primary country's, as the mart has them
+    check_mart_columns()
+    check_mart_rows(first)
+    availability = check_availability(first)
 
     run_dbt(AFTER_ENRICHMENT, target="postgres", work_dir=tmp_path)
     second = {r["id"]: r for r in pg_query("select * from marts.movies_tv_shows_enriched")}

@@ -28,26 +28,27 @@ MART = "model.trending_now.movies_tv_shows_enriched.v1"
 # "Referenced By" clicked, then "View Lineage Graph" clicked and the graph's drawn canvases measured.
 PAGE = """(async () => {
   const sleep = ms => new Promise(r => setTimeout(r, ms));
-  const leaf = text => Array.from(document.querySelectorAll('a, button, strong, span, li'))
-    .filter(e => e.textContent.trim() === text);
-  for (let i = 0; i < 150 && !(document.body && document.body.innerText.includes('llm_generated_primary_genre')); i++)
-    await sleep(200);
-  let page = document.body.innerText;
+  // poll (100 ms) until ok() or 30 s: the test's assertions say what never showed up
+  const until = async ok => { for (let i = 0; i < 300 && !ok(); i++) await sleep(100); };
+  const text = () => (document.body ? document.body.innerText : '');
+  const leaf = name => Array.from(document.querySelectorAll('a, button, strong, span, li'))
+    .filter(e => e.textContent.trim() === name);
+  const clickAndWait = async e => { const before = text(); e.click(); await until(() => text() !== before); };
+  const drawn = () => Array.from(document.querySelectorAll('canvas'))
+    .map(c => c.getBoundingClientRect()).filter(b => b.width > 100 && b.height > 100).length;
+  await until(() => text().includes('llm_generated_primary_genre'));
+  let page = text();
   // "Referenced By" opens on its first tab (Models, when a model reads the mart): the tests' tab shows their names
-  for (const name of ['Data Tests', 'Tests']) {
-    const tests = leaf(name).pop();
-    if (tests) { tests.click(); await sleep(500); page += ' ' + document.body.innerText; break; }
-  }
+  const tests = leaf('Data Tests').pop() || leaf('Tests').pop();
+  if (tests) { await clickAndWait(tests); page += ' ' + text(); }
   const tab = leaf('Exposures').pop();
-  if (tab) { tab.click(); await sleep(500); }
-  const text = document.body.innerText;
-  const references = text.slice(text.lastIndexOf('Referenced By'), text.lastIndexOf('Code'));
+  if (tab) await clickAndWait(tab);
+  const shown = text();
+  const references = shown.slice(shown.lastIndexOf('Referenced By'), shown.lastIndexOf('Code'));
   const lineage = Array.from(document.querySelectorAll('a, button, [title]'))
     .filter(e => (e.innerText || '').trim() === 'View Lineage Graph' || e.title === 'View Lineage Graph').pop();
-  if (lineage) { lineage.click(); await sleep(1500); }
-  const canvases = Array.from(document.querySelectorAll('canvas'))
-    .map(c => c.getBoundingClientRect()).filter(b => b.width > 100 && b.height > 100).length;
-  return JSON.stringify({page, references, canvases, lineage: Boolean(lineage)});
+  if (lineage) { lineage.click(); await until(() => drawn() > 0); }
+  return JSON.stringify({page, references, canvases: drawn(), lineage: Boolean(lineage)});
 })()"""
 
 
@@ -101,22 +102,19 @@ def test_the_mart_page_shows_columns_tests_lineage_and_exposures(site: Path, tmp
     # its columns, with the types the warehouse's catalog reports, and the contract
     columns = page[page.index("Columns") :]
     assert [c for c in MART_COLUMNS if f"\n{c}\n" not in columns] == [], columns[:2000]
-    for warehouse_type in ("VARCHAR", "INTEGER", "DOUBLE", "TIMESTAMP WITH TIME ZONE"):
-        assert warehouse_type in columns, warehouse_type
+    types = ("VARCHAR", "INTEGER", "DOUBLE", "TIMESTAMP WITH TIME ZONE")
+    assert [t for t in types if t not in columns] == [], columns[:2000]
     assert "CONTRACT\nEnforced" in page and "VERSION\n1" in page
     # its data tests (the column table's DATA TESTS, the tests' names under Referenced By)
     assert "DATA TESTS" in columns
-    for test in (
-        "unique_movies_tv_shows_enriched_v1_id",
-        "not_null_movies_tv_shows_enriched_v1_llm_review_summary",
-    ):
-        assert test in page, (test, page[page.find("Referenced By") : page.find("Referenced By") + 600])
+    tests = ("unique_movies_tv_shows_enriched_v1_id", "not_null_movies_tv_shows_enriched_v1_llm_review_summary")
+    assert [t for t in tests if t not in page] == [], page[page.find("Referenced By") : page.find("Referenced By") + 600]
     # lineage: what it is built from, and the graph drawn
     assert "Depends On\nModels\nmovies_tv_shows_enriched_audit" in page
     assert value["lineage"] and value["canvases"] >= 1, value["canvases"]
     # the exposures that read it
-    for exposure in ("data_ingestion_trending_now", "parquet_export", "trending_now_app"):
-        assert exposure in references, references
+    exposures = ("data_ingestion_trending_now", "parquet_export", "trending_now_app")
+    assert [e for e in exposures if e not in references] == [], references
 
 
 def test_docs_site_uploads_to_the_private_bucket_and_invalidates(

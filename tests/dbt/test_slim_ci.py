@@ -127,28 +127,44 @@ def test_ci_build_builds_the_change_and_its_children_beside_production(
     code, out = ci_build_cli(["ci-build", "--target", "postgres", "--state", str(production), "--schema", SCHEMA,
                               "--project-dir", str(change), "--target-path", str(tmp_path / "ci")])  # fmt: skip
     assert code == 0, out
-
     expected = children(manifest, f"model.trending_now.{CHANGED}")
+    check_selected_and_printed(manifest, expected, out)
+    check_built_beside_production(manifest, expected, published)
+
+    # production untouched: the same relations (same oids: none rebuilt), the same published rows
+    assert relations(PRODUCTION_SCHEMAS) == before
+    assert pg_query("select * from marts.movies_tv_shows_enriched order by id") == published
+
+    check_a_new_version(production, tmp_path, before)
+    check_a_breaking_change_fails_and_cleans_up(production, tmp_path, before, published)
+
+
+def check_selected_and_printed(manifest: dict[str, Any], expected: set[str], out: str) -> None:
+    """The change's children are selected; printed: every selected model with its CI relation, the unit test
+    of the audit relation, and the build's statuses."""
     assert {n["unique_id"].split(".")[2] for n in map(manifest["nodes"].get, expected)} >= {
         CHANGED,
         "int_titles_prepared",
         "movies_tv_shows_enriched_audit",
         "movies_tv_shows_enriched",
     }
-    # printed: every selected model with its CI relation, and the unit test of the audit relation
-    for unique_id in expected:
-        node = manifest["nodes"][unique_id]
-        assert f"{unique_id} -> {SCHEMA}_{node['schema']}.{node['alias']}" in out
+    printed = [f"{u} -> {SCHEMA}_{manifest['nodes'][u]['schema']}.{manifest['nodes'][u]['alias']}" for u in expected]
+    assert [line for line in printed if line not in out] == []
     assert "unit_test" in out and "test_incremental_merge_emits_only_new_and_changed_rows" in out
     statuses = json.loads(out.split("dbt build: ", 1)[1].splitlines()[0])
     assert set(statuses) <= {"success", "pass", "no-op"} and statuses["pass"] > 20, statuses  # no-op: hooks
 
-    # exactly the change and its children, in the change's schemas (stored test failures aside)
+
+def check_built_beside_production(
+    manifest: dict[str, Any], expected: set[str], published: list[dict[str, Any]]
+) -> None:
+    """Exactly the change and its children, in the change's schemas (stored test failures aside); every
+    unmodified parent is production's (--defer)."""
     built = {k for k in relations(prefix=f"{SCHEMA}_") if k[0] != f"{SCHEMA}_dbt_test__audit"}
     assert built == {
         (f"{SCHEMA}_{manifest['nodes'][u]['schema']}", manifest["nodes"][u]["alias"]) for u in expected
     }
-    # every unmodified parent is production's (--defer): the CI view reads production's staging
+    # the CI view reads production's staging
     view = pg_query(
         f"select definition from pg_views where schemaname = '{SCHEMA}_intermediate' and viewname = '{CHANGED}'"
     )
@@ -158,19 +174,18 @@ def test_ci_build_builds_the_change_and_its_children_beside_production(
     assert sorted(ci_mart) == [r["id"] for r in published]
     assert ci_mart["ts2001"]["streaming_platforms"] is None
 
-    # production untouched: the same relations (same oids: none rebuilt), the same published rows
-    assert relations(PRODUCTION_SCHEMAS) == before
-    assert pg_query("select * from marts.movies_tv_shows_enriched order by id") == published
 
-    # the same column dropped as a new version (v2 beside v1): built and tested in the change's schemas
-    def add_v2(project: Path) -> None:
-        marts = project / "models" / "marts"
-        shutil.copy(marts / "movies_tv_shows_enriched.sql", marts / "movies_tv_shows_enriched_v2.sql")
-        replace(marts / "_marts__models.yml", "          alias: movies_tv_shows_enriched\n",
-                "          alias: movies_tv_shows_enriched\n      - v: 2\n        columns:\n          - include: all\n"
-                "            exclude: [rotten_tomatoes_rating]\n")  # fmt: skip
+def _add_v2(project: Path) -> None:
+    marts = project / "models" / "marts"
+    shutil.copy(marts / "movies_tv_shows_enriched.sql", marts / "movies_tv_shows_enriched_v2.sql")
+    replace(marts / "_marts__models.yml", "          alias: movies_tv_shows_enriched\n",
+            "          alias: movies_tv_shows_enriched\n      - v: 2\n        columns:\n          - include: all\n"
+            "            exclude: [rotten_tomatoes_rating]\n")  # fmt: skip
 
-    versioned = copy_project(tmp_path / "versioned", add_v2)
+
+def check_a_new_version(production: Path, tmp_path: Path, before: Any) -> None:
+    """The same column dropped as a new version (v2 beside v1): built and tested in the change's schemas."""
+    versioned = copy_project(tmp_path / "versioned", _add_v2)
     code, out = ci_build_cli(["ci-build", "--target", "postgres", "--state", str(production), "--schema", SCHEMA,
                               "--project-dir", str(versioned), "--target-path", str(tmp_path / "ci2")])  # fmt: skip
     assert code == 0, out
@@ -182,14 +197,19 @@ def test_ci_build_builds_the_change_and_its_children_beside_production(
     assert columns and "rotten_tomatoes_rating" not in columns and "llm_generated_score" in columns
     assert relations(PRODUCTION_SCHEMAS) == before
 
-    # the column dropped from v1 itself (no new version): the command as CI calls it fails with dbt's
-    # breaking-change error, and --cleanup drops the change's schemas anyway; production stays as it was
-    def drop_v1_column(project: Path) -> None:
-        replace(project / "models" / "marts" / "_marts__models.yml", "          alias: movies_tv_shows_enriched\n",
-                "          alias: movies_tv_shows_enriched\n        columns:\n          - include: all\n"
-                "            exclude: [rotten_tomatoes_rating]\n")  # fmt: skip
 
-    breaking = copy_project(tmp_path / "breaking", drop_v1_column)
+def _drop_v1_column(project: Path) -> None:
+    replace(project / "models" / "marts" / "_marts__models.yml", "          alias: movies_tv_shows_enriched\n",
+            "          alias: movies_tv_shows_enriched\n        columns:\n          - include: all\n"
+            "            exclude: [rotten_tomatoes_rating]\n")  # fmt: skip
+
+
+def check_a_breaking_change_fails_and_cleans_up(
+    production: Path, tmp_path: Path, before: Any, published: list[dict[str, Any]]
+) -> None:
+    """The column dropped from v1 itself (no new version): the command as CI calls it fails with dbt's
+    breaking-change error, and --cleanup drops the change's schemas anyway; production stays as it was."""
+    breaking = copy_project(tmp_path / "breaking", _drop_v1_column)
     result = subprocess.run(
         [sys.executable, str(PROJECT_ROOT / "scripts" / "deploy.py"), "ci-build", "--target", "postgres",
          "--state", str(production), "--schema", SCHEMA, "--project-dir", str(breaking),

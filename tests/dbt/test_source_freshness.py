@@ -53,8 +53,12 @@ def test_stale_justwatch_source_fails_and_a_fresh_one_passes(
     # per country: the titles' freshness is the stalest of the run's countries
     both = make_context(ctx.settings, countries="US,GB")
     _add_node(both, "tm3", now - timedelta(hours=70), country="GB")
-    with pytest.raises(DbtError, match=r"titles \(error: newest row 70 hours old\)"):
+    with pytest.raises(DbtError, match=r"titles \(error: newest row 70 hours old\)") as caught:
         dbt.check_freshness(both)
+    assert str(caught.value).endswith("newest node per country: US 1 h old, GB 70 h old")  # which one is stale
+    # a country with no node yet is named as such (not stale: its failed first extract fails the run by name)
+    with pytest.raises(DbtError, match=r"newest node per country: GB 70 h old, DE none, US 1 h old$"):
+        dbt.check_freshness(make_context(ctx.settings, countries="GB,DE,US"))
     assert dbt.check_freshness(ctx).details["freshness"]["justwatch.titles"] == "pass"  # a US-only run
     _add_node(both, "tm3b", now - timedelta(hours=2), country="GB")
     assert dbt.check_freshness(both).details["freshness"]["justwatch.titles"] == "pass"

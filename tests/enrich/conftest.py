@@ -91,7 +91,7 @@ def gemini_settings(make_settings: Callable[..., Settings], fake_gemini: FakeGem
             "enrich.requests_per_minute": 0,
             "enrich.max_retries": 3,
             "enrich.backoff_base_s": 0.01,
-            "enrich.backoff_max_s": 0.05,
+            "enrich.max_backoff_s": 0.05,
             "enrich.flush_every": 3,
             "enrich.timeout_s": 10,
         }

@@ -77,6 +77,14 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
     assert sum(r["cost_usd"] for r in rows.values()) == pytest.approx(expected, abs=2e-6)
     assert (result.rows_in, result.rows_out, result.llm_calls) == (5, 5, 5)
     assert result.details["mode"] == "batch" and result.details["batch_cost_usd"] == result.cost_usd
+    check_ledger_row(settings, expected)
+
+    again = call_step(enrich_titles, make_context(settings))
+    assert len(fake_gemini.batch.created) == 1 and (again.rows_in, again.cache_hits) == (0, 5)
+
+
+def check_ledger_row(settings: Settings, expected_cost: float) -> None:
+    """One harvested inline batch in ops.enrichment_batches, at half price."""
     [row] = ledger(settings)
     assert (row["batch_name"], row["state"], row["input"], row["request_count"], row["ok_count"]) == (
         "batches/fakebatch00001",
@@ -85,11 +93,8 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
         5,
         5,
     )
-    assert row["cost_usd"] == pytest.approx(expected, abs=2e-6) and row["price_factor"] == 0.5
+    assert row["cost_usd"] == pytest.approx(expected_cost, abs=2e-6) and row["price_factor"] == 0.5
     assert row["harvested_at"] is not None
-
-    again = call_step(enrich_titles, make_context(settings))
-    assert len(fake_gemini.batch.created) == 1 and (again.rows_in, again.cache_hits) == (0, 5)
 
 
 def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(

@@ -11,7 +11,7 @@ from typing import Any
 
 import pytest
 
-from core.config import Secrets, Settings
+from core.config import Secrets, Settings, parse_settings
 from core.context import RunContext, StepResult
 from enrich.api_errors import classify
 from enrich.runner import EnrichmentFailed
@@ -22,6 +22,7 @@ from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 KEY = "AIzaSyD-revoked-key-0123456789abcdef"
+STATUSES = parse_settings("dev", environ={}).typed.enrich.retry_statuses  # config/base.yaml's list
 
 # fault -> the start of the one line the step fails with
 FATAL: dict[str, str] = {
@@ -133,11 +134,11 @@ def test_a_per_minute_quota_stays_retryable() -> None:
         {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
          "violations": [{"quotaId": "GenerateContentInputTokensPerModelPerMinute-FreeTier"}]},
         {"@type": "type.googleapis.com/google.rpc.RetryInfo", "retryDelay": "26s"}]}}
-    verdict = classify(status, "RESOURCE_EXHAUSTED", "quota", body)
+    verdict = classify(status, "RESOURCE_EXHAUSTED", "quota", body, STATUSES)
     assert verdict.retryable and not verdict.fatal and verdict.retry_after == 26.0
     code, other = account_fault("key_invalid", "m", KEY)
-    assert classify(code, other["error"]["status"], other["error"]["message"], other).fatal
-    plain_400 = classify(400, "INVALID_ARGUMENT", "Request contains an invalid argument.", None)
+    assert classify(code, other["error"]["status"], other["error"]["message"], other, STATUSES).fatal
+    plain_400 = classify(400, "INVALID_ARGUMENT", "Request contains an invalid argument.", None, STATUSES)
     assert not plain_400.fatal and not plain_400.retryable  # this request only: a failed row, the run goes on
 
 

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from core.config import PROJECT_ROOT, Settings
-from core.context import RunContext
+from core.context import RunContext, StepResult
 from core.warehouse import Warehouse
 from enrich.journal import Journal, decode_lines, encode_entry
 from enrich.providers.base import CallUsage
@@ -77,9 +77,8 @@ def test_append_writes_one_fsynced_object_per_answer_and_reads_back_typed(
         assert journal.append([]) == []
         assert journal.pending == 3
         contents = journal.read()
-    assert len(objects(jr)) == 2
-    assert contents.rejected == []
-    assert contents.rows == [row(0), row(1, ok=False), row(2)]  # incl. enriched_at back as a datetime
+    # incl. enriched_at back as a datetime
+    assert (len(objects(jr)), contents.rejected, contents.rows) == (2, [], [row(0), row(1, ok=False), row(2)])
     assert contents.rows[0]["enriched_at"] == WHEN
 
 
@@ -168,10 +167,10 @@ def test_replay_loads_the_rows_quarantines_the_torn_line_and_clears(
     rejected = [json.loads(line) for line in kept.read_text(encoding="utf-8").splitlines()]
     assert len(rejected) == 1 and rejected[0]["line_no"] == 1 and rejected[0]["text"].startswith('{"seq":2')
     loaded = {r["id"]: r for r in enrichment_rows(warehouse.settings)}
-    assert sorted(loaded) == ["tm1000", "tm1001"]
-    assert loaded["tm1000"]["status"] == "ok" and loaded["tm1000"]["score"] == 7.5
-    assert loaded["tm1001"]["status"] == "failed" and "HTTP 500" in loaded["tm1001"]["error"]
-    assert loaded["tm1000"]["enriched_at"].replace(tzinfo=UTC) == WHEN
+    ok, failed = loaded["tm1000"], loaded["tm1001"]
+    assert (sorted(loaded), ok["status"], ok["score"], ok["enriched_at"].replace(tzinfo=UTC)) == (
+        ["tm1000", "tm1001"], "ok", 7.5, WHEN)
+    assert failed["status"] == "failed" and "HTTP 500" in failed["error"]
 
 
 def test_sink_keeps_rows_journaled_until_their_chunk_is_loaded(
@@ -233,14 +232,22 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
 
     monkeypatch.setattr(GeminiProvider, "call", original_call)
     monkeypatch.setattr(Warehouse, "dlt_run", original_load)
-    resumed = call_step(enrich_titles, make_context(settings))
-    assert resumed.details["journal_replayed"] == 5
-    assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (3, 5, 3)
-    assert fake_gemini.call_count == 8
-    assert all(fake_gemini.calls_for(f"tm100{i}") == 1 for i in range(8))  # nothing paid for twice
+    check_resumed(call_step(enrich_titles, make_context(settings)), fake_gemini, settings, journal, paid=5, total=8)
+
+
+def check_resumed(
+    resumed: StepResult, fake_gemini: FakeGemini, settings: Settings, journal: Journal, paid: int, total: int
+) -> list[dict[str, Any]]:
+    """The next run replays the ``paid`` results from the journal, calls only the other titles (nothing is
+    paid for twice), loads every title ok and leaves the journal empty."""
+    assert resumed.details["journal_replayed"] == paid
+    assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (total - paid, paid, total - paid)
+    assert fake_gemini.call_count == total
+    assert [fake_gemini.calls_for(f"tm100{i}") for i in range(total)] == [1] * total
     rows = enrichment_rows(settings)
-    assert len(rows) == 8 and {r["status"] for r in rows} == {"ok"}
+    assert ([r["id"] for r in rows], {r["status"] for r in rows}) == ([f"tm100{i}" for i in range(total)], {"ok"})
     assert journal.read().rows == []
+    return rows
 
 
 CHILD = textwrap.dedent("""
@@ -291,11 +298,6 @@ def test_process_killed_between_flushes_loses_no_paid_result(
     assert len(journal.read().rows) == 4
 
     resumed = call_step(enrich_titles, make_context(settings))
-    assert resumed.details["journal_replayed"] == 4 and resumed.details["journal_rejected_lines"] == 0
-    assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (3, 4, 3)
-    assert fake_gemini.call_count == 7
-    assert all(fake_gemini.calls_for(f"tm100{i}") == 1 for i in range(7))  # only the titles without a result
-    rows = enrichment_rows(settings)
-    assert [r["id"] for r in rows] == [f"tm100{i}" for i in range(7)] and {r["status"] for r in rows} == {"ok"}
+    assert resumed.details["journal_rejected_lines"] == 0
+    rows = check_resumed(resumed, fake_gemini, settings, journal, paid=4, total=7)
     assert {r["input_tokens"] > 0 for r in rows} == {True}  # the replayed rows kept their usage
-    assert journal.read().rows == []

@@ -39,6 +39,22 @@ def test_a_prompt_version_change_is_planned_and_priced_before_any_call(
     bumped = plan.make_plan(Warehouse(settings), settings, "gemini", MODEL)
     assert (bumped.new, bumped.changed_sources, dict(bumped.re_enrich)) == (1, 1, {f"prompt v2, model {MODEL}": 3})
     assert fake_gemini.call_count == paid  # planning calls nothing
+    most = check_plan_lines(bumped)
+
+    ctx = make_context(settings)
+    progress: list[str] = []  # the run says the same before its first call
+    monkeypatch.setattr(ctx, "progress", progress.append)
+    call_step(enrich_titles, ctx)
+    check_the_run_said_it(progress, most)
+
+
+def check_the_run_said_it(progress: list[str], most: float) -> None:
+    assert any("3 re-enriched after a prompt or model change" in line for line in progress)
+    assert any(f"at most ${most:.4f}" in line for line in progress)
+
+
+def check_plan_lines(bumped: plan.EnrichPlan) -> float:
+    """The plan's lines: what, why, the re-enriched group, the price; returns the most it may cost."""
     lines = bumped.lines()
     assert lines[0] == f"enrich plan: 5 of 5 titles to enrich with gemini/{MODEL} prompt v3-test"
     assert "1 new, 1 with changed sources, 3 re-enriched after a prompt or model change" in lines[1]
@@ -48,13 +64,7 @@ def test_a_prompt_version_change_is_planned_and_priced_before_any_call(
     expected = (bumped.input_tokens * 0.30 + bumped.mean_output_tokens * 5 * 2.50) / 1e6
     most = (bumped.input_tokens * 0.30 + 1024 * 5 * 2.50) / 1e6
     assert f"about ${expected:.4f}" in lines[3] and f"at most ${most:.4f}" in lines[3]
-
-    progress: list[str] = []  # the run says the same before its first call
-    ctx = make_context(settings)
-    monkeypatch.setattr(ctx, "progress", progress.append)
-    call_step(enrich_titles, ctx)
-    assert any("3 re-enriched after a prompt or model change" in line for line in progress)
-    assert any(f"at most ${most:.4f}" in line for line in progress)
+    return most
 
 
 def test_enrich_plan_on_the_cli_prints_the_plan_and_calls_nothing(

@@ -4,9 +4,11 @@ import random
 
 import pytest
 
+from core.config import parse_settings
 from enrich.api_errors import Backoff, classify, parse_duration, retry_delay_from
 from enrich.ratelimit import TokenBucket
 
+STATUSES = parse_settings("dev", environ={}).typed.enrich.retry_statuses  # config/base.yaml's list
 BODY_429 = {"error": {"code": 429, "message": "You exceeded your current quota", "status": "RESOURCE_EXHAUSTED",
                       "details": [
                           {"@type": "type.googleapis.com/google.rpc.QuotaFailure",
@@ -30,7 +32,7 @@ def test_retry_delay_is_read_from_retry_info() -> None:
      (402, False, True), (403, False, True), (404, False, True), (401, False, True)],
 )
 def test_classification(code: int, retryable: bool, fatal: bool) -> None:
-    verdict = classify(code, "X", "msg", BODY_429 if code == 429 else None)
+    verdict = classify(code, "X", "msg", BODY_429 if code == 429 else None, STATUSES)
     assert (verdict.retryable, verdict.fatal) == (retryable, fatal)
     if code == 429:
         assert verdict.retry_after == 26.0
@@ -39,7 +41,7 @@ def test_classification(code: int, retryable: bool, fatal: bool) -> None:
 def test_per_day_quota_is_not_retried() -> None:
     body = {"error": {"code": 429, "details": [{"@type": "type.googleapis.com/google.rpc.QuotaFailure",
                                                 "violations": [{"quotaId": "GenerateRequestsPerDayPerProjectPerModel"}]}]}}
-    verdict = classify(429, "RESOURCE_EXHAUSTED", "quota", body)
+    verdict = classify(429, "RESOURCE_EXHAUSTED", "quota", body, STATUSES)
     assert not verdict.retryable and verdict.fatal
 
 
@@ -71,7 +73,7 @@ def test_token_bucket_limits_rate() -> None:
 
 
 def test_the_retryable_statuses_are_the_settings_list() -> None:
-    assert classify(499, "CANCELLED", "cancelled", None).retryable  # enrich.retry_statuses' default set
+    assert classify(499, "CANCELLED", "cancelled", None, STATUSES).retryable  # enrich.retry_statuses
     assert not classify(503, "UNAVAILABLE", "busy", None, frozenset({429})).retryable
 
 
@@ -108,7 +110,7 @@ REAL_FATAL = [
 @pytest.mark.parametrize(("body", "start", "wrong"), REAL_FATAL)
 def test_each_fatal_cause_gets_its_own_remedy(body: object, start: str, wrong: tuple[str, ...]) -> None:
     error = body[0]["error"] if isinstance(body, list) else body["error"]  # type: ignore[index]
-    verdict = classify(error["code"], error["status"], error["message"], body)
+    verdict = classify(error["code"], error["status"], error["message"], body, STATUSES)
     assert verdict.fatal and not verdict.retryable
     assert verdict.reason.startswith(start), verdict.reason
     assert not any(advice in verdict.reason for advice in wrong), verdict.reason

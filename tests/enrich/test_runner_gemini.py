@@ -48,18 +48,32 @@ def test_one_call_per_title_then_cached(
     settings = setup(gemini_settings, 5)
     result = call_step(enrich_titles, make_context(settings))
 
+    check_one_call_each(result, fake_gemini)
+
+    check_enrichment_rows(by_id(settings), result)
+    check_request_config(fake_gemini.requests[0])
+
+    again = call_step(enrich_titles, make_context(settings))
+    assert fake_gemini.call_count == 5  # nothing new: no call
+    assert (again.rows_in, again.llm_calls, again.cache_hits) == (0, 0, 5)
+    assert len(enrichment_rows(settings)) == 5
+
+
+def check_one_call_each(result: StepResult, fake_gemini: FakeGemini) -> None:
+    """One call per title; the counters, tokens (visible + thoughts) and cost are the calls'."""
     assert fake_gemini.call_count == 5
     assert sorted(c.ids[0] for c in fake_gemini.calls) == [f"tm100{i}" for i in range(5)]
     assert (result.rows_in, result.rows_out, result.llm_calls, result.cache_hits) == (5, 5, 5, 0)
-    assert result.tokens_in == fake_gemini.prompt_tokens
-    assert result.tokens_out == fake_gemini.output_tokens  # visible + thoughts
+    assert (result.tokens_in, result.tokens_out) == (fake_gemini.prompt_tokens, fake_gemini.output_tokens)
     assert result.details["thoughts_tokens"] > 0
     expected_cost = (result.tokens_in * 0.30 + result.tokens_out * 2.50) / 1e6
     assert result.cost_usd == pytest.approx(expected_cost, abs=5e-7)  # cost_usd is rounded to 6 decimals
     assert result.details | {"failed": 0, "budget_stopped": False, "provider": "gemini",
                              "model": "gemini-3.5-flash-lite", "prompt_version": "v2"} == result.details
 
-    rows = by_id(settings)
+
+def check_enrichment_rows(rows: dict[str, dict[str, Any]], result: StepResult) -> None:
+    """The five rows: a title with reviews summarised and scored at their mean, one without said so."""
     assert set(rows) == {f"tm100{i}" for i in range(5)}
     row = rows["tm1001"]
     assert row["status"] == "ok" and row["provider"] == "gemini" and row["error"] is None
@@ -69,7 +83,9 @@ def test_one_call_per_title_then_cached(
     assert rows["tm1003"]["review_summary"].startswith("There are no reviews")
     assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in
 
-    request = fake_gemini.requests[0]
+
+def check_request_config(request: dict[str, Any]) -> None:
+    """The system instruction, JSON output to the schema (score 1-10), minimal thinking, no temperature."""
     assert request["systemInstruction"]["parts"][0]["text"] == SYSTEM_INSTRUCTION
     config = request["generationConfig"]
     assert config["responseMimeType"] == "application/json"
@@ -77,11 +93,6 @@ def test_one_call_per_title_then_cached(
     assert (score["minimum"], score["maximum"]) == (1, 10)
     assert config["thinkingConfig"] == {"thinking_level": "MINIMAL"}
     assert "temperature" not in config
-
-    again = call_step(enrich_titles, make_context(settings))
-    assert fake_gemini.call_count == 5  # nothing new: no call
-    assert (again.rows_in, again.llm_calls, again.cache_hits) == (0, 0, 5)
-    assert len(enrichment_rows(settings)) == 5
 
 
 def test_429_is_retried_after_the_servers_retry_delay(
@@ -129,6 +140,12 @@ INVALID_CASES: list[tuple[tuple[str, ...], str, str | None]] = [
 ]
 
 
+def invalid_case_outcome(row: dict[str, Any], calls: int, error: str | None) -> tuple[int, str, bool]:
+    """(calls, status, whether the row names ``error`` after a retry and has the paid input tokens)."""
+    named = bool(error) and error in (row["error"] or "") and "(after a retry)" in row["error"]
+    return calls, row["status"], named and row["input_tokens"] > 0
+
+
 def test_invalid_answers_are_retried_once_then_failed(
     gemini_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, sleeps: list[float]
 ) -> None:
@@ -137,14 +154,10 @@ def test_invalid_answers_are_retried_once_then_failed(
         fake_gemini.fail_title(f"tm100{index}", *faults)
     result = failing_run(make_context(settings), r"enrichment coverage 4/8 \(50%\)")
     rows = by_id(settings)
-    for index, (faults, status, error) in enumerate(INVALID_CASES):
-        title_id = f"tm100{index}"
-        assert fake_gemini.calls_for(title_id) == 2, faults  # retried exactly once
-        row = rows[title_id]
-        assert row["status"] == status, faults
-        if error:
-            assert error in row["error"] and "(after a retry)" in row["error"]
-            assert row["input_tokens"] > 0  # the paid attempts are accounted for on the failed row
+    observed = [invalid_case_outcome(rows[f"tm100{i}"], fake_gemini.calls_for(f"tm100{i}"), error)
+                for i, (_, _, error) in enumerate(INVALID_CASES)]
+    # each retried exactly once; a failed row names the error and carries the paid attempts' tokens
+    assert observed == [(2, status, bool(error)) for _, status, error in INVALID_CASES]
     assert rows[f"tm100{len(INVALID_CASES)}"]["status"] == "ok"
     assert fake_gemini.calls_for(f"tm100{len(INVALID_CASES)}") == 1
     assert result.details["failed"] == 4 and result.rows_out == 4
@@ -182,13 +195,11 @@ def test_batch_of_five_matches_results_by_id(
     result = call_step(enrich_titles, make_context(settings))
     batches = [c.ids for c in fake_gemini.calls if len(c.ids) > 1]
     alone = sorted(c.ids[0] for c in fake_gemini.calls if len(c.ids) == 1)
-    assert sorted(len(ids) for ids in batches) == [5, 5]
-    assert alone == ["tm1003", "tm1007"]
+    assert (sorted(len(ids) for ids in batches), alone) == ([5, 5], ["tm1003", "tm1007"])
     assert result.llm_calls == 4 and result.rows_out == 10 and result.details["retried_alone"] == 2
     rows = by_id(settings)
-    for index in range(10):
-        row = rows[f"tm100{index}"]
-        assert row["status"] == "ok" and f"Title {index} " in row["review_summary"]
+    matched = {i: (rows[f"tm100{i}"]["status"], f"Title {i} " in rows[f"tm100{i}"]["review_summary"]) for i in range(10)}
+    assert matched == dict.fromkeys(range(10), ("ok", True))  # each answer went to its own title
     assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in == fake_gemini.prompt_tokens
 
 

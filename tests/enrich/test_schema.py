@@ -101,13 +101,16 @@ def test_batch_item_carries_id_first_and_converts() -> None:
 
 
 def test_generation_config_follows_settings() -> None:
+    from dataclasses import replace
+
+    from core.config import parse_settings
     from enrich.providers.gemini import GeminiConfig, GeminiProvider
 
-    plain = GeminiProvider(GeminiConfig(model="m", base_url="http://127.0.0.1:9"), "k")
-    tuned = GeminiProvider(
-        GeminiConfig(model="m", base_url="http://127.0.0.1:9", temperature=0.2, thinking_level="minimal"), "k"
-    )
-    budget = GeminiProvider(GeminiConfig(model="m", base_url="http://127.0.0.1:9", thinking_budget=0), "k")
+    base = replace(GeminiConfig.from_settings(parse_settings("dev", environ={})), model="m",
+                   base_url="http://127.0.0.1:9", temperature=None, thinking_level=None, thinking_budget=None)
+    plain = GeminiProvider(base, "k")
+    tuned = GeminiProvider(replace(base, temperature=0.2, thinking_level="minimal"), "k")
+    budget = GeminiProvider(replace(base, thinking_budget=0), "k")
     try:
         config = plain.generation_config(batch=False)
         assert config.response_schema is TitleEnrichment

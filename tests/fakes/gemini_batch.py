@@ -71,16 +71,9 @@ class Batch:
 
     def operation(self) -> dict[str, Any]:
         done = self.state in TERMINAL
-        ok = sum(1 for r in self.responses or [] if "response" in r)
-        failed = sum(1 for r in self.responses or [] if "error" in r)
-        stats = {"requestCount": str(len(self.requests))}
-        if done:
-            stats |= {"successfulRequestCount": str(ok), "failedRequestCount": str(failed)}
-        else:
-            stats["pendingRequestCount"] = str(len(self.requests))
         meta: dict[str, Any] = {
             "@type": BATCH_TYPE, "model": f"models/{self.model}", "displayName": self.display_name,
-            "createTime": _TIME, "updateTime": _TIME, "batchStats": stats,
+            "createTime": _TIME, "updateTime": _TIME, "batchStats": self._stats(done),
             "state": f"BATCH_STATE_{self.state}", "name": self.name,
         }
         body: dict[str, Any] = {"name": self.name, "metadata": meta}
@@ -95,6 +88,14 @@ class Batch:
                 body["error"] = {"code": 13, "message": "Batch failed: internal error."}
         return body
 
+    def _stats(self, done: bool) -> dict[str, str]:
+        stats = {"requestCount": str(len(self.requests))}
+        if not done:
+            return stats | {"pendingRequestCount": str(len(self.requests))}
+        ok = sum(1 for r in self.responses or [] if "response" in r)
+        failed = sum(1 for r in self.responses or [] if "error" in r)
+        return stats | {"successfulRequestCount": str(ok), "failedRequestCount": str(failed)}
+
     def _output(self) -> dict[str, Any]:
         if self.output_file:
             return {"responsesFile": self.output_file}
@@ -102,6 +103,19 @@ class Batch:
                    for r in self.responses or []]
         return {"inlinedResponses": {"inlinedResponses": inlined}}
 
+
+
+def _file_requests(data: bytes) -> tuple[list[str], list[dict[str, Any]]]:
+    """(keys, requests) of an uploaded JSONL input file: one ``{"key", "request"}`` a line."""
+    items = [json.loads(line) for line in data.decode("utf-8").splitlines() if line.strip()]
+    return [str(item.get("key")) for item in items], [item.get("request") or {} for item in items]
+
+
+def _inline_requests(config: dict[str, Any]) -> tuple[list[str], list[dict[str, Any]]]:
+    """(keys, requests) of inlined requests; one without a metadata key is keyed by its position."""
+    items = (config.get("requests") or {}).get("requests") or []
+    keys = [str((item.get("metadata") or {}).get("key", i)) for i, item in enumerate(items)]
+    return keys, [item.get("request") or {} for item in items]
 
 @dataclass
 class BatchService:
@@ -167,22 +181,20 @@ class BatchService:
             return (*refused, {})
         batch_body = (json.loads(raw or b"{}").get("batch")) or {}
         config = batch_body.get("inputConfig") or batch_body.get("input_config") or {}
-        keys: list[str] = []
-        requests: list[dict[str, Any]] = []
         file_name = config.get("fileName") or config.get("file_name")
         if file_name:
             data = self.files.get(file_name.removeprefix("files/"))
             if data is None:
                 return _not_found(f"File {file_name} not found.")
-            for line in data.decode("utf-8").splitlines():
-                if line.strip():
-                    item = json.loads(line)
-                    keys.append(str(item.get("key")))
-                    requests.append(item.get("request") or {})
+            keys, requests = _file_requests(data)
         else:
-            for item in (config.get("requests") or {}).get("requests") or []:
-                keys.append(str((item.get("metadata") or {}).get("key", len(keys))))
-                requests.append(item.get("request") or {})
+            keys, requests = _inline_requests(config)
+        return self._new_batch(model, key, batch_body, file_name, keys, requests)
+
+    def _new_batch(
+        self, model: str, key: str, batch_body: dict[str, Any], file_name: str | None, keys: list[str],
+        requests: list[dict[str, Any]],
+    ) -> Reply:
         if not requests:
             return 400, {"error": {"code": 400, "message": "Batch input is empty.", "status": "INVALID_ARGUMENT"}}, {}
         with self._lock:

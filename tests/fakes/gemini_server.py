@@ -302,29 +302,12 @@ class FakeGemini:
 
     def generate(self, model: str, request: dict[str, Any], key: str, path: str) -> tuple[int, Any]:
         """Answer one generateContent request (a direct call, or one request of a batch)."""
-        prompt = "\n".join(p.get("text", "") for c in request.get("contents", []) for p in c.get("parts", []))
-        system = "\n".join(p.get("text", "") for p in (_get(request, "systemInstruction", "system_instruction")
-                                                          or {}).get("parts", []))
-        config = _get(request, "generationConfig", "generation_config") or {}
-        schema = _get(config, "responseSchema", "response_schema", "responseJsonSchema", "response_json_schema")
+        prompt, system, schema = _prompt_of(request)
         titles = parse_titles(prompt)
         ids = [t.id for t in titles]
         with self._lock:
             self.requests.append(request)
-            fault = self._faults.popleft() if self._faults else None
-            item_faults: dict[str, str] = {}
-            for title_id in ids:  # at most one call-level fault per call; the rest wait for later calls
-                queue = self._title_faults.get(title_id)
-                if not queue:
-                    continue
-                if queue[0] == "out_of_range" and len(ids) > 1:
-                    item_faults[title_id] = queue.popleft()
-                elif fault is None:
-                    fault = queue.popleft()
-            if key in self.revoked_keys:
-                fault = "key_invalid"
-            elif model in self.unknown_models:
-                fault = "unknown_model"
+            fault, item_faults = self._faults_for(ids, key, model)
             record = CallRecord(path=path, model=model, ids=ids, status=200, fault=fault)
             self.calls.append(record)  # counted on arrival, also when the client gives up waiting
         if fault == "slow":
@@ -338,6 +321,25 @@ class FakeGemini:
             time.sleep(self.latency_s + self.per_input_token_s * record.prompt_tokens
                        + self.per_output_token_s * record.output_tokens)
         return status, body
+
+    def _faults_for(self, ids: list[str], key: str, model: str) -> tuple[str | None, dict[str, str]]:
+        """(the call's fault, the batch items' faults) for a call about ``ids`` (under the lock): the next
+        queued call fault, else one title's; a revoked key or an unknown model overrides both."""
+        fault = self._faults.popleft() if self._faults else None
+        item_faults: dict[str, str] = {}
+        for title_id in ids:  # at most one call-level fault per call; the rest wait for later calls
+            queue = self._title_faults.get(title_id)
+            if not queue:
+                continue
+            if queue[0] == "out_of_range" and len(ids) > 1:
+                item_faults[title_id] = queue.popleft()
+            elif fault is None:
+                fault = queue.popleft()
+        if key in self.revoked_keys:
+            fault = "key_invalid"
+        elif model in self.unknown_models:
+            fault = "unknown_model"
+        return fault, item_faults
 
     def _error(self, fault: str) -> tuple[int, dict[str, Any]]:
         if fault in ("429", "429_daily"):
@@ -358,6 +360,17 @@ class FakeGemini:
                                    "plan and billing details.", "status": "RESOURCE_EXHAUSTED", "details": details}}
         return ERROR_BODIES[fault]
 
+    def _text(
+        self, fault: str | None, schema: Any, titles: list[TitleView], item_faults: dict[str, str], leak: bool
+    ) -> str:
+        """The JSON answer to ``schema``, broken as ``fault`` says (a score out of range, cut in half)."""
+        value = Generator(titles, leak, item_faults, self.drop_ids).value(schema, "", titles[0] if titles else None)
+        if fault == "out_of_range" and isinstance(value, dict):
+            for obj in value.get("items") or [value]:
+                obj["score"] = 11
+        text = json.dumps(value)
+        return text[: max(10, len(text) // 2)] if fault == "malformed" else text
+
     def _answer(
         self, fault: str | None, model: str, prompt: str, system: str, schema: Any,
         titles: list[TitleView], item_faults: dict[str, str], record: CallRecord,
@@ -368,31 +381,11 @@ class FakeGemini:
         usage: dict[str, Any] = {"promptTokenCount": record.prompt_tokens,
                                  "promptTokensDetails": [{"modality": "TEXT", "tokenCount": record.prompt_tokens}]}
         envelope: dict[str, Any] = {"modelVersion": model, "responseId": f"fake{len(self.requests):06d}"}
-        if fault == "blocked":
-            usage["totalTokenCount"] = record.prompt_tokens
-            return 200, {**envelope, "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage}
-        if fault == "safety":
-            usage["totalTokenCount"] = record.prompt_tokens
-            return 200, {**envelope, "usageMetadata": usage, "candidates": [{
-                "content": {}, "finishReason": "SAFETY",
-                "safetyRatings": [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "LOW", "blocked": True}]}]}
-        if fault == "max_tokens":
-            usage.update(thoughtsTokenCount=2, totalTokenCount=record.prompt_tokens + 2)
-            record.output_tokens = 2
-            return 200, {**envelope, "usageMetadata": usage, "candidates": [
-                {"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}]}
-        is_leak = leaked(prompt, system)
-        record.leaked = is_leak
-        if schema:
-            value = Generator(titles, is_leak, item_faults, self.drop_ids).value(schema, "", titles[0] if titles else None)
-            if fault == "out_of_range" and isinstance(value, dict):
-                for obj in value.get("items") or [value]:
-                    obj["score"] = 11
-            text = json.dumps(value)
-            if fault == "malformed":
-                text = text[: max(10, len(text) // 2)]
-        else:
-            text = "A plain answer."
+        refused = _no_text(fault, envelope, usage, record)
+        if refused is not None:
+            return 200, refused
+        record.leaked = leaked(prompt, system)
+        text = self._text(fault, schema, titles, item_faults, record.leaked) if schema else "A plain answer."
         parts: list[dict[str, Any]] = [{"text": text}]
         thoughts = 0
         if self.thoughts:
@@ -408,6 +401,36 @@ class FakeGemini:
             {"content": {"role": "model", "parts": parts}, "finishReason": "STOP", "index": 0}]}
 
 
+def _prompt_of(request: dict[str, Any]) -> tuple[str, str, Any]:
+    """(the prompt's text, the system instruction's, the response schema) of a generateContent request."""
+    prompt = "\n".join(p.get("text", "") for c in request.get("contents", []) for p in c.get("parts", []))
+    instruction = _get(request, "systemInstruction", "system_instruction") or {}
+    system = "\n".join(p.get("text", "") for p in instruction.get("parts", []))
+    config = _get(request, "generationConfig", "generation_config") or {}
+    schema = _get(config, "responseSchema", "response_schema", "responseJsonSchema", "response_json_schema")
+    return prompt, system, schema
+
+
+def _no_text(
+    fault: str | None, envelope: dict[str, Any], usage: dict[str, Any], record: CallRecord
+) -> dict[str, Any] | None:
+    """The body of an answer without text (a blocked prompt, a safety stop, out of tokens), if ``fault`` is one."""
+    if fault == "blocked":
+        usage["totalTokenCount"] = record.prompt_tokens
+        return {**envelope, "promptFeedback": {"blockReason": "PROHIBITED_CONTENT"}, "usageMetadata": usage}
+    if fault == "safety":
+        usage["totalTokenCount"] = record.prompt_tokens
+        return {**envelope, "usageMetadata": usage, "candidates": [{
+            "content": {}, "finishReason": "SAFETY",
+            "safetyRatings": [{"category": "HARM_CATEGORY_HATE_SPEECH", "probability": "LOW", "blocked": True}]}]}
+    if fault == "max_tokens":
+        usage.update(thoughtsTokenCount=2, totalTokenCount=record.prompt_tokens + 2)
+        record.output_tokens = 2
+        return {**envelope, "usageMetadata": usage, "candidates": [
+            {"content": {"role": "model"}, "finishReason": "MAX_TOKENS", "index": 0}]}
+    return None
+
+
 @dataclass
 class Generator:
     """Builds a value satisfying an OpenAPI-subset schema (SDK spellings), deterministic in the prompt."""
@@ -419,55 +442,84 @@ class Generator:
 
     def value(self, schema: dict[str, Any], name: str, title: TitleView | None) -> Any:
         kind = str(schema.get("type", "")).upper()
-        enum = schema.get("enum")
         key = title.id if title else ""
-        if enum:
-            return enum[_h(key, name) % len(enum)]
+        if schema.get("enum"):
+            return _pick(schema["enum"], key, name)
         if kind == "OBJECT" or "properties" in schema:
             props = schema.get("properties") or {}
             return {prop: self.value(sub, prop, title) for prop, sub in props.items()}
         if kind == "ARRAY":
-            item = schema.get("items") or {}
-            if name == "items" and self.titles:
-                result = []
-                for view in self.titles:
-                    if view.id in self.drop_ids:
-                        continue
-                    obj = self.value(item, "", view)
-                    if self.item_faults.get(view.id) == "out_of_range":
-                        obj["score"] = 11
-                    result.append(obj)
-                return result
-            low = int(_get(schema, "minItems", "min_items") or 0)
-            high = int(_get(schema, "maxItems", "max_items") or max(low, 3))
-            count = min(high, max(low, 1 + _h(key, name) % 3)) if name != "secondary_genres" else min(high, 2)
-            if item.get("enum"):
-                options = item["enum"]
-                start = _h(key, name) % len(options)
-                return [options[(start + i) % len(options)] for i in range(count)]
-            if str(item.get("type", "")).upper() == "STRING":
-                start = _h(key, name) % len(_TAG_WORDS)
-                return [_TAG_WORDS[(start + i) % len(_TAG_WORDS)] for i in range(count)]
-            return [self.value(item, name, title) for _ in range(count)]
+            return self._array(schema, name, title)
         if kind in ("NUMBER", "INTEGER"):
-            low = float(schema.get("minimum", 0))
-            high = float(schema.get("maximum", low + 10))
-            if self.leak and name == "score":
-                return high
-            scores = title.review_scores if title else []
-            value = sum(scores) / len(scores) if scores else low + (high - low) * (0.3 + (_h(key) % 40) / 100)
-            value = round(min(high, max(low, value)), 1)
-            return int(value) if kind == "INTEGER" else value
+            return self._number(schema, kind, name, title)
         if kind == "BOOLEAN":
             return True
+        return self._string(name, title)
+
+    def _array(self, schema: dict[str, Any], name: str, title: TitleView | None) -> list[Any]:
+        item = schema.get("items") or {}
+        if name == "items" and self.titles:
+            return self._batch_items(item)
+        key = title.id if title else ""
+        count = _item_count(schema, key, name)
+        if item.get("enum"):
+            return _run_of(item["enum"], _h(key, name), count)
+        if str(item.get("type", "")).upper() == "STRING":
+            return _run_of(_TAG_WORDS, _h(key, name), count)
+        return [self.value(item, name, title) for _ in range(count)]
+
+    def _batch_items(self, item: dict[str, Any]) -> list[Any]:
+        """One answer per title of a batch prompt, but the dropped ones; an out-of-range fault scores 11."""
+        result = []
+        for view in self.titles:
+            if view.id in self.drop_ids:
+                continue
+            obj = self.value(item, "", view)
+            if self.item_faults.get(view.id) == "out_of_range":
+                obj["score"] = 11
+            result.append(obj)
+        return result
+
+    def _number(self, schema: dict[str, Any], kind: str, name: str, title: TitleView | None) -> float | int:
+        low = float(schema.get("minimum", 0))
+        high = float(schema.get("maximum", low + 10))
+        if self.leak and name == "score":
+            return high
+        scores = title.review_scores if title else []
+        key = title.id if title else ""
+        value = sum(scores) / len(scores) if scores else low + (high - low) * (0.3 + (_h(key) % 40) / 100)
+        value = round(min(high, max(low, value)), 1)
+        return int(value) if kind == "INTEGER" else value
+
+    def _string(self, name: str, title: TitleView | None) -> str:
+        key = title.id if title else ""
         if name == "id":
             return key
         if "summary" in name:
-            label = title.name if title else "This title"
-            flag = f"{LEAK_FLAG}: the model obeyed text from a review. " if self.leak else ""
-            if title and title.review_count == 0:
-                return f"{flag}There are no reviews of {label} yet. The synopsis promises a {_TAG_WORDS[_h(key) % 12]} story."
-            count = title.review_count if title else 0
-            return (f"{flag}Across {count} reviews, critics found {label} engaging. "
-                    f"They single out its {_TAG_WORDS[_h(key) % 12]} tone.")
+            return self._summary(title)
         return f"{name or 'value'} for {key or 'request'}"
+
+    def _summary(self, title: TitleView | None) -> str:
+        label = title.name if title else "This title"
+        tone = _TAG_WORDS[_h(title.id if title else "") % 12]
+        flag = f"{LEAK_FLAG}: the model obeyed text from a review. " if self.leak else ""
+        if title and title.review_count == 0:
+            return f"{flag}There are no reviews of {label} yet. The synopsis promises a {tone} story."
+        count = title.review_count if title else 0
+        return f"{flag}Across {count} reviews, critics found {label} engaging. They single out its {tone} tone."
+
+
+def _item_count(schema: dict[str, Any], key: str, name: str) -> int:
+    """Within the schema's minItems..maxItems: 1-3 items by the key, two secondary genres."""
+    low = int(_get(schema, "minItems", "min_items") or 0)
+    high = int(_get(schema, "maxItems", "max_items") or max(low, 3))
+    return min(high, max(low, 1 + _h(key, name) % 3)) if name != "secondary_genres" else min(high, 2)
+
+
+def _pick(options: list[Any], key: str, name: str) -> Any:
+    return options[_h(key, name) % len(options)]
+
+
+def _run_of(options: list[Any] | tuple[Any, ...], start: int, count: int) -> list[Any]:
+    """``count`` consecutive options from ``start`` (wrapping)."""
+    return [options[(start + i) % len(options)] for i in range(count)]

@@ -156,69 +156,17 @@ def _offer(spec: TitleSpec, short: str, monetization: str, presentation: str, co
 
 
 def node_for(spec: TitleSpec, country: str = "US") -> dict[str, Any]:
-    year = int(spec.release_date[:4])
-    scoring = {
-        "__typename": "Scoring",
-        "imdbScore": spec.imdb_score,
-        "imdbVotes": spec.imdb_votes,
-        "tmdbScore": None if spec.imdb_score is None else round(spec.imdb_score - 0.2, 1),
-        "tmdbPopularity": None,
-        "tomatoMeter": spec.tomato_meter,
-        "certifiedFresh": None if spec.tomato_meter is None else spec.tomato_meter >= 75,
-    }
     content: dict[str, Any] = {
         "title": spec.title,
-        "originalReleaseYear": year,
+        "originalReleaseYear": int(spec.release_date[:4]),
         "originalReleaseDate": spec.release_date,
         "runtime": spec.runtime,
         "shortDescription": spec.short_description,
         "isReleased": True,
         "genres": [{"__typename": "Genre", "shortName": g} for g in spec.genres],
-        "scoring": scoring,
+        "scoring": _scoring(spec),
     }
-    cc = country.lower()
-    if spec.kind == "season":
-        assert spec.show is not None and spec.season_number is not None
-        content.update(
-            __typename="SeasonContent",
-            fullPath=f"{spec.show.full_path}/season-{spec.season_number}",
-            seasonNumber=spec.season_number,
-            externalIds={
-                "__typename": "ExternalIds",
-                "imdbId": None,
-                "tmdbId": f"{spec.show.tmdb_id}:{spec.season_number}" if spec.show.tmdb_id else None,
-            },
-        )
-    else:
-        kind_path = "movie" if spec.kind == "movie" else "tv-show"
-        credits = [
-            {
-                "__typename": "Credit",
-                "role": "ACTOR",
-                "name": name,
-                "characterName": character,
-                "personId": person_id(name),
-            }
-            for name, character in spec.cast
-        ] + [
-            {
-                "__typename": "Credit",
-                "role": "DIRECTOR",
-                "name": name,
-                "characterName": None,
-                "personId": person_id(name),
-            }
-            for name in spec.directors
-        ]
-        content.update(
-            __typename="MovieContent" if spec.kind == "movie" else "ShowContent",
-            originalTitle=spec.original_title or spec.title,
-            fullPath=spec.full_path or f"/{cc}/{kind_path}/{slugify(spec.title)}",
-            ageCertification=spec.age_certification,
-            productionCountries=list(spec.production_countries),
-            externalIds={"__typename": "ExternalIds", "imdbId": spec.imdb_id, "tmdbId": spec.tmdb_id},
-            credits=credits,
-        )
+    content.update(_season_content(spec) if spec.kind == "season" else _title_content(spec, country))
     node: dict[str, Any] = {
         "__typename": spec.typename,
         "id": spec.node_id,
@@ -228,9 +176,68 @@ def node_for(spec: TitleSpec, country: str = "US") -> dict[str, Any]:
         "offers": [_offer(spec, *offer, country) for offer in spec.offers],
     }
     if spec.kind == "season":
-        assert spec.show is not None
-        node["totalEpisodeCount"] = spec.episode_count
-        node["show"] = {
+        node.update(_season_parts(spec))
+    return node
+
+
+def _scoring(spec: TitleSpec) -> dict[str, Any]:
+    return {
+        "__typename": "Scoring",
+        "imdbScore": spec.imdb_score,
+        "imdbVotes": spec.imdb_votes,
+        "tmdbScore": None if spec.imdb_score is None else round(spec.imdb_score - 0.2, 1),
+        "tmdbPopularity": None,
+        "tomatoMeter": spec.tomato_meter,
+        "certifiedFresh": None if spec.tomato_meter is None else spec.tomato_meter >= 75,
+    }
+
+
+def _season_content(spec: TitleSpec) -> dict[str, Any]:
+    assert spec.show is not None and spec.season_number is not None
+    return {
+        "__typename": "SeasonContent",
+        "fullPath": f"{spec.show.full_path}/season-{spec.season_number}",
+        "seasonNumber": spec.season_number,
+        "externalIds": {
+            "__typename": "ExternalIds",
+            "imdbId": None,
+            "tmdbId": f"{spec.show.tmdb_id}:{spec.season_number}" if spec.show.tmdb_id else None,
+        },
+    }
+
+
+def _credit(role: str, name: str, character: str | None) -> dict[str, Any]:
+    return {
+        "__typename": "Credit",
+        "role": role,
+        "name": name,
+        "characterName": character,
+        "personId": person_id(name),
+    }
+
+
+def _title_content(spec: TitleSpec, country: str) -> dict[str, Any]:
+    """A movie's or a show's own content fields (a season's are :func:`_season_content`)."""
+    kind_path = "movie" if spec.kind == "movie" else "tv-show"
+    credits = [_credit("ACTOR", name, character) for name, character in spec.cast]
+    credits += [_credit("DIRECTOR", name, None) for name in spec.directors]
+    return {
+        "__typename": "MovieContent" if spec.kind == "movie" else "ShowContent",
+        "originalTitle": spec.original_title or spec.title,
+        "fullPath": spec.full_path or f"/{country.lower()}/{kind_path}/{slugify(spec.title)}",
+        "ageCertification": spec.age_certification,
+        "productionCountries": list(spec.production_countries),
+        "externalIds": {"__typename": "ExternalIds", "imdbId": spec.imdb_id, "tmdbId": spec.tmdb_id},
+        "credits": credits,
+    }
+
+
+def _season_parts(spec: TitleSpec) -> dict[str, Any]:
+    """A season node's episode count and its show."""
+    assert spec.show is not None
+    return {
+        "totalEpisodeCount": spec.episode_count,
+        "show": {
             "__typename": "Show",
             "id": f"ts{spec.show.object_id}",
             "objectId": spec.show.object_id,
@@ -245,8 +252,8 @@ def node_for(spec: TitleSpec, country: str = "US") -> dict[str, Any]:
                     "tmdbId": spec.show.tmdb_id,
                 },
             },
-        }
-    return node
+        },
+    }
 
 
 def edge_for(spec: TitleSpec, day: str, country: str = "US") -> dict[str, Any]:
@@ -428,64 +435,68 @@ _HEADER = re.compile(r"(query|mutation)\s+(\w+)\s*\(([^)]*)\)", re.S)
 _VAR_DECL = re.compile(r"\$(\w+)\s*:\s*([\w\[\]!]+)\s*(=\s*[^,$]+)?")
 
 
+def _error(message: str, code: str, **extra: Any) -> dict[str, Any]:
+    return {"message": message, "extensions": {"code": code}, **extra}
+
+
 def validate_request(body: Any) -> tuple[dict[str, Any] | None, list[dict[str, Any]]]:
     """Return ``(variables, errors)`` the way a GraphQL server would judge the request."""
     if not isinstance(body, dict):
-        return None, [{"message": "Must provide a JSON object body", "extensions": {"code": "BAD_REQUEST"}}]
+        return None, [_error("Must provide a JSON object body", "BAD_REQUEST")]
     query = body.get("query") or ""
     op = body.get("operationName")
     variables = body.get("variables") or {}
-    errors: list[dict[str, Any]] = []
     ops = {m.group(2): m for m in _HEADER.finditer(query)}
     if op != "GetNewTitles" or op not in ops:
-        return None, [
-            {
-                "message": f'Unknown operation named "{op}".',
-                "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
-            }
-        ]
+        return None, [_error(f'Unknown operation named "{op}".', "GRAPHQL_VALIDATION_FAILED")]
     header = ops[op]
     declared = {m.group(1): (m.group(2), m.group(3)) for m in _VAR_DECL.finditer(header.group(3))}
     rest = query[header.end() :]
+    errors = _variable_errors(op, declared, variables, rest)
+    if "newTitles" not in rest:
+        errors.append(_error("the operation does not select newTitles", "BAD_REQUEST"))
+    errors += _value_errors(variables)
+    return variables, errors
+
+
+def _variable_errors(
+    op: str, declared: dict[str, tuple[str, str | None]], variables: dict[str, Any], rest: str
+) -> list[dict[str, Any]]:
+    """Declared variables never used or required but missing; variables given but not declared."""
+    errors = []
     for name, (vtype, default) in declared.items():
         if not re.search(rf"\${name}\b", rest):
-            errors.append(
-                {
-                    "message": f'Variable "${name}" is never used in operation "{op}".',
-                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
-                }
-            )
+            errors.append(_error(f'Variable "${name}" is never used in operation "{op}".', "GRAPHQL_VALIDATION_FAILED"))
         if vtype.endswith("!") and default is None and variables.get(name) is None:
-            errors.append(
-                {
-                    "message": f'Variable "${name}" of required type "{vtype}" was not provided.',
-                    "extensions": {"code": "BAD_USER_INPUT"},
-                }
-            )
-    for name in variables:
-        if name not in declared:
-            errors.append(
-                {
-                    "message": f'Variable "${name}" is not defined by operation "{op}".',
-                    "extensions": {"code": "GRAPHQL_VALIDATION_FAILED"},
-                }
-            )
-    if "newTitles" not in rest:
-        errors.append(
-            {"message": "the operation does not select newTitles", "extensions": {"code": "BAD_REQUEST"}}
-        )
+            errors.append(_error(f'Variable "${name}" of required type "{vtype}" was not provided.', "BAD_USER_INPUT"))
+    errors += [
+        _error(f'Variable "${name}" is not defined by operation "{op}".', "GRAPHQL_VALIDATION_FAILED")
+        for name in variables
+        if name not in declared
+    ]
+    return errors
+
+
+def _value_errors(variables: dict[str, Any]) -> list[dict[str, Any]]:
+    """A page larger than the server serves; a country that is not an ISO code."""
+    errors = []
     first = variables.get("first")
     if isinstance(first, int) and first > MAX_FIRST:
-        errors.append({"message": "page too large", "extensions": {"code": "TOO_BIG"}, "path": ["newTitles"]})
+        errors.append(_error("page too large", "TOO_BIG", path=["newTitles"]))
     country = variables.get("country")
     if country is not None and not re.fullmatch(r"[A-Z]{2}", str(country)):
-        errors.append(
-            {
-                "message": f'Variable "$country" got invalid value "{country}"',
-                "extensions": {"code": "BAD_USER_INPUT"},
-            }
-        )
-    return variables, errors
+        errors.append(_error(f'Variable "$country" got invalid value "{country}"', "BAD_USER_INPUT"))
+    return errors
+
+
+def _page_info(start: int, served: int, total: int) -> dict[str, Any]:
+    return {
+        "__typename": "PageInfo",
+        "startCursor": cursor_for(start) if served else None,
+        "endCursor": cursor_for(start + served - 1) if served else None,
+        "hasNextPage": start + served < total,
+        "hasPreviousPage": start > 0,
+    }
 
 
 class FakeJustWatch:
@@ -562,34 +573,29 @@ class FakeJustWatch:
         return None
 
     def page(self, variables: dict[str, Any]) -> dict[str, Any]:
-        day = str(variables.get("date"))
-        edges = self.by_country.get(str(variables.get("country")), self.catalogue).get(day, [])
-        packages = ((variables.get("filter") or {}).get("packages")) or []
-        if packages:
-            edges = [
-                e for e in edges if (e.get("newOffer") or {}).get("package", {}).get("shortName") in packages
-            ]
+        edges = self._edges(variables)
         start = offset_after(variables.get("after"))
         size = min(int(variables.get("first") or 10), self.server_page_limit)
         chunk = edges[start : start + size]
         served = [{**edge, "cursor": cursor_for(start + k)} for k, edge in enumerate(chunk)]
-        has_next = start + len(chunk) < len(edges)
         return {
             "data": {
                 "newTitles": {
                     "__typename": "NewTitlesConnection",
                     "totalCount": len(edges),
                     "edges": served,
-                    "pageInfo": {
-                        "__typename": "PageInfo",
-                        "startCursor": cursor_for(start) if chunk else None,
-                        "endCursor": cursor_for(start + len(chunk) - 1) if chunk else None,
-                        "hasNextPage": has_next,
-                        "hasPreviousPage": start > 0,
-                    },
+                    "pageInfo": _page_info(start, len(chunk), len(edges)),
                 }
             }
         }
+
+    def _edges(self, variables: dict[str, Any]) -> list[dict[str, Any]]:
+        """The day's edges in the asked country, only those new on the asked packages if any."""
+        edges = self.by_country.get(str(variables.get("country")), self.catalogue).get(str(variables.get("date")), [])
+        packages = ((variables.get("filter") or {}).get("packages")) or []
+        if not packages:
+            return edges
+        return [e for e in edges if (e.get("newOffer") or {}).get("package", {}).get("shortName") in packages]
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:
         fake = self

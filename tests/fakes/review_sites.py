@@ -291,6 +291,28 @@ class _GuardianStored:
     tags: frozenset[str]
 
 
+def _guardian_matches(stored: _GuardianStored, query: dict[str, str]) -> bool:
+    """The search's phrase (in the headline or body), every asked tag, and from-date hold for ``stored``."""
+    phrase = query.get("q", "").strip().strip('"').lower()
+    wanted_tags = {t for t in query.get("tag", "").split(",") if t}
+    from_date = query.get("from-date")
+    fields = stored.result.get("fields", {})
+    haystack = f"{stored.result.get('webTitle', '')} {fields.get('bodyText', '')}".lower()
+    return (
+        (not phrase or phrase in haystack)
+        and wanted_tags <= stored.tags
+        and not (from_date and stored.result["webPublicationDate"][:10] < from_date)
+    )
+
+
+def _guardian_shaped(result: dict[str, Any], wanted_fields: set[str], references: bool) -> dict[str, Any]:
+    """A result with the asked ``show-fields`` only, and its references only when asked."""
+    item = dict(result)
+    item["fields"] = {k: v for k, v in result["fields"].items() if k in wanted_fields}
+    if not references:
+        item.pop("references", None)
+    return item
+
 @dataclass
 class ReviewSites:
     latency_s: float = 0.0
@@ -444,28 +466,9 @@ class ReviewSites:
         key = query.get("api-key")
         if self.api_key_required and (not key or (self.guardian_keys is not None and key not in self.guardian_keys)):
             return 401, json.dumps(GUARDIAN_BAD_KEY).encode(), "application/json"
-        phrase = query.get("q", "").strip().strip('"').lower()
-        wanted_tags = {t for t in query.get("tag", "").split(",") if t}
-        from_date = query.get("from-date")
-        results = []
-        for stored in self.guardian:
-            fields = stored.result.get("fields", {})
-            haystack = f"{stored.result.get('webTitle', '')} {fields.get('bodyText', '')}".lower()
-            if phrase and phrase not in haystack:
-                continue
-            if not wanted_tags <= stored.tags:
-                continue
-            if from_date and stored.result["webPublicationDate"][:10] < from_date:
-                continue
-            results.append(stored.result)
+        results = [stored.result for stored in self.guardian if _guardian_matches(stored, query)]
         wanted_fields = set(query.get("show-fields", "").split(","))
-        shaped = []
-        for result in results:
-            item = dict(result)
-            item["fields"] = {k: v for k, v in result["fields"].items() if k in wanted_fields}
-            if query.get("show-references") != "imdb":
-                item.pop("references", None)
-            shaped.append(item)
+        shaped = [_guardian_shaped(result, wanted_fields, query.get("show-references") == "imdb") for result in results]
         return 200, json.dumps(guardian_search_body(shaped)).encode(), "application/json"
 
     def _handler(self) -> type[BaseHTTPRequestHandler]:

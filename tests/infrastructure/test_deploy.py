@@ -261,28 +261,39 @@ def test_build_warehouse_never_touches_the_published_mart(
     assert deploy.main(["raw-tables", "--target", "postgres", *args]) == 0
     assert capsys.readouterr().out == "raw-tables: created none (all exist)\n"
 
-    # first deploy: nothing deployed yet -> the whole project, never the published model
-    first = tmp_path / "first.json"
-    assert deploy.main(["build-warehouse", "--target", "postgres", "--summary", str(first), *args]) == 0
-    built = json.loads(first.read_text(encoding="utf-8"))
+    _first_deploy(tmp_path / "first.json", args, ctx, published)
+
+    # the bundle puts the manifest of what is now deployed in the bucket
+    assert deploy.main(["bundle", "--target", "postgres", *args]) == 0
+    capsys.readouterr()
+
+    _second_deploy(tmp_path / "second.json", root, args, ctx, published)
+
+
+def _build_warehouse(summary: Path, args: list[str]) -> dict[str, Any]:
+    assert deploy.main(["build-warehouse", "--target", "postgres", "--summary", str(summary), *args]) == 0
+    return json.loads(summary.read_text(encoding="utf-8"))
+
+
+def _first_deploy(summary: Path, args: list[str], ctx: RunContext, published: list[dict[str, Any]]) -> None:
+    """Nothing deployed yet: the whole project, never the published model nor its tests."""
+    built = _build_warehouse(summary, args)
     assert built["state"] is None
     assert "movies_tv_shows_enriched_audit" in built["nodes"]["model"]
     assert "movies_tv_shows_enriched" not in built["nodes"]["model"]
     assert not [t for t in built["nodes"].get("test", []) if t.endswith("_movies_tv_shows_enriched_id")]
     assert ctx.warehouse.fetch_all(f"select * from {MART_TABLE} order by id") == published
 
-    # the bundle puts the manifest of what is now deployed in the bucket
-    assert deploy.main(["bundle", "--target", "postgres", *args]) == 0
-    capsys.readouterr()
 
-    # second deploy: one model changed -> that model and its children, still never the published one
+def _second_deploy(
+    summary: Path, root: Path, args: list[str], ctx: RunContext, published: list[dict[str, Any]]
+) -> None:
+    """One model changed: that model and its children, still never the published one."""
     changed = root / "dbt_project" / "models" / "intermediate" / "int_titles_countries_aggregated.sql"
     changed.write_text(
         changed.read_text(encoding="utf-8") + "\n-- changed by the second deploy\n", encoding="utf-8"
     )
-    second = tmp_path / "second.json"
-    assert deploy.main(["build-warehouse", "--target", "postgres", "--summary", str(second), *args]) == 0
-    built = json.loads(second.read_text(encoding="utf-8"))
+    built = _build_warehouse(summary, args)
     assert built["state"] == "deployed"
     children = rehearse.children(
         root / "dbt_project" / "target" / "manifest.json", "int_titles_countries_aggregated"

@@ -247,10 +247,12 @@ def test_backend_config_matches_the_environment(env: str) -> None:
 
     backend, values = _backend(env), _tfvars(env)
     project = _attr(_labelled(INFRA, "variable")["project"], "default")
-    assert backend["key"] == f"{project}/{env}/terraform.tfstate"
-    assert backend["bucket"] == values["terraform_state_bucket"]
-    assert backend["dynamodb_table"] == values["terraform_lock_table"]
-    assert backend["region"] == values["aws_region"]
+    assert {f: backend[f] for f in ("key", "bucket", "dynamodb_table", "region")} == {
+        "key": f"{project}/{env}/terraform.tfstate",
+        "bucket": values["terraform_state_bucket"],
+        "dynamodb_table": values["terraform_lock_table"],
+        "region": values["aws_region"],
+    }
     assert backend["encrypt"] in (True, "true")
 
 
@@ -297,23 +299,30 @@ def _has_upper_bound(constraint: str) -> bool:
     )
 
 
+def _required_providers(blocks: list[dict[str, Any]]) -> dict[str, dict[str, Any]]:
+    """name -> {source, version} of each ``required_providers`` entry of the terraform blocks."""
+    return {
+        _label(name): {k: _value(v) for k, v in _value(spec).items()}
+        for block in blocks
+        for entry in _blocks(block.get("required_providers"))
+        for name, spec in entry.items()
+        if not name.startswith("__")
+    }
+
+
 @pytest.mark.parametrize("directory", [*TF_ROOTS, *_module_dirs()], ids=lambda p: p.name)
 def test_terraform_and_providers_are_pinned(directory: Path) -> None:
     blocks = _terraform_blocks(directory)
     assert blocks, f"{directory.name}: no terraform block"
     required_version = next((_attr(b, "required_version") for b in blocks if "required_version" in b), None)
     assert required_version and ">= 1.6" in required_version and _has_upper_bound(required_version)
-    providers: dict[str, Any] = {}
-    for block in blocks:
-        for entry in _blocks(block.get("required_providers")):
-            for name, spec in entry.items():
-                if not name.startswith("__"):
-                    spec = _value(spec)
-                    providers[_label(name)] = {k: _value(v) for k, v in spec.items()}
+    providers = _required_providers(blocks)
     assert "aws" in providers, f"{directory.name}: the aws provider is not declared"
-    for name, spec in providers.items():
-        assert spec.get("source") == f"hashicorp/{name}", f"{directory.name}: {name} has no source"
-        assert _has_upper_bound(spec.get("version", "")), f"{directory.name}: {name} is not pinned"
+    unpinned = {
+        name: spec for name, spec in providers.items()
+        if spec.get("source") != f"hashicorp/{name}" or not _has_upper_bound(spec.get("version", ""))
+    }
+    assert unpinned == {}, f"{directory.name}: providers without a hashicorp source or a pinned version"
 
 
 @pytest.mark.parametrize("directory", TF_ROOTS, ids=lambda p: p.name)
@@ -360,28 +369,44 @@ def test_every_bucket_is_hardened(directory: Path) -> None:
                 body for rtype, _, body in resources if rtype == companion and _references(body, bucket)
             ]
             assert matches, f"{directory.name}: bucket {bucket} has no {what} ({companion})"
-            body = matches[0]
-            if companion == "aws_s3_bucket_versioning":
-                assert _attr(_blocks(body["versioning_configuration"])[0], "status") == "Enabled"
-            elif companion == "aws_s3_bucket_server_side_encryption_configuration":
-                rule = _blocks(body["rule"])[0]
-                default = _blocks(rule["apply_server_side_encryption_by_default"])[0]
-                assert _attr(default, "sse_algorithm") in ("aws:kms", "AES256")
-            elif companion == "aws_s3_bucket_public_access_block":
-                for flag in (
-                    "block_public_acls",
-                    "block_public_policy",
-                    "ignore_public_acls",
-                    "restrict_public_buckets",
-                ):
-                    assert _attr(body, flag) is True, f"{bucket}: {flag} is not true"
-            elif companion == "aws_s3_bucket_lifecycle_configuration":
-                text = repr(body)
-                assert "abort_incomplete_multipart_upload" in text and "noncurrent_version_expiration" in text
-            elif companion == "aws_s3_bucket_policy":
-                doc = re.search(r"data\.aws_iam_policy_document\.([a-z0-9_]+)", str(_attr(body, "policy")))
-                assert doc, f"{bucket}: bucket policy is not an aws_iam_policy_document"
-                _assert_tls_only(directory, doc.group(1))
+            check = COMPANION_CHECKS.get(companion)
+            if check is not None:
+                check(directory, bucket, matches[0])
+
+
+def _check_versioning(directory: Path, bucket: str, body: dict[str, Any]) -> None:
+    assert _attr(_blocks(body["versioning_configuration"])[0], "status") == "Enabled", bucket
+
+
+def _check_encryption(directory: Path, bucket: str, body: dict[str, Any]) -> None:
+    rule = _blocks(body["rule"])[0]
+    default = _blocks(rule["apply_server_side_encryption_by_default"])[0]
+    assert _attr(default, "sse_algorithm") in ("aws:kms", "AES256"), bucket
+
+
+def _check_public_access_block(directory: Path, bucket: str, body: dict[str, Any]) -> None:
+    flags = ("block_public_acls", "block_public_policy", "ignore_public_acls", "restrict_public_buckets")
+    assert {flag: _attr(body, flag) for flag in flags} == dict.fromkeys(flags, True), bucket
+
+
+def _check_lifecycle(directory: Path, bucket: str, body: dict[str, Any]) -> None:
+    text = repr(body)
+    assert "abort_incomplete_multipart_upload" in text and "noncurrent_version_expiration" in text, bucket
+
+
+def _check_policy(directory: Path, bucket: str, body: dict[str, Any]) -> None:
+    doc = re.search(r"data\.aws_iam_policy_document\.([a-z0-9_]+)", str(_attr(body, "policy")))
+    assert doc, f"{bucket}: bucket policy is not an aws_iam_policy_document"
+    _assert_tls_only(directory, doc.group(1))
+
+
+COMPANION_CHECKS = {
+    "aws_s3_bucket_versioning": _check_versioning,
+    "aws_s3_bucket_server_side_encryption_configuration": _check_encryption,
+    "aws_s3_bucket_public_access_block": _check_public_access_block,
+    "aws_s3_bucket_lifecycle_configuration": _check_lifecycle,
+    "aws_s3_bucket_policy": _check_policy,
+}
 
 
 def _assert_tls_only(directory: Path, document: str) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import json
 import os
+import re
 import secrets
 import signal
 import socket
@@ -42,6 +43,19 @@ def tail(path: Path, limit: int = 3000) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-limit:] if path.exists() else ""
 
 
+STAGING_TFVARS = Path(__file__).resolve().parents[2] / "infrastructure" / "environments" / "staging.tfvars"
+
+
+def mwaa_worker_slots(tfvars: Path = STAGING_TFVARS) -> int:
+    """The task slots of one MWAA worker of the environment: the first number of its
+    ``celery.worker_autoscale`` (sized in docs/airflow.md), which the local stack's LocalExecutor takes as its
+    parallelism, so the twin runs as many tasks at once as one MWAA worker does."""
+    found = re.search(r'"celery\.worker_autoscale"\s*=\s*"(\d+),\d+"', tfvars.read_text(encoding="utf-8"))
+    if found is None:
+        raise LocalStackError(f"{tfvars.name} sets no celery.worker_autoscale")
+    return int(found.group(1))
+
+
 @dataclass
 class LocalAirflow:
     home: Path
@@ -51,6 +65,7 @@ class LocalAirflow:
     dags_folder: Path = DAGS_DIR
     port: int = field(default_factory=free_port)
     password: str = field(default_factory=lambda: secrets.token_urlsafe(16))
+    parallelism: int = field(default_factory=mwaa_worker_slots)
     procs: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
 
     @property
@@ -68,7 +83,7 @@ class LocalAirflow:
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
-            "AIRFLOW__CORE__PARALLELISM": "2",
+            "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
             "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"{self.url}/execution/",
             "AIRFLOW__CORE__AUTH_MANAGER": (

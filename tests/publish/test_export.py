@@ -36,9 +36,9 @@ def test_export_has_the_published_schema_sorted_rows_and_zstd(ctx: RunContext) -
     result = call_step(export_parquet, ctx)
 
     path = export_dir(ctx) / EXPORT_NAME
-    assert result.step == EXPORT_STEP == "export_parquet"
-    assert result.rows_in == result.rows_out == 7
-    assert result.details["path"] == str(path) and result.details["changed"] is True
+    assert (result.step, result.rows_in, result.rows_out, result.details["path"], result.details["changed"]) == (
+        EXPORT_STEP, 7, 7, str(path), True)
+    assert EXPORT_STEP == "export_parquet"
     table = pq.read_table(path)
     assert table.schema.equals(MART_ARROW_SCHEMA)
     ids = table.column("id").to_pylist()
@@ -46,8 +46,8 @@ def test_export_has_the_published_schema_sorted_rows_and_zstd(ctx: RunContext) -
     meta = pq.ParquetFile(path).metadata
     assert {meta.row_group(0).column(i).compression for i in range(meta.num_columns)} == {"ZSTD"}
     by_id = {r["id"]: r for r in table.to_pylist()}
-    assert by_id["ts287734"]["data_ingestion_timestamp"] == rows[1]["data_ingestion_timestamp"]
-    assert by_id["tm1481196"]["imdb_rating"] == 7.4
+    assert (by_id["ts287734"]["data_ingestion_timestamp"], by_id["tm1481196"]["imdb_rating"]) == (
+        rows[1]["data_ingestion_timestamp"], 7.4)
     assert sorted(p.name for p in export_dir(ctx).iterdir()) == [EXPORT_NAME]  # no temporary file left
     assert path.stat().st_mode & 0o777 == 0o644  # readable by other users, unlike mkstemp's 0600
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from core.config import PROJECT_ROOT
+from core.config import PROJECT_ROOT, Settings
 from core.context import RunContext
 from core.mart_schema import AUDIT_TABLE, MART_TABLE
 from tests.conftest import replay_project_settings
@@ -34,28 +34,37 @@ def _failing_gate_leaves_the_published_table(tmp: Path, target: str) -> None:
         published_before = _rows(early, MART_TABLE)
         assert published_before
 
-        # the next day's gate fails (a floor no mart reaches): the audit relation grew, the published one did not
-        strict = settings.with_overrides({"quality.min_rows": 10_000})
-        failing = RunContext(settings=strict, as_of=DEMO_DAY, quiet=True)
-        with pytest.raises(pipeline.StepFailed) as caught:
-            pipeline.run_steps(failing, pipeline.STEPS)
-        assert caught.value.step == "validate_mart"
-        assert "nothing published" in str(caught.value)
-        assert len(_rows(failing, AUDIT_TABLE)) > len(published_before)
-        assert _rows(failing, MART_TABLE) == published_before  # not a row, not a timestamp changed
         export = settings.path("export.dir") / f"movies_tv_shows_enriched_{DEMO_DAY.isoformat()}.parquet"
-        assert not export.exists()  # nothing below the gate ran
+        _check_the_gate_fails(settings, published_before, export)
+        _check_the_next_good_run_publishes(settings, published_before, export)
 
-        # the next good run publishes the audited mart
-        good = RunContext(settings=settings, as_of=DEMO_DAY, quiet=True)
-        records = {r.result.step: r.result for r in pipeline.run_steps(good, pipeline.STEPS)}
-        published = _rows(good, MART_TABLE)
-        assert published == _rows(good, AUDIT_TABLE)
-        assert len(published) > len(published_before)
-        before = {(r["id"], r["data_ingestion_timestamp"]) for r in published_before}
-        changed = [r for r in published if (r["id"], r["data_ingestion_timestamp"]) not in before]
-        assert records["publish_mart"].details["changed_rows"] == len(changed) >= len(published) - len(before)
-        assert export.exists()
+
+def _check_the_gate_fails(settings: Settings, published_before: list[dict[str, Any]], export: Path) -> None:
+    """The next day's gate fails (a floor no mart reaches): the audit relation grew, the published one did not."""
+    strict = settings.with_overrides({"quality.min_rows": 10_000})
+    failing = RunContext(settings=strict, as_of=DEMO_DAY, quiet=True)
+    with pytest.raises(pipeline.StepFailed) as caught:
+        pipeline.run_steps(failing, pipeline.STEPS)
+    assert caught.value.step == "validate_mart"
+    assert "nothing published" in str(caught.value)
+    assert len(_rows(failing, AUDIT_TABLE)) > len(published_before)
+    assert _rows(failing, MART_TABLE) == published_before  # not a row, not a timestamp changed
+    assert not export.exists()  # nothing below the gate ran
+
+
+def _check_the_next_good_run_publishes(
+    settings: Settings, published_before: list[dict[str, Any]], export: Path
+) -> None:
+    """The next good run publishes the audited mart: the changed rows only."""
+    good = RunContext(settings=settings, as_of=DEMO_DAY, quiet=True)
+    records = {r.result.step: r.result for r in pipeline.run_steps(good, pipeline.STEPS)}
+    published = _rows(good, MART_TABLE)
+    assert published == _rows(good, AUDIT_TABLE)
+    assert len(published) > len(published_before)
+    before = {(r["id"], r["data_ingestion_timestamp"]) for r in published_before}
+    changed = [r for r in published if (r["id"], r["data_ingestion_timestamp"]) not in before]
+    assert records["publish_mart"].details["changed_rows"] == len(changed) >= len(published) - len(before)
+    assert export.exists()
 
 
 def test_failing_gate_leaves_the_published_table_on_duckdb(tmp_path: Path) -> None:

@@ -131,11 +131,15 @@ def test_local_remote_round_trip(
     [remote_only] = list_snapshots(ctx.settings)
     assert (remote_only.local, remote_only.pushed, remote_only.manifest) == (False, True, "remote")
 
-    restored = restore_snapshot(ctx.settings, AS_OF)
+    check_restored(ctx.settings, project, data_file, original)
 
+
+def check_restored(settings: Settings, project: Path, data_file: Path, original: bytes) -> None:
+    """The day's file back from the remote, byte for byte; git tracks its pointer, never the file."""
+    restored = restore_snapshot(settings, AS_OF)
     assert restored == data_file
     assert restored.read_bytes() == original
-    assert list_snapshots(ctx.settings)[0].local is True
+    assert list_snapshots(settings)[0].local is True
     gitignore = project / "data" / "exports" / ".gitignore"  # exports already ignored: DVC leaves it alone
     assert gitignore.read_text(encoding="utf-8") == (PROJECT_ROOT / "data/exports/.gitignore").read_text(
         encoding="utf-8")

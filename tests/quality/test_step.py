@@ -13,7 +13,7 @@ import pytest
 from core.context import RunContext
 from core.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS
 from quality.step import STEP, QualityGateError, validate_mart
-from tests.trending_now import create_mart, mart_rows
+from tests.trending_now import LISTED_ON, availability_rows, create_mart, mart_rows
 
 # the contract's not-null columns (constraint or not_null test in the mart's yml)
 NOT_NULL_COLUMNS = [c.name for c in MART_COLUMN_SPECS if c.not_null]
@@ -160,7 +160,7 @@ def test_each_broken_property_fails_the_gate(
 ) -> None:
     rows = mart_rows(4)
     mutate(rows)
-    create_mart(ctx.settings, rows, column_types=column_types)
+    create_mart(ctx.settings, rows, column_types=column_types, availability=[])  # the mart's checks alone
 
     with pytest.raises(QualityGateError) as caught:
         validate_mart(ctx)
@@ -226,6 +226,109 @@ def test_missing_column_fails_clearly(gx: Any, ctx: RunContext) -> None:
 def test_missing_mart_fails_clearly(gx: Any, ctx: RunContext) -> None:
     ctx.warehouse.execute("create schema if not exists marts")
     with pytest.raises(QualityGateError, match="does not exist"):
+        validate_mart(ctx)
+
+
+# ---- per country: the availability about to be published (title_availability_audit) ------------------------
+Rows = list[dict[str, Any]]
+
+
+def _drop_country(country: str) -> Callable[[Rows, Rows], None]:
+    """A country whose listings of the window are all lost on the way to the availability."""
+
+    def mutate(available: Rows, listings: Rows) -> None:
+        available[:] = [r for r in available if r["country_code"] != country]
+
+    return mutate
+
+
+def _on_gb(column: str, value: Any) -> Callable[[Rows, Rows], None]:
+    def mutate(available: Rows, listings: Rows) -> None:
+        next(r for r in available if r["country_code"] == "GB")[column] = value
+
+    return mutate
+
+
+def _duplicate_gb_row(available: Rows, listings: Rows) -> None:
+    available.append(dict(next(r for r in available if r["country_code"] == "GB")))
+
+
+def _listed_before_the_window(available: Rows, listings: Rows) -> None:
+    for row in available:
+        if row["country_code"] == "GB":
+            row["first_listed_on"] = row["last_listed_on"] = LISTED_ON - timedelta(days=30)
+
+
+# (case id, mutation of (availability, listings), the checks that must fail, the country a failure names)
+COUNTRY_CORRUPTIONS: list[tuple[str, Callable[[Rows, Rows], None], set[str], str]] = [
+    ("country-lost", _drop_country("GB"), {"country_listings"}, "GB"),
+    ("country-listed-only-before-the-window", _listed_before_the_window, {"country_listings"}, "GB"),
+    ("country-not-of-the-run", _on_gb("country_code", "DE"), {"country"}, ""),
+    ("null-country", _on_gb("country_code", None), {"not_null"}, ""),
+    ("duplicate-id-and-country", _duplicate_gb_row, {"unique"}, ""),
+    ("id-not-audited", _on_gb("id", "tm404"), {"relationships"}, ""),
+    ("empty-services", _on_gb("streaming_platforms", ""), {"platforms"}, ""),
+    ("null-first-listing", _on_gb("first_listed_on", None), {"not_null"}, ""),
+]
+
+
+@pytest.fixture
+def two_countries(
+    make_settings: Callable[..., Any], make_context: Callable[..., RunContext], tmp_path: Any
+) -> RunContext:
+    return make_context(make_settings(**{"quality.report_dir": str(tmp_path / "reports")}), countries="US,GB")
+
+
+def test_each_country_is_gated(gx: Any, two_countries: RunContext) -> None:
+    rows = mart_rows(4)
+    create_mart(two_countries.settings, rows, availability=availability_rows(rows, ("US", "GB")))
+
+    result = validate_mart(two_countries)
+
+    assert result.details["availability_rows"] == 8 and result.details["countries_listed"] == ["US", "GB"]
+    report = json.loads(Path(result.details["report_json"]).read_text(encoding="utf-8"))
+    gb = [r for r in report["results"] if r["country"] == "GB"]
+    assert [r["check"] for r in gb] == ["country_listings"] and gb[0]["relation"] == "title_availability_audit"
+    assert report["thresholds"]["listed_countries"] == ["US", "GB"]
+
+
+def test_a_country_that_listed_nothing_in_the_window_is_not_required(gx: Any, two_countries: RunContext) -> None:
+    """GB's extract failed (the run fails naming it): the US is still gated and published."""
+    rows = mart_rows(4)
+    create_mart(two_countries.settings, rows, availability=availability_rows(rows, ("US",)))
+
+    assert validate_mart(two_countries).details["countries_listed"] == ["US"]
+
+
+@pytest.mark.parametrize(
+    ("mutate", "expected", "country"), [pytest.param(m, e, c, id=i) for i, m, e, c in COUNTRY_CORRUPTIONS]
+)
+def test_each_broken_country_property_fails_the_gate(
+    gx: Any, two_countries: RunContext, mutate: Callable[[Rows, Rows], None], expected: set[str], country: str
+) -> None:
+    rows = mart_rows(4)
+    available = availability_rows(rows, ("US", "GB"))
+    listings = [dict(r) for r in available]  # dbt's listings: both countries listed every title on LISTED_ON
+    mutate(available, listings)
+    create_mart(two_countries.settings, rows, availability=available, listings=listings)
+
+    with pytest.raises(QualityGateError) as caught:
+        validate_mart(two_countries)
+
+    assert failed_checks(caught.value) == expected
+    assert {f.relation for f in caught.value.failures} == {"title_availability_audit"}
+    head = str(caught.value).splitlines()[0]
+    assert "nothing published" in head and "title_availability_audit: " in head
+    if country:
+        assert {f.country for f in caught.value.failures} == {country}
+        assert f"title_availability_audit: country {country}: expect_table_row_count_to_be_between" in head
+
+
+def test_a_missing_availability_relation_fails_clearly(gx: Any, ctx: RunContext) -> None:
+    create_mart(ctx.settings, mart_rows(3))
+    ctx.warehouse.execute("drop table marts_audit.title_availability_audit")
+
+    with pytest.raises(QualityGateError, match="title_availability_audit does not exist"):
         validate_mart(ctx)
 
 

@@ -7,7 +7,14 @@ from datetime import UTC, date, datetime
 
 from core.dbt_relations import dbt_vars
 from core.mart_schema import MART_COLUMN_SPECS
-from quality.suite import SAMPLE_CHARS, ExpectationOutcome, GateThresholds, gate_checks, short
+from quality.suite import (
+    SAMPLE_CHARS,
+    ExpectationOutcome,
+    GateThresholds,
+    availability_checks,
+    gate_checks,
+    short,
+)
 
 THRESHOLDS = GateThresholds(as_of=date(2026, 11, 20), min_rows=3, now=datetime(2026, 11, 21, tzinfo=UTC))
 
@@ -86,3 +93,30 @@ def test_describe_names_the_column_the_arguments_and_the_result() -> None:
         "expect_table_row_count_to_be_between", {"min_value": 5}, False, observed_value=4
     )
     assert rows.describe() == "expect_table_row_count_to_be_between(min_value=5): observed 4"
+
+
+def test_the_availability_is_checked_per_listed_country_from_its_contract() -> None:
+    """One row-count floor per country that listed titles in the window (``quality.min_titles``), named by it; the
+    contract's not-null columns and key; every code one of the run's countries; every id an audited title."""
+    per_country = GateThresholds(
+        as_of=date(2026, 11, 20),
+        countries=("US", "GB", "DE"),
+        listed_countries=("US", "GB"),
+        window_start=date(2026, 11, 14),
+        min_titles=2,
+    )
+    checks = availability_checks(per_country, ["tm2", "tm1", "tm1"])
+    floors = [c for c in checks if c.check == "country_listings"]
+    assert [(c.country, c.kwargs["min_value"]) for c in floors] == [("US", 2), ("GB", 2)]
+    assert floors[1].kwargs["row_condition"] == 'country_code == "GB" and last_listed_on >= "2026-11-14"'
+    assert floors[1].meta == {"check": "country_listings", "country": "GB"}
+    found = {(c.check, c.kwargs.get("column")): c.kwargs for c in checks}
+    assert found[("country", "country_code")]["value_set"] == ["US", "GB", "DE"]
+    assert found[("relationships", "id")]["value_set"] == ["tm1", "tm2"]
+    assert found[("unique", None)]["column_list"] == ["id", "country_code"]
+    assert {column for check, column in found if check == "not_null"} == {
+        "id",
+        "country_code",
+        "first_listed_on",
+        "last_listed_on",
+    }

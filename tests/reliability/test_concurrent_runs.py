@@ -25,6 +25,7 @@ from tests.reliability.conftest import (
     SUBPROCESS_TIMEOUT_S,
     CliProcess,
     FaultyReplay,
+    Hook,
     Project,
     Reference,
     _count,
@@ -34,6 +35,15 @@ from tests.reliability.conftest import (
 pytestmark = pytest.mark.slow
 REFUSED = "error: another run is in progress on this warehouse ("
 WAITING = "waiting up to "
+
+
+def _check_refusal(stderr: str, holder_pid: int) -> None:
+    """One line: the refusal, naming the holder, saying what to do."""
+    lines = stderr.strip().splitlines()
+    print("observed:", lines)
+    assert len(lines) == 1 and lines[0].startswith(REFUSED + "run ")
+    assert f"pid {holder_pid} on " in lines[0], "the refusal names the holder"
+    assert "wait for it or raise run.lock_timeout_s" in lines[0]
 
 
 def test_second_run_refuses_with_exit_3_or_waits_for_the_lock(
@@ -46,11 +56,7 @@ def test_second_run_refuses_with_exit_3_or_waits_for_the_lock(
 
     refused = project.cli("extract", "--only", "releases")
     assert refused.wait() == 3
-    lines = refused.stderr.strip().splitlines()
-    print("observed:", lines)
-    assert len(lines) == 1 and lines[0].startswith(REFUSED + "run ")
-    assert f"pid {first.proc.pid} on " in lines[0], "the refusal names the holder"
-    assert "wait for it or raise run.lock_timeout_s" in lines[0]
+    _check_refusal(refused.stderr, first.proc.pid)
 
     waiting = project.cli("extract", "--only", "releases", extra={"run.lock_timeout_s": 120})
     # it waits (no step started) while the first run holds the lock ...
@@ -63,8 +69,8 @@ def test_second_run_refuses_with_exit_3_or_waits_for_the_lock(
 
     # nothing lost or doubled: the raw titles equal the clean run's
     settings = project.settings()
-    for table in RAW_TABLES[:2]:
-        assert _count(settings, table) == reference.state["raw_counts"][table]
+    counts = {table: _count(settings, table) for table in RAW_TABLES[:2]}
+    assert counts == {table: reference.state["raw_counts"][table] for table in RAW_TABLES[:2]}
 
 
 def test_two_duckdb_files_from_one_checkout_run_at_once(
@@ -174,6 +180,14 @@ def _dag_task(project: Project, step: str) -> subprocess.Popen[bytes]:
         )
 
 
+def _wait_until_held(hook: Hook, task: subprocess.Popen[Any], log: Path) -> None:
+    """Wait on the hook's event until the DAG task's request is held; fail with its log if it exits first."""
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+    while not hook.fired.wait(0.1):
+        assert task.poll() is None, log.read_text()[-3000:]
+        assert time.monotonic() < deadline, "the DAG task never reached its extract"
+
+
 def test_a_killed_holder_is_taken_over_once_its_lease_expires(
     tmp_path: Path, server: FaultyReplay, pg_database: str
 ) -> None:
@@ -184,11 +198,7 @@ def test_a_killed_holder_is_taken_over_once_its_lease_expires(
     worker, laptop = _postgres_projects(tmp_path, server, **short)
     hook = server.block("/justwatch/", after=2)
     task = _dag_task(worker, "extract_releases")
-    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
-    while not hook.fired.is_set():
-        assert task.poll() is None, (tmp_path / "a" / "task-extract_releases.log").read_text()[-3000:]
-        assert time.monotonic() < deadline, "the DAG task never reached its extract"
-        time.sleep(0.1)
+    _wait_until_held(hook, task, tmp_path / "a" / "task-extract_releases.log")
     second = laptop.cli("extract", "--only", "releases", extra={"run.lock_timeout_s": 120})
     second.wait_for_line(WAITING)  # the holder is alive and renewing: the second run waits
     assert "(dag run manual__killed, pid " in second.stderr

@@ -15,6 +15,7 @@ from typing import IO
 
 import pytest
 
+from core.config import Settings
 from publish import export, snapshot
 from tests.reliability.conftest import Project, Reference
 from trending_now.pipeline import StepFailed
@@ -56,6 +57,12 @@ def full_disk(
             subprocess.run(["umount", str(exports)], capture_output=True, check=False)
 
 
+def _check_nothing_snapshotted(project: Project, settings: Settings) -> None:
+    assert snapshot.list_snapshots(settings) == []
+    remote = project.root / "data" / "dvc-remote"
+    assert not remote.exists() or not any(p.is_file() for p in remote.rglob("*"))
+
+
 def test_disk_full_on_export_leaves_no_partial_file_and_no_snapshot(
     full_disk: tuple[Project, Path, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -67,9 +74,7 @@ def test_disk_full_on_export_leaves_no_partial_file_and_no_snapshot(
     assert message.startswith("export_parquet: ") and "No space left on device" in message
     assert list(exports.iterdir()) == []  # neither the file nor its temporary
     settings = project.settings()
-    assert snapshot.list_snapshots(settings) == []
-    remote = project.root / "data" / "dvc-remote"
-    assert not remote.exists() or not any(p.is_file() for p in remote.rglob("*"))
+    _check_nothing_snapshotted(project, settings)
     failed_rows = project.context().warehouse.fetch_all(
         "select step, status, error from ops.pipeline_runs order by started_at"
     )[-2:]  # the copied warehouse holds the reference run's rows before these

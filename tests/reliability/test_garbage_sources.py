@@ -7,6 +7,8 @@ from pathlib import Path
 
 import pytest
 
+from core.context import StepResult
+from core.warehouse import Warehouse
 from tests.conftest import DEMO_AS_OF
 from tests.reliability.conftest import (
     FaultyReplay,
@@ -20,6 +22,16 @@ from trending_now.pipeline import StepFailed
 
 pytestmark = pytest.mark.slow
 BAD_DAY = "2026-11-17"  # 9 recorded titles that day
+
+
+def _check_garbage_quarantined(reviews: StepResult, warehouse: Warehouse) -> None:
+    """Each garbage answer quarantined with its reason, counted by the step, from the two sources only."""
+    assert reviews.quarantined > 0
+    assert reviews.details["sources"]["guardian"]["ok"] == 0
+    quarantine = warehouse.fetch_all("select source, reason from raw_reviews.quarantine")
+    assert len(quarantine) == reviews.quarantined
+    assert all(row["reason"] for row in quarantine)
+    assert {row["source"] for row in quarantine} <= {"guardian", "rogerebert"}
 
 
 def test_garbage_day_fails_naming_the_day_review_garbage_is_quarantined_rerun_converges(
@@ -44,12 +56,7 @@ def test_garbage_day_fails_naming_the_day_review_garbage_is_quarantined_rerun_co
     server.add(Hook(prefix="/rogerebert/reviews/", action="garbage", body=b"\x00\x01\x02 binary junk" * 50))
     results = project.run(["extract_releases", "dbt_titles", "extract_reviews"])
     reviews = results["extract_reviews"]
-    assert reviews.quarantined > 0
-    assert reviews.details["sources"]["guardian"]["ok"] == 0
-    quarantine = warehouse.fetch_all("select source, reason from raw_reviews.quarantine")
-    assert len(quarantine) == reviews.quarantined
-    assert all(row["reason"] for row in quarantine)
-    assert {row["source"] for row in quarantine} <= {"guardian", "rogerebert"}
+    _check_garbage_quarantined(reviews, warehouse)
     server.clear()
 
     # 3. the sources recover: a re-run converges (the quarantined records are kept, never dropped)

@@ -186,7 +186,7 @@ def gemini(make_settings: Callable[..., Settings], fake: FakeGemini, baseline: P
     settings = make_settings({
         "enrich.provider": "auto", "enrich.base_url": fake.base_url, "enrich.concurrency": 2,
         "enrich.requests_per_minute": 0, "enrich.max_retries": 2, "enrich.backoff_base_s": 0.01,
-        "enrich.backoff_max_s": 0.02, "eval.baseline_path": str(baseline),
+        "enrich.max_backoff_s": 0.02, "eval.baseline_path": str(baseline),
     })
     settings.secrets = Secrets({"GEMINI_API_KEY": "test-key-not-real"}, source="test")
     return settings

@@ -182,6 +182,23 @@ def test_collect_reads_the_run_back(
     assert data.sources["guardian"]["error"] == 1 and not data.problems
 
 
+def test_a_dag_run_shows_every_mapped_country(make_settings: Callable[..., Settings]) -> None:
+    """A DAG run records one extract per country (the mapped task): every one is listed; a failed one is named."""
+    settings = make_settings()
+    start = datetime.now(UTC) - timedelta(minutes=5)
+    us = StepResult("extract_releases", rows_out=30, details={"countries": {"US": {"titles": 30}}})
+    gb = StepResult("extract_releases", details={"failed_countries": {"GB": "JustWatch newTitles (GB) failed"}})
+    de = StepResult("extract_releases", rows_out=7, details={"countries": {"DE": {"titles": 7}}})
+    records = _record("dagrun", start, [(us, 2.0), (gb, 3.0), (de, 2.5)], failed="none")
+    records[1].status, records[1].error = "failed", "extract_releases: JustWatch newTitles (GB) failed"
+    record_steps(Warehouse(settings), records)
+
+    data = collect(Warehouse(settings), "dagrun")
+
+    assert data.countries == {"US": {"listed": 30}, "GB": {"listed": 0}, "DE": {"listed": 7}}
+    assert "GB could not be extracted" in render(data)
+
+
 # ---- headless Chromium over the DevTools protocol -----------------------------------------------------
 def chromium() -> str:
     found = shutil.which("chromium") or shutil.which("chromium-browser")

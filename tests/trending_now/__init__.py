@@ -4,14 +4,24 @@ from __future__ import annotations
 
 import copy
 import json
-from datetime import UTC, datetime
+from collections.abc import Sequence
+from datetime import UTC, date, datetime
 from typing import Any
 
 from core.config import Settings
-from core.mart_schema import AUDIT_TABLE, MART_COLUMN_SPECS, MART_COLUMNS, MART_TABLE
+from core.mart_schema import (
+    AUDIT_TABLE,
+    AVAILABILITY_AUDIT_TABLE,
+    AVAILABILITY_COLUMN_SPECS,
+    MART_COLUMN_SPECS,
+    MART_COLUMNS,
+    MART_TABLE,
+)
 from core.warehouse import Warehouse
+from quality.step import LISTINGS
 
 INGESTED_AT = datetime(2026, 11, 20, 6, 15, 42, 123456, tzinfo=UTC)
+LISTED_ON = date(2026, 11, 20)
 
 
 def _reviews(*items: tuple[str, str | None, str, str | None, float | None, str | None]) -> str:
@@ -115,23 +125,54 @@ def mart_rows(n: int = 4) -> list[dict[str, Any]]:
     return rows
 
 
-def create_mart(settings: Settings, rows: list[dict[str, Any]], *, column_types: dict[str, str] | None = None) -> None:
+def _create_table(wh: Warehouse, table: str, types: dict[str, str], rows: Sequence[dict[str, Any]]) -> None:
+    names = list(types)
+    wh.execute(f"create schema if not exists {table.split('.')[0]}")
+    wh.execute(f"drop table if exists {table}")
+    wh.execute(f"create table {table} ({', '.join(f'{c} {t}' for c, t in types.items())})")
+    if rows:
+        wh.executemany(
+            f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
+            [[row.get(c) for c in names] for row in rows],
+        )
+
+
+def availability_rows(rows: Sequence[dict[str, Any]], countries: Sequence[str] = ("US",)) -> list[dict[str, Any]]:
+    """Every mart row listed in each of ``countries`` on :data:`LISTED_ON`, with the row's services."""
+    return [
+        {"id": row["id"], "country_code": country, "streaming_platforms": row["streaming_platforms"],
+         "first_listed_on": LISTED_ON, "last_listed_on": LISTED_ON}
+        for country in countries
+        for row in rows
+    ]
+
+
+def create_mart(
+    settings: Settings,
+    rows: list[dict[str, Any]],
+    *,
+    column_types: dict[str, str] | None = None,
+    availability: Sequence[dict[str, Any]] | None = None,
+    listings: Sequence[dict[str, Any]] | None = None,
+) -> None:
     """(Re)create the mart's audit relation and ``marts.movies_tv_shows_enriched`` (as if published from it)
-    in the settings' warehouse, both holding ``rows``.
+    in the settings' warehouse, both holding ``rows``; and the per-country availability audited with them
+    (``availability``, default: every row in the US) with the listings dbt read it from (``listings``, rows of
+    ``availability``'s shape, default: the availability's own).
 
     ``column_types`` overrides a column's SQL type (to store a value of the wrong type on purpose).
     """
     wh = Warehouse(settings)
     types = {c.name: c.sql_type for c in MART_COLUMN_SPECS} | (column_types or {})
-    names = list(types)
     for table in (AUDIT_TABLE, MART_TABLE):
-        wh.execute(f"create schema if not exists {table.split('.')[0]}")
-        wh.execute(f"drop table if exists {table}")
-        wh.execute(f"create table {table} ({', '.join(f'{c} {t}' for c, t in types.items())})")
-        wh.executemany(
-            f"insert into {table} ({', '.join(names)}) values ({', '.join('?' for _ in names)})",
-            [[row.get(c) for c in names] for row in rows],
-        )
+        _create_table(wh, table, types, rows)
+    available = availability_rows(rows) if availability is None else availability
+    _create_table(wh, AVAILABILITY_AUDIT_TABLE, {c.name: c.sql_type for c in AVAILABILITY_COLUMN_SPECS}, available)
+    listed = [
+        {"title_id": r["id"], "listing_country": r["country_code"], "new_since": r["last_listed_on"]}
+        for r in (available if listings is None else listings)
+    ]
+    _create_table(wh, LISTINGS, {"title_id": "varchar", "listing_country": "varchar", "new_since": "date"}, listed)
 
 
 PIPELINE_RUNS_DDL = (

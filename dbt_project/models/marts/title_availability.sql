@@ -10,9 +10,10 @@
 
 {#
     Where each published title is available: one row per (title, country it is listed in), with
-    that country's streaming services (distinct clear names, sorted, comma-separated, as the mart
-    writes them) and the first and latest day it was listed as new there. Built with the published
-    table (after the gate), only for titles it holds (a relationships test holds it to them).
+    that country's streaming services and the first and latest day it was listed as new there.
+    Built with the published table (after the gate) from its audit relation title_availability_audit,
+    which the dbt tests and the Great Expectations gate checked per country; only titles the published
+    table holds (a relationships test holds it to them).
 
     Incremental (merge on id and country_code): a raw listing keeps only its latest day, so the
     first day a title was listed in a country is kept from the earlier runs (least), the latest
@@ -22,15 +23,9 @@
 
 with
 
-nodes as (
+audited as (
 
-    select * from {{ ref('int_title_nodes_folded') }}
-
-),
-
-platforms as (
-
-    select * from {{ ref('int_titles_platforms_aggregated') }}
+    select * from {{ ref('title_availability_audit') }}
 
 ),
 
@@ -62,47 +57,28 @@ existing as (
 
 ),
 
-listings as (
-
-    select
-        title_id,
-        listing_country,
-        min(new_since) as first_listed_on,
-        max(new_since) as last_listed_on
-
-    from nodes
-
-    group by title_id, listing_country
-
-),
-
 final as (
 
     select
-        cast(listings.title_id as {{ string_type }}) as id,
-        cast(listings.listing_country as {{ string_type }}) as country_code,
-        cast(platforms.streaming_platforms as {{ string_type }}) as streaming_platforms,
+        audited.id,
+        audited.country_code,
+        audited.streaming_platforms,
         cast(
-            least(coalesce(existing.first_listed_on, listings.first_listed_on), listings.first_listed_on) as date
+            least(coalesce(existing.first_listed_on, audited.first_listed_on), audited.first_listed_on) as date
         ) as first_listed_on,
         cast(
-            greatest(coalesce(existing.last_listed_on, listings.last_listed_on), listings.last_listed_on) as date
+            greatest(coalesce(existing.last_listed_on, audited.last_listed_on), audited.last_listed_on) as date
         ) as last_listed_on
 
-    from listings
+    from audited
 
     inner join published
-        on listings.title_id = published.id
-
-    left join platforms
-        on
-            listings.title_id = platforms.title_id
-            and listings.listing_country = platforms.listing_country
+        on audited.id = published.id
 
     left join existing
         on
-            listings.title_id = existing.id
-            and listings.listing_country = existing.country_code
+            audited.id = existing.id
+            and audited.country_code = existing.country_code
 
 )
 

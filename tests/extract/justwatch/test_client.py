@@ -7,7 +7,7 @@ from datetime import date
 
 import pytest
 
-from core.config import ConfigError
+from core.config import ConfigError, parse_settings
 from extract.justwatch.client import (
     JustWatchBlockedError,
     JustWatchClient,
@@ -28,9 +28,14 @@ def fake() -> Iterator[FakeJustWatch]:
         yield server
 
 
+def default_settings() -> JustWatchSettings:
+    """The justwatch section as config/base.yaml sets it."""
+    return JustWatchSettings.from_settings(parse_settings("dev", environ={}))
+
+
 def make_client(fake: FakeJustWatch, sleeps: list[float] | None = None, **changes) -> JustWatchClient:
-    settings = JustWatchSettings(graphql_url=fake.url, max_retries=3, backoff_base_s=1.0, timeout_s=5.0)
-    settings = settings.with_changes(**changes)
+    base = {"graphql_url": fake.url, "max_retries": 3, "backoff_base_s": 1.0, "timeout_s": 5.0}
+    settings = default_settings().with_changes(**{**base, **changes})
     record = sleeps if sleeps is not None else []
     return JustWatchClient(settings, sleep=record.append, rng=lambda: 0.0)
 
@@ -107,7 +112,7 @@ def test_retries_on_connection_error() -> None:
     url = fake.url
     fake._httpd.server_close()  # nothing listens on this port any more
     sleeps: list[float] = []
-    client = JustWatchClient(JustWatchSettings(graphql_url=url, max_retries=2), sleep=sleeps.append)
+    client = JustWatchClient(default_settings().with_changes(graphql_url=url, max_retries=2), sleep=sleeps.append)
     with client, pytest.raises(JustWatchHTTPError, match="connection error"):
         client.new_titles_page(DAY, "US")
     assert len(sleeps) == 2
@@ -162,7 +167,7 @@ def test_repeated_cursor_stops_paging_with_an_error(fake: FakeJustWatch) -> None
 
 def test_page_size_above_100_is_refused_before_any_request() -> None:
     with pytest.raises(ConfigError, match="TOO_BIG"):
-        JustWatchSettings(page_size=150)
+        default_settings().with_changes(page_size=150)
 
 
 def test_server_rejects_too_big_pages_and_the_client_reports_it(fake: FakeJustWatch) -> None:
@@ -183,7 +188,7 @@ def test_retry_after_parsing() -> None:
 
 
 def test_backoff_is_capped_and_jittered() -> None:
-    policy = JustWatchSettings().retry_policy
+    policy = default_settings().retry_policy
     assert policy.wait(11, rng=lambda: 0.999) < 60.0
     assert policy.wait(3, rng=lambda: 0.0) == 2.0
     assert policy.wait(1, retry_after=3600.0) == 600.0  # a server's Retry-After is honoured up to 10 minutes

@@ -73,6 +73,25 @@ def _samples_with_malformed_nodes(tmp: Path) -> Path:
     return samples
 
 
+def check_quarantined(ctx: RunContext) -> None:
+    """Each malformed node quarantined once under its id (when it has one), naming the broken rule."""
+    quarantine = ctx.warehouse.fetch_all("select entity_id, reason, payload, as_of_date from raw_justwatch.quarantine")
+    assert len(quarantine) == 1 + len(MALFORMED)
+    for node_id, object_id, _, reason_part in MALFORMED:
+        [row] = [q for q in quarantine if json.loads(q["payload"])["node"].get("objectId") == object_id]
+        assert row["entity_id"] == node_id and reason_part in row["reason"], row
+        assert str(row["as_of_date"]) == DEMO_AS_OF.isoformat()
+
+
+def check_only_good_titles(ctx: RunContext) -> None:
+    """No malformed node reached the raw titles; every good title is published."""
+    bad_ids = {node_id for node_id, *_ in MALFORMED if node_id}
+    raw_ids = {r["id"] for r in ctx.warehouse.fetch_all("select id from raw_justwatch.titles")}
+    assert not raw_ids & bad_ids and len(raw_ids) == 46
+    published = {r["id"] for r in ctx.warehouse.fetch_all(f"select id from {MART}")}
+    assert published == GOOD_IDS
+
+
 @pytest.mark.parametrize("target", ["duckdb", pytest.param("postgres", marks=pytest.mark.postgres)])
 def test_malformed_nodes_are_quarantined_and_every_good_title_is_published(
     target: str, request: pytest.FixtureRequest, tmp_path: Path, make_settings: Callable[..., Any],
@@ -91,15 +110,6 @@ def test_malformed_nodes_are_quarantined_and_every_good_title_is_published(
     extract = records["extract_releases"].result
     assert (extract.rows_out, extract.quarantined) == (46, 1 + len(MALFORMED))
 
-    quarantine = ctx.warehouse.fetch_all("select entity_id, reason, payload, as_of_date from raw_justwatch.quarantine")
-    assert len(quarantine) == 1 + len(MALFORMED)
-    for node_id, object_id, _, reason_part in MALFORMED:
-        [row] = [q for q in quarantine if json.loads(q["payload"])["node"].get("objectId") == object_id]
-        assert row["entity_id"] == node_id and reason_part in row["reason"], row
-        assert str(row["as_of_date"]) == DEMO_AS_OF.isoformat()
+    check_quarantined(ctx)
 
-    bad_ids = {node_id for node_id, *_ in MALFORMED if node_id}
-    raw_ids = {r["id"] for r in ctx.warehouse.fetch_all("select id from raw_justwatch.titles")}
-    assert not raw_ids & bad_ids and len(raw_ids) == 46
-    published = {r["id"] for r in ctx.warehouse.fetch_all(f"select id from {MART}")}
-    assert published == GOOD_IDS
+    check_only_good_titles(ctx)

@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from core import raw_spec
+from core import quarantine, raw_spec
 from extract.justwatch.models import Offer, QuarantineRecord, TitleRecord
 from extract.justwatch.parse import (
     ResponseShapeError,
@@ -16,7 +16,6 @@ from extract.justwatch.parse import (
     parse_edge,
     parse_edge_items,
     parse_new_titles_page,
-    record_key,
 )
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
 
@@ -58,17 +57,22 @@ def test_movie_maps_every_contract_field() -> None:
     page = parse(edge_for(MOVIE, DAY.isoformat()))
     assert page.quarantine == [] and page.nodes_seen == 1
     [rec] = page.records
-    assert rec.id == "tm1540902" and rec.object_type == "MOVIE" and rec.object_id == 1540902
-    assert rec.title == "One Battle After Another" and rec.original_title == "One Battle After Another"
-    assert (rec.original_release_year, rec.original_release_date, rec.runtime_minutes) == (2025, "2025-09-26", 162)
-    assert rec.age_certification == "R" and rec.full_path == "/us/movie/one-battle-after-another"
-    assert (rec.imdb_id, rec.tmdb_id, rec.imdb_score, rec.tomato_meter) == ("tt30144839", "1054867", 7.9, 95)
-    assert rec.genres == ["act", "drm"]  # duplicates folded, order kept
-    assert rec.production_countries == ["US"]
-    assert [(c.role, c.name, c.character_name) for c in rec.credits] == [
-        ("ACTOR", "Leonardo DiCaprio", "Bob Ferguson"), ("DIRECTOR", "Paul Thomas Anderson", None)]
-    assert rec.new_since == DAY and rec.country == "US" and rec.new_offer_package == "HBO Max"
-    assert rec.season_number is None and rec.show_id is None and rec.original_language is None
+    expected = {
+        "id": "tm1540902", "object_type": "MOVIE", "object_id": 1540902,
+        "title": "One Battle After Another", "original_title": "One Battle After Another",
+        "original_release_year": 2025, "original_release_date": "2025-09-26", "runtime_minutes": 162,
+        "age_certification": "R", "full_path": "/us/movie/one-battle-after-another",
+        "imdb_id": "tt30144839", "tmdb_id": "1054867", "imdb_score": 7.9, "tomato_meter": 95,
+        "genres": ["act", "drm"],  # duplicates folded, order kept
+        "production_countries": ["US"],
+        "credits": [
+            {"role": "ACTOR", "name": "Leonardo DiCaprio", "character_name": "Bob Ferguson"},
+            {"role": "DIRECTOR", "name": "Paul Thomas Anderson", "character_name": None},
+        ],
+        "new_since": DAY, "country": "US", "new_offer_package": "HBO Max",
+        "season_number": None, "show_id": None, "original_language": None,
+    }
+    assert rec.model_dump(include=set(expected)) == expected
 
 
 def test_offers_are_deduplicated() -> None:
@@ -115,7 +119,7 @@ def test_missing_id_is_quarantined_and_the_rest_of_the_page_loads() -> None:
     assert q.reason == "invalid node: id: Field required"
     assert q.entity_id is None and q.source == "justwatch" and q.as_of_date == DAY
     assert json.loads(q.payload)["node"]["content"]["title"] == "Roofman"
-    assert q.record_key == record_key("justwatch", q.payload)
+    assert q.record_key == quarantine.record_key("justwatch", q.payload)
     assert page.nodes_seen == 3
 
 

@@ -68,6 +68,19 @@ def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJus
     assert [d for d, _ in fake.requests] == [D[0], D[1], D[1], D[2], D[3], D[4], D[4], D[5], D[6], D[6]]
     assert max(fake.requests.values()) == 1
 
+    check_titles(ctx)
+    check_child_tables(ctx)
+    check_quarantine(ctx)
+
+    counts = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"]
+              for t in ("titles", "titles__genres", "titles__credits", "titles__offers", "quarantine")}
+    second = extract(ctx)
+    assert second.rows_out == 4
+    again = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"] for t in counts}
+    assert again == counts
+
+
+def check_titles(ctx) -> None:
     titles = {r["id"]: r for r in rows(ctx, "select * from raw_justwatch.titles")}
     assert sorted(titles) == ["tm1", "ts38227", "tss11", "tss12"]
     # listed on two days: loaded once, with the latest day and that day's offer
@@ -80,6 +93,9 @@ def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJus
     assert titles["tss12"]["show_id"] == "ts260779" and titles["ts38227"]["object_type"] == "SHOW"
     assert titles["tm1"]["original_language"] is None and titles["tm1"]["country"] == "US"
 
+
+def check_child_tables(ctx) -> None:
+    """Genres, credits, offers and production countries of the titles, each row under its parent."""
     genres = rows(ctx, "select t.id, g.value from raw_justwatch.titles__genres g "
                        "join raw_justwatch.titles t on g._dlt_parent_id = t._dlt_id order by 1, 2")
     assert ("tm1", "drm") in {(r["id"], r["value"]) for r in genres}
@@ -93,16 +109,11 @@ def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJus
     countries = rows(ctx, "select value from raw_justwatch.titles__production_countries")
     assert {r["value"] for r in countries} == {"US"}
 
+
+def check_quarantine(ctx) -> None:
     [q] = rows(ctx, "select * from raw_justwatch.quarantine")
     assert q["reason"] == "invalid node: id: Field required" and q["source"] == "justwatch"
     assert '"Roofman"' in q["payload"] and q["as_of_date"] == DEMO_AS_OF
-
-    counts = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"]
-              for t in ("titles", "titles__genres", "titles__credits", "titles__offers", "quarantine")}
-    second = extract(ctx)
-    assert second.rows_out == 4
-    again = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"] for t in counts}
-    assert again == counts
 
 
 def test_limit_caps_titles(make_settings, make_context, fake: FakeJustWatch) -> None:
@@ -121,6 +132,8 @@ def test_a_failing_day_names_the_day_and_the_cause(make_settings, make_context, 
     message = str(info.value)
     assert message.startswith(f"JustWatch newTitles for {D[4]} (US) failed:") and "HTTP 500" in message
     assert "\n" not in message
+    # the step's record names the country (a DAG run's mapped task of one country: the run report shows it)
+    assert info.value.result.details == {"failed_countries": {"US": message}}
 
 
 def test_transient_faults_are_retried_and_counted(make_settings, make_context, fake: FakeJustWatch) -> None:

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from core.config import parse_settings
 from extract.reviews.http import HttpClient
 from extract.reviews.models import Subject
 from extract.reviews.settings import ReviewsSettings
@@ -92,10 +93,11 @@ def sleeper() -> SleepRecorder:
 
 @pytest.fixture
 def review_settings(sites: ReviewSites, tmp_path: Path) -> ReviewsSettings:
-    return ReviewsSettings(
+    urls = {f"reviews.{source}.base_url": url for source, url in sites.base_urls().items()}
+    settings = parse_settings("dev", environ={}).with_overrides(urls)
+    return ReviewsSettings.from_settings(settings).with_changes(
         concurrency=2, per_host_rps=0, timeout_s=0.5, max_retries=2, backoff_base_s=0.01,
-        cache_dir=tmp_path / "http-cache", base_urls=sites.base_urls(),
-        api_keys={"tmdb": "test-tmdb-key", "guardian": "test-guardian-key"},
+        cache_dir=tmp_path / "http-cache", api_keys={"tmdb": "test-tmdb-key", "guardian": "test-guardian-key"},
     )
 
 

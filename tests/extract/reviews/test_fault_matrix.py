@@ -180,8 +180,7 @@ def test_title_without_reviews_still_flows_with_outcomes(review_settings, client
 
 
 def test_max_reviews_and_disabled_source(review_settings, sites: ReviewSites, sleeper) -> None:
-    settings = review_settings.with_changes(max_reviews=2, enabled={"tmdb": True, "rogerebert": True,
-                                                                    "guardian": False})
+    settings = review_settings.with_changes(max_reviews=2, guardian={"enabled": False})
     with HttpClient(settings, sleep=sleeper) as http:
         [h] = harvest(settings, http, SINNERS)
     assert [r.source for r in h.reviews] == ["rogerebert", "tmdb", "tmdb"]  # at most 2 per source

@@ -104,9 +104,7 @@ def _page(**kw: object) -> EbertPage:
 
 def test_rogerebert_page_parts_and_score() -> None:
     page = rogerebert.parse_page(render_review_page(_page()))
-    assert page.headline == "Sinners"
-    assert (page.film_title, page.film_year) == ("Sinners", 2025)
-    assert page.critic == "Robert Daniels"
+    assert (page.headline, page.film_title, page.film_year, page.critic) == ("Sinners", "Sinners", 2025, "Robert Daniels")
     assert page.published_at == datetime(2025, 4, 18, 9, tzinfo=UTC)  # JSON-LD datePublished
     assert page.stars == 3.5 and not page.thumbs_down and page.from_json_ld
     assert page.tmdb_id == "1233413"

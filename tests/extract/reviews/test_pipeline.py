@@ -95,19 +95,34 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     load_titles(settings, TITLES)
     ctx = make_context(settings)
 
+    first = check_first_run(ctx, sites)
+    check_first_rows(ctx)
+    check_first_states(ctx)
+    check_contract_columns(ctx)
+    check_same_day_again(ctx, sites, first)
+    check_next_day(ctx, make_context, settings, first)
+    check_later_days(ctx, make_context, settings)
+
+
+def check_first_run(ctx: RunContext, sites: ReviewSites) -> dict[str, int]:
+    """The first run's counters and budget; returns the tables' counts."""
     result = call_step(extract_reviews, ctx)
-    assert result.step == "extract_reviews"
-    assert result.rows_in == 4  # 3 movies + Pluribus (its season folds into the show); last month's film is out
     first = counts(ctx)
-    assert first["reviews"] == first["distinct"] == result.rows_out == 7
-    assert first["fetches"] == 4 * 3 and first["quarantine"] == result.quarantined == 1
+    budget = result.details["budget"]
+    assert (result.step, result.rows_in, result.rows_out, result.quarantined) == (
+        "extract_reviews", 4, 7, 1  # 3 movies + Pluribus (its season folds into the show); last month's film is out
+    )
+    assert first == {"reviews": 7, "distinct": 7, "fetches": 4 * 3, "quarantine": 1}
     assert result.details["sources"]["rogerebert"]["ok"] == 2
     assert result.details["titles_with_reviews"] == 3
     assert result.details["fetches_due"] == {"new": 12} and result.details["stopped_sources"] == {}
-    budget = result.details["budget"]
     assert budget["guardian"]["daily_budget"] == 500 and budget["guardian"]["used"] == sites.total("/guardian")
     assert budget["tmdb"]["used"] == sites.total("/tmdb") == 4
+    return first
 
+
+def check_first_rows(ctx: RunContext) -> None:
+    """The first run's reviews and their scores."""
     wh = ctx.warehouse
     rows = wh.fetch_all("select title_id, source, author, original_score, score_normalized from raw_reviews.reviews "
                         "order by title_id, source, author")
@@ -115,25 +130,36 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     ebert = [r for r in rows if r["source"] == "rogerebert" and r["title_id"] == "tm1522331"]
     assert [(r["original_score"], r["score_normalized"]) for r in ebert] == [("3.5/4", 8.75)]
     pluribus_ebert = [r for r in rows if r["title_id"] == "ts1560118" and r["source"] == "rogerebert"]
-    assert pluribus_ebert[0]["original_score"] is None and pluribus_ebert[0]["score_normalized"] is None
+    assert (pluribus_ebert[0]["original_score"], pluribus_ebert[0]["score_normalized"]) == (None, None)
+
+
+def check_first_states(ctx: RunContext) -> None:
+    """The first run's fetch states: the drifted page an error, the unknown film not found, all day 0."""
     state = fetch_state(ctx)
-    assert state[("tm9000001", "rogerebert")][0] == "error"
-    assert state[("tm1533075", "rogerebert")][0] == "not_found"
+    assert (state[("tm9000001", "rogerebert")][0], state[("tm1533075", "rogerebert")][0]) == ("error", "not_found")
     assert {v[1:] for v in state.values()} == {("2026-11-20", "2026-11-20", 1)}
+
+
+def check_contract_columns(ctx: RunContext) -> None:
+    wh = ctx.warehouse
     for table, expected in CONTRACT_COLUMNS.items():
         present = {r["column_name"] for r in wh.fetch_all(
             "select column_name from information_schema.columns where table_schema = ? and table_name = ?",
             ["raw_reviews", table])}
         assert expected <= present, (table, expected - present)
 
-    # the same day again: only the failed fetch is retried (A Quiet Field's drifted RogerEbert page)
+
+def check_same_day_again(ctx: RunContext, sites: ReviewSites, first: dict[str, int]) -> None:
+    """The same day again: only the failed fetch is retried (A Quiet Field's drifted RogerEbert page)."""
     before = sites.total()
     again = call_step(extract_reviews, ctx)
     assert again.details["fetches_due"] == {"retry": 1} and sites.total() == before + 2  # + robots.txt
     assert counts(ctx) == first and fetch_state(ctx)[("tm9000001", "rogerebert")][1:] == (
         "2026-11-20", "2026-11-20", 2)
 
-    # the next day: TMDB's 1-day refresh (the critics' sites refresh on days 3 and 10)
+
+def check_next_day(ctx: RunContext, make_context, settings: Settings, first: dict[str, int]) -> None:
+    """The next day: TMDB's 1-day refresh (the critics' sites refresh on days 3 and 10)."""
     nxt = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 21)))
     assert nxt.details["fetches_due"] == {"refresh": 4}
     assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["guardian"]["used"] == 0
@@ -141,14 +167,17 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
     assert state[("tm1522331", "tmdb")][1:] == ("2026-11-20", "2026-11-21", 2)
     assert state[("tm9000001", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 2)
     assert counts(ctx)["reviews"] == first["reviews"]
-    # two days after: nothing; three days after: every source, except RogerEbert where its review was found
+
+
+def check_later_days(ctx: RunContext, make_context, settings: Settings) -> None:
+    """Two days after: nothing; three days after: every source, except RogerEbert where its review was found."""
     assert call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
     third = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 23)))
     assert third.details["fetches_due"] == {"refresh": 4 + 4 + 2}
     # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
     assert third.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
     assert fetch_state(ctx)[("tm1522331", "rogerebert")][1:] == ("2026-11-20", "2026-11-20", 1)  # found
-    ledger = {(str(r["day"]), r["source"]): r["requests"] for r in wh.fetch_all(
+    ledger = {(str(r["day"]), r["source"]): r["requests"] for r in ctx.warehouse.fetch_all(
         "select day, source, requests from ops.review_request_budget")}
     assert ledger[("2026-11-20", "tmdb")] == 4 and ledger[("2026-11-21", "tmdb")] == 4
 
