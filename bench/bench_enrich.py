@@ -33,11 +33,13 @@ from _common import write_result  # noqa: E402
 
 from core.config import PROJECT_ROOT, Secrets, Settings, load_settings  # noqa: E402
 from core.context import RunContext  # noqa: E402
+from core.vocabulary import PRIMARY_GENRES  # noqa: E402
 from enrich.inputs import TitleInput, parse_input_row  # noqa: E402
-from enrich.runner import enrich_titles  # noqa: E402
-from enrich.vocabulary import PRIMARY_GENRES, Genre  # noqa: E402
+from enrich.step import enrich_titles  # noqa: E402
+from enrich.vocabulary import Genre  # noqa: E402
 from tests.enrich.conftest import input_row, seed_inputs  # noqa: E402
 from tests.fakes.gemini_server import FakeGemini  # noqa: E402
+from trending_now.compose import call_step  # noqa: E402
 
 MODEL = "gemini-3.5-flash-lite"
 PRICE_IN, PRICE_OUT = 0.30, 2.50
@@ -133,7 +135,7 @@ def step_settings(
 def run_step(fake: FakeGemini, settings: Settings, label: str, n: int) -> Measure:
     fake.reset()
     started = time.perf_counter()
-    result = enrich_titles(RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
+    result = call_step(enrich_titles, RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
     wall = time.perf_counter() - started
     factor = float(settings.require("enrich.batch.price_factor")) if settings.get("enrich.mode") == "batch" else 1.0
     measure = Measure(label, n, fake.call_count, fake.prompt_tokens, fake.output_tokens, wall, result.rows_out,

@@ -50,7 +50,7 @@ def child(url: str, days: int, fmt: str, workdir: Path) -> dict:
     with JustWatchClient(jw) as client:
         harvest = NewTitlesHarvest(client=client, days=ctx.window, country="US", as_of=AS_OF).collect()
     fetched = time.perf_counter()
-    source = justwatch_source(ctx.window, "US", AS_OF, harvest=harvest)
+    source = justwatch_source([harvest])
     ctx.warehouse.dlt_run(PIPELINE_NAME, DATASET_NAME, source, loader_file_format=fmt)
     finished = time.perf_counter()
     loaded = ctx.warehouse.fetch_all(f"select count(*) as n from {DATASET_NAME}.titles")[0]["n"]  # nosec B608  # noqa: S608 - constant identifiers: DATASET_NAME (extract.justwatch)

@@ -49,22 +49,21 @@ class RunContext:
     limit: int | None = None
     run_id: str = field(default_factory=lambda: uuid.uuid4().hex[:12])
     quiet: bool = False
+    # The run's warehouse, built once from the run's settings (countries included: dbt reads them from it).
+    warehouse: Warehouse = field(init=False, repr=False)
 
     def __post_init__(self) -> None:
         if self.countries is not None:
             codes = parse_countries(self.countries, where="country")
             self.settings = self.settings.with_overrides({COUNTRIES_SETTING: list(codes)})
         self.countries = configured_countries(self.settings)
+        self.warehouse = Warehouse(self.settings)
         configure_dlt()  # before any step touches dlt
 
     @property
     def country_codes(self) -> tuple[str, ...]:
         """The run's countries, validated, primary country first."""
         return tuple(self.countries or ())
-
-    @property
-    def warehouse(self) -> Warehouse:
-        return Warehouse(self.settings)
 
     @property
     def window(self) -> list[date]:

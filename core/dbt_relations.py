@@ -22,7 +22,7 @@ import yaml
 from core.config import PROJECT_ROOT, YAML_LOADER, Settings
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
-# Non-secret variables every dbt invocation gets: the CLI's (transform.dbt_steps) and the DAG's (dags/dbt_groups.py)
+# Non-secret variables every dbt invocation gets: the CLI's (core.dbt_runner) and the DAG's (dags/dbt_groups.py)
 DBT_ENV = {"DBT_SEND_ANONYMOUS_USAGE_STATS": "False", "DO_NOT_TRACK": "1"}
 
 

@@ -20,11 +20,13 @@ Gemini runner, which also spends a budget and a rate-limit token per attempt).
 
 from __future__ import annotations
 
+import email.utils
 import logging
 import random
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any, Protocol, TypeVar, cast
 
 import tenacity
@@ -178,3 +180,24 @@ class RetryPolicy:
             retry_error_callback=lambda state: give_up(last(state), state.attempt_number),
         )
         return retrying(attempt)
+
+
+def parse_retry_after(value: str | None, now: datetime | None = None) -> float | None:
+    """``Retry-After`` as seconds (delta-seconds or an HTTP date, RFC 9110 §10.2.3).
+
+    None when the header is absent or unreadable; a date in the past is 0. A date without a zone is UTC.
+    """
+    if not value:
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(value)
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return None
+    if when is None:
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    return max(0.0, (when - (now or datetime.now(UTC))).total_seconds())

@@ -1,5 +1,9 @@
-"""The vibe-tag vocabulary: the one list of mood tags the enrichment may use, read from its dbt seed.
+"""The enrichment's vocabularies: the primary genres (below) and the vibe tags (read from their dbt seed).
 
+The primary genres are JustWatch's genre names, shared with dbt's ``accepted_values`` test; other sources'
+spellings map to them (:func:`to_vocabulary`). The response schema (``enrich.vocabulary``) makes both enums.
+
+The vibe tags are the one list of mood tags the enrichment may use.
 Its one owner is ``dbt_project/seeds/vibe_tags.csv`` (a tag and a one-line description per row, columns
 described in ``dbt_project/seeds/_seeds__properties.yml``). The prompt lists it, the response schema makes
 it an enum, dbt's ``csv_items_accepted`` test and the Great Expectations gate check the published tags
@@ -16,6 +20,91 @@ from functools import cache
 from pathlib import Path
 
 from core.dbt_relations import DBT_PROJECT_DIR
+
+PRIMARY_GENRES: tuple[str, ...] = (
+    "Action & Adventure",
+    "Animation",
+    "Comedy",
+    "Crime",
+    "Documentary",
+    "Drama",
+    "Fantasy",
+    "History",
+    "Horror",
+    "Kids & Family",
+    "Music & Musical",
+    "Mystery & Thriller",
+    "Romance",
+    "Science-Fiction",
+    "Sport",
+    "War & Military",
+    "Western",
+    "Reality TV",
+)
+
+# JustWatch genre short names -> vocabulary ("eur", Made in Europe, is not a genre and maps to nothing).
+JUSTWATCH_GENRE_CODES: dict[str, str] = {
+    "act": "Action & Adventure",
+    "ani": "Animation",
+    "cmy": "Comedy",
+    "crm": "Crime",
+    "doc": "Documentary",
+    "drm": "Drama",
+    "fnt": "Fantasy",
+    "hst": "History",
+    "hrr": "Horror",
+    "fml": "Kids & Family",
+    "msc": "Music & Musical",
+    "trl": "Mystery & Thriller",
+    "rma": "Romance",
+    "scf": "Science-Fiction",
+    "spt": "Sport",
+    "war": "War & Military",
+    "wsn": "Western",
+    "rly": "Reality TV",
+}
+
+# Common spellings from other sources (TMDB, review sites) -> vocabulary; keys are lowercase.
+GENRE_ALIASES: dict[str, str] = {
+    **{name.lower(): name for name in PRIMARY_GENRES},
+    "action": "Action & Adventure",
+    "adventure": "Action & Adventure",
+    "action & adventure": "Action & Adventure",
+    "animated": "Animation",
+    "anime": "Animation",
+    "crime drama": "Crime",
+    "documentaries": "Documentary",
+    "docuseries": "Documentary",
+    "family": "Kids & Family",
+    "kids": "Kids & Family",
+    "children": "Kids & Family",
+    "historical": "History",
+    "music": "Music & Musical",
+    "musical": "Music & Musical",
+    "mystery": "Mystery & Thriller",
+    "thriller": "Mystery & Thriller",
+    "suspense": "Mystery & Thriller",
+    "romantic": "Romance",
+    "science fiction": "Science-Fiction",
+    "sci-fi": "Science-Fiction",
+    "sci-fi & fantasy": "Science-Fiction",
+    "scifi": "Science-Fiction",
+    "sports": "Sport",
+    "war": "War & Military",
+    "war & politics": "War & Military",
+    "military": "War & Military",
+    "reality": "Reality TV",
+    "reality-tv": "Reality TV",
+}
+
+
+def to_vocabulary(label: str) -> str | None:
+    """Map a source genre (JustWatch code or name in any common spelling) to the vocabulary, or None."""
+    key = " ".join(label.strip().lower().split())
+    if not key:
+        return None
+    return JUSTWATCH_GENRE_CODES.get(key) or GENRE_ALIASES.get(key)
+
 
 VIBE_TAGS_SEED = "vibe_tags"
 SEED_DIR = DBT_PROJECT_DIR / "seeds"

@@ -30,8 +30,8 @@ def _iso(value: Any) -> str | None:
 def _first_line(error: BaseException | str | None) -> str | None:
     if error is None:
         return None
-    from core.common import first_line
     from core.redact import redact
+    from core.text import first_line
 
     return redact(first_line(error), _secrets())[:2000]
 

@@ -99,5 +99,5 @@ class DagOptions:
 
     @property
     def dbt_manifest(self) -> Path:
-        """``<dbt.target_path>/manifest.json``, the same target folder ``transform.dbt_steps`` writes to."""
+        """``<dbt.target_path>/manifest.json``, the same target folder ``core.dbt_runner`` writes to."""
         return dbt_folder(self.settings, "target") / "manifest.json"

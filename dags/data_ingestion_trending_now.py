@@ -1,7 +1,7 @@
 """Airflow 3 DAG ``data_ingestion_trending_now``: the daily Trending Now job.
 
 The task chain is ``trending_now.pipeline.STEPS``, the CLI's own step list, in its order: a dbt step
-(one with a selection in ``transform.dbt_steps.SELECTIONS``) becomes a Cosmos task group (one ``dbt build``,
+(one with a selection in ``core.dbt_runner.SELECTIONS``) becomes a Cosmos task group (one ``dbt build``,
 a sensor per model and test: dags/dbt_groups.py), every other step a Python task calling the same
 function as the CLI. A step added to STEPS appears here without an edit. Configuration comes from the
 project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); see docs/airflow.md.
@@ -86,7 +86,6 @@ def python_task(step: Step) -> Any:
     if step.name == EnrichTitlesOperator.STEP:
         return EnrichTitlesOperator(
             task_id=step.name,
-            timezone=TIMEZONE,
             execution_timeout=options.timeout(step.name),
             **TASK_ARGS[step.name],
         )
@@ -94,7 +93,7 @@ def python_task(step: Step) -> Any:
     def run(**context: Any) -> dict[str, Any]:
         from step_tasks import run_step
 
-        return run_step(step.name, context, TIMEZONE)
+        return run_step(step.name, context)
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for the run's as-of day."
@@ -127,7 +126,7 @@ def per_country_task(step: Step) -> Any:
         from step_tasks import run_step
 
         get_current_context()["country_code"] = country  # the instance's name (map_index_template)
-        return run_step(step.name, context, TIMEZONE, countries=[country])
+        return run_step(step.name, context, countries=[country])
 
     run.__name__ = step.name
     run.__doc__ = f"Run the `{step.name}` step of trending_now.pipeline for one country of the run."
@@ -146,7 +145,7 @@ def report_task() -> Any:
     def run_report(**context: Any) -> str | None:
         from step_tasks import write_report
 
-        return write_report(context, TIMEZONE)
+        return write_report(context)
 
     return _closing_task(run_report, "all_done")
 

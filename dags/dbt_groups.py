@@ -1,6 +1,6 @@
 """Cosmos task groups for the dbt steps of the Trending Now DAG, in ``ExecutionMode.WATCHER``.
 
-A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`transform.dbt_steps.SELECTIONS`)
+A dbt step of ``trending_now.pipeline.STEPS`` (one with a selection in :data:`core.dbt_runner.SELECTIONS`)
 becomes one ``DbtTaskGroup``: a producer task runs **one** ``dbt build --select <the step's selection>``
 (the CLI's command, dbt's own threads), and one sensor per model (or seed) reports that node's result
 together with its data tests' (``dbt_watchers``), so the Airflow grid still shows every model. A sensor
@@ -17,7 +17,7 @@ Warehouse credentials and the raw tables: :func:`prepare_warehouse` is a Cosmos 
 worker right before dbt starts (after the templated fields were rendered). It loads the full settings,
 registers every secret with Airflow's masker, puts ``Warehouse.dbt_env()`` into the task process's
 environment (never into the operator's templated ``env``, which Airflow renders and stores again after
-execution), and creates the raw tables no load has made yet, exactly as ``transform.dbt_steps.build`` does
+execution), and creates the raw tables no load has made yet, exactly as ``core.dbt_runner.build`` does
 before the CLI's ``dbt build``.
 """
 
@@ -33,7 +33,7 @@ from typing import Any
 from dag_settings import DagOptions
 
 from core.dbt_relations import DBT_ENV, profile_name, project_name
-from trending_now import dbt_plan
+from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import Step
 
 # Non-secret variables every dbt invocation gets (the templated, rendered ``env``). No dbt.log file: Cosmos
@@ -161,7 +161,8 @@ def read_dbt_project_once() -> None:
 
 def dbt_selection(step: Step) -> list[str] | None:
     """The dbt selection a step builds, or None for a Python step."""
-    return dbt_plan.dbt_selection(step.name)
+    select = SELECTIONS.get(step.name)
+    return list(select) if select else None
 
 
 def prepare_warehouse(context: Any, operator: Any) -> None:
@@ -224,8 +225,8 @@ def cosmos_selectors(selectors: Sequence[str], project_dir: Path) -> list[str]:
 
 
 def dbt_exclusion(step: Step) -> list[str]:
-    """What the step's ``dbt build`` leaves out, as the CLI's (:data:`transform.dbt_steps.EXCLUSIONS`)."""
-    return dbt_plan.dbt_exclusion(step.name)
+    """What the step's ``dbt build`` leaves out, as the CLI's (:data:`core.dbt_runner.EXCLUSIONS`)."""
+    return list(EXCLUSIONS.get(step.name, []))
 
 
 def render_config(select: list[str], exclude: list[str], watcher: bool, load_method: Any = None) -> Any:
@@ -262,7 +263,7 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "install_deps": False,
         # Unit tests are not manifest nodes Cosmos renders, and its manifest selector rejects `test_type:`;
         # the exclude goes to the dbt command instead (CI runs the unit tests with `dbt test`).
-        "exclude": " ".join(dbt_plan.EXCLUDE_UNIT_TESTS),
+        "exclude": " ".join(EXCLUDE_UNIT_TESTS),
         "emit_datasets": False,
         "execution_timeout": options.timeout(group),
     }
@@ -335,7 +336,7 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
 
     select = dbt_selection(step)
     if not select:
-        raise ValueError(f"{step.name} has no dbt selection in transform.dbt_steps.SELECTIONS")
+        raise ValueError(f"{step.name} has no dbt selection in core.dbt_runner.SELECTIONS")
     watcher = options.dbt_execution_mode == "watcher"
     read_manifest_once()
     read_dbt_project_once()
@@ -357,9 +358,9 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
         tune_cosmos_watcher()
         wait_for_the_build(group)
         share_partial_parse(group)
-        # The producer's command is the CLI's (transform.dbt_steps.build): Cosmos sets its --exclude from
+        # The producer's command is the CLI's (core.dbt_runner.build): Cosmos sets its --exclude from
         # RenderConfig.exclude only, whose manifest selector rejects `test_type:unit`.
-        producer(group).exclude = " ".join([*dbt_plan.EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
+        producer(group).exclude = " ".join([*EXCLUDE_UNIT_TESTS, *dbt_exclusion(step)])
         producer(group).select = " ".join(select)  # the CLI's names (Cosmos' differ for a versioned model)
         # ...and its tests too: with TestBehavior.NONE Cosmos narrows the build to `--resource-type model seed
         # snapshot`; here the nodes' sensors report the data tests the one build runs (dbt_watchers).

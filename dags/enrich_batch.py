@@ -76,14 +76,10 @@ class EnrichTitlesOperator(BaseOperator):
 
     STEP = STEP
 
-    def __init__(self, *, timezone: str, **kwargs: Any) -> None:
-        super().__init__(**kwargs)
-        self.timezone = timezone
-
     def execute(self, context: Any) -> dict[str, Any]:
         from step_tasks import prepare_enrichment_batches, run_step
 
-        waiting, poll_s, max_wait_s = prepare_enrichment_batches(context, self.timezone)
+        waiting, poll_s, max_wait_s = prepare_enrichment_batches(context)
         if waiting:
             self.log.info("waiting for Gemini batch(es) %s in the triggerer", ", ".join(waiting))
             self.defer(
@@ -91,7 +87,7 @@ class EnrichTitlesOperator(BaseOperator):
                 method_name="execute_complete",
                 timeout=timedelta(seconds=max_wait_s),
             )
-        return run_step(STEP, context, self.timezone)
+        return run_step(STEP, context)
 
     def execute_complete(self, context: Any, event: dict[str, Any] | None = None) -> dict[str, Any]:
         if not event or event.get("status") != "done":
@@ -99,4 +95,4 @@ class EnrichTitlesOperator(BaseOperator):
         from step_tasks import run_step
 
         self.log.info("Gemini batch(es) ended: %s", event.get("states"))
-        return run_step(STEP, context, self.timezone)  # harvest, re-queue, record: no new batch this run
+        return run_step(STEP, context)  # harvest, re-queue, record: no new batch this run

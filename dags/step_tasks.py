@@ -1,9 +1,11 @@
 """Run pipeline steps inside Airflow tasks: the same ``trending_now.pipeline`` functions the CLI runs.
 
-A task builds a :class:`~core.context.RunContext` from the Airflow run:
-``as_of`` is the run's logical date in the DAG's timezone (``ds``), the window and countries come from the
-project config (or the run's params; a mapped extract task gets its one country), and ``run_id`` is derived
-from Airflow's run id, so every task of one DAG run writes its rows of ``ops.pipeline_runs`` under the same id.
+A task builds its :class:`~core.context.RunContext` with the composition root's one builder
+(``trending_now.compose.run_context``, as the CLI does): ``as_of`` is the run's logical date in the DAG's
+timezone (``airflow.timezone``: the one clock, :func:`trending_now.compose.run_day`), the window and countries
+come from the project config (or the run's params; a mapped extract task gets its one country), and ``run_id``
+is derived from Airflow's run id, so every task of one DAG run writes its rows of ``ops.pipeline_runs`` under
+the same id.
 
 The run lock (``core.run_lock``): the DAG run is one holder, ``dag run <run id>`` (:func:`lock_holder`). Every
 task that writes takes the lease as that holder (re-entrant) and keeps it when it ends, so no deploy or CLI
@@ -15,7 +17,7 @@ from __future__ import annotations
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
-from datetime import date, datetime
+from datetime import datetime
 from typing import Any
 
 RUN_ID_MAX = 64  # ops.pipeline_runs.run_id is varchar(64)
@@ -37,14 +39,12 @@ def run_id_of(airflow_context: Mapping[str, Any]) -> str:
     return run_id_for(str(airflow_context.get("run_id") or getattr(dag_run, "run_id", "")))
 
 
-def as_of_for(logical_date: datetime | None, run_after: datetime | None, timezone: str) -> date:
-    """The run's day in the DAG's timezone; manual runs without a logical date use ``run_after``."""
-    import pendulum
-
-    moment = logical_date or run_after
+def run_moment(airflow_context: Mapping[str, Any]) -> datetime:
+    """The moment the run stands for: its logical date; manual runs without one use ``run_after``."""
+    moment = airflow_context.get("logical_date") or getattr(airflow_context.get("dag_run"), "run_after", None)
     if moment is None:
         raise ValueError("the DAG run has neither a logical date nor a run_after time")
-    return pendulum.instance(moment).in_timezone(timezone).date()
+    return moment
 
 
 def _param(params: Mapping[str, Any] | None, name: str) -> Any:
@@ -123,25 +123,21 @@ def run_countries(airflow_context: Mapping[str, Any]) -> list[str]:
     return list(configured_countries(parse_settings()))
 
 
-def build_context(
-    airflow_context: Mapping[str, Any], timezone: str, countries: Sequence[str] | None = None
-) -> Any:
-    """A RunContext for this Airflow run, with the full settings (secrets included and masked).
+def build_context(airflow_context: Mapping[str, Any], countries: Sequence[str] | None = None) -> Any:
+    """A RunContext for this Airflow run, with the full settings (secrets included and masked), made by the
+    composition root's one builder; ``as_of`` is :func:`run_moment`'s day by its one clock.
 
     ``countries`` (a mapped extract task's one country) overrides the run's: the ``country`` param, else
     ``run.countries``.
     """
-    from core.context import RunContext
+    from trending_now.compose import run_context
 
-    settings = load_task_settings()
-    dag_run = airflow_context.get("dag_run")
     params = airflow_context.get("params")
-    days = _param(params, "days") or settings.require("run.days")
     limit = _param(params, "limit")
-    return RunContext(
-        settings=settings,
-        as_of=as_of_for(airflow_context.get("logical_date"), getattr(dag_run, "run_after", None), timezone),
-        days=int(days),
+    return run_context(
+        load_task_settings(),
+        moment=run_moment(airflow_context),
+        days=_param(params, "days"),
         countries=countries if countries is not None else _param(params, "country"),
         limit=int(limit) if limit is not None else None,
         run_id=run_id_of(airflow_context),
@@ -190,13 +186,13 @@ def hold_run_lock(warehouse: Any, airflow_context: Mapping[str, Any], progress: 
 
 
 def run_step(
-    step_name: str, airflow_context: Mapping[str, Any], timezone: str, countries: Sequence[str] | None = None
+    step_name: str, airflow_context: Mapping[str, Any], countries: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Run one named step under the run lock (held by the DAG run); returns its counters (pushed to XCom)."""
     from trending_now.pipeline import run_steps, steps_named
 
     end_earlier_holds()
-    ctx = build_context(airflow_context, timezone, countries)
+    ctx = build_context(airflow_context, countries)
     ctx.progress(
         f"run {ctx.run_id} as of {ctx.as_of} ({ctx.days} days, {','.join(ctx.country_codes)}, "
         f"{ctx.warehouse.target})"
@@ -216,9 +212,7 @@ def run_step(
     }
 
 
-def prepare_enrichment_batches(
-    airflow_context: Mapping[str, Any], timezone: str
-) -> tuple[list[str], float, float]:
+def prepare_enrichment_batches(airflow_context: Mapping[str, Any]) -> tuple[list[str], float, float]:
     """``enrich.mode: batch``: re-attach to the open Gemini batches or submit this run's, under the run lock;
     returns the batch names to wait for ([] in sync mode or when nothing is pending), the poll interval and
     the longest wait (dags/enrich_batch.py)."""
@@ -226,7 +220,7 @@ def prepare_enrichment_batches(
     from enrich.batch import prepare_batches
 
     end_earlier_holds()
-    ctx = build_context(airflow_context, timezone)
+    ctx = build_context(airflow_context)
     holding = dag_holding(ctx.run_id)  # the DAG run's lease, kept as every writing task keeps it
     with run_lock(
         ctx.warehouse,
@@ -244,12 +238,12 @@ def prepare_enrichment_batches(
     )
 
 
-def write_report(airflow_context: Mapping[str, Any], timezone: str) -> str | None:
+def write_report(airflow_context: Mapping[str, Any]) -> str | None:
     """Write the run report (``data/reports/run-<run_id>.html``) and upload it next to the DVC data in
     staging/prod; returns where it is (the S3 URI when uploaded) for the task's XCom and log. Then the DAG run
     releases the run lock its tasks kept."""
     end_earlier_holds()
-    ctx = build_context(airflow_context, timezone)
+    ctx = build_context(airflow_context)
     try:
         return _write_report(ctx)
     finally:
@@ -270,14 +264,14 @@ def release_run_lock(ctx: Any) -> None:
 
 def _write_report(ctx: Any) -> str | None:
     from core.redact import redact
-    from trending_now.report import write_and_publish
+    from reporting.run_report import report_run
 
     if ctx.warehouse.target == "duckdb" and not ctx.warehouse.duckdb_path.exists():
         ctx.progress("no run report: the warehouse was never written (the run failed before its first load)")
         return None
     hold_duckdb_lock(ctx.warehouse)
     try:
-        path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
+        path, uri = report_run(ctx.warehouse, ctx.settings, ctx.run_id, ctx.as_of)
     except Exception as exc:  # a report never fails the run nor hides its real failure
         ctx.progress(f"could not write the run report: {redact(str(exc), ctx.settings.secrets.values())}")
         return None

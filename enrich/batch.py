@@ -567,7 +567,7 @@ class BatchEnrichment:
 
 
 def enrich_in_batch(ctx: RunContext, config: RunnerConfig) -> StepResult:
-    """The ``enrich_titles`` step in batch mode (enrich/runner.py hands over when ``batch_mode``)."""
+    """The ``enrich_titles`` step in batch mode (enrich/step.py hands over when ``batch_mode``)."""
     client = GeminiBatchClient.from_settings(ctx.settings)
     try:
         with store.open_journal(ctx.warehouse) as journal:

@@ -11,6 +11,8 @@ from typing import Any
 
 from pydantic import BaseModel, Field, ValidationError
 
+from core.text import parse_list
+
 
 class InputError(ValueError):
     """An input row cannot be used (e.g. ``scraped_reviews`` is not a JSON array)."""
@@ -36,30 +38,6 @@ class TitleInput(BaseModel):
     source_data_hash: str
     imdb_score: float | None = None
     tomato_meter: float | None = None
-
-
-def parse_genres(value: Any) -> list[str]:
-    """``source_genres`` as a list: accepts a JSON array, a comma-separated string or a list."""
-    return [item.strip() for item in _genre_items(value) if item and item.strip()]
-
-
-def _genre_items(value: Any) -> list[str]:
-    """The raw items of ``source_genres``, not yet stripped."""
-    if value is None:
-        return []
-    if isinstance(value, list | tuple):
-        return [str(v) for v in value]
-    text = str(value).strip()
-    return _bracketed_items(text) if text.startswith("[") else text.split(",")
-
-
-def _bracketed_items(text: str) -> list[str]:
-    """A JSON array's items as text; text that only looks like one is split on commas inside its brackets."""
-    try:
-        loaded = json.loads(text)
-    except json.JSONDecodeError:
-        loaded = None
-    return [str(v) for v in loaded] if isinstance(loaded, list) else text.strip("[]").split(",")
 
 
 def parse_reviews(value: Any) -> list[ReviewInput]:
@@ -118,7 +96,7 @@ def parse_input_row(row: dict[str, Any]) -> TitleInput:
         content_type=row.get("content_type"),
         release_year=release_year,
         synopsis=row.get("synopsis"),
-        source_genres=parse_genres(row.get("source_genres")),
+        source_genres=parse_list(row.get("source_genres")),
         reviews=parse_reviews(row.get("scraped_reviews")),
         source_data_hash=str(row["source_data_hash"]),
         imdb_score=_optional_float(row.get("imdb_score") or row.get("imdb_rating")),

@@ -10,8 +10,9 @@ Change anything here, or the seed, that alters what the model is asked -> bump `
 
 from __future__ import annotations
 
+from core.vocabulary import PRIMARY_GENRES
 from enrich.inputs import TitleInput
-from enrich.vocabulary import PRIMARY_GENRES, vibe_tag_lines
+from enrich.vocabulary import vibe_tag_lines
 
 # v2: vibe tags from the controlled vocabulary (dbt seed vibe_tags), listed below and enforced as an enum.
 PROMPT_VERSION = "v2"

@@ -1,4 +1,5 @@
-"""The ``enrich_titles`` step: enrich every pending title, one structured call per title (or per batch).
+"""The sync runner of the ``enrich_titles`` step (enrich/step.py): every pending title, one structured call
+per title (or per batch).
 
 Flow: read pending inputs -> build jobs of ``enrich.batch_size`` titles -> run at most
 ``enrich.concurrency`` jobs at once (thread pool), each behind the token bucket and the budget cap, with
@@ -27,6 +28,7 @@ from typing import Any
 
 from core.config import Settings
 from core.context import RunContext, StepResult
+from enrich.api_errors import Backoff
 from enrich.budget import Budget
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
@@ -40,9 +42,7 @@ from enrich.providers.base import (
     Provider,
     TransientError,
 )
-from enrich.providers.factory import make_provider
 from enrich.ratelimit import TokenBucket
-from enrich.retry import Backoff
 from enrich.schema import TitleEnrichment
 from enrich.store import (
     PendingWork,
@@ -50,7 +50,6 @@ from enrich.store import (
     ResultSink,
     enrichment_row,
     load_pending,
-    open_journal,
     replay_journal,
 )
 
@@ -173,6 +172,12 @@ class JobRunner:
         self.answered = threading.Event()  # the service answered a call with no fatal error
         self.fatal_reason: str | None = None
         self._rng = random.SystemRandom()  # the backoff's jitter
+
+    @classmethod
+    def for_run(cls, provider: Provider, config: RunnerConfig) -> JobRunner:
+        """A runner behind the run's rate limit (none for the heuristic: it calls nothing) and budget cap."""
+        limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
+        return cls(provider, config, limiter, Budget(config.max_cost_usd))
 
     def run(self, job: Job) -> JobOutcome:
         out = JobOutcome()
@@ -300,22 +305,6 @@ class RunTotals:
     usage: CallUsage = field(default_factory=CallUsage)
 
 
-def enrich_titles(ctx: RunContext) -> StepResult:
-    """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``)."""
-    settings = ctx.settings
-    config = RunnerConfig.from_settings(settings)
-    from enrich import batch  # noqa: PLC0415 - enrich.batch builds on this module
-
-    if batch.batch_mode(settings):  # enrich.mode: batch - one Gemini batch per run (docs/enrichment.md)
-        return batch.enrich_in_batch(ctx, config)
-    provider = make_provider(settings)
-    try:
-        with open_journal(ctx.warehouse) as journal:
-            return EnrichmentRun.start(ctx, provider, config, journal).execute()
-    finally:
-        provider.close()
-
-
 @dataclass(frozen=True)
 class Selection:
     """What a run starts from: the journal's replay, the pending inputs, and this run's rows (``--limit``)."""
@@ -349,8 +338,7 @@ class EnrichmentRun:
         self.input_errors = 0
         self.queue: deque[Job] = deque()
         self.in_flight: dict[Future[JobOutcome], Job] = {}
-        limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
-        self.runner = JobRunner(provider, config, limiter, Budget(config.max_cost_usd))
+        self.runner = JobRunner.for_run(provider, config)
         self._last_progress = 0
 
     # --- select inputs, replay the journal

@@ -20,19 +20,13 @@ from typing import IO, Any
 
 import pyarrow as pa
 
-from core.config import Settings
-from core.context import RunContext, StepResult
 from core.files import file_digest, write_atomic
 from core.mart_schema import (
     MART_ARROW_SCHEMA,
     MART_NAME,
-    MartSchemaError,
-    read_mart_rows,
-    rows_to_arrow,
 )
-from core.remote import open_remote
+from core.remote import Remote
 
-STEP = "export_parquet"
 STAGED_DIR = "exports"  # on the shared remote
 COMPRESSION = "zstd"
 COMPRESSION_LEVEL = 9
@@ -112,21 +106,19 @@ def export_table(table: pa.Table, path: Path) -> dict[str, Any]:
     }
 
 
-def stage_export(settings: Settings, path: Path, md5: str) -> str:
+def stage_export(remote: Remote, path: Path, md5: str) -> str:
     """Put the export's bytes, then their md5, on the shared remote; returns where."""
-    remote = open_remote(settings)
     target = remote.path(STAGED_DIR, path.name)
     remote.write_bytes(target, path.read_bytes())
     remote.write_bytes(f"{target}.md5", md5.encode("ascii"))  # last: the bytes are complete when it matches
     return f"{remote.url.rstrip('/')}/{STAGED_DIR}/{path.name}"
 
 
-def fetch_staged_export(settings: Settings, path: Path) -> str:
+def fetch_staged_export(remote: Remote, path: Path) -> str:
     """Write the day's staged export from the shared remote to ``path`` (atomically); returns its md5.
 
     Whatever lies at ``path`` (an older run's file, another checkout's) is replaced by the staged bytes.
     """
-    remote = open_remote(settings)
     target = remote.path(STAGED_DIR, path.name)
     expected = remote.read_bytes(f"{target}.md5")
     data = remote.read_bytes(target)
@@ -137,18 +129,3 @@ def fetch_staged_export(settings: Settings, path: Path) -> str:
         raise ExportError(f"the staged {path.name} does not match its md5 (an export was cut short)")
     write_atomic(path, lambda sink: sink.write(data))
     return md5
-
-
-def export_parquet(ctx: RunContext) -> StepResult:
-    try:
-        rows = read_mart_rows(ctx.warehouse)
-        table = rows_to_arrow(rows)
-    except MartSchemaError as exc:
-        raise ExportError(str(exc)) from exc
-    path = export_path(ctx.settings.path("export.dir"), ctx.as_of)
-    written = export_table(table, path)
-    written["staged"] = stage_export(ctx.settings, path, written["md5"])
-    ctx.progress(
-        f"exported {written['rows']} rows to {path} ({'changed' if written['changed'] else 'unchanged'})"
-    )
-    return StepResult(step=STEP, rows_in=len(rows), rows_out=written["rows"], details=written)

@@ -29,13 +29,11 @@ from typing import Any
 import yaml
 
 from core.config import Settings
-from core.context import RunContext, StepResult
 from core.files import file_digest
 from core.mart_schema import MART_NAME
 from core.remote import remote_name, s3_url
-from publish.export import ExportError, export_path, fetch_staged_export
+from publish.export import export_path
 
-STEP = "snapshot_dvc"
 MANIFEST_DIR = "manifests"
 _POINTER_RE = re.compile(rf"^{re.escape(MART_NAME)}_(\d{{4}}-\d{{2}}-\d{{2}})\.parquet\.dvc$")
 
@@ -139,7 +137,7 @@ def _manifest_path(remote: Any, name: str) -> str:
     return remote.fs.join(remote.path, MANIFEST_DIR, name)
 
 
-def _remote_has(repo: Any, settings: Settings, md5: str) -> bool:
+def remote_has(repo: Any, settings: Settings, md5: str) -> bool:
     odb = repo.cloud.get_remote_odb(remote_name(settings), command="snapshot")
     return bool(odb.exists(md5))
 
@@ -166,50 +164,7 @@ def remote_manifests(repo: Any, settings: Settings) -> dict[str, str]:
     return found
 
 
-# ---- the step and its companions ------------------------------------------------------------------------
-def snapshot(ctx: RunContext) -> StepResult:
-    """``dvc add`` the day's export, push it, and publish its pointer file as the day's manifest."""
-    settings = ctx.settings
-    directory = export_dir(settings)
-    data_file = export_path(directory, ctx.as_of)
-    try:
-        staged_md5 = fetch_staged_export(settings, data_file)
-    except ExportError as exc:
-        raise SnapshotError(f"{exc}: run the export step for {ctx.as_of} first") from exc
-    with open_repo(settings) as repo:
-        try:
-            repo.add([str(data_file)])
-            pushed = repo.push(targets=[str(data_file) + ".dvc"], remote=remote_name(settings))
-        except Exception as exc:
-            raise SnapshotError(
-                f"DVC could not snapshot {data_file.name} to the {remote_name(settings)} remote: {exc}"
-            ) from exc
-        pointer_file = data_file.with_name(data_file.name + ".dvc")
-        pointer = Pointer.parse(pointer_file.read_text(encoding="utf-8"), str(pointer_file))
-        if pointer.md5 != staged_md5:
-            raise SnapshotError(
-                f"DVC recorded md5 {pointer.md5} for {data_file.name}, the export {staged_md5}"
-            )
-        if not _remote_has(repo, settings, pointer.md5):
-            raise SnapshotError(f"after push, the {remote_name(settings)} remote does not hold {pointer.md5}")
-        manifest = publish_manifest(repo, settings, pointer_file)
-    ctx.progress(f"snapshot {data_file.name} md5 {pointer.md5} pushed to {remote_name(settings)}")
-    return StepResult(
-        step=STEP,
-        rows_in=1,
-        rows_out=1,
-        details={
-            "file": str(data_file),
-            "pointer": str(pointer_file),
-            "md5": pointer.md5,
-            "size": pointer.size,
-            "remote": remote_name(settings),
-            "files_pushed": int(pushed or 0),
-            "manifest": manifest,
-        },
-    )
-
-
+# ---- the step's companions -------------------------------------------------------------------------------
 def list_snapshots(settings: Settings) -> list[Snapshot]:
     """Every day with a pointer file locally or on the remote, oldest first."""
     directory = export_dir(settings)
@@ -234,7 +189,7 @@ def list_snapshots(settings: Settings) -> list[Snapshot]:
                     file=pointer.file,
                     md5=pointer.md5,
                     size=pointer.size,
-                    pushed=_remote_has(repo, settings, pointer.md5),
+                    pushed=remote_has(repo, settings, pointer.md5),
                     local=data_file.exists() and file_digest(data_file) == pointer.md5,
                     manifest=where,
                 )

@@ -3,7 +3,7 @@
 It reads the mart's audit relation and the per-country availability about to be published with it
 (``marts_audit.title_availability_audit``) through SQL (DuckDB, PostgreSQL or Redshift alike), runs the gate
 (:mod:`quality.suite`, through :mod:`quality.adapter`; the availability per country), writes the reports
-(:mod:`quality.report`), and raises :class:`QualityGateError` naming every failed expectation (and its
+(:mod:`quality.validation_report`), and raises :class:`QualityGateError` naming every failed expectation (and its
 country) with sample unexpected values; then nothing is published.
 """
 
@@ -24,8 +24,8 @@ from core.mart_schema import (
     read_mart_rows,
 )
 from quality.adapter import availability_frame, rows_to_frame, run_suite
-from quality.report import write_reports
 from quality.suite import ExpectationOutcome, GateThresholds, ValidationOutcome
+from quality.validation_report import write_reports
 
 STEP = "validate_mart"
 # The listings of every node and country (dbt), which say which of the run's countries listed titles in the window

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from core.config import load_settings
 from core.warehouse import Warehouse
-from trending_now.evaluation import ScoreBands, build_set, load_set, read_labels, warehouse_inputs
+from reporting.evaluation import ScoreBands, build_set, load_set, read_labels, warehouse_inputs
 
 
 def main() -> int:

@@ -27,7 +27,6 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -35,10 +34,10 @@ ROOT = Path(__file__).resolve().parents[1]
 if str(ROOT) not in sys.path:  # run as `python scripts/deploy.py`: the project's packages and scripts/
     sys.path.insert(0, str(ROOT))
 
-from core.common import first_line  # noqa: E402
 from core.config import Settings, load_settings  # noqa: E402
 from core.config import project_root as config_root  # noqa: E402
 from core.redact import redact  # noqa: E402
+from core.text import first_line  # noqa: E402
 
 # Modules that add subcommands: each has ``add_subcommand(subparsers)`` (the parser it adds sets ``func``).
 SUBCOMMAND_MODULES: list[str] = ["scripts.slim_ci"]
@@ -190,7 +189,7 @@ def build_args(state: Path | None) -> list[str]:
     """``dbt build`` of what changed against ``state`` (everything without one), never the published models:
     it changes only through the pipeline's audit -> gate -> publish. Selected by model name, so every
     version of the published model is left out too."""
-    from transform.dbt_steps import EXCLUDE_UNIT_TESTS, SELECT_PUBLISH
+    from core.dbt_runner import EXCLUDE_UNIT_TESTS, SELECT_PUBLISH
 
     changed = ["--select", "state:modified+", "--state", str(state), "--defer"] if state else []
     # the published model and what is published with it (title_availability, titles_new_this_week): built
@@ -210,8 +209,8 @@ def built_nodes(result: Any) -> dict[str, list[str]]:
 def build_warehouse(args: argparse.Namespace) -> int:
     """Build what changed since the deployed manifest (the whole project on a first deploy) into the audit
     and upstream relations, under the warehouse's run lock."""
-    from core.context import RunContext
-    from transform import dbt_steps
+    from core import dbt_runner
+    from trending_now.compose import run_context
 
     settings = settings_for(args).with_overrides({"warehouse.target": args.target})
     with tempfile.TemporaryDirectory(prefix="tn-deploy-") as tmp:
@@ -223,9 +222,9 @@ def build_warehouse(args: argparse.Namespace) -> int:
             f"state:modified+ against {args.state or 'the deployed manifest'}" if state else "whole project"
         )
         progress(f"build-warehouse --target {args.target}: {what}, without the published model")
-        ctx = RunContext(settings=settings, as_of=datetime.now(UTC).date(), run_id="deploy")
+        ctx = run_context(settings, run_id="deploy")
         with warehouse_run_lock(settings):
-            result = dbt_steps.invoke(ctx, build_args(state))
+            result = dbt_runner.invoke(ctx, build_args(state))
     nodes = built_nodes(result)
     models = nodes.get("model", [])
     print(f"build-warehouse: {len(models)} model(s) built: {', '.join(models) or 'none'}")
@@ -246,7 +245,7 @@ def parse_manifest(settings: Settings) -> None:
     every node would look modified)."""
     from dbt.cli.main import dbtRunner
 
-    from core.common import environ
+    from core.environ import environ
     from core.warehouse import Warehouse
 
     warehouse = Warehouse(settings)
@@ -321,9 +320,11 @@ def eval_gate(args: argparse.Namespace) -> int:
     """``trending-now eval --before-deploy``: when the deployed enrichment model or prompt version differs from
     the accepted Gemini baseline, Gemini (the environment's key) runs the evaluation set and must pass the
     gate before anything ships; else no call (docs/evaluation.md)."""
-    from trending_now.evaluation import check_before_deploy
+    from core.warehouse import Warehouse
+    from reporting.evaluation import check_before_deploy
 
-    result = check_before_deploy(settings_for(args), always=args.always)
+    settings = settings_for(args)
+    result = check_before_deploy(Warehouse(settings), settings, always=args.always)
     for line in result.lines:
         print(line)
     if not result.passed:

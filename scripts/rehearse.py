@@ -324,10 +324,10 @@ def check(condition: bool, message: str) -> None:
 
 # ---- the rehearsal ---------------------------------------------------------------------------------------
 def rehearse(tmp: Path, clock: Clock) -> None:
+    from core.dbt_runner import PUBLISHED_MODEL, SELECT_PUBLISH
     from tests.dags.conftest import DAG_ID
     from tests.fakes.s3_server import FAKE_CREDENTIALS, running_s3_server
     from tests.integration.local_stack import LocalAirflow
-    from transform.dbt_steps import PUBLISHED_MODEL, SELECT_PUBLISH
     from trending_now.replay import ReplayServer
 
     pg = pg_env()

@@ -99,7 +99,7 @@ def warehouse_env(target: str) -> dict[str, str]:
 
 @contextmanager
 def _environ(values: Mapping[str, str]) -> Iterator[None]:
-    from core.common import environ
+    from core.environ import environ
 
     with environ(values):
         yield

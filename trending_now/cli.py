@@ -15,11 +15,13 @@ from datetime import date
 from pathlib import Path
 from typing import Any
 
-from core.common import first_line
 from core.config import ConfigError, Secrets, Settings, load_settings
 from core.context import RunContext
 from core.metrics import StepRecord, last_run
 from core.redact import redact
+from core.text import first_line
+from core.warehouse import Warehouse
+from trending_now.compose import run_context
 from trending_now.replay import ReplayServer
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
@@ -70,7 +72,7 @@ def build_parser() -> argparse.ArgumentParser:
         type=_date,
         default=None,
         metavar="YYYY-MM-DD",
-        help="last day of the window (default: today; demo: 2026-11-20)",
+        help="last day of the window (default: today in airflow.timezone; demo: 2026-11-20)",
     )
     common.add_argument("--days", type=_positive, default=None, help="days in the window (default: 7)")
     common.add_argument(
@@ -183,7 +185,7 @@ def add_eval_parser(sub: Any, common: argparse.ArgumentParser) -> None:
 def _missing_baseline(settings: Settings) -> str | None:
     """Why ``eval --set --check`` cannot gate: no accepted baseline for the configured provider (or None)."""
     from enrich.providers.factory import resolve_provider_name  # noqa: PLC0415 - keeps `--help` light
-    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+    from reporting import evaluation  # noqa: PLC0415 - keeps `--help` light
 
     provider = resolve_provider_name(settings)
     baseline_path = settings.path("eval.baseline_path")
@@ -204,11 +206,11 @@ class EvalOutcome:
     problem: str | None = None
 
 
-def _evaluate_set(args: argparse.Namespace, settings: Settings) -> EvalOutcome:
+def _evaluate_set(args: argparse.Namespace, settings: Settings, warehouse: Warehouse) -> EvalOutcome:
     """Run the provider on the evaluation set; with --check gate it, with --accept record it as baseline."""
-    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+    from reporting import evaluation  # noqa: PLC0415 - keeps `--help` light
 
-    found = evaluation.evaluate_set(settings, Path(args.set) if args.set else None, args.as_of)
+    found = evaluation.evaluate_set(warehouse, settings, Path(args.set) if args.set else None, args.as_of)
     outcome = EvalOutcome([found])
     if found.details.get("fatal"):  # one call, then nothing: no figures to gate or to accept
         outcome.problem = f"{found.details['fatal']} (the evaluation set was not evaluated)"
@@ -235,7 +237,7 @@ def _eval_json(outcome: EvalOutcome) -> str:
 
 def _eval_text(outcome: EvalOutcome, accepted_in: Path | None) -> str:
     """The evaluations as text; ``accepted_in`` names the baseline file when --accept recorded them."""
-    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+    from reporting import evaluation  # noqa: PLC0415 - keeps `--help` light
 
     lines = [evaluation.describe(found) for found in outcome.evaluations]
     if not outcome.evaluations:
@@ -250,10 +252,11 @@ def _eval_text(outcome: EvalOutcome, accepted_in: Path | None) -> str:
 
 def run_eval(args: argparse.Namespace, settings: Settings) -> int:
     """``trending-now eval``: score, store in ops.enrichment_evals, print; exit 1 when the gate fails."""
-    from trending_now import evaluation  # noqa: PLC0415 - keeps `--help` light
+    from reporting import evaluation  # noqa: PLC0415 - keeps `--help` light
 
+    warehouse = make_context(args, settings).warehouse
     if args.before_deploy:
-        verdict = evaluation.check_before_deploy(settings)
+        verdict = evaluation.check_before_deploy(warehouse, settings)
         print("\n".join(verdict.lines))
         return 0 if verdict.passed else 1
     missing = _missing_baseline(settings) if args.check and not args.accept else None
@@ -261,10 +264,10 @@ def run_eval(args: argparse.Namespace, settings: Settings) -> int:
         print(f"error: eval: {missing}", file=sys.stderr)
         return 1
     if args.set is not None or args.check or args.accept:
-        outcome = _evaluate_set(args, settings)
+        outcome = _evaluate_set(args, settings, warehouse)
     else:
-        outcome = EvalOutcome(evaluation.evaluate_warehouse(settings, args.as_of))
-    evaluation.store(make_context(args, settings).warehouse, outcome.evaluations)
+        outcome = EvalOutcome(evaluation.evaluate_warehouse(warehouse, settings, args.as_of))
+    evaluation.store(warehouse, outcome.evaluations)
     accepted_in = settings.path("eval.baseline_path") if args.accept else None
     print(_eval_json(outcome) if args.json else _eval_text(outcome, accepted_in))
     if outcome.problem:
@@ -279,11 +282,13 @@ def make_context(
     default_as_of: date | None = None,
     default_countries: str | None = None,
 ) -> RunContext:
-    return RunContext(
-        settings=settings,
-        as_of=args.as_of or default_as_of or date.today(),
-        days=args.days or int(settings.require("run.days")),
-        countries=args.country or default_countries,  # None: run.countries; validated before any request
+    """The run's context from the command line (``--as-of`` else today by the DAG's clock, see
+    :func:`trending_now.compose.run_day`); the countries are validated before any request."""
+    return run_context(
+        settings,
+        as_of=args.as_of or default_as_of,
+        days=args.days,
+        countries=args.country or default_countries,  # None: run.countries
         limit=args.limit,
         quiet=args.quiet,
     )
@@ -330,10 +335,10 @@ def run_and_report(
 
 def write_run_report(ctx: RunContext) -> str | None:
     """The report's path (and S3 URI when uploaded); a report that cannot be written never fails the run."""
-    from trending_now.report import write_and_publish  # noqa: PLC0415 - keeps `--help` light
+    from reporting.run_report import report_run  # noqa: PLC0415 - keeps `--help` light
 
     try:
-        path, uri = write_and_publish(ctx.settings, ctx.run_id, ctx.as_of)
+        path, uri = report_run(ctx.warehouse, ctx.settings, ctx.run_id, ctx.as_of)
     except Exception as exc:
         ctx.progress(f"could not write the run report: {redact(str(exc), ctx.settings.secrets.values())}")
         return None
@@ -391,14 +396,13 @@ def run_report(args: argparse.Namespace, settings: Settings) -> int:
     rows = last_run(make_context(args, settings).warehouse)
     if args.json:
         print(json.dumps(rows, indent=2, default=str))
-    elif not rows:
-        print("no run recorded yet in ops.pipeline_runs")
-    else:
-        for row in rows:
-            print(
-                f"{row['run_id']}  {row['step']:<26} {row['status']:<7} {row['duration_s']:>8.2f}s  "
-                f"in {row['rows_in']:>6}  out {row['rows_out']:>6}  quarantined {row['quarantined']}"
-            )
+        return 0
+    lines = [
+        f"{row['run_id']}  {row['step']:<26} {row['status']:<7} {row['duration_s']:>8.2f}s  "
+        f"in {row['rows_in']:>6}  out {row['rows_out']:>6}  quarantined {row['quarantined']}"
+        for row in rows
+    ]
+    print("\n".join(lines) or "no run recorded yet in ops.pipeline_runs")
     return 0
 
 
@@ -419,14 +423,12 @@ def run_snapshots(args: argparse.Namespace, settings: Settings) -> int:
     if args.restore:
         print(snapshot.restore_snapshot(settings, args.restore))
         return 0
-    items = snapshot.list_snapshots(settings)
-    if not items:
-        print("no snapshot yet")
-    for item in items:
-        print(
-            f"{item.date}  {item.file}  md5 {item.md5}  {item.size:>10,} bytes  "
-            f"{'pushed' if item.pushed else 'not pushed'}  {'local' if item.local else 'remote only'}"
-        )
+    lines = [
+        f"{item.date}  {item.file}  md5 {item.md5}  {item.size:>10,} bytes  "
+        f"{'pushed' if item.pushed else 'not pushed'}  {'local' if item.local else 'remote only'}"
+        for item in snapshot.list_snapshots(settings)
+    ]
+    print("\n".join(lines) or "no snapshot yet")
     return 0
 
 

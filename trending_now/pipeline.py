@@ -17,28 +17,29 @@ import importlib
 from collections.abc import Callable, Sequence
 from contextlib import ExitStack
 from dataclasses import dataclass
+from typing import Any
 
-from core.common import first_line
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
 from core.redact import redact
 from core.run_lock import RunLocked, run_lock
-from transform import dbt_steps
+from core.text import first_line
 from trending_now import thresholds
+from trending_now.compose import Resources, call_step
 
 
 @dataclass(frozen=True)
 class Step:
     name: str
-    function: Callable[[RunContext], StepResult]
+    function: Callable[..., StepResult]  # (ctx, <the resources it names>): trending_now.compose.call_step
     group: str  # the CLI subcommand that runs it
     checks: tuple[
         thresholds.Rule, ...
     ] = ()  # abnormal-day rules its result must pass (trending_now.thresholds)
 
 
-def imported(target: str) -> Callable[[RunContext], StepResult]:
-    """The step function ``module:function``, imported when the step first runs.
+def imported(target: str) -> Callable[..., StepResult]:
+    """The step function ``module:function``, imported when the step first runs (``resolve()``).
 
     The Airflow DAG is built from ``STEPS`` in the DAG processor and again in every task's own process: a
     step module imported here would load its libraries (dlt, pyarrow, DVC, the LLM SDK) into each of them,
@@ -46,34 +47,41 @@ def imported(target: str) -> Callable[[RunContext], StepResult]:
     """
     module, _, name = target.partition(":")
 
-    def run(ctx: RunContext) -> StepResult:
-        function: Callable[[RunContext], StepResult] = getattr(importlib.import_module(module), name)
-        return function(ctx)
+    def resolve() -> Callable[..., StepResult]:
+        function: Callable[..., StepResult] = getattr(importlib.import_module(module), name)
+        return function
+
+    def run(ctx: RunContext, **resources: Any) -> StepResult:
+        return resolve()(ctx, **resources)
 
     run.__name__ = run.__qualname__ = name
     run.target = target  # type: ignore[attr-defined]
+    run.resolve = resolve  # type: ignore[attr-defined]
     return run
 
 
 # The steps, in order: the one owner of their names (the CLI, the DAG and the run report read them here).
 EXTRACT_RELEASES = Step(
     "extract_releases",
-    imported("extract.justwatch.pipeline:extract_releases"),
+    imported("extract.justwatch.step:extract_releases"),
     "extract",
     thresholds.RELEASE_RULES,
 )
-CHECK_FRESHNESS = Step(
-    "check_freshness", dbt_steps.check_freshness, "extract"
-)  # a stale JustWatch source fails
-DBT_TITLES = Step("dbt_titles", dbt_steps.build_titles, "extract")  # the folded titles extract_reviews reads
-EXTRACT_REVIEWS = Step("extract_reviews", imported("extract.reviews.pipeline:extract_reviews"), "extract")
-DBT_BEFORE_ENRICH = Step("dbt_staging_intermediate", dbt_steps.build_before_enrich, "transform")
-ENRICH_TITLES = Step("enrich_titles", imported("enrich.runner:enrich_titles"), "enrich")
-DBT_MARTS = Step("dbt_marts", dbt_steps.build_marts, "transform")
+# a stale JustWatch source fails the run
+CHECK_FRESHNESS = Step("check_freshness", imported("transform.step:check_freshness"), "extract")
+# the folded titles extract_reviews reads
+DBT_TITLES = Step("dbt_titles", imported("transform.step:build_titles"), "extract")
+EXTRACT_REVIEWS = Step("extract_reviews", imported("extract.reviews.step:extract_reviews"), "extract")
+DBT_BEFORE_ENRICH = Step(
+    "dbt_staging_intermediate", imported("transform.step:build_before_enrich"), "transform"
+)
+ENRICH_TITLES = Step("enrich_titles", imported("enrich.step:enrich_titles"), "enrich")
+DBT_MARTS = Step("dbt_marts", imported("transform.step:build_marts"), "transform")
 VALIDATE_MART = Step("validate_mart", imported("quality.step:validate_mart"), "validate")
-PUBLISH_MART = Step("publish_mart", dbt_steps.publish_mart, "publish")  # only after the audit passed
-EXPORT_PARQUET = Step("export_parquet", imported("publish.export:export_parquet"), "export")
-SNAPSHOT_DVC = Step("snapshot_dvc", imported("publish.snapshot:snapshot"), "snapshot")
+# only after the audit passed
+PUBLISH_MART = Step("publish_mart", imported("publish.step:publish_mart"), "publish")
+EXPORT_PARQUET = Step("export_parquet", imported("publish.step:export_parquet"), "export")
+SNAPSHOT_DVC = Step("snapshot_dvc", imported("publish.step:snapshot"), "snapshot")
 STEPS: tuple[Step, ...] = (
     EXTRACT_RELEASES,
     CHECK_FRESHNESS,
@@ -154,13 +162,17 @@ def cli_holding(ctx: RunContext) -> Holding:
     return Holding(f"run {ctx.run_id} (as of {ctx.as_of})")
 
 
-def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = None) -> list[StepRecord]:
-    """Run ``steps`` in order under the warehouse's run lock; record each in ``ops.pipeline_runs``; stop at the
-    first failure. A refused lock raises :class:`RunLocked` (one line naming the holder)."""
+def run_steps(
+    ctx: RunContext, steps: Sequence[Step], holding: Holding | None = None, resources: Resources | None = None
+) -> list[StepRecord]:
+    """Run ``steps`` in order under the warehouse's run lock with the run's resources (built here when not
+    given, closed after the last step); record each in ``ops.pipeline_runs``; stop at the first failure. A
+    refused lock raises :class:`RunLocked` (one line naming the holder)."""
     records: list[StepRecord] = []
     secrets = ctx.settings.secrets.values()
     holding = holding or cli_holding(ctx)
     with ExitStack() as stack:
+        resources = resources or stack.enter_context(Resources(ctx))
         try:  # fail before any source is called when the warehouse cannot be reached or is busy
             warehouse = ctx.warehouse
             stack.enter_context(
@@ -182,7 +194,7 @@ def run_steps(ctx: RunContext, steps: Sequence[Step], holding: Holding | None = 
             ctx.progress(f"[{index}/{len(steps)}] {step.name}")
             started = utcnow()
             try:
-                result = step.function(ctx)
+                result = call_step(step.function, ctx, resources)
                 thresholds.check(step.checks, result, ctx.settings)
             except Exception as exc:
                 failure = StepFailed(step.name, exc, secrets)

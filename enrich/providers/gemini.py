@@ -1,7 +1,7 @@
 """Gemini through the google-genai SDK: one structured ``generateContent`` call per title (or per batch).
 
 The SDK's own retries stay off (no ``retry_options``: one attempt per call); the runner retries with
-core.retry's policy and the server's RetryInfo honoured (enrich/retry.py says why not the SDK's). Responses are validated with pydantic here, never trusted as parsed.
+core.retry's policy and the server's RetryInfo honoured (enrich/api_errors.py says why not the SDK's). Responses are validated with pydantic here, never trusted as parsed.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from google.genai import types
 from pydantic import ValidationError
 
 from core.config import ConfigError, Settings
-from enrich import retry
+from enrich import api_errors
 from enrich.inputs import TitleInput
 from enrich.prompt import SYSTEM_INSTRUCTION, build_prompt
 from enrich.providers.base import (
@@ -239,7 +239,7 @@ class GeminiProvider:
                 model=self.model, contents=prompt, config=self.generation_config(batch)
             )
         except genai_errors.APIError as exc:
-            verdict = retry.classify(
+            verdict = api_errors.classify(
                 exc.code, exc.status, exc.message, exc.details, self.config.retry_statuses
             )
             if verdict.retryable:

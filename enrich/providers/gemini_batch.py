@@ -27,7 +27,7 @@ from google.genai import types
 
 from core.config import Settings
 from core.settings_schema import BatchSection
-from enrich import retry
+from enrich import api_errors
 from enrich.inputs import TitleInput
 from enrich.prompt import build_prompt
 from enrich.providers.base import (
@@ -102,7 +102,7 @@ class Answer:
 def provider_error(exc: Exception, statuses: frozenset[int]) -> ProviderError:
     """The runner's error type for an SDK/transport error of a batch call."""
     if isinstance(exc, genai_errors.APIError):
-        verdict = retry.classify(exc.code, exc.status, exc.message, exc.details, statuses)
+        verdict = api_errors.classify(exc.code, exc.status, exc.message, exc.details, statuses)
         if verdict.retryable:
             return TransientError(verdict.reason, retry_after=verdict.retry_after, code=exc.code)
         return PermanentError(verdict.reason, fatal=verdict.fatal, code=exc.code)

@@ -13,10 +13,10 @@ from __future__ import annotations
 import re
 import time
 
+from core.vocabulary import to_vocabulary
 from enrich.inputs import ReviewInput, TitleInput
 from enrich.providers.base import CallResult, CallUsage
 from enrich.schema import MAX_SENTENCES, MAX_TAGS, MIN_TAGS, TitleEnrichment, split_sentences
-from enrich.vocabulary import to_vocabulary
 
 MODEL = "heuristic-v1"
 NEUTRAL_SCORE = 5.0

@@ -21,8 +21,7 @@ from typing import Any
 
 import requests
 
-from core.common import parse_retry_after
-from core.retry import Retryable, RetryEvent, RetryHooks
+from core.retry import Retryable, RetryEvent, RetryHooks, parse_retry_after
 from extract.justwatch.models import NewTitlesVariables, TitleFilter
 from extract.justwatch.settings import GET_NEW_TITLES, OPERATION_NAME, PLATFORM, WEB_ORIGIN, JustWatchSettings
 
@@ -97,6 +96,18 @@ def _graphql_error(errors: object) -> JustWatchGraphQLError:
     messages = [str(e.get("message", e)) if isinstance(e, dict) else str(e) for e in errors]
     codes = sorted({code for e in errors if (code := _error_code(e))})
     return JustWatchGraphQLError(messages, codes)
+
+
+@dataclass(frozen=True)
+class JustWatchApi:
+    """JustWatch as a run's resource (built by the composition root): its settings, and a new client per
+    country (each keeps its own request counts and page size). ``sleep`` is injectable so tests do not wait."""
+
+    settings: JustWatchSettings
+    sleep: Callable[[float], None] = time.sleep
+
+    def client(self) -> JustWatchClient:
+        return JustWatchClient(self.settings, sleep=self.sleep)
 
 
 class JustWatchClient:

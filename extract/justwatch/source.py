@@ -8,16 +8,14 @@ still exist with the contracted type) and the child tables of the nested lists
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from datetime import date
 from typing import Any
 
 import dlt
 from dlt.sources import DltResource
 
 from core import raw_spec
-from extract.justwatch.client import JustWatchClient
 from extract.justwatch.harvest import NewTitlesHarvest
-from extract.justwatch.settings import SOURCE_NAME, JustWatchSettings
+from extract.justwatch.settings import SOURCE_NAME
 
 TITLE_COLUMNS = raw_spec.dlt_columns(raw_spec.TITLES)
 NESTED_HINTS = raw_spec.nested_hints(raw_spec.TITLES)
@@ -59,37 +57,8 @@ def _merged(
 
 
 @dlt.source(name=SOURCE_NAME)
-def justwatch_source(
-    days: Sequence[date],
-    country: str,
-    as_of: date,
-    *,
-    settings: JustWatchSettings | None = None,
-    limit: int | None = None,
-    client: JustWatchClient | None = None,
-    harvest: NewTitlesHarvest | Sequence[NewTitlesHarvest] | None = None,
-    progress: Callable[[str], None] | None = None,
-) -> Sequence[DltResource]:
-    """New titles of ``days`` in ``country`` from JustWatch's GraphQL API.
-
-    Pass ``harvest`` to load already collected windows (one per country; the step collects first so a
-    failing day surfaces as one clear error naming its country, not inside dlt's extract); otherwise the
-    source collects ``country`` on first use. Rows are keyed by (id, country): countries never collide.
-    """
-    if isinstance(harvest, NewTitlesHarvest):
-        harvest = [harvest]
-    if harvest is None:
-        if settings is None:
-            raise TypeError("justwatch_source: pass harvest, or settings to collect with")
-        harvest = [
-            NewTitlesHarvest(
-                client=client or JustWatchClient(settings),
-                days=list(days),
-                country=country,
-                as_of=as_of,
-                limit=limit,
-                object_types=settings.object_types,
-                progress=progress or (lambda message: None),
-            )
-        ]
-    return titles_resource(harvest), quarantine_resource(harvest)
+def justwatch_source(harvests: Sequence[NewTitlesHarvest]) -> Sequence[DltResource]:
+    """New titles from JustWatch's GraphQL API: the windows the step collected, one harvest per country (the
+    step collects first, so a failing day surfaces as one clear error naming its country, not inside dlt's
+    extract). Rows are keyed by (id, country): countries never collide."""
+    return titles_resource(harvests), quarantine_resource(harvests)

@@ -25,8 +25,7 @@ from urllib.robotparser import RobotFileParser
 
 import requests
 
-from core.common import parse_retry_after
-from core.retry import Retryable, RetryHooks
+from core.retry import Retryable, RetryHooks, parse_retry_after
 from extract.reviews.settings import ReviewsSettings
 
 SECRET_PARAMS = frozenset({"api_key", "api-key", "apikey", "key", "token", "access_token"})

@@ -9,7 +9,6 @@ null still creates it.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Iterator
-from datetime import date
 from typing import Any
 
 import dlt
@@ -18,7 +17,6 @@ from dlt.sources import DltResource
 
 from core import raw_spec
 from extract.reviews.harvest import Harvester
-from extract.reviews.http import HttpClient
 from extract.reviews.models import QuarantineEntry, Subject
 from extract.reviews.settings import ReviewsSettings
 
@@ -38,22 +36,17 @@ def _batches(titles: Iterable[Subject | dict[str, Any]], size: int) -> Iterator[
 def reviews_source(
     titles: Iterable[Subject | dict[str, Any]],
     settings: ReviewsSettings,
-    as_of: date,
     *,
-    harvester: Harvester | None = None,
-    client: HttpClient | None = None,
+    harvester: Harvester,
     batch_size: int | None = None,
     quarantine_rows: Iterable[QuarantineEntry] = (),
 ) -> Any:
     """Reviews of ``titles`` (subjects: movie or show, with TMDB/IMDb ids) from TMDB, RogerEbert and the Guardian.
 
-    Pass a ``harvester`` to read its counters after the run; otherwise one is built on ``client``
-    (or on a new :class:`HttpClient`). ``quarantine_rows`` (e.g. malformed subjects) are loaded with the
-    first batch's quarantine.
+    The ``harvester`` (the step's, on the run's HTTP client) fetches them and keeps the counters the step
+    reports. ``quarantine_rows`` (e.g. malformed subjects) are loaded with the first batch's quarantine.
     """
     pending_quarantine = [q.model_dump() for q in quarantine_rows]
-    if harvester is None:
-        harvester = Harvester(settings, client or HttpClient(settings), as_of)
     size = batch_size or max(1, settings.concurrency * 8)
 
     @dlt.resource(name="review_subjects", selected=False)

@@ -25,8 +25,9 @@ def _columns(ctx: RunContext, schema: str, table: str) -> list[str]:
 
 
 def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
-    from extract.justwatch.pipeline import extract_releases
-    from transform import dbt_steps as dbt
+    from extract.justwatch.step import extract_releases
+    from transform import step as dbt
+    from trending_now.compose import call_step
 
     created = ensure_raw_tables(ctx.warehouse)
     assert sorted(created) == sorted(f"{s}.{t}" for s, t in RAW_TABLES)
@@ -37,7 +38,7 @@ def _fresh_warehouse_then_extract(ctx: RunContext) -> None:
     dbt.build_before_enrich(ctx)
     assert ctx.warehouse.fetch_all("select count(*) as n from marts.titles_enrichment_input") == [{"n": 0}]
     # dlt loads into the tables it did not create
-    result = extract_releases(ctx)
+    result = call_step(extract_releases, ctx)
     assert result.rows_out == 46
     assert ctx.warehouse.fetch_all("select count(*) as n from raw_justwatch.titles") == [{"n": 46}]
     genres = ctx.warehouse.fetch_all("select count(*) as n from raw_justwatch.titles__genres")
@@ -59,7 +60,7 @@ def _bad_rows_then_repair(ctx: RunContext) -> None:
 
     from core import raw_spec
     from core.raw_tables import quarantine_broken_rows
-    from transform import dbt_steps as dbt
+    from transform import step as dbt
 
     ensure_raw_tables(ctx.warehouse)
     now = datetime(2026, 11, 20, 6, tzinfo=UTC)

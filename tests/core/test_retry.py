@@ -10,8 +10,8 @@ import pytest
 
 from core.config import Settings
 from core.retry import Retryable, RetryEvent, RetryHooks, RetryPolicy
+from enrich.api_errors import Backoff
 from enrich.providers.gemini import GeminiConfig
-from enrich.retry import Backoff
 from extract.justwatch.settings import JustWatchSettings
 from extract.reviews.settings import ReviewsSettings
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import PROJECT_ROOT
-from transform.dbt_steps import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
+from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -55,7 +55,7 @@ def clean_environ() -> dict[str, str]:
 @dataclass(frozen=True)
 class DbtSelection:
     manifest: Path
-    # dbt step name -> unique ids of the models and seeds dbt selects for its selection (transform.dbt_steps.SELECTIONS)
+    # dbt step name -> unique ids of the models and seeds dbt selects for its selection (core.dbt_runner.SELECTIONS)
     nodes: dict[str, frozenset[str]]
 
 

@@ -29,10 +29,10 @@ from typing import Any
 import pytest
 
 from core.config import PROJECT_ROOT
+from core.dbt_runner import SELECTIONS
 from tests.conftest import DEMO_AS_OF
 from tests.dags.conftest import BIN, DAG_ID, DAGS_DIR, DBT_DIR, AirflowHome, clean_environ
 from tests.dags.webhook_receiver import WebhookReceiver
-from transform.dbt_steps import SELECTIONS
 from trending_now.pipeline import STEP_NAMES
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(1800)]
@@ -130,14 +130,14 @@ def _failure_excerpt(log: Path, limit: int = 6000) -> str:
 
 # ---- the DAG's tasks as separate workers run them ------------------------------------------------------
 # One task of the DAG in a fresh process: what dags/data_ingestion_trending_now.py runs for a Python step
-# (a dbt step runs the same `dbt build --select <transform.dbt_steps.SELECTIONS[step]>` as the Cosmos producer).
+# (a dbt step runs the same `dbt build --select <core.dbt_runner.SELECTIONS[step]>` as the Cosmos producer).
 TASK = """
 import json, sys
 from datetime import UTC, datetime
 sys.path.insert(0, sys.argv[2])
 from step_tasks import run_step
 context = {"run_id": "manual__separate_workers", "logical_date": datetime(2026, 11, 20, tzinfo=UTC), "params": {}}
-print(json.dumps(run_step(sys.argv[1], context, "UTC")))
+print(json.dumps(run_step(sys.argv[1], context)))
 """
 
 

@@ -1,7 +1,7 @@
 """DAG integrity: the file parses, the graph is the CLI's step list, every task is retried and reported.
 
 The chain is built from ``trending_now.pipeline.STEPS``: a dbt step (a selection in
-``transform.dbt_steps.SELECTIONS``) is a Cosmos task group in ``ExecutionMode.WATCHER``, every other step a
+``core.dbt_runner.SELECTIONS``) is a Cosmos task group in ``ExecutionMode.WATCHER``, every other step a
 Python task. The Cosmos tasks are compared with what dbt itself selects for each step's selection, so the
 DAG and ``trending-now run`` build the same models.
 """
@@ -20,8 +20,8 @@ from typing import Any
 
 import pytest
 
+from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from tests.dags.conftest import DAG_ID, DAGS_DIR, DbtSelection
-from transform.dbt_steps import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from trending_now.pipeline import STEP_NAMES
 
 GROUPS = tuple(name for name in STEP_NAMES if name in SELECTIONS)

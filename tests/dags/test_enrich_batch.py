@@ -80,7 +80,7 @@ def test_the_task_defers_while_the_batch_runs_then_harvests_it(batch_env: Any) -
     from enrich_batch import EnrichTitlesOperator
 
     fake, settings = batch_env
-    operator = EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC")
+    operator = EnrichTitlesOperator(task_id="enrich_titles")
     with pytest.raises(TaskDeferred) as deferred:
         operator.execute(airflow_context())
     assert fake.batch.created == ["batches/fakebatch00001"]
@@ -126,7 +126,7 @@ def test_sync_mode_runs_the_step_without_deferring(batch_env: Any, monkeypatch: 
 
     fake, _ = batch_env
     monkeypatch.setenv("TRENDING_NOW__ENRICH__MODE", "sync")
-    result = EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC").execute(airflow_context())
+    result = EnrichTitlesOperator(task_id="enrich_titles").execute(airflow_context())
     assert result["rows_out"] == 4 and fake.batch.created == []
 
 
@@ -147,7 +147,7 @@ from airflow.sdk import DAG
 from enrich_batch import EnrichTitlesOperator
 
 with DAG(dag_id="enrich_only", schedule=None, start_date=pendulum.datetime(2026, 11, 1, tz="UTC"), catchup=False):
-    EnrichTitlesOperator(task_id="enrich_titles", timezone="UTC")
+    EnrichTitlesOperator(task_id="enrich_titles")
 """
 
 

@@ -45,15 +45,20 @@ def test_run_id_keeps_airflow_ids_and_bounds_long_ones() -> None:
     assert run_id_for("manual run/2026 11 20") == "manual_run_2026_11_20"
 
 
-def test_as_of_is_the_logical_day_in_the_dag_timezone() -> None:
-    from step_tasks import as_of_for
+def test_as_of_is_the_logical_day_in_the_dag_timezone(make_settings: Callable[..., Any]) -> None:
+    """One clock for the CLI and the DAG: the moment's day in airflow.timezone (trending_now.compose.run_day)."""
+    from step_tasks import run_moment
+
+    from trending_now.compose import run_day
 
     midnight_utc = datetime(2026, 11, 20, 0, 0, tzinfo=UTC)
-    assert as_of_for(midnight_utc, None, "UTC") == date(2026, 11, 20)
-    assert as_of_for(midnight_utc, None, "America/New_York") == date(2026, 11, 19)
-    assert as_of_for(None, datetime(2026, 11, 21, 9, 30, tzinfo=UTC), "UTC") == date(2026, 11, 21)
+    utc, new_york = make_settings({"airflow.timezone": "UTC"}), make_settings({"airflow.timezone": "America/New_York"})
+    assert run_day(utc, run_moment({"logical_date": midnight_utc})) == date(2026, 11, 20)
+    assert run_day(new_york, run_moment({"logical_date": midnight_utc})) == date(2026, 11, 19)
+    manual = {"logical_date": None, "dag_run": SimpleNamespace(run_after=datetime(2026, 11, 21, 9, 30, tzinfo=UTC))}
+    assert run_day(utc, run_moment(manual)) == date(2026, 11, 21)
     with pytest.raises(ValueError, match="neither a logical date"):
-        as_of_for(None, None, "UTC")
+        run_moment({"logical_date": None})
 
 
 def test_build_context_uses_config_then_params(monkeypatch: pytest.MonkeyPatch, tmp_path) -> None:
@@ -68,7 +73,7 @@ def test_build_context_uses_config_then_params(monkeypatch: pytest.MonkeyPatch, 
         "dag_run": SimpleNamespace(run_after=None, run_id="scheduled__2026-11-20T00:00:00+00:00"),
         "params": {"days": None, "country": "gb", "limit": 3},
     }
-    ctx = build_context(airflow_context, "UTC")
+    ctx = build_context(airflow_context)
     assert (ctx.as_of, ctx.days, ctx.country_codes, ctx.limit) == (date(2026, 11, 20), 5, ("GB",), 3)
     assert ctx.run_id == "scheduled__2026-11-20T00:00:00+00:00"
     assert ctx.warehouse.duckdb_path == tmp_path / "w.duckdb"
@@ -116,7 +121,7 @@ def test_python_tasks_mask_every_secret_the_settings_loaded(
         "logical_date": datetime(2026, 11, 20, tzinfo=UTC),
         "params": {},
     }
-    ctx = build_context(airflow_context, "UTC")
+    ctx = build_context(airflow_context)
     assert ctx.settings.secrets.get("GEMINI_API_KEY") == "gemini-from-dotenv-0815"
     assert _masked("key gemini-from-dotenv-0815 and pg-from-dotenv-0815") == "key *** and ***"
 
@@ -140,7 +145,7 @@ def test_dbt_credentials_reach_dbt_through_the_process_env_masked_never_the_temp
     assert os.environ["TRENDING_NOW_DUCKDB_PATH"] == str(tmp_path / "w.duckdb")
     assert _masked("connecting with pg-password-4711") == "connecting with ***"
     assert _masked("host db.internal") == "host db.internal"
-    # the raw tables dbt reads exist before dbt starts, as transform.dbt_steps.build makes them for the CLI
+    # the raw tables dbt reads exist before dbt starts, as core.dbt_runner.build makes them for the CLI
     import duckdb
 
     with duckdb.connect(str(tmp_path / "w.duckdb"), read_only=True) as conn:
@@ -219,10 +224,10 @@ def test_a_dag_run_holds_the_run_lock_from_its_first_writing_task_to_its_report(
     step_tasks.end_earlier_holds()  # the producer's process ends: its lease is kept
     deploy_is_refused()
 
-    ctx = step_tasks.build_context(airflow_context, "UTC")
+    ctx = step_tasks.build_context(airflow_context)
     run_steps(ctx, [], step_tasks.dag_holding(ctx.run_id))  # a Python task of the same run goes on ...
     deploy_is_refused()  # ... and keeps it too
-    step_tasks.write_report(airflow_context, "UTC")  # the run's last task
+    step_tasks.write_report(airflow_context)  # the run's last task
     with run_lock(warehouse, "deploy", timeout_s=0):
         pass
 

@@ -6,8 +6,8 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from core.common import environ
 from core.config import PROJECT_ROOT
+from core.environ import environ
 
 DBT_PROJECT_DIR = PROJECT_ROOT / "dbt_project"
 

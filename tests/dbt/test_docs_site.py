@@ -16,7 +16,7 @@ from core.mart_schema import MART_COLUMNS
 from core.raw_tables import ensure_raw_tables
 from core.warehouse import Warehouse
 from tests.dbt.dbt_helpers import run_dbt
-from tests.trending_now.test_report import devtools_page
+from tests.reporting.test_run_report import devtools_page
 
 sys.path.insert(0, str(PROJECT_ROOT / "scripts"))
 import slim_ci

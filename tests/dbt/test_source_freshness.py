@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 
 from core.context import RunContext
+from core.dbt_runner import DbtError
 from core.raw_tables import ensure_raw_tables
-from transform import dbt_steps as dbt
+from transform import step as dbt
 
 pytestmark = pytest.mark.slow
 
@@ -40,7 +41,7 @@ def test_stale_justwatch_source_fails_and_a_fresh_one_passes(
     now = datetime.now(UTC)
 
     _add_node(ctx, "tm1", now - timedelta(hours=60))  # older than error_after (50 hours)
-    with pytest.raises(dbt.DbtError, match=r"dbt source freshness failed: titles \(error: newest row 60 hours old\)"):
+    with pytest.raises(DbtError, match=r"dbt source freshness failed: titles \(error: newest row 60 hours old\)"):
         dbt.check_freshness(ctx)
 
     _add_node(ctx, "tm2", now - timedelta(hours=1))
@@ -52,11 +53,11 @@ def test_stale_justwatch_source_fails_and_a_fresh_one_passes(
     # per country: the titles' freshness is the stalest of the run's countries
     both = make_context(ctx.settings, countries="US,GB")
     _add_node(both, "tm3", now - timedelta(hours=70), country="GB")
-    with pytest.raises(dbt.DbtError, match=r"titles \(error: newest row 70 hours old\)") as caught:
+    with pytest.raises(DbtError, match=r"titles \(error: newest row 70 hours old\)") as caught:
         dbt.check_freshness(both)
     assert str(caught.value).endswith("newest node per country: US 1 h old, GB 70 h old")  # which one is stale
     # a country with no node yet is named as such (not stale: its failed first extract fails the run by name)
-    with pytest.raises(dbt.DbtError, match=r"newest node per country: GB 70 h old, DE none, US 1 h old$"):
+    with pytest.raises(DbtError, match=r"newest node per country: GB 70 h old, DE none, US 1 h old$"):
         dbt.check_freshness(make_context(ctx.settings, countries="GB,DE,US"))
     assert dbt.check_freshness(ctx).details["freshness"]["justwatch.titles"] == "pass"  # a US-only run
     _add_node(both, "tm3b", now - timedelta(hours=2), country="GB")

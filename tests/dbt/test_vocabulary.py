@@ -4,7 +4,7 @@ from pathlib import Path
 
 import yaml
 
-from enrich.vocabulary import PRIMARY_GENRES
+from core.vocabulary import PRIMARY_GENRES
 
 DBT_PROJECT = Path(__file__).resolve().parents[2] / "dbt_project" / "dbt_project.yml"
 

@@ -18,9 +18,11 @@ from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import batch
 from enrich.providers.gemini_batch import GeminiBatchClient
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
+from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 IDS = [f"tm100{i}" for i in range(5)]
@@ -63,7 +65,7 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
     batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, polls: list[float]
 ) -> None:
     settings = batch_settings()
-    result = enrich_titles(make_context(settings))
+    result = call_step(enrich_titles, make_context(settings))
 
     assert fake_gemini.batch.created == ["batches/fakebatch00001"]
     assert all(c.path == "batch" for c in fake_gemini.calls)  # no interactive call
@@ -77,7 +79,7 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
     assert result.details["mode"] == "batch" and result.details["batch_cost_usd"] == result.cost_usd
     check_ledger_row(settings, expected)
 
-    again = enrich_titles(make_context(settings))
+    again = call_step(enrich_titles, make_context(settings))
     assert len(fake_gemini.batch.created) == 1 and (again.rows_in, again.cache_hits) == (0, 5)
 
 
@@ -99,7 +101,7 @@ def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(
     batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, tmp_path: Path
 ) -> None:
     settings = batch_settings(3, **{"enrich.batch.inline_max_bytes": 1})
-    enrich_titles(make_context(settings))
+    call_step(enrich_titles, make_context(settings))
 
     [name] = fake_gemini.batch.created
     sent = fake_gemini.batch.batches[name]
@@ -109,7 +111,7 @@ def test_a_batch_above_the_inline_limit_goes_as_a_jsonl_file(
 
     # the file's lines are exactly the requests the SDK sends inline (another warehouse: title 0 pending again)
     inline_settings = batch_settings(3, **{"warehouse.duckdb_path": str(tmp_path / "inline.duckdb")})
-    enrich_titles(make_context(inline_settings, run_id="inline"))
+    call_step(enrich_titles, make_context(inline_settings, run_id="inline"))
     inline_name = fake_gemini.batch.created[-1]
     assert inline_name != name and fake_gemini.batch.batches[inline_name].file_input is None
     inline_sent = fake_gemini.batch.batches[inline_name]
@@ -131,14 +133,14 @@ def test_a_crash_while_waiting_reattaches_and_never_resubmits(
 
     monkeypatch.setattr(batch, "_sleep", die)
     with pytest.raises(Crash):
-        enrich_titles(make_context(settings, run_id="first"))
+        call_step(enrich_titles, make_context(settings, run_id="first"))
     [row] = ledger(settings)
     assert (
         row["batch_name"] == "batches/fakebatch00001" and row["harvested_at"] is None
     )  # persisted before waiting
 
     monkeypatch.setattr(batch, "_sleep", lambda _: None)
-    result = enrich_titles(make_context(settings, run_id="retry"))
+    result = call_step(enrich_titles, make_context(settings, run_id="retry"))
     assert fake_gemini.batch.created == ["batches/fakebatch00001"]
     assert all(paid_requests(fake_gemini, i) == 1 for i in IDS)
     assert result.rows_out == 5 and {r["status"] for r in by_id(settings).values()} == {"ok"}
@@ -159,11 +161,11 @@ def test_a_crash_right_after_the_create_call_finds_the_batch_by_its_display_name
 
     monkeypatch.setattr(GeminiBatchClient, "submit", submit_then_die)
     with pytest.raises(Crash):
-        enrich_titles(make_context(settings, run_id="first"))
+        call_step(enrich_titles, make_context(settings, run_id="first"))
     assert ledger(settings)[0]["state"] == "SUBMITTING" and ledger(settings)[0]["batch_name"] is None
 
     monkeypatch.setattr(GeminiBatchClient, "submit", real_submit)
-    enrich_titles(make_context(settings, run_id="retry"))
+    call_step(enrich_titles, make_context(settings, run_id="retry"))
     assert fake_gemini.batch.created == ["batches/fakebatch00001"]
     assert [r["batch_name"] for r in ledger(settings)] == ["batches/fakebatch00001"]
     assert len(by_id(settings)) == 5
@@ -183,9 +185,9 @@ def test_a_submission_that_never_reached_the_service_is_dropped_and_submitted_on
 
     monkeypatch.setattr(GeminiBatchClient, "submit", die_before)
     with pytest.raises(Crash):
-        enrich_titles(make_context(settings, run_id="first"))
+        call_step(enrich_titles, make_context(settings, run_id="first"))
     monkeypatch.setattr(GeminiBatchClient, "submit", real_submit)
-    enrich_titles(make_context(settings, run_id="retry"))
+    call_step(enrich_titles, make_context(settings, run_id="retry"))
     assert len(fake_gemini.batch.created) == 1
     assert [r["state"] for r in ledger(settings)] == ["NOT_SUBMITTED", "SUCCEEDED"]
 
@@ -195,7 +197,7 @@ def test_an_expired_batch_is_requeued_as_sync_calls(
 ) -> None:
     fake_gemini.batch.outcomes.append("EXPIRED")
     settings = batch_settings()
-    result = enrich_titles(make_context(settings))
+    result = call_step(enrich_titles, make_context(settings))
 
     [row] = ledger(settings)
     assert (row["state"], row["ok_count"], row["error_count"], row["cost_usd"]) == ("EXPIRED", 0, 5, 0.0)
@@ -214,11 +216,11 @@ def test_an_expired_batch_goes_into_the_next_runs_batch(
     fake_gemini.batch.outcomes.append("EXPIRED")
     settings = batch_settings(**{"enrich.batch.requeue": "next_batch"})
     with pytest.raises(EnrichmentFailed, match=r"coverage 0/5 .* first failure: batch EXPIRED"):
-        enrich_titles(make_context(settings, run_id="day1"))
+        call_step(enrich_titles, make_context(settings, run_id="day1"))
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
     assert fake_gemini.call_count == 0  # an expired batch's requests were never answered nor billed
 
-    result = enrich_titles(make_context(settings, run_id="day2"))
+    result = call_step(enrich_titles, make_context(settings, run_id="day2"))
     assert len(fake_gemini.batch.created) == 2 and result.rows_out == 5
     assert [r["state"] for r in ledger(settings)] == ["EXPIRED", "SUCCEEDED"]
 
@@ -230,7 +232,7 @@ def test_partial_failures_requeue_errors_and_quarantine_invalid_answers(
     fake_gemini.fail_title("tm1002", "out_of_range")  # answered, invalid: a failed row with the reason
     fake_gemini.fail_title("tm1003", "malformed")
     settings = batch_settings(**{"quality.min_enrichment_coverage": 0.5})
-    result = enrich_titles(make_context(settings))
+    result = call_step(enrich_titles, make_context(settings))
 
     rows = by_id(settings)
     assert rows["tm1000"]["status"] == rows["tm1004"]["status"] == rows["tm1001"]["status"] == "ok"
@@ -251,7 +253,7 @@ def test_a_refused_key_costs_one_call_and_no_batch(
     fake_gemini.revoked_keys.add("test-key-not-real")
     settings = batch_settings()
     with pytest.raises(EnrichmentFailed, match=r"batch submission refused: .*API key") as info:
-        enrich_titles(make_context(settings))
+        call_step(enrich_titles, make_context(settings))
     assert "\n" not in str(info.value)
     assert fake_gemini.batch.created == []
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
@@ -264,9 +266,9 @@ def test_the_wait_gives_up_after_max_wait_and_the_next_run_reattaches(
     fake_gemini.batch.polls_to_finish = 1000
     settings = batch_settings(**{"enrich.batch.max_wait_s": 0})
     with pytest.raises(EnrichmentFailed, match=r"still running after .* re-attaches"):
-        enrich_titles(make_context(settings, run_id="day1"))
+        call_step(enrich_titles, make_context(settings, run_id="day1"))
     fake_gemini.batch.finish(fake_gemini.batch.created[0])
-    result = enrich_titles(make_context(settings, run_id="day1-retry"))
+    result = call_step(enrich_titles, make_context(settings, run_id="day1-retry"))
     assert len(fake_gemini.batch.created) == 1 and result.rows_out == 5
 
 
@@ -278,7 +280,7 @@ def test_prepare_submits_once_per_run_and_returns_what_to_wait_for(
     assert batch.prepare_batches(ctx) == ["batches/fakebatch00001"]
     assert batch.prepare_batches(ctx) == ["batches/fakebatch00001"]  # a task retry re-attaches
     fake_gemini.batch.finish("batches/fakebatch00001")
-    result = enrich_titles(ctx)  # the task after the trigger: harvest, no new batch, no wait
+    result = call_step(enrich_titles, ctx)  # the task after the trigger: harvest, no new batch, no wait
     assert result.rows_out == 5 and len(fake_gemini.batch.created) == 1
     assert batch.prepare_batches(ctx) == []
 
@@ -299,7 +301,7 @@ def test_a_cancelled_batch_is_harvested_as_such_and_its_titles_requeued(
     client = GeminiBatchClient.from_settings(settings)
     client.cancel(name)  # an operator gives the batch up (docs/enrichment.md)
     client.close()
-    result = enrich_titles(ctx)
+    result = call_step(enrich_titles, ctx)
     assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("CANCELLED", 3)]
     assert (
         result.rows_out == 3 and result.details["requeued_sync"] == 3 and len(fake_gemini.batch.created) == 1
@@ -321,9 +323,9 @@ def test_the_batch_ledger_and_harvest_on_postgres(
 
     monkeypatch.setattr(batch, "_sleep", die)
     with pytest.raises(Crash):
-        enrich_titles(make_context(settings, run_id="first"))
+        call_step(enrich_titles, make_context(settings, run_id="first"))
     monkeypatch.setattr(batch, "_sleep", lambda _: None)
-    result = enrich_titles(make_context(settings, run_id="retry"))
+    result = call_step(enrich_titles, make_context(settings, run_id="retry"))
     assert result.rows_out == 3 and len(fake_gemini.batch.created) == 1
     [row] = ledger(settings)
     assert (row["state"], row["ok_count"], row["input"]) == ("SUCCEEDED", 3, "inline")
@@ -337,7 +339,7 @@ def test_the_cli_wait_prints_a_progress_line_per_poll(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     fake_gemini.batch.polls_to_finish = 3
-    enrich_titles(make_context(batch_settings(2), quiet=False))
+    call_step(enrich_titles, make_context(batch_settings(2), quiet=False))
     err = capsys.readouterr().err
     assert "submitted batch batches/fakebatch00001 (2 requests, inline" in err
     assert err.count("enrich: batch batches/fakebatch00001 running (2 requests), waited") == 3
@@ -353,7 +355,7 @@ def test_a_batch_the_service_no_longer_knows_is_closed_and_its_titles_requeued(
     client = GeminiBatchClient.from_settings(settings)
     client.client.batches.delete(name=name)
     client.close()
-    result = enrich_titles(ctx)
+    result = call_step(enrich_titles, ctx)
     assert [(r["state"], r["error_count"]) for r in ledger(settings)] == [("NOT_FOUND", 3)]
     assert (
         ledger(settings)[0]["harvested_at"] is not None

@@ -13,10 +13,12 @@ import pytest
 
 from core.config import Secrets, Settings, parse_settings
 from core.context import RunContext, StepResult
-from enrich.retry import classify
-from enrich.runner import EnrichmentFailed, enrich_titles
+from enrich.api_errors import classify
+from enrich.runner import EnrichmentFailed
+from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini, account_fault
+from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 KEY = "AIzaSyD-revoked-key-0123456789abcdef"
@@ -61,7 +63,7 @@ def keyed(gemini_settings: Callable[..., Settings], n: int, **overrides: Any) ->
 
 def failing(ctx: RunContext) -> tuple[str, StepResult]:
     with pytest.raises(EnrichmentFailed) as info:
-        enrich_titles(ctx)
+        call_step(enrich_titles, ctx)
     message = str(info.value)
     assert "\n" not in message and KEY not in message and KEY[:12] not in message
     return message, info.value.result
@@ -99,7 +101,7 @@ def test_a_revoked_key_stops_mid_run_and_keeps_every_paid_result(
                                                          "tm1003": "failed"}
     assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in  # the paid tokens are on record
 
-    fixed = enrich_titles(make_context(settings))  # a valid key again: only the unpaid titles are called
+    fixed = call_step(enrich_titles, make_context(settings))  # a valid key again: only the unpaid titles are called
     assert (fixed.rows_in, fixed.cache_hits, fixed.rows_out) == (5, 3, 5)
     assert fake_gemini.call_count == 9
     assert {r["status"] for r in enrichment_rows(settings)} == {"ok"}
@@ -153,13 +155,13 @@ def test_coverage_threshold(
                                   "first failure: invalid answer: Invalid JSON")
         assert message.endswith("(after a retry)")
     else:
-        result = enrich_titles(make_context(settings))
+        result = call_step(enrich_titles, make_context(settings))
     assert result.rows_out == 3 and result.details["coverage"] == 0.75
     assert len(enrichment_rows(settings)) == 4  # the ok rows and the failed row are stored either way
 
-    nothing = enrich_titles(make_context(settings.with_overrides({"quality.min_enrichment_coverage": 1.0})))
+    nothing = call_step(enrich_titles, make_context(settings.with_overrides({"quality.min_enrichment_coverage": 1.0})))
     assert nothing.rows_in == 1 and nothing.rows_out == 1  # the failed title alone, enriched now
-    assert enrich_titles(make_context(settings)).rows_in == 0  # nothing pending: no coverage check
+    assert call_step(enrich_titles, make_context(settings)).rows_in == 0  # nothing pending: no coverage check
 
 
 @pytest.mark.postgres
@@ -174,5 +176,5 @@ def test_revoked_key_on_postgres_keeps_the_paid_results(
     assert fake_gemini.call_count == 3 and result.rows_out == 2
     assert {r["id"]: r["status"] for r in enrichment_rows(settings)} == {
         "tm1000": "ok", "tm1001": "ok", "tm1002": "failed"}
-    again = enrich_titles(make_context(settings))
+    again = call_step(enrich_titles, make_context(settings))
     assert (again.rows_in, again.cache_hits, fake_gemini.call_count) == (3, 2, 6)

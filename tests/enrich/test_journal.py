@@ -20,12 +20,13 @@ from core.warehouse import Warehouse
 from enrich.journal import Journal, decode_lines, encode_entry
 from enrich.providers.base import CallUsage
 from enrich.providers.gemini import GeminiProvider
-from enrich.runner import enrich_titles
 from enrich.schema import TitleEnrichment
+from enrich.step import enrich_titles
 from enrich.store import PIPELINE, ResultSink, enrichment_row, open_journal, replay_journal
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from tests.fakes.s3_server import running_s3_server
+from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 WHEN = datetime(2026, 11, 20, 6, 30, 15, 123456, tzinfo=UTC)
@@ -222,7 +223,7 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
     monkeypatch.setattr(GeminiProvider, "call", killed_after_five)
     monkeypatch.setattr(Warehouse, "dlt_run", enrichment_load_fails)
     with pytest.raises(ConnectionError):  # even the best-effort flush on the way out fails
-        enrich_titles(make_context(settings))
+        call_step(enrich_titles, make_context(settings))
     assert fake_gemini.call_count == 5
     assert not Warehouse(settings).table_exists("raw_enrichment", "title_enrichments")
     journal = open_journal(Warehouse(settings))
@@ -231,7 +232,7 @@ def test_crash_with_the_warehouse_down_keeps_paid_results_for_the_next_run(
 
     monkeypatch.setattr(GeminiProvider, "call", original_call)
     monkeypatch.setattr(Warehouse, "dlt_run", original_load)
-    check_resumed(enrich_titles(make_context(settings)), fake_gemini, settings, journal, paid=5, total=8)
+    check_resumed(call_step(enrich_titles, make_context(settings)), fake_gemini, settings, journal, paid=5, total=8)
 
 
 def check_resumed(
@@ -253,7 +254,8 @@ CHILD = textwrap.dedent("""
     import json, os, sys
     from pathlib import Path
     from enrich import journal
-    from enrich.runner import enrich_titles
+    from enrich.step import enrich_titles
+    from trending_now.compose import call_step
     from core.config import Secrets, load_settings
     from core.context import RunContext
     from datetime import date
@@ -270,7 +272,7 @@ CHILD = textwrap.dedent("""
         return seqs
 
     journal.Journal.append = append_then_die
-    enrich_titles(RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
+    call_step(enrich_titles, RunContext(settings=settings, as_of=date(2026, 11, 20), quiet=True))
 """)
 
 FORWARDED = ("warehouse.duckdb_path", "warehouse.pipelines_dir", "dvc.local_remote_path", "enrich.provider", "enrich.base_url",
@@ -295,7 +297,7 @@ def test_process_killed_between_flushes_loses_no_paid_result(
     journal = open_journal(warehouse)
     assert len(journal.read().rows) == 4
 
-    resumed = enrich_titles(make_context(settings))
+    resumed = call_step(enrich_titles, make_context(settings))
     assert resumed.details["journal_rejected_lines"] == 0
     rows = check_resumed(resumed, fake_gemini, settings, journal, paid=4, total=7)
     assert {r["input_tokens"] > 0 for r in rows} == {True}  # the replayed rows kept their usage

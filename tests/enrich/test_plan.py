@@ -11,10 +11,11 @@ from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import plan, runner
 from enrich.prompt import SYSTEM_INSTRUCTION
-from enrich.runner import enrich_titles
+from enrich.step import enrich_titles
 from tests.enrich.conftest import input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
 from trending_now.cli import main
+from trending_now.compose import call_step
 
 Ctx = Callable[..., RunContext]
 MODEL = "gemini-3.5-flash-lite"
@@ -28,7 +29,7 @@ def test_a_prompt_version_change_is_planned_and_priced_before_any_call(
     seed_inputs(settings, [input_row(i) for i in range(4)])
     first = plan.make_plan(Warehouse(settings), settings, "gemini", MODEL)
     assert (first.pending, first.new, first.calls) == (4, 4, 4) and first.input_tokens > 4 * len(SYSTEM_INSTRUCTION) // 4  # the instruction goes with every call
-    enrich_titles(make_context(settings))
+    call_step(enrich_titles, make_context(settings))
     paid = fake_gemini.call_count
     assert plan.make_plan(Warehouse(settings), settings, "gemini", MODEL).pending == 0
 
@@ -43,7 +44,7 @@ def test_a_prompt_version_change_is_planned_and_priced_before_any_call(
     ctx = make_context(settings)
     progress: list[str] = []  # the run says the same before its first call
     monkeypatch.setattr(ctx, "progress", progress.append)
-    enrich_titles(ctx)
+    call_step(enrich_titles, ctx)
     check_the_run_said_it(progress, most)
 
 

@@ -5,8 +5,8 @@ import random
 import pytest
 
 from core.config import parse_settings
+from enrich.api_errors import Backoff, classify, parse_duration, retry_delay_from
 from enrich.ratelimit import TokenBucket
-from enrich.retry import Backoff, classify, parse_duration, retry_delay_from
 
 STATUSES = parse_settings("dev", environ={}).typed.enrich.retry_statuses  # config/base.yaml's list
 BODY_429 = {"error": {"code": 429, "message": "You exceeded your current quota", "status": "RESOURCE_EXHAUSTED",

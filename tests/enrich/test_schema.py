@@ -3,8 +3,9 @@ from __future__ import annotations
 import pytest
 from pydantic import ValidationError
 
+from core.vocabulary import JUSTWATCH_GENRE_CODES, PRIMARY_GENRES, to_vocabulary
 from enrich.schema import BatchEnrichment, BatchItem, TitleEnrichment, split_sentences
-from enrich.vocabulary import JUSTWATCH_GENRE_CODES, PRIMARY_GENRES, Genre, to_vocabulary
+from enrich.vocabulary import Genre
 
 GOOD = {
     "review_summary": "Critics call it tense and stylish. Dr. Lee's score is singled out.",

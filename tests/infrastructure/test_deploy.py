@@ -17,10 +17,10 @@ import yaml
 
 from core.config import PROJECT_ROOT
 from core.context import RunContext
+from core.dbt_runner import SELECT_PUBLISH
 from core.mart_schema import AUDIT_TABLE, MART_TABLE
 from tests.conftest import DEMO_AS_OF, replay_project_settings
 from tests.fakes.s3_server import S3Server, running_s3_server
-from transform.dbt_steps import SELECT_PUBLISH
 
 sys.path.insert(0, str(PROJECT_ROOT))
 from scripts import deploy, rehearse

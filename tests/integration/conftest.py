@@ -28,6 +28,7 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -95,8 +96,12 @@ def finished_run(target: Target, run: dict[str, Any]) -> FinishedRun:
             f"DAG run {run['dag_run_id']} ended {run['state']} on {target.name}; tasks not successful: "
             f"{', '.join(bad) or 'none'}\n{failed_task_logs(target, run['dag_run_id'], tis)}"
         )
-    timezone = str(target.settings.get("airflow.timezone", "UTC"))
-    as_of = helpers.as_of_for(_parse_ts(run.get("logical_date")), _parse_ts(run.get("run_after")), timezone)
+    from trending_now.compose import run_day
+
+    moment = helpers.run_moment(
+        {"logical_date": _parse_ts(run.get("logical_date")), "dag_run": SimpleNamespace(run_after=_parse_ts(run.get("run_after")))}
+    )
+    as_of = run_day(target.settings, moment)
     return FinishedRun(
         run=run, task_instances=tis, as_of=as_of, ops_run_id=helpers.run_id_for(run["dag_run_id"])
     )

@@ -19,15 +19,15 @@ import pyarrow.parquet as pq
 import pytest
 
 from core.config import PROJECT_ROOT, Settings
+from core.dbt_runner import SELECTIONS
 from core.files import file_digest
 from core.mart_schema import MART_ARROW_SCHEMA, MART_TABLE
 from core.warehouse import Warehouse
 from publish.snapshot import list_snapshots, pointer_name, restore_snapshot
+from reporting.run_report import report_key, report_path, s3_location
 from tests.dags.conftest import DAG_ID
 from tests.integration.conftest import TEST_TIMEOUT_S, FinishedRun, Target
-from transform.dbt_steps import SELECTIONS
 from trending_now.pipeline import STEP_NAMES
-from trending_now.report import report_key, report_path, s3_location
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow, pytest.mark.timeout(TEST_TIMEOUT_S)]
 

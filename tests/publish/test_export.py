@@ -12,8 +12,10 @@ import pytest
 from core.context import RunContext
 from core.mart_schema import MART_ARROW_SCHEMA
 from publish import export as export_module
-from publish.export import STEP, ExportError, export_parquet
+from publish.export import ExportError
+from publish.step import EXPORT_STEP, export_parquet
 from tests.trending_now import create_mart, mart_rows
+from trending_now.compose import call_step
 
 EXPORT_NAME = "movies_tv_shows_enriched_2026-11-20.parquet"
 
@@ -31,12 +33,12 @@ def test_export_has_the_published_schema_sorted_rows_and_zstd(ctx: RunContext) -
     rows = mart_rows(7)
     create_mart(ctx.settings, list(reversed(rows)))
 
-    result = export_parquet(ctx)
+    result = call_step(export_parquet, ctx)
 
     path = export_dir(ctx) / EXPORT_NAME
     assert (result.step, result.rows_in, result.rows_out, result.details["path"], result.details["changed"]) == (
-        STEP, 7, 7, str(path), True)
-    assert STEP == "export_parquet"
+        EXPORT_STEP, 7, 7, str(path), True)
+    assert EXPORT_STEP == "export_parquet"
     table = pq.read_table(path)
     assert table.schema.equals(MART_ARROW_SCHEMA)
     ids = table.column("id").to_pylist()
@@ -53,25 +55,25 @@ def test_export_has_the_published_schema_sorted_rows_and_zstd(ctx: RunContext) -
 def test_same_data_gives_identical_bytes(ctx: RunContext) -> None:
     rows = mart_rows(9)
     create_mart(ctx.settings, rows)
-    first = export_parquet(ctx)
+    first = call_step(export_parquet, ctx)
     path = Path(first.details["path"])
     first_bytes = path.read_bytes()
     first_mtime = path.stat().st_mtime_ns
 
-    second = export_parquet(ctx)  # re-run: unchanged, not rewritten
+    second = call_step(export_parquet, ctx)  # re-run: unchanged, not rewritten
     assert second.details["changed"] is False
     assert path.stat().st_mtime_ns == first_mtime
 
     path.unlink()
     create_mart(ctx.settings, rows[4:] + rows[:4])  # same data, other physical order
-    third = export_parquet(ctx)
+    third = call_step(export_parquet, ctx)
     assert third.details["changed"] is True
     assert path.read_bytes() == first_bytes
     assert third.details["md5"] == first.details["md5"]
 
     rows[0]["llm_generated_score"] = 5.5  # and a real change is seen
     create_mart(ctx.settings, rows)
-    fourth = export_parquet(ctx)
+    fourth = call_step(export_parquet, ctx)
     assert fourth.details["changed"] is True and fourth.details["md5"] != first.details["md5"]
 
 
@@ -85,20 +87,20 @@ def test_failing_writer_leaves_no_partial_file(ctx: RunContext, monkeypatch: pyt
     monkeypatch.setattr(export_module, "write_parquet", _failing_writer)
 
     with pytest.raises(OSError, match="disk full"):
-        export_parquet(ctx)
+        call_step(export_parquet, ctx)
 
     assert list(export_dir(ctx).iterdir()) == []
 
 
 def test_failing_writer_keeps_the_previous_file(ctx: RunContext, monkeypatch: pytest.MonkeyPatch) -> None:
     create_mart(ctx.settings, mart_rows(4))
-    good = Path(export_parquet(ctx).details["path"])
+    good = Path(call_step(export_parquet, ctx).details["path"])
     good_bytes = good.read_bytes()
     create_mart(ctx.settings, mart_rows(6))
     monkeypatch.setattr(export_module, "write_parquet", _failing_writer)
 
     with pytest.raises(OSError):
-        export_parquet(ctx)
+        call_step(export_parquet, ctx)
 
     assert sorted(p.name for p in export_dir(ctx).iterdir()) == [EXPORT_NAME]
     assert good.read_bytes() == good_bytes
@@ -110,7 +112,7 @@ def test_type_mismatch_fails_clearly(ctx: RunContext) -> None:
     create_mart(ctx.settings, rows, column_types={"release_year": "varchar"})
 
     with pytest.raises(ExportError, match=r"column 'release_year' does not convert to int32"):
-        export_parquet(ctx)
+        call_step(export_parquet, ctx)
     assert not export_dir(ctx).exists() or list(export_dir(ctx).iterdir()) == []
 
 
@@ -119,7 +121,7 @@ def test_extra_column_fails_clearly(ctx: RunContext) -> None:
     ctx.warehouse.execute("alter table marts.movies_tv_shows_enriched add column popularity double")
 
     with pytest.raises(ExportError, match="unexpected popularity"):
-        export_parquet(ctx)
+        call_step(export_parquet, ctx)
 
 
 def test_duplicate_ids_are_refused(ctx: RunContext) -> None:
@@ -128,7 +130,7 @@ def test_duplicate_ids_are_refused(ctx: RunContext) -> None:
     create_mart(ctx.settings, rows)
 
     with pytest.raises(ExportError, match="duplicate ids"):
-        export_parquet(ctx)
+        call_step(export_parquet, ctx)
 
 
 @pytest.mark.postgres
@@ -141,8 +143,8 @@ def test_postgres_export_matches_duckdb_byte_for_byte(
     create_mart(duck.settings, rows)
     create_mart(pg.settings, rows)
 
-    duck_file = Path(export_parquet(duck).details["path"])
-    pg_file = Path(export_parquet(pg).details["path"])
+    duck_file = Path(call_step(export_parquet, duck).details["path"])
+    pg_file = Path(call_step(export_parquet, pg).details["path"])
 
     assert duck_file.read_bytes() == pg_file.read_bytes()
 

@@ -18,26 +18,21 @@ import pytest
 
 from core.config import PROJECT_ROOT, Settings
 from core.context import RunContext, StepResult
-from publish.export import export_parquet
-from publish.snapshot import (
-    STEP,
-    SnapshotError,
-    list_snapshots,
-    restore_snapshot,
-    snapshot,
-)
+from publish.snapshot import SnapshotError, list_snapshots, restore_snapshot
+from publish.step import SNAPSHOT_STEP, export_parquet, snapshot
 from quality.step import QualityGateError, validate_mart
 from tests.fakes.s3_server import running_s3_server
 from tests.trending_now import create_mart, mart_rows
+from trending_now.compose import call_step
 
 AS_OF = date(2026, 11, 20)
 EXPORT = "movies_tv_shows_enriched_2026-11-20.parquet"
-PUBLISH_STEPS: tuple[Callable[[RunContext], StepResult], ...] = (validate_mart, export_parquet, snapshot)
+PUBLISH_STEPS: tuple[Callable[..., StepResult], ...] = (validate_mart, export_parquet, snapshot)
 
 
 def run_publish(ctx: RunContext) -> list[StepResult]:
     """The steps in the pipeline's order, stopping at the first exception (as the CLI and the DAG do)."""
-    return [step(ctx) for step in PUBLISH_STEPS]
+    return [call_step(step, ctx) for step in PUBLISH_STEPS]
 
 
 @pytest.fixture(scope="module")
@@ -115,7 +110,7 @@ def test_local_remote_round_trip(
 
     _validated, exported, snapped = run_publish(ctx)
 
-    assert snapped.step == STEP == "snapshot_dvc"
+    assert snapped.step == SNAPSHOT_STEP == "snapshot_dvc"
     data_file = project / "data" / "exports" / EXPORT
     original = data_file.read_bytes()
     assert snapped.details["md5"] == exported.details["md5"]
@@ -129,7 +124,7 @@ def test_local_remote_round_trip(
     assert (listed.date, listed.md5, listed.size, listed.pushed, listed.local, listed.manifest) == (
         AS_OF, md5, len(original), True, True, "local+remote")
 
-    again = snapshot(ctx)  # a re-run pushes nothing new and changes no pointer
+    again = call_step(snapshot, ctx)  # a re-run pushes nothing new and changes no pointer
     assert again.details["files_pushed"] == 0 and again.details["md5"] == md5
 
     forget_local_copy(project)
@@ -189,13 +184,13 @@ def test_export_outside_the_project_is_refused(
 ) -> None:
     ctx = make_context(project_settings(**{"export.dir": str(tmp_path / "elsewhere")}))
     with pytest.raises(SnapshotError, match="outside the DVC project"):
-        snapshot(ctx)
+        call_step(snapshot, ctx)
 
 
 def test_missing_export_is_refused(project_settings: Callable[..., Settings],
                                    make_context: Callable[..., RunContext]) -> None:
     with pytest.raises(SnapshotError, match="run the export step"):
-        snapshot(make_context(project_settings()))
+        call_step(snapshot, make_context(project_settings()))
 
 
 def test_s3_remote_end_to_end_against_moto_server(
@@ -250,8 +245,8 @@ def test_works_without_git_as_on_a_deployed_worker(
     }), root=root)
     ctx = make_context(settings)
     create_mart(settings, mart_rows(3))
-    export_parquet(ctx)
-    snapped = snapshot(ctx)
+    call_step(export_parquet, ctx)
+    snapped = call_step(snapshot, ctx)
     original = (root / "data" / "exports" / EXPORT).read_bytes()
 
     forget_local_copy(root)
@@ -295,13 +290,13 @@ def test_snapshot_in_a_second_checkout_takes_exactly_the_exported_bytes(
 
         a, b = worker("a"), worker("b")
         create_mart(a, mart_rows(6))  # the shared warehouse (one DuckDB file for both)
-        exported = export_parquet(make_context(a))
+        exported = call_step(export_parquet, make_context(a))
         exported_bytes = (a.root / "data" / "exports" / EXPORT).read_bytes()
         stale = b.root / "data" / "exports" / EXPORT
         stale.parent.mkdir(parents=True)
         stale.write_bytes(b"an older run's export")
 
-        snapped = snapshot(make_context(b))
+        snapped = call_step(snapshot, make_context(b))
 
         assert snapped.details["md5"] == exported.details["md5"]
         assert stale.read_bytes() == exported_bytes
@@ -320,4 +315,4 @@ def test_snapshot_without_a_staged_export_names_the_step_to_run(
     local.parent.mkdir(parents=True)
     local.write_bytes(b"left over")
     with pytest.raises(SnapshotError, match=r"no staged export .* run the export step for 2026-11-20"):
-        snapshot(make_context(settings))
+        call_step(snapshot, make_context(settings))

@@ -163,7 +163,7 @@ from datetime import UTC, datetime
 sys.path.insert(0, sys.argv[2])
 from step_tasks import run_step
 context = {"run_id": "manual__killed", "logical_date": datetime(2026, 11, 20, tzinfo=UTC), "params": {}}
-run_step(sys.argv[1], context, "UTC")
+run_step(sys.argv[1], context)
 """
 
 

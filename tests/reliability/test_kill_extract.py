@@ -43,7 +43,7 @@ def test_killed_mid_releases_then_mid_reviews_then_rerun_converges(
     assert step_tag("dbt_staging_intermediate") not in cli.stderr
     assert cli.proc.returncode == -9
     # the killed run never reached its end, yet its requests already count against today's budget: it
-    # reserved them before its first request (extract/reviews/pipeline.py Ledger.reserve), so a re-run
+    # reserved them before its first request (extract/reviews/step.py Ledger.reserve), so a re-run
     # cannot spend the same budget twice
     warehouse = project.context().warehouse
     recorded = warehouse.table_exists(*schedule.LEDGER.split("."))

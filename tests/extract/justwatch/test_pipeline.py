@@ -8,7 +8,9 @@ from datetime import date
 
 import pytest
 
-from extract.justwatch.pipeline import JustWatchCountriesFailed, extract_releases
+from extract.justwatch.client import JustWatchApi
+from extract.justwatch.settings import JustWatchSettings
+from extract.justwatch.step import JustWatchCountriesFailed, extract_releases
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
 from trending_now.replay import ReplayServer
@@ -51,9 +53,14 @@ def no_sleep(_: float) -> None:
     return None
 
 
+def extract(ctx):
+    """The step with the run's JustWatch resource, its retries waiting no time."""
+    return extract_releases(ctx, JustWatchApi(JustWatchSettings.from_settings(ctx.settings), sleep=no_sleep))
+
+
 def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJustWatch) -> None:
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
-    result = extract_releases(ctx, sleep=no_sleep)
+    result = extract(ctx)
 
     assert (result.step, result.rows_in, result.rows_out, result.quarantined) == ("extract_releases", 6, 4, 1)
     assert result.details["countries"]["US"]["pages_per_day"] == {D[0]: 1, D[1]: 2, D[2]: 1, D[3]: 1, D[4]: 2, D[5]: 1, D[6]: 2}
@@ -67,7 +74,7 @@ def test_extract_releases_into_duckdb(make_settings, make_context, fake: FakeJus
 
     counts = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"]
               for t in ("titles", "titles__genres", "titles__credits", "titles__offers", "quarantine")}
-    second = extract_releases(ctx, sleep=no_sleep)
+    second = extract(ctx)
     assert second.rows_out == 4
     again = {t: rows(ctx, f"select count(*) as n from raw_justwatch.{t}")[0]["n"] for t in counts}
     assert again == counts
@@ -111,7 +118,7 @@ def check_quarantine(ctx) -> None:
 
 def test_limit_caps_titles(make_settings, make_context, fake: FakeJustWatch) -> None:
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), limit=2)
-    result = extract_releases(ctx, sleep=no_sleep)
+    result = extract(ctx)
     assert result.rows_out == 2
     assert {r["id"] for r in rows(ctx, "select id from raw_justwatch.titles")} == {"tm1", "tss12"}
     assert (D[6], None) not in fake.requests  # days after the cap are not queried
@@ -121,7 +128,7 @@ def test_a_failing_day_names_the_day_and_the_cause(make_settings, make_context, 
     fake.inject("500", times=50, date=D[4])
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url, "justwatch.max_retries": 2}))
     with pytest.raises(JustWatchCountriesFailed) as info:
-        extract_releases(ctx, sleep=no_sleep)
+        extract(ctx)
     message = str(info.value)
     assert message.startswith(f"JustWatch newTitles for {D[4]} (US) failed:") and "HTTP 500" in message
     assert "\n" not in message
@@ -133,15 +140,15 @@ def test_transient_faults_are_retried_and_counted(make_settings, make_context, f
     fake.inject("429", times=1, date=D[6], retry_after="0")
     fake.inject("500", times=1, date=D[1])
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
-    result = extract_releases(ctx, sleep=no_sleep)
+    result = extract(ctx)
     assert result.details["retries"] == 2 and result.rows_out == 4
 
 
 @pytest.mark.postgres
 def test_extract_releases_into_postgres(make_settings, make_context, fake: FakeJustWatch, pg_database) -> None:
     ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url, "warehouse.target": "postgres"}))
-    extract_releases(ctx, sleep=no_sleep)
-    extract_releases(ctx, sleep=no_sleep)
+    extract(ctx)
+    extract(ctx)
     assert ctx.warehouse.target == "postgres"
     assert rows(ctx, "select count(*) as n from raw_justwatch.titles")[0]["n"] == 4
     assert rows(ctx, "select count(*) as n from raw_justwatch.quarantine")[0]["n"] == 1
@@ -154,7 +161,7 @@ def test_extract_releases_into_postgres(make_settings, make_context, fake: FakeJ
 def test_replay_samples_load_through_the_real_client(make_settings, make_context) -> None:
     with ReplayServer() as replay:
         ctx = make_context(make_settings(replay.settings_overrides()))
-        result = extract_releases(ctx, sleep=no_sleep)
+        result = extract(ctx)
         assert replay.misses == []
     assert (result.rows_in, result.rows_out, result.quarantined) == (48, 46, 1)
     assert result.details["countries"]["US"]["pages_per_day"]["2026-11-20"] == 2
@@ -171,7 +178,7 @@ def test_bad_country_fails_before_any_request(make_settings, make_context, fake:
 
     with pytest.raises(ConfigError, match="unknown country code"):
         ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), countries="US,USA")
-        extract_releases(ctx, sleep=no_sleep)
+        extract(ctx)
     assert fake.total_requests == 0
 
 
@@ -179,7 +186,7 @@ def test_complexity_errors_and_partial_errors_do_not_fail_the_day(make_settings,
     with FakeJustWatch(catalogue(), complexity_limit=1) as fake:
         fake.inject("partial", date=D[6], message="Cannot return null for non-nullable field Offer.package")
         ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}))
-        result = extract_releases(ctx, sleep=no_sleep)
+        result = extract(ctx)
     assert result.rows_out == 4  # every title of the window, as without the errors
     assert result.details["countries"]["US"]["page_size"] == 1
     assert [r.split(":")[0] for r in result.details["countries"]["US"]["page_size_reductions"]] == [
@@ -196,8 +203,8 @@ def gb_catalogue() -> dict[str, list[dict]]:
 def test_countries_load_one_row_per_title_and_country(make_settings, make_context) -> None:
     with FakeJustWatch(catalogue(), by_country={"GB": gb_catalogue()}) as fake:
         ctx = make_context(make_settings(**{"justwatch.graphql_url": fake.url}), countries="us,GB")
-        result = extract_releases(ctx, sleep=no_sleep)
-        again = extract_releases(ctx, sleep=no_sleep)
+        result = extract(ctx)
+        again = extract(ctx)
         assert fake.requests_by_country == {"US": 14, "GB": 14}  # 7 days, each run
     assert result.failed_parts == {} and result.rows_out == 6 and result.details["unique_nodes"] == 4
     assert {c: d["titles"] for c, d in result.details["countries"].items()} == {"US": 4, "GB": 2}
@@ -218,7 +225,7 @@ def test_a_failing_country_is_named_and_the_others_load(make_settings, make_cont
         fake.inject("500", times=50, country="GB")
         settings = make_settings(**{"justwatch.graphql_url": fake.url, "justwatch.max_retries": 1})
         ctx = make_context(settings, countries=["US", "GB"])
-        result = extract_releases(ctx, sleep=no_sleep)
+        result = extract(ctx)
     assert list(result.failed_parts) == ["GB"] and "(GB) failed" in result.failed_parts["GB"]
     assert {r["country"] for r in rows(ctx, "select distinct country from raw_justwatch.titles")} == {"US"}
     assert result.rows_out == 4 and result.details["failed_countries"] == result.failed_parts

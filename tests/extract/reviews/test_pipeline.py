@@ -10,8 +10,9 @@ import pytest
 
 from core.config import Secrets, Settings
 from core.context import RunContext
-from extract.reviews.pipeline import SubjectsNotBuilt, extract_reviews, subjects_from_rows
+from extract.reviews.step import SubjectsNotBuilt, extract_reviews, subjects_from_rows
 from tests.fakes.review_sites import EbertPage, ReviewSites, render_wordpress_2025_page
+from trending_now.compose import call_step
 
 CONTRACT_COLUMNS = {
     "reviews": {"title_id", "source", "review_key", "author", "review_text", "original_score", "score_normalized",
@@ -49,7 +50,7 @@ def load_titles(settings: Settings, rows: list[dict[str, Any]]) -> None:
     As in the pipeline: extract_releases, then dbt builds the titles to review, then extract_reviews.
     """
     from core.raw_tables import ensure_raw_tables
-    from transform.dbt_steps import build_titles
+    from transform.step import build_titles
 
     ctx = RunContext(settings=settings, as_of=date(2026, 11, 20))
     ensure_raw_tables(ctx.warehouse)
@@ -105,7 +106,7 @@ def run_end_to_end(make_settings, make_context, sites: ReviewSites, **extra: Any
 
 def check_first_run(ctx: RunContext, sites: ReviewSites) -> dict[str, int]:
     """The first run's counters and budget; returns the tables' counts."""
-    result = extract_reviews(ctx)
+    result = call_step(extract_reviews, ctx)
     first = counts(ctx)
     budget = result.details["budget"]
     assert (result.step, result.rows_in, result.rows_out, result.quarantined) == (
@@ -151,7 +152,7 @@ def check_contract_columns(ctx: RunContext) -> None:
 def check_same_day_again(ctx: RunContext, sites: ReviewSites, first: dict[str, int]) -> None:
     """The same day again: only the failed fetch is retried (A Quiet Field's drifted RogerEbert page)."""
     before = sites.total()
-    again = extract_reviews(ctx)
+    again = call_step(extract_reviews, ctx)
     assert again.details["fetches_due"] == {"retry": 1} and sites.total() == before + 2  # + robots.txt
     assert counts(ctx) == first and fetch_state(ctx)[("tm9000001", "rogerebert")][1:] == (
         "2026-11-20", "2026-11-20", 2)
@@ -159,7 +160,7 @@ def check_same_day_again(ctx: RunContext, sites: ReviewSites, first: dict[str, i
 
 def check_next_day(ctx: RunContext, make_context, settings: Settings, first: dict[str, int]) -> None:
     """The next day: TMDB's 1-day refresh (the critics' sites refresh on days 3 and 10)."""
-    nxt = extract_reviews(make_context(settings, as_of=date(2026, 11, 21)))
+    nxt = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 21)))
     assert nxt.details["fetches_due"] == {"refresh": 4}
     assert nxt.details["budget"]["tmdb"]["used"] == 4 and nxt.details["budget"]["guardian"]["used"] == 0
     state = fetch_state(ctx)
@@ -170,8 +171,8 @@ def check_next_day(ctx: RunContext, make_context, settings: Settings, first: dic
 
 def check_later_days(ctx: RunContext, make_context, settings: Settings) -> None:
     """Two days after: nothing; three days after: every source, except RogerEbert where its review was found."""
-    assert extract_reviews(make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
-    third = extract_reviews(make_context(settings, as_of=date(2026, 11, 23)))
+    assert call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 22))).rows_in == 0
+    third = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 23)))
     assert third.details["fetches_due"] == {"refresh": 4 + 4 + 2}
     # RogerEbert: Frankenstein's 3 slug guesses, A Quiet Field's drifted page, robots.txt
     assert third.details["budget"]["rogerebert"]["used"] == 3 + 1 + 1
@@ -180,7 +181,7 @@ def check_later_days(ctx: RunContext, make_context, settings: Settings) -> None:
         "select day, source, requests from ops.review_request_budget")}
     assert ledger[("2026-11-20", "tmdb")] == 4 and ledger[("2026-11-21", "tmdb")] == 4
 
-    limited = extract_reviews(make_context(settings, as_of=date(2026, 11, 27), limit=2))
+    limited = call_step(extract_reviews, make_context(settings, as_of=date(2026, 11, 27), limit=2))
     assert limited.rows_in == 2  # day 7: TMDB's refresh, two titles only
 
 
@@ -209,13 +210,13 @@ def test_daily_budget_holds_across_runs_and_the_newest_go_first(make_settings, m
         settings = review_settings(make_settings, sites, **{"reviews.guardian.daily_budget": 2,
                                                             "reviews.concurrency": 1})
         load_titles(settings, TITLES)
-        first = extract_reviews(make_context(settings))
+        first = call_step(extract_reviews, make_context(settings))
         guardian_ids = [q["q"] for p, q in sites.queries if p == "/guardian/search"]
         assert guardian_ids == ['"Frankenstein"', '"Pluribus"']  # listed 11-20, then 11-19 (its season)
         assert first.details["budget"]["guardian"] | {"day": None} == {
             "day": None, "daily_budget": 2, "used_before": 0, "reserved": 2, "used": 2, "used_today": 2,
             "due": 4, "deferred": 2}
-        second = extract_reviews(make_context(settings))  # same day: the budget is spent, the rest carries over
+        second = call_step(extract_reviews, make_context(settings))  # same day: the budget is spent, the rest carries over
         assert sites.total("/guardian") == 2 and second.details["budget"]["guardian"]["deferred"] == 2
         assert second.details["budget"]["guardian"]["used_before"] == 2
 
@@ -229,13 +230,13 @@ def test_a_rejected_credential_stops_the_source_once_and_is_in_the_metrics(make_
         settings = review_settings(make_settings, sites, **{"reviews.concurrency": 1})
         load_titles(settings, TITLES)
         ctx = make_context(settings)
-        result = extract_reviews(ctx)
+        result = call_step(extract_reviews, ctx)
         assert list(result.details["stopped_sources"]) == ["tmdb"]
         assert "TMDB rejected the v3 api_key in TMDB_API_KEY (HTTP 401" in result.details["stopped_sources"]["tmdb"]
         assert sites.total("/tmdb") == 1 and result.rows_out > 0
         assert not ctx.warehouse.fetch_all("select * from raw_reviews.review_fetches where source = 'tmdb'")
         sites.tmdb_credentials = None  # the key is fixed: TMDB's titles are still due
-        fixed = extract_reviews(ctx)
+        fixed = call_step(extract_reviews, ctx)
         assert fixed.details["fetches_due"] == {"new": 4} and fixed.details["stopped_sources"] == {}
 
 
@@ -243,7 +244,7 @@ def test_no_titles_means_no_work(make_settings, make_context) -> None:
     with ReviewSites() as sites:
         settings = review_settings(make_settings, sites)
         load_titles(settings, [])  # dbt builds the model on empty raw tables
-        result = extract_reviews(make_context(settings))
+        result = call_step(extract_reviews, make_context(settings))
     assert (result.rows_in, result.rows_out) == (0, 0) and sites.total() == 0
 
 
@@ -251,7 +252,7 @@ def test_without_the_dbt_titles_step_it_fails_clearly_and_calls_no_site(make_set
     with ReviewSites() as sites:
         ctx = make_context(review_settings(make_settings, sites))
         with pytest.raises(SubjectsNotBuilt, match=r"int_review_subjects_listed does not exist: run the dbt_titles"):
-            extract_reviews(ctx)
+            call_step(extract_reviews, ctx)
     assert sites.total() == 0
 
 

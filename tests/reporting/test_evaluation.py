@@ -15,12 +15,13 @@ from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import prompt
 from enrich.inputs import ReviewInput, TitleInput
-from enrich.runner import enrich_titles
+from enrich.step import enrich_titles
+from reporting import evaluation
+from reporting.evaluation import Enriched, ScoreBands, consensus_band, expect, score_enrichments, spearman
 from tests.enrich.conftest import input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
-from trending_now import evaluation
 from trending_now.cli import build_parser, run_eval
-from trending_now.evaluation import Enriched, ScoreBands, consensus_band, expect, score_enrichments, spearman
+from trending_now.compose import call_step
 
 EVAL_SET = PROJECT_ROOT / "data" / "eval" / "eval_set.json"
 BASELINE = PROJECT_ROOT / "data" / "eval" / "baseline.json"
@@ -254,31 +255,32 @@ def test_the_deploy_gate_runs_gemini_only_when_the_prompt_or_model_changes(
 ) -> None:
     baseline = tmp_path / "baseline.json"
     settings = gemini(make_settings, fake_gemini, baseline)
-    first = evaluation.check_before_deploy(settings)  # no Gemini baseline: a change, and nothing to gate against
+    first = evaluation.check_before_deploy(Warehouse(settings), settings)  # no Gemini baseline: a change, and nothing to gate against
     assert (first.passed, first.ran) == (False, True) and "no accepted Gemini baseline" in first.lines[-1]
     assert first.evaluation is not None
     evaluation.accept(baseline, first.evaluation)
     calls = fake_gemini.call_count
-    same = evaluation.check_before_deploy(settings)
+    same = evaluation.check_before_deploy(Warehouse(settings), settings)
     assert (same.passed, same.ran, fake_gemini.call_count) == (True, False, calls)  # nothing changed: no call
     assert run_eval(eval_args("--before-deploy"), settings) == 0 and fake_gemini.call_count == calls  # the CLI
     monkeypatch.setattr(prompt, "PROMPT_VERSION", "v3-test")
-    changed = evaluation.check_before_deploy(settings)
+    changed = evaluation.check_before_deploy(Warehouse(settings), settings)
     assert (changed.passed, changed.ran) == (True, True) and "prompt v2 -> v3-test" in changed.lines[0]
     fake_gemini.revoked_keys.add("test-key-not-real")
     calls = fake_gemini.call_count
-    revoked = evaluation.check_before_deploy(settings)
+    revoked = evaluation.check_before_deploy(Warehouse(settings), settings)
     assert not revoked.passed and fake_gemini.call_count == calls + 1
     assert "Gemini rejected the API key" in revoked.lines[-1]
-    heuristic = evaluation.check_before_deploy(make_settings({"enrich.provider": "heuristic"}), always=True)
+    heuristic_settings = make_settings({"enrich.provider": "heuristic"})
+    heuristic = evaluation.check_before_deploy(Warehouse(heuristic_settings), heuristic_settings, always=True)
     assert not heuristic.passed and "GEMINI_API_KEY" in heuristic.lines[-1]
 
 
 # ---- what the warehouse holds -------------------------------------------------------------------------
 def _warehouse_eval(settings: Settings, make_context: Callable[..., RunContext]) -> list[dict[str, Any]]:
     seed_inputs(settings, [input_row(i) for i in range(6)])
-    enrich_titles(make_context(settings))
-    found = evaluation.evaluate_warehouse(settings)
+    call_step(enrich_titles, make_context(settings))
+    found = evaluation.evaluate_warehouse(Warehouse(settings), settings)
     evaluation.store(Warehouse(settings), found)
     evaluation.store(Warehouse(settings), found[:1])  # a second evaluation appends
     return evaluation.history(Warehouse(settings))

@@ -1,14 +1,14 @@
-"""transform.dbt_steps.invoke: the command the CLI's dbt steps run, and what the DAG's producers reuse of it."""
+"""core.dbt_runner.invoke: the command the CLI's dbt steps run, and what the DAG's producers reuse of it."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
 
-from core.common import environ
 from core.context import RunContext
 from core.dbt_relations import profile_name
-from transform.dbt_steps import invoke
+from core.dbt_runner import invoke
+from core.environ import environ
 
 
 def test_a_cli_parse_serves_a_cosmos_producer_without_a_full_parse(

@@ -175,10 +175,10 @@ class Harvest:
     spent: dict[str, int]
 
 
-def harvest(ctx: RunContext, settings: ReviewsSettings, plan: Plan, ledger: Ledger) -> Harvest:
+def harvest(ctx: RunContext, client: HttpClient, plan: Plan, ledger: Ledger) -> Harvest:
     """Fetch the due titles' reviews within the reserved budgets and load them (dlt); today's use is
     recorded also when the load fails."""
-    total = len(plan.subjects)
+    settings, total = client.settings, len(plan.subjects)
 
     def on_title_done(done: int) -> None:
         if done % settings.progress_every == 0 or done == total:
@@ -187,43 +187,42 @@ def harvest(ctx: RunContext, settings: ReviewsSettings, plan: Plan, ledger: Ledg
     def on_stop(source: str, reason: str) -> None:
         ctx.progress(f"reviews: {source} stopped for this run: {reason}")
 
-    with HttpClient(settings) as client:
-        for source in SOURCES:
-            client.set_budget(source, ledger.reserved[source])
-        harvester = Harvester(
-            settings,
-            client,
-            ctx.as_of,
-            on_title_done=on_title_done,
-            due=plan.due,
-            states=plan.states,
-            on_stop=on_stop,
-        )
-        from extract.reviews.source import reviews_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
+    before = {s: client.source_stats(s).get("requests", 0) for s in SOURCES}
+    for source in SOURCES:
+        client.set_budget(source, ledger.reserved[source])
+    harvester = Harvester(
+        settings,
+        client,
+        ctx.as_of,
+        on_title_done=on_title_done,
+        due=plan.due,
+        states=plan.states,
+        on_stop=on_stop,
+    )
+    from extract.reviews.source import reviews_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
 
-        try:
-            source = reviews_source(
-                plan.subjects,
-                settings=settings,
-                as_of=ctx.as_of,
-                harvester=harvester,
-                quarantine_rows=plan.bad_subjects,
-            )
-            if plan.subjects or plan.bad_subjects:
-                ctx.warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
-        finally:
-            harvester.close()
-            spent = {s: client.source_stats(s).get("requests", 0) for s in SOURCES}
-            if plan.subjects:
-                ledger.write(ctx, spent)
-        return Harvest(
-            per_source=harvester.details(),
-            reviews_out=sum(harvester.selected_counts.values()),
-            quarantined=harvester.quarantined + len(plan.bad_subjects),
-            titles_with_reviews=harvester.titles_with_reviews,
-            stopped=dict(harvester.stopped),
-            spent=spent,
+    try:
+        source = reviews_source(
+            plan.subjects,
+            settings=settings,
+            harvester=harvester,
+            quarantine_rows=plan.bad_subjects,
         )
+        if plan.subjects or plan.bad_subjects:
+            ctx.warehouse.dlt_run(PIPELINE_NAME, RAW_REVIEWS, source)
+    finally:
+        harvester.close()
+        spent = {s: client.source_stats(s).get("requests", 0) - before[s] for s in SOURCES}
+        if plan.subjects:
+            ledger.write(ctx, spent)
+    return Harvest(
+        per_source=harvester.details(),
+        reviews_out=sum(harvester.selected_counts.values()),
+        quarantined=harvester.quarantined + len(plan.bad_subjects),
+        titles_with_reviews=harvester.titles_with_reviews,
+        stopped=dict(harvester.stopped),
+        spent=spent,
+    )
 
 
 def summary_line(found: Harvest, budget: Mapping[str, Mapping[str, Any]]) -> str:
@@ -240,8 +239,10 @@ def summary_line(found: Harvest, budget: Mapping[str, Mapping[str, Any]]) -> str
     )
 
 
-def extract_reviews(ctx: RunContext) -> StepResult:
-    settings = ReviewsSettings.from_settings(ctx.settings)
+def extract_reviews(ctx: RunContext, reviews_http: HttpClient) -> StepResult:
+    """The due titles' reviews from every source, within today's request budgets, into ``raw_reviews``; the
+    HTTP client is the run's (its per-host limits and counts span the step)."""
+    settings = reviews_http.settings
     require_subjects_model(ctx)
     plan = plan_day(ctx, settings)
     total = len(plan.subjects)
@@ -250,7 +251,7 @@ def extract_reviews(ctx: RunContext) -> StepResult:
         f"{plan.reasons.get('refresh', 0)} refreshes) of {plan.listed} listed since {plan.since}"
     )
     ledger = Ledger.reserve(ctx, settings, plan)
-    found = harvest(ctx, settings, plan, ledger)
+    found = harvest(ctx, reviews_http, plan, ledger)
     budget = ledger.details(settings, found.spent, plan, found.per_source)
     ctx.progress(summary_line(found, budget))
     return StepResult(

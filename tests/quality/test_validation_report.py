@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from quality.report import render_html, result_detail, result_payload
 from quality.suite import SAMPLE_SIZE, ExpectationOutcome
+from quality.validation_report import render_html, result_detail, result_payload
 
 
 def payload(results: list[dict[str, Any]], success: bool) -> dict[str, Any]:

@@ -28,7 +28,6 @@ import math
 import re
 import uuid
 from collections.abc import Iterable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
@@ -37,16 +36,17 @@ from typing import Any
 from core.config import ConfigError, Settings
 from core.dbt_relations import relation
 from core.metrics import utcnow
+from core.text import parse_list
+from core.vocabulary import PRIMARY_GENRES, to_vocabulary, vibe_tag_names
 from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
-from enrich import prompt
-from enrich.budget import Budget
-from enrich.inputs import TitleInput, parse_genres, parse_input_row
-from enrich.providers.base import CallResult, CallUsage, InvalidResponse, Provider
-from enrich.providers.factory import make_provider
-from enrich.ratelimit import TokenBucket
-from enrich.runner import Job, JobRunner, RunnerConfig
-from enrich.schema import split_sentences
-from enrich.vocabulary import PRIMARY_GENRES, VIBE_TAGS, to_vocabulary
+from enrich.step import (
+    TitleInput,
+    enrich_without_storing,
+    parse_input_row,
+    prompt_version,
+    resolve_provider_name,
+    split_sentences,
+)
 
 TABLE = f"{OPS}.enrichment_evals"
 INPUT = relation("titles_enrichment_input")
@@ -71,7 +71,7 @@ MIN_RATED_REVIEWS = 2  # a title's critics' mean counts for the score metrics fr
 MIN_RANKED_PAIRS = 3  # Spearman's correlation needs at least this many pairs
 
 # The mood vocabulary the prompt gives the model: the dbt seed vibe_tags (core.vocabulary reads it).
-VIBE_VOCABULARY: frozenset[str] = frozenset(VIBE_TAGS)
+VIBE_VOCABULARY: frozenset[str] = frozenset(vibe_tag_names())
 
 
 def _words(text: str) -> frozenset[str]:
@@ -189,7 +189,7 @@ class Enriched:
             score=float(row.get("score") or 0),
             vibe_tags=[t.strip() for t in str(row.get("vibe_tags") or "").split(",") if t.strip()],
             primary_genre=str(row.get("primary_genre") or ""),
-            secondary_genres=parse_genres(row.get("secondary_genres")),
+            secondary_genres=parse_list(row.get("secondary_genres")),
         )
 
     @classmethod
@@ -341,58 +341,59 @@ def _rounded(value: float | None) -> float | None:
 
 
 @dataclass
+class _Share:
+    """How many of ``total`` things passed a check; its rate is None when nothing was checked."""
+
+    hits: int = 0
+    total: int = 0
+
+    def add(self, hits: int, total: int) -> None:
+        self.hits += hits
+        self.total += total
+
+    def rate(self) -> float | None:
+        return _rate(self.hits, self.total)
+
+
+@dataclass
 class _Tally:
-    """Running counts behind :func:`score_enrichments`, one title at a time."""
+    """Running counts behind :func:`score_enrichments`, one title at a time: each share is (passed, checked)."""
 
     titles: int = 0
-    genre_titles: int = 0
-    genre_hits: int = 0
-    secondary: int = 0
-    secondary_ok: int = 0
-    tags: int = 0
-    tags_ok: int = 0
-    grounded: int = 0
-    sentences: int = 0
+    genre: _Share = field(default_factory=_Share)  # primary genre among the source genres (titles with some)
+    secondary: _Share = field(default_factory=_Share)  # secondary genres in the vocabulary
+    tags: _Share = field(default_factory=_Share)  # vibe tags in the vocabulary
+    grounded: _Share = field(default_factory=_Share)  # summary sentences grounded in the sources
+    expected: _Share = field(default_factory=_Share)  # the evaluation set's expectations met
     llm: list[float] = field(default_factory=list)
     critics: list[float] = field(default_factory=list)
-    met: int = 0
-    checked: int = 0
 
     def add(self, title: TitleInput, enriched: Enriched, min_overlap: float) -> None:
         self.titles += 1
         allowed = mapped_source_genres(title)
         if allowed:
-            self.genre_titles += 1
-            self.genre_hits += enriched.primary_genre in allowed
-        self.secondary += len(enriched.secondary_genres)
-        self.secondary_ok += sum(g in PRIMARY_GENRES for g in enriched.secondary_genres)
-        self.tags += len(enriched.vibe_tags)
-        self.tags_ok += sum(t.lower() in VIBE_VOCABULARY for t in enriched.vibe_tags)
-        grounded, sentences = grounded_sentences(enriched.review_summary, title, min_overlap)
-        self.grounded += grounded
-        self.sentences += sentences
+            self.genre.add(enriched.primary_genre in allowed, 1)
+        secondary = enriched.secondary_genres
+        self.secondary.add(sum(g in PRIMARY_GENRES for g in secondary), len(secondary))
+        self.tags.add(sum(t.lower() in VIBE_VOCABULARY for t in enriched.vibe_tags), len(enriched.vibe_tags))
+        self.grounded.add(*grounded_sentences(enriched.review_summary, title, min_overlap))
         mean, rated = critic_score(title)
         if mean is not None and rated >= MIN_RATED_REVIEWS:
             self.llm.append(enriched.score)
             self.critics.append(mean)
-
-    def expect(self, expectation: Expectation, enriched: Enriched) -> None:
-        met, checked = expectation.check(enriched)
-        self.met += met
-        self.checked += checked
 
     def metrics(self) -> dict[str, Any]:
         pairs = zip(self.llm, self.critics, strict=True)
         mae = sum(abs(a - b) for a, b in pairs) / len(self.llm) if self.llm else None
         return {
             "titles": self.titles,
-            "primary_genre_in_source_rate": _rate(self.genre_hits, self.genre_titles),
-            "secondary_genres_in_vocabulary_rate": _rate(self.secondary_ok, self.secondary),
-            "vibe_tags_in_vocabulary_rate": _rate(self.tags_ok, self.tags),
+            "primary_genre_in_source_rate": self.genre.rate(),
+            "secondary_genres_in_vocabulary_rate": self.secondary.rate(),
+            "vibe_tags_in_vocabulary_rate": self.tags.rate(),
             "score_titles": len(self.llm),
             "score_mae": _rounded(mae),
             "score_spearman": _rounded(spearman(self.llm, self.critics)),
-            "summary_grounding_rate": _rate(self.grounded, self.sentences),
+            "summary_grounding_rate": self.grounded.rate(),
         }
 
 
@@ -407,10 +408,10 @@ def score_enrichments(
     for title, enriched in pairs:
         tally.add(title, enriched, min_overlap)
         if expectations and title.id in expectations:
-            tally.expect(expectations[title.id], enriched)
+            tally.expected.add(*expectations[title.id].check(enriched))
     metrics = tally.metrics()
     if expectations is not None:
-        metrics["expected_met_rate"] = _rate(tally.met, tally.checked)
+        metrics["expected_met_rate"] = tally.expected.rate()
     return metrics
 
 
@@ -607,9 +608,10 @@ def _group_metrics(group: list[dict[str, Any]], min_overlap: float, retries: int
     return metrics | operational(len(ok), len(failed), retries, cost, 0)
 
 
-def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Evaluation]:
+def evaluate_warehouse(
+    warehouse: Warehouse, settings: Settings, as_of: date | None = None
+) -> list[Evaluation]:
     """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
-    warehouse = Warehouse(settings)
     _require_tables(warehouse)
     min_overlap = float(settings.require("eval.grounding_min_overlap"))
     groups = _stored_by_label(warehouse)
@@ -627,12 +629,21 @@ def evaluate_warehouse(settings: Settings, as_of: date | None = None) -> list[Ev
     ]
 
 
-def evaluate_run(settings: Settings, run_id: str, as_of: date | None) -> list[Evaluation]:
-    """After a run's enrich step: evaluate what the warehouse holds and store it labelled with the run."""
-    found = evaluate_warehouse(settings, as_of)
+def evaluate_run(warehouse: Warehouse, settings: Settings, run_id: str) -> list[Evaluation]:
+    """When the run's enrich step succeeded: evaluate what the warehouse holds and store it labelled with the
+    run (its run report shows it); nothing when the run did not complete ``enrich_titles``."""
+    if not warehouse.table_exists(OPS, "pipeline_runs"):
+        return []
+    rows = warehouse.fetch_all(
+        f"select as_of from {OPS}.pipeline_runs where run_id = ? and step = 'enrich_titles' and status = 'ok'",  # nosec B608  # noqa: S608 - constant identifiers: OPS (core.warehouse)
+        [run_id],
+    )
+    if not rows:
+        return []
+    found = evaluate_warehouse(warehouse, settings, rows[0]["as_of"])
     for ev in found:
         ev.run_id = run_id
-    store(Warehouse(settings), found)
+    store(warehouse, found)
     return found
 
 
@@ -678,75 +689,29 @@ def build_set(
     }
 
 
-class _CountingProvider:
-    """Wraps a provider and counts the answers that failed validation (each one is retried or fails)."""
-
-    def __init__(self, inner: Provider) -> None:
-        self.inner = inner
-        self.name = inner.name
-        self.model = inner.model
-        self.invalid = 0
-
-    def call(self, titles: list[TitleInput]) -> CallResult:
-        try:
-            result = self.inner.call(titles)
-        except InvalidResponse:
-            self.invalid += 1
-            raise
-        self.invalid += len(result.problems)
-        return result
-
-    def estimate_max_cost(self, titles: list[TitleInput]) -> float:
-        return self.inner.estimate_max_cost(titles)
-
-    def close(self) -> None:
-        self.inner.close()
-
-
 def run_provider(
     settings: Settings, titles: list[TitleInput]
 ) -> tuple[str, str, dict[str, Enriched], dict[str, Any]]:
-    """Enrich ``titles`` with the configured provider through the runner's own job logic (budget, rate
-    limit, retries); nothing is written to the side table. Returns provider, model, results, operations."""
-    config = RunnerConfig.from_settings(settings)
-    provider = _CountingProvider(make_provider(settings))
-    limiter = TokenBucket(config.requests_per_minute if provider.name != "heuristic" else 0)
-    runner = JobRunner(provider, config, limiter, Budget(config.max_cost_usd))
-    size = config.batch_size
-    jobs = [Job(titles[i : i + size]) for i in range(0, len(titles), size)]
-    results: dict[str, Enriched] = {}
-    failed: dict[str, str] = {}
-    usage, calls = CallUsage(), 0
-    try:
-        with ThreadPoolExecutor(max_workers=config.concurrency, thread_name_prefix="eval") as pool:
-            while jobs:
-                # The first call goes alone, as the pipeline's does: a revoked key or an unknown model then
-                # costs one call, not one per worker; after a fatal answer the runner makes no further call.
-                wave = jobs if runner.answered.is_set() else jobs[:1]
-                outcomes = list(pool.map(runner.run, wave))
-                jobs = jobs[len(wave) :]
-                for outcome in outcomes:
-                    results.update({k: Enriched.from_model(v) for k, v in outcome.ok.items()})
-                    failed.update(outcome.failed)
-                    failed.update({t.id: "not evaluated: run stopped" for t in outcome.stopped})
-                    usage.add(outcome.usage)
-                    calls += outcome.calls
-                    jobs += [Job([t], alone_retry=True) for t in outcome.retry_alone]
-    finally:
-        provider.close()
-    ops = operational(len(results), len(failed), provider.invalid, usage.cost_usd, calls)
+    """Enrich ``titles`` with the configured provider (enrich's own job logic: budget, rate limit, retries);
+    nothing is written to the side table. Returns provider, model, results, operations."""
+    trial = enrich_without_storing(settings, titles)
+    results = {k: Enriched.from_model(v) for k, v in trial.ok.items()}
+    usage = trial.usage
+    ops = operational(len(results), len(trial.failed), trial.invalid_answers, usage.cost_usd, trial.calls)
     ops_details = {
-        "failed": dict(sorted(failed.items())),
+        "failed": dict(sorted(trial.failed.items())),
         "cost_usd": round(usage.cost_usd, 6),
         "input_tokens": usage.input_tokens,
         "output_tokens": usage.output_tokens,
     }
-    if runner.fatal_reason:
-        ops_details["fatal"] = runner.fatal_reason
-    return provider.name, provider.model, results, {**ops, "_details": ops_details}
+    if trial.fatal:
+        ops_details["fatal"] = trial.fatal
+    return trial.provider, trial.model, results, {**ops, "_details": ops_details}
 
 
-def evaluate_set(settings: Settings, path: Path | None = None, as_of: date | None = None) -> Evaluation:
+def evaluate_set(
+    warehouse: Warehouse, settings: Settings, path: Path | None = None, as_of: date | None = None
+) -> Evaluation:
     """Run the configured provider on the evaluation set and score it."""
     path = path or settings.path("eval.set_path")
     titles, expectations = load_set(path)
@@ -763,9 +728,9 @@ def evaluate_set(settings: Settings, path: Path | None = None, as_of: date | Non
         "eval_set",
         provider,
         model,
-        prompt.PROMPT_VERSION,  # read at call time (a test changes it)
+        prompt_version(),
         as_of,
-        Warehouse(settings).target,
+        warehouse.target,
         metrics,
         details=details,
     )
@@ -859,7 +824,7 @@ def gemini_change(settings: Settings) -> str | None:
     """What a deploy would change in what Gemini is asked, against the accepted Gemini baseline: the model
     (``enrich.model``) or ``PROMPT_VERSION``; None when both match it."""
     entry = read_baseline(settings.path("eval.baseline_path")).get("gemini") or {}
-    model, version = str(settings.require("enrich.model")), prompt.PROMPT_VERSION
+    model, version = str(settings.require("enrich.model")), prompt_version()
     changed = [
         f"{name} {entry.get(key)} -> {now}"
         for name, key, now in (("model", "model", model), ("prompt", "prompt_version", version))
@@ -868,13 +833,11 @@ def gemini_change(settings: Settings) -> str | None:
     return ", ".join(changed) or None
 
 
-def check_before_deploy(settings: Settings, *, always: bool = False) -> DeployGate:
+def check_before_deploy(warehouse: Warehouse, settings: Settings, *, always: bool = False) -> DeployGate:
     """``trending-now eval --set --check`` for CD, with the production key: when the model or the prompt
     version differs from the accepted Gemini baseline (or ``always``), run Gemini on the evaluation set and
     gate it against that baseline. Its first call goes alone; a fatal answer (revoked key, location, billing,
     unknown model) fails the gate after that one call. The result is stored in ``ops.enrichment_evals``."""
-    from enrich.providers.factory import resolve_provider_name  # noqa: PLC0415 - the factory's SDK import
-
     change = gemini_change(settings)
     if change is None and not always:
         return DeployGate(True, False, ["eval gate: model and prompt match the accepted Gemini baseline"])
@@ -882,13 +845,13 @@ def check_before_deploy(settings: Settings, *, always: bool = False) -> DeployGa
         return DeployGate(
             False, False, ["eval gate: the gate must run Gemini: set GEMINI_API_KEY (the production key)"]
         )
-    found = evaluate_set(settings)
+    found = evaluate_set(warehouse, settings)
     lines = [f"eval gate: {change or 'forced'}", describe(found)]
     if found.details.get("fatal"):
-        store(Warehouse(settings), [found])
+        store(warehouse, [found])
         return DeployGate(False, True, [*lines, f"eval gate: {found.details['fatal']}"], found)
     passed, comparisons, entry = gate(settings, found)
-    store(Warehouse(settings), [found])
+    store(warehouse, [found])
     if entry is None:
         lines.append(
             "eval gate: no accepted Gemini baseline: accept one with `trending-now eval --set --accept`"

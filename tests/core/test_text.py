@@ -1,4 +1,4 @@
-from core.common import first_line
+from core.text import first_line
 
 
 def test_first_line_is_the_first_non_blank_line_stripped() -> None:

@@ -9,7 +9,7 @@ step raises (the DAG's mapped task of one country raises, so Airflow retries tha
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
@@ -17,7 +17,7 @@ from typing import Any
 from core import raw_spec
 from core.context import RunContext, StepResult
 from core.raw_tables import quarantine_broken_rows
-from extract.justwatch.client import JustWatchClient
+from extract.justwatch.client import JustWatchApi
 from extract.justwatch.harvest import JustWatchDayError, NewTitlesHarvest
 from extract.justwatch.settings import DATASET_NAME, PIPELINE_NAME, SOURCE_NAME, STEP_NAME, JustWatchSettings
 
@@ -34,37 +34,29 @@ class JustWatchCountriesFailed(RuntimeError):
 
 
 def _harvest_country(
-    ctx: RunContext,
-    settings: JustWatchSettings,
-    country: str,
-    extracted_at: datetime,
-    sleep: Callable[[float], None] | None,
+    ctx: RunContext, api: JustWatchApi, country: str, extracted_at: datetime
 ) -> NewTitlesHarvest:
-    client_kwargs = {"sleep": sleep} if sleep is not None else {}
-    with JustWatchClient(settings, **client_kwargs) as client:
+    with api.client() as client:
         return NewTitlesHarvest(
             client=client,
             days=ctx.window,
             country=country,
             as_of=ctx.as_of,
             limit=ctx.limit,
-            object_types=settings.object_types,
+            object_types=api.settings.object_types,
             progress=ctx.progress,
             extracted_at=extracted_at,
         ).collect()
 
 
 def harvest_countries(
-    ctx: RunContext,
-    settings: JustWatchSettings,
-    countries: Sequence[str],
-    sleep: Callable[[float], None] | None = None,
+    ctx: RunContext, api: JustWatchApi, countries: Sequence[str]
 ) -> tuple[list[NewTitlesHarvest], dict[str, str]]:
     """Every country's window, ``country_concurrency`` at a time: the harvests (run order) and the failures."""
     extracted_at = datetime.now(UTC)
-    workers = max(1, min(settings.country_concurrency, len(countries)))
+    workers = max(1, min(api.settings.country_concurrency, len(countries)))
     with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="justwatch") as pool:
-        futures = {c: pool.submit(_harvest_country, ctx, settings, c, extracted_at, sleep) for c in countries}
+        futures = {c: pool.submit(_harvest_country, ctx, api, c, extracted_at) for c in countries}
     harvests: list[NewTitlesHarvest] = []
     failed: dict[str, str] = {}
     for country, future in futures.items():
@@ -109,20 +101,19 @@ def _details(harvests: Sequence[NewTitlesHarvest], failed: dict[str, str]) -> di
     }
 
 
-def extract_releases(ctx: RunContext, *, sleep: Callable[[float], None] | None = None) -> StepResult:
+def extract_releases(ctx: RunContext, justwatch: JustWatchApi) -> StepResult:
     """Query ``newTitles`` for every day of ``ctx.window`` in every country and merge them into the warehouse.
 
     Re-running the same window merges on ``(id, country)`` (titles) and ``record_key`` (quarantine).
     """
-    settings = JustWatchSettings.from_settings(ctx.settings)
     countries = ctx.country_codes
-    ctx.progress(_start_line(ctx, settings, countries))
-    harvests, failed = harvest_countries(ctx, settings, countries, sleep)
+    ctx.progress(_start_line(ctx, justwatch.settings, countries))
+    harvests, failed = harvest_countries(ctx, justwatch, countries)
     if not harvests:
         raise JustWatchCountriesFailed(failed)
     from extract.justwatch.source import justwatch_source  # noqa: PLC0415 - dlt only when loading (DAG parse stays light)
 
-    source = justwatch_source(ctx.window, countries[0], ctx.as_of, harvest=harvests)
+    source = justwatch_source(harvests)
     ctx.warehouse.dlt_run(PIPELINE_NAME, DATASET_NAME, source)
     # a row an older version loaded that breaks today's contract would fail every later day's staging tests
     moved = quarantine_broken_rows(

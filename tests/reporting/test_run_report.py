@@ -22,9 +22,9 @@ from core.config import Settings
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps
 from core.warehouse import Warehouse
+from reporting.run_report import collect, publish_report, render, report_key, s3_location, write_report
 from tests.fakes.s3_server import running_s3_server
 from trending_now import cli, pipeline
-from trending_now.report import collect, publish_report, render, report_key, s3_location, write_report
 
 AS_OF = date(2026, 11, 20)
 CHARTS = ("countries", "platforms", "scores", "enrichments", "steps", "llm-calls", "llm-cost", "sources")
@@ -299,7 +299,7 @@ def test_report_renders_in_chromium_with_every_chart_drawn(
 ) -> None:
     settings = make_settings()
     seed(settings)
-    path = write_report(settings, "run0000today")
+    path = write_report(Warehouse(settings), settings, "run0000today")
     assert path == tmp_path / "reports" / "run-run0000today.html"
     page = measure(path, tmp_path / "chromium", tmp_path / "report.png")
 
@@ -335,8 +335,8 @@ def test_a_failed_run_writes_its_report_saying_what_failed(
 def test_a_run_through_enrich_stores_and_shows_its_enrichment_quality(
     make_settings: Callable[..., Settings], make_context: Callable[..., RunContext], tmp_path: Path
 ) -> None:
+    from reporting.evaluation import for_run
     from tests.enrich.conftest import input_row, seed_inputs
-    from trending_now.evaluation import for_run
 
     settings = make_settings()
     seed_inputs(settings, [input_row(i) for i in range(8)])
@@ -374,7 +374,7 @@ def test_summary_names_the_report(
 
 
 def test_render_without_any_run_recorded() -> None:
-    from trending_now.report import ReportData
+    from reporting.run_report import ReportData
 
     page = render(ReportData(run_id="nothing", problems=["ops.pipeline_runs does not exist yet"]))
     assert "No step of this run is recorded" in page and page.count('class="empty"') == len(CHARTS)
@@ -382,7 +382,7 @@ def test_render_without_any_run_recorded() -> None:
 
 # ---- chart geometry (pure) ----------------------------------------------------------------------------
 def test_hbar_geometry_stacks_segments_and_keeps_tiny_values_visible() -> None:
-    from trending_now.report import MIN_BAR_WIDTH, bar_segments, hbar_geometry, legend_positions
+    from reporting.charts import MIN_BAR_WIDTH, bar_segments, hbar_geometry, legend_positions
 
     rows = [("Netflix", [3.0, 0.0, 1.0]), ("Hulu", [0.001, 2.0, 0.0])]
     geometry = hbar_geometry(rows, ["Movie", "TV Show", "Other"], width=560)
@@ -396,7 +396,7 @@ def test_hbar_geometry_stacks_segments_and_keeps_tiny_values_visible() -> None:
 
 
 def test_column_geometry_thins_labels_and_gives_positive_values_a_minimum_height() -> None:
-    from trending_now.report import MIN_COLUMN_HEIGHT, column_geometry
+    from reporting.charts import MIN_COLUMN_HEIGHT, column_geometry
 
     few = column_geometry([("a", 10.0), ("b", 0.0), ("c", 0.001)], width=300, height=120)
     assert few.values_shown and few.every == 1 and few.base_y == 22 + (120 - 56)

@@ -1,15 +1,18 @@
-"""Run dbt (in-process, through dbt's programmatic ``dbtRunner``) against the configured warehouse."""
+"""Run dbt (in-process, through dbt's programmatic ``dbtRunner``) against the configured warehouse, and what
+each dbt step selects: the transform steps (``transform.step``) and publishing (``publish.step``) both build
+through :func:`build`; the Airflow DAG's Cosmos groups read :data:`SELECTIONS` and :data:`EXCLUSIONS`.
+
+Core layer: imports nothing from the steps."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from core.common import environ
 from core.context import RunContext, StepResult
 from core.dbt_relations import DBT_ENV, dbt_folder, profile_name
+from core.environ import environ
 
 # The dbt invocations of a daily run (DESIGN.md: dbt staging/intermediate -> enrich -> dbt marts -> publish).
 # (a) the seed, staging and intermediate models up to the enrichment input, with their tests;
@@ -168,93 +171,3 @@ def build(ctx: RunContext, select: Sequence[str], step: str) -> StepResult:
             models += 1
     details = {"select": list(select), "statuses": counts, "raw_tables_created": created}
     return StepResult(step=step, rows_out=models, details=details)
-
-
-# `dbt source freshness --select source:justwatch`: a JustWatch source older than its error_after (the newest
-# node 50 hours old, _justwatch__sources.yml) fails the run; a warn_after (26 hours) only warns.
-SELECT_FRESHNESS = ["source:justwatch"]
-
-
-def check_freshness(ctx: RunContext, select: Sequence[str] = tuple(SELECT_FRESHNESS)) -> StepResult:
-    """``dbt source freshness --select <select>``; raise :class:`DbtError` naming each stale source table and the
-    age of each country's newest node (the titles' freshness is that of the stalest country)."""
-    ctx.progress(f"dbt source freshness --select {' '.join(select)}")
-    try:
-        result = invoke(ctx, ["source", "freshness", "--select", *select])
-    except DbtError as exc:
-        raise DbtError(f"{exc}; {newest_per_country(ctx)}") from exc
-    statuses: dict[str, str] = {}
-    for node_result in getattr(result.result, "results", None) or []:
-        node = node_result.node
-        if str(getattr(node, "resource_type", "")) == "source":  # not the on-run-start hook
-            statuses[f"{node.source_name}.{node.name}"] = str(node_result.status).lower()
-    return StepResult(step="check_freshness", rows_out=len(statuses), details={"freshness": statuses})
-
-
-def newest_per_country(ctx: RunContext) -> str:
-    """``newest node per country: US 1 h old, GB 70 h old, DE none``: which of the run's countries is stale."""
-    from core.raw_spec import TITLES
-
-    try:
-        rows = ctx.warehouse.fetch_all(
-            f"select country, max(extracted_at) as newest from {TITLES.relation} group by country"  # nosec B608  # noqa: S608 - constant identifiers: the raw-table contract
-        )
-    except Exception as exc:  # the freshness failure is the error; this only explains it
-        return f"newest node per country unknown ({type(exc).__name__})"
-    newest = {str(r["country"]): r["newest"] for r in rows}
-    now = datetime.now(UTC)
-
-    def age(country: str) -> str:
-        value = newest.get(country)
-        if value is None:
-            return f"{country} none"
-        value = value if value.tzinfo else value.replace(tzinfo=UTC)
-        return f"{country} {(now - value).total_seconds() / 3600:.0f} h old"
-
-    return "newest node per country: " + ", ".join(age(c) for c in ctx.country_codes)
-
-
-def build_before_enrich(ctx: RunContext) -> StepResult:
-    return build(ctx, SELECT_BEFORE_ENRICH, "dbt_staging_intermediate")
-
-
-def build_titles(ctx: RunContext) -> StepResult:
-    # cautious: only tests whose every parent is selected (a relationships test to an unselected model waits)
-    with environ({"DBT_INDIRECT_SELECTION": "cautious"}):
-        return build(ctx, SELECT_TITLES, "dbt_titles")
-
-
-def build_marts(ctx: RunContext) -> StepResult:
-    return build(ctx, SELECT_MARTS, "dbt_marts")
-
-
-def publish_mart(ctx: RunContext) -> StepResult:
-    """Publish the audited mart (write-audit-publish): runs only after ``dbt_marts`` and the gate passed.
-
-    ``changed_rows`` counts the audited rows that are new or differ from the published version (by id and
-    ``data_ingestion_timestamp``, which moves exactly when a row's content changes).
-    """
-    from core.mart_schema import AUDIT_TABLE, MART_TABLE
-
-    changed = _changed_rows(ctx, AUDIT_TABLE, MART_TABLE)
-    result = build(ctx, SELECT_PUBLISH, "publish_mart")
-    result.details["changed_rows"] = changed
-    ctx.progress(f"published {PUBLISHED_MODEL}: {changed} new or changed row(s)")
-    return result
-
-
-def _changed_rows(ctx: RunContext, audit: str, published: str) -> int | None:
-    if not ctx.warehouse.table_exists(*audit.split(".", 1)):
-        return 0  # nothing audited: dbt reports the missing relation
-    if not ctx.warehouse.table_exists(*published.split(".", 1)):
-        return _count(ctx, audit)  # the first publication: every row is new
-    # constant identifiers from mart_schema, no user input
-    sql = (
-        f"select count(*) as n from {audit} a left join {published} p "  # nosec B608  # constant identifiers: mart_schema
-        "on a.id = p.id and a.data_ingestion_timestamp = p.data_ingestion_timestamp where p.id is null"
-    )
-    return int(ctx.warehouse.fetch_all(sql)[0]["n"])
-
-
-def _count(ctx: RunContext, table: str) -> int:
-    return int(ctx.warehouse.fetch_all(f"select count(*) as n from {table}")[0]["n"])  # nosec B608  # constant identifiers: mart_schema

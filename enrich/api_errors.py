@@ -1,4 +1,4 @@
-"""Gemini's side of the one retry policy (core.retry): which API errors are retried, and RetryInfo.
+"""Gemini API errors: which are retried, which are fatal (key, project, model, credits), and RetryInfo.
 
 The waits are core.retry's arithmetic (:class:`Backoff` is its Gemini shape: exponential backoff with
 jitter, never sooner than the server's RetryInfo delay); the retryable statuses are enrich.retry_statuses
