@@ -173,7 +173,7 @@ def _note_skip(report: pytest.TestReport | pytest.CollectReport) -> None:
 # The longest modules, longest first (their setup and calls in CI's --durations, .ci/run): they start first.
 LONGEST_MODULES = (
     "tests/dags/test_dag_end_to_end.py",
-    "tests/transform/test_publish.py",
+    "tests/publish/test_publish_mart.py",
     "tests/trending_now/test_pipeline_e2e.py",
     "tests/reliability/test_enrichment_faults.py",
     "tests/infrastructure/test_deploy.py",
