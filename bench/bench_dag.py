@@ -192,7 +192,7 @@ def cli_day(tmp: Path, env: dict[str, str], manifest: Path) -> float:
 
 def dag_day(tmp: Path, mode: str, manifest: Path) -> float:
     """``airflow dags test`` of the day in a fresh Airflow home and project root, against the replay server."""
-    from trending_now.replay import ReplayServer
+    from core.replay import ReplayServer
 
     home, env = fresh_airflow_home(tmp, "airflow-home")
     root = project_root(tmp, manifest)
@@ -359,8 +359,8 @@ def run_profile(api: Any, run: dict[str, Any], logs: Path) -> SchedulerRun:
 def scheduler_day(tmp: Path, manifest: Path) -> SchedulerRun:
     """The day triggered through the REST API of a local Airflow 3 stack started for it (not timed), in a
     fresh Airflow home and project root, against the replay server; the stack is stopped afterwards."""
+    from core.replay import ReplayServer
     from tests.integration.local_stack import LocalAirflow
-    from trending_now.replay import ReplayServer
 
     root = project_root(tmp, manifest)
     home = tmp / "airflow-home"

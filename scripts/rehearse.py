@@ -325,10 +325,10 @@ def check(condition: bool, message: str) -> None:
 # ---- the rehearsal ---------------------------------------------------------------------------------------
 def rehearse(tmp: Path, clock: Clock) -> None:
     from core.dbt_runner import PUBLISHED_MODEL, SELECT_PUBLISH
+    from core.replay import ReplayServer
     from tests.dags.conftest import DAG_ID
     from tests.fakes.s3_server import FAKE_CREDENTIALS, running_s3_server
     from tests.integration.local_stack import LocalAirflow
-    from trending_now.replay import ReplayServer
 
     pg = pg_env()
     with (

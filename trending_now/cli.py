@@ -19,10 +19,10 @@ from core.config import ConfigError, Secrets, Settings, load_settings
 from core.context import RunContext
 from core.metrics import StepRecord, last_run
 from core.redact import redact
+from core.replay import ReplayServer
 from core.text import first_line
 from core.warehouse import Warehouse
 from trending_now.compose import run_context
-from trending_now.replay import ReplayServer
 
 DEMO_AS_OF = date(2026, 11, 20)  # the date the recorded samples in data/samples/ were taken for
 DEMO_COUNTRIES = "US,GB"  # the countries data/samples/justwatch holds (the demo's default --country)

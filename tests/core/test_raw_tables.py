@@ -10,7 +10,7 @@ import pytest
 from core.config import PROJECT_ROOT
 from core.context import RunContext
 from core.raw_tables import RAW_TABLES, ensure_raw_tables
-from trending_now.replay import ReplayServer
+from core.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
 

@@ -185,7 +185,7 @@ def run_on_separate_workers(tmp: Path, replay: dict[str, str]) -> Path:
 
 @pytest.fixture(scope="module")
 def dag_run(airflow_home: AirflowHome) -> Iterator[DagRun]:
-    from trending_now.replay import ReplayServer
+    from core.replay import ReplayServer
 
     with tempfile.TemporaryDirectory(prefix="tn-dag-e2e-") as tmp_name:
         tmp = Path(tmp_name)

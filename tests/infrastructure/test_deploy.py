@@ -243,8 +243,8 @@ def test_smoke_expects_every_integration_test() -> None:
 def test_build_warehouse_never_touches_the_published_mart(
     tmp_path: Path, pg_database: str, s3: S3Server, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    from core.replay import ReplayServer
     from trending_now import pipeline
-    from trending_now.replay import ReplayServer
 
     with ReplayServer(PROJECT_ROOT / "data" / "samples") as server:
         settings = replay_project_settings(tmp_path, server, "postgres")

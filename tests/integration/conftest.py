@@ -181,9 +181,9 @@ def target() -> Iterator[Target]:
 
 
 def _local_target(tmp: Path) -> Iterator[Target]:
+    from core.replay import ReplayServer
     from tests.dags.test_dag_end_to_end import project_root, run_env
     from tests.integration.local_stack import LocalAirflow, LocalStackError
-    from trending_now.replay import ReplayServer
 
     root = project_root(tmp)
     with ReplayServer(PROJECT_ROOT / "data" / "samples") as server:

@@ -12,9 +12,9 @@ import pytest
 from core.config import PROJECT_ROOT, Settings
 from core.context import RunContext
 from core.mart_schema import AUDIT_TABLE, MART_TABLE
+from core.replay import ReplayServer
 from tests.conftest import replay_project_settings
 from trending_now import pipeline
-from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
 

@@ -30,10 +30,10 @@ import pytest
 from core.config import PROJECT_ROOT, Settings, load_settings
 from core.context import RunContext
 from core.metrics import StepRecord
+from core.replay import ReplayServer
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.gemini_server import FakeGemini
 from trending_now import pipeline
-from trending_now.replay import ReplayServer
 
 MART = "marts.movies_tv_shows_enriched"
 # every step up to the published mart (write-audit-publish: build, test and gate the audit relation, publish)

@@ -15,9 +15,9 @@ import pytest
 from core.config import PROJECT_ROOT
 from core.context import RunContext
 from core.mart_schema import MART_COLUMNS
+from core.replay import ReplayServer
 from tests.conftest import DEMO_AS_OF, replay_project_settings
 from trending_now import pipeline
-from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
 

@@ -20,10 +20,10 @@ import pytest
 
 from core.config import PROJECT_ROOT
 from core.context import RunContext
+from core.replay import ReplayServer
 from tests.conftest import DEMO_AS_OF
 from trending_now import pipeline
 from trending_now.cli import replay_settings
-from trending_now.replay import ReplayServer
 
 pytestmark = pytest.mark.slow
 

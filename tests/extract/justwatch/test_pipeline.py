@@ -8,12 +8,12 @@ from datetime import date
 
 import pytest
 
+from core.replay import ReplayServer
 from extract.justwatch.client import JustWatchApi
 from extract.justwatch.settings import JustWatchSettings
 from extract.justwatch.step import JustWatchCountriesFailed, extract_releases
 from tests.conftest import DEMO_AS_OF
 from tests.fakes.justwatch_server import FakeJustWatch, ShowRef, TitleSpec, edge_for, malformed_edge
-from trending_now.replay import ReplayServer
 
 D = [date(2026, 11, d).isoformat() for d in range(14, 21)]
 

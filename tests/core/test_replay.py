@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from trending_now.replay import ReplayServer, is_subset
+from core.replay import ReplayServer, is_subset
 
 
 def test_is_subset() -> None:

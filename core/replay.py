@@ -205,7 +205,7 @@ class ReplayServer:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
-        prog="python -m trending_now.replay",
+        prog="python -m core.replay",
         description="Serve the recorded responses in data/samples/ on 127.0.0.1 until interrupted.",
     )
     parser.add_argument(
