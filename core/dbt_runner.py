@@ -10,6 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.dbt_relations import DBT_ENV, dbt_folder, profile_name
 from core.environ import environ
@@ -35,13 +36,13 @@ EXCLUDE_UNIT_TESTS = ["test_type:unit"]
 # The dbt selection of every dbt step, by step name (trending_now.pipeline.STEPS): the Airflow DAG renders these
 # steps as Cosmos task groups, every other step as a Python task.
 SELECTIONS: dict[str, list[str]] = {
-    "dbt_titles": SELECT_TITLES,
-    "dbt_staging_intermediate": SELECT_BEFORE_ENRICH,
-    "dbt_marts": SELECT_MARTS,
-    "publish_mart": SELECT_PUBLISH,
+    step_names.DBT_TITLES: SELECT_TITLES,
+    step_names.DBT_STAGING_INTERMEDIATE: SELECT_BEFORE_ENRICH,
+    step_names.DBT_MARTS: SELECT_MARTS,
+    step_names.PUBLISH_MART: SELECT_PUBLISH,
 }
 # What a dbt step leaves out of its selection (the DAG's Cosmos groups pass the same to RenderConfig.exclude).
-EXCLUSIONS: dict[str, list[str]] = {"dbt_marts": [PUBLISHED_MODEL, *PUBLISHED_WITH]}
+EXCLUSIONS: dict[str, list[str]] = {step_names.DBT_MARTS: [PUBLISHED_MODEL, *PUBLISHED_WITH]}
 
 
 class DbtError(RuntimeError):

@@ -26,6 +26,7 @@ from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from typing import Any
 
+from core import step_names
 from core.config import Settings
 from core.context import RunContext, StepResult
 from enrich.api_errors import Backoff
@@ -53,7 +54,7 @@ from enrich.store import (
     replay_journal,
 )
 
-STEP = "enrich_titles"
+STEP = step_names.ENRICH_TITLES
 COVERAGE_SETTING = "quality.min_enrichment_coverage"
 BUDGET_SETTING = "enrich.max_cost_usd"
 

@@ -3,6 +3,7 @@ table (write-audit-publish), export it to Parquet, snapshot the export with DVC.
 
 from __future__ import annotations
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.dbt_runner import PUBLISHED_MODEL, SELECT_PUBLISH, build
 from core.mart_schema import AUDIT_TABLE, MART_TABLE, MartSchemaError, read_mart_rows, rows_to_arrow
@@ -10,8 +11,8 @@ from core.remote import Remote, remote_name
 from publish.export import ExportError, export_path, export_table, fetch_staged_export, stage_export
 from publish.snapshot import Pointer, SnapshotError, export_dir, open_repo, publish_manifest, remote_has
 
-EXPORT_STEP = "export_parquet"
-SNAPSHOT_STEP = "snapshot_dvc"
+EXPORT_STEP = step_names.EXPORT_PARQUET
+SNAPSHOT_STEP = step_names.SNAPSHOT_DVC
 
 
 def publish_mart(ctx: RunContext) -> StepResult:
@@ -21,7 +22,7 @@ def publish_mart(ctx: RunContext) -> StepResult:
     ``data_ingestion_timestamp``, which moves exactly when a row's content changes).
     """
     changed = _changed_rows(ctx, AUDIT_TABLE, MART_TABLE)
-    result = build(ctx, SELECT_PUBLISH, "publish_mart")
+    result = build(ctx, SELECT_PUBLISH, step_names.PUBLISH_MART)
     result.details["changed_rows"] = changed
     ctx.progress(f"published {PUBLISHED_MODEL}: {changed} new or changed row(s)")
     return result

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from pathlib import Path
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.dbt_relations import relation
 from core.mart_schema import (
@@ -27,7 +28,7 @@ from quality.adapter import availability_frame, rows_to_frame, run_suite
 from quality.suite import ExpectationOutcome, GateThresholds, ValidationOutcome
 from quality.validation_report import write_reports
 
-STEP = "validate_mart"
+STEP = step_names.VALIDATE_MART
 # The listings of every node and country (dbt), which say which of the run's countries listed titles in the window
 LISTINGS = str(relation("int_title_nodes_folded"))
 

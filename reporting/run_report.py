@@ -20,7 +20,7 @@ from typing import Any
 
 import jinja2
 
-from core import raw_spec
+from core import raw_spec, step_names
 from core.config import ConfigError, Settings
 from core.dbt_relations import relation
 from core.files import write_text_atomic
@@ -119,7 +119,7 @@ def _countries(warehouse: Warehouse, data: ReportData, _: int) -> None:
     """Titles per country: listed as new by this run's extract, and published (marts.title_availability).
 
     The CLI records one extract for every country; a DAG run one per country (the mapped task), in run order."""
-    for step in (s for s in data.steps if s["step"] == "extract_releases"):
+    for step in (s for s in data.steps if s["step"] == step_names.EXTRACT_RELEASES):
         details = step.get("details") or {}
         for country, figures in details.get("countries", {}).items():
             data.countries.setdefault(country, {})["listed"] = int(figures.get("titles") or 0)
@@ -146,7 +146,7 @@ def enriched_by_run(rows: list[dict[str, Any]], started: datetime, finished: dat
 
 
 def _enrichments(warehouse: Warehouse, data: ReportData, _: int) -> None:
-    step = data.step("enrich_titles")
+    step = data.step(step_names.ENRICH_TITLES)
     if step is None:
         return
     counts = {"new": 0, "changed": 0, "cached": int(step["cache_hits"] or 0), "failed": 0}
@@ -194,7 +194,7 @@ def _quarantine(warehouse: Warehouse, data: ReportData, _: int) -> None:
 
 
 def _sources(warehouse: Warehouse, data: ReportData, _: int) -> None:
-    step = data.step("extract_reviews")
+    step = data.step(step_names.EXTRACT_REVIEWS)
     for name, stats in ((step or {}).get("details", {}).get("sources") or {}).items():
         data.sources[name] = {k: int(stats.get(k) or 0) for k in ("ok", "no_reviews", "not_found", "error")}
 
@@ -225,8 +225,8 @@ def _rows_out(step: dict[str, Any] | None) -> Any:
 def kpis(data: ReportData) -> list[tuple[Any, str]]:
     enriched = data.enrichments.get("new", 0) + data.enrichments.get("changed", 0)
     return [
-        (_rows_out(data.step("extract_releases")), "titles extracted"),
-        (_rows_out(data.step("extract_reviews")), "reviews"),
+        (_rows_out(data.step(step_names.EXTRACT_RELEASES)), "titles extracted"),
+        (_rows_out(data.step(step_names.EXTRACT_REVIEWS)), "reviews"),
         (data.published, "titles published"),
         (enriched, "enriched this run"),
         (_total(data.steps, "llm_calls", int), "LLM calls"),

@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import UTC, datetime
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.dbt_runner import SELECT_BEFORE_ENRICH, SELECT_MARTS, SELECT_TITLES, DbtError, build, invoke
 from core.environ import environ
@@ -31,7 +32,9 @@ def check_freshness(ctx: RunContext, select: Sequence[str] = tuple(SELECT_FRESHN
         node = node_result.node
         if str(getattr(node, "resource_type", "")) == "source":  # not the on-run-start hook
             statuses[f"{node.source_name}.{node.name}"] = str(node_result.status).lower()
-    return StepResult(step="check_freshness", rows_out=len(statuses), details={"freshness": statuses})
+    return StepResult(
+        step=step_names.CHECK_FRESHNESS, rows_out=len(statuses), details={"freshness": statuses}
+    )
 
 
 def newest_per_country(ctx: RunContext) -> str:
@@ -58,14 +61,14 @@ def newest_per_country(ctx: RunContext) -> str:
 
 
 def build_before_enrich(ctx: RunContext) -> StepResult:
-    return build(ctx, SELECT_BEFORE_ENRICH, "dbt_staging_intermediate")
+    return build(ctx, SELECT_BEFORE_ENRICH, step_names.DBT_STAGING_INTERMEDIATE)
 
 
 def build_titles(ctx: RunContext) -> StepResult:
     # cautious: only tests whose every parent is selected (a relationships test to an unselected model waits)
     with environ({"DBT_INDIRECT_SELECTION": "cautious"}):
-        return build(ctx, SELECT_TITLES, "dbt_titles")
+        return build(ctx, SELECT_TITLES, step_names.DBT_TITLES)
 
 
 def build_marts(ctx: RunContext) -> StepResult:
-    return build(ctx, SELECT_MARTS, "dbt_marts")
+    return build(ctx, SELECT_MARTS, step_names.DBT_MARTS)

@@ -19,6 +19,7 @@ from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.metrics import StepRecord, record_steps, utcnow
 from core.redact import redact
@@ -60,28 +61,30 @@ def imported(target: str) -> Callable[..., StepResult]:
     return run
 
 
-# The steps, in order: the one owner of their names (the CLI, the DAG and the run report read them here).
+# The steps, in order (their names: core.step_names).
 EXTRACT_RELEASES = Step(
-    "extract_releases",
+    step_names.EXTRACT_RELEASES,
     imported("extract.justwatch.step:extract_releases"),
     "extract",
     thresholds.RELEASE_RULES,
 )
 # a stale JustWatch source fails the run
-CHECK_FRESHNESS = Step("check_freshness", imported("transform.step:check_freshness"), "extract")
+CHECK_FRESHNESS = Step(step_names.CHECK_FRESHNESS, imported("transform.step:check_freshness"), "extract")
 # the folded titles extract_reviews reads
-DBT_TITLES = Step("dbt_titles", imported("transform.step:build_titles"), "extract")
-EXTRACT_REVIEWS = Step("extract_reviews", imported("extract.reviews.step:extract_reviews"), "extract")
-DBT_BEFORE_ENRICH = Step(
-    "dbt_staging_intermediate", imported("transform.step:build_before_enrich"), "transform"
+DBT_TITLES = Step(step_names.DBT_TITLES, imported("transform.step:build_titles"), "extract")
+EXTRACT_REVIEWS = Step(
+    step_names.EXTRACT_REVIEWS, imported("extract.reviews.step:extract_reviews"), "extract"
 )
-ENRICH_TITLES = Step("enrich_titles", imported("enrich.step:enrich_titles"), "enrich")
-DBT_MARTS = Step("dbt_marts", imported("transform.step:build_marts"), "transform")
-VALIDATE_MART = Step("validate_mart", imported("quality.step:validate_mart"), "validate")
+DBT_BEFORE_ENRICH = Step(
+    step_names.DBT_STAGING_INTERMEDIATE, imported("transform.step:build_before_enrich"), "transform"
+)
+ENRICH_TITLES = Step(step_names.ENRICH_TITLES, imported("enrich.step:enrich_titles"), "enrich")
+DBT_MARTS = Step(step_names.DBT_MARTS, imported("transform.step:build_marts"), "transform")
+VALIDATE_MART = Step(step_names.VALIDATE_MART, imported("quality.step:validate_mart"), "validate")
 # only after the audit passed
-PUBLISH_MART = Step("publish_mart", imported("publish.step:publish_mart"), "publish")
-EXPORT_PARQUET = Step("export_parquet", imported("publish.step:export_parquet"), "export")
-SNAPSHOT_DVC = Step("snapshot_dvc", imported("publish.step:snapshot"), "snapshot")
+PUBLISH_MART = Step(step_names.PUBLISH_MART, imported("publish.step:publish_mart"), "publish")
+EXPORT_PARQUET = Step(step_names.EXPORT_PARQUET, imported("publish.step:export_parquet"), "export")
+SNAPSHOT_DVC = Step(step_names.SNAPSHOT_DVC, imported("publish.step:snapshot"), "snapshot")
 STEPS: tuple[Step, ...] = (
     EXTRACT_RELEASES,
     CHECK_FRESHNESS,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core import raw_spec
+from core import raw_spec, step_names
 from core.config import Settings
 from core.retry import RetryPolicy
 from core.settings_schema import JustWatchSection
@@ -14,7 +14,7 @@ OBJECT_TYPES = raw_spec.OBJECT_TYPES  # the raw_justwatch.titles contract owns t
 SOURCE_NAME = "justwatch"
 DATASET_NAME = RAW_JUSTWATCH
 PIPELINE_NAME = "justwatch"
-STEP_NAME = "extract_releases"
+STEP_NAME = step_names.EXTRACT_RELEASES
 
 OPERATION_NAME = "GetNewTitles"
 

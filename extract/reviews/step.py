@@ -16,6 +16,7 @@ from typing import Any
 
 from pydantic import ValidationError
 
+from core import step_names
 from core.context import RunContext, StepResult
 from core.warehouse import RAW_REVIEWS
 from extract.reviews import schedule
@@ -26,7 +27,7 @@ from extract.reviews.settings import SOURCES, ReviewsSettings
 
 log = logging.getLogger(__name__)
 
-STEP = "extract_reviews"
+STEP = step_names.EXTRACT_REVIEWS
 PIPELINE_NAME = "reviews"
 
 
