@@ -34,18 +34,18 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
-def _dvc_console_on_the_current_streams() -> None:
-    """dvc binds its console log handlers to ``sys.stdout``/``sys.stderr`` when it is first imported
-    (``dvc/__init__.py``); imported while a test's stream was redirected, every later dvc log line of the
-    worker raises ``LoggingException`` on the closed stream. Each test points them at the current streams."""
-    dvc_logger = sys.modules.get("dvc.logger")
-    if dvc_logger is None:
-        return
-    for name in ("dvc", "dvc_objects", "dvc_data"):
-        for handler in logging.getLogger(name).handlers:
-            if isinstance(handler, dvc_logger.LoggerHandler):
-                # assigned, not setStream(): that flushes the old stream, which may be closed
-                handler.stream = sys.stderr if handler.level >= logging.WARNING else sys.stdout
+def _log_handlers_on_open_streams() -> None:
+    """Libraries bind console log handlers to ``sys.stdout``/``sys.stderr`` when they are first imported or
+    configured (dvc at import, Airflow's logging config): set up while a test's stream was redirected, they
+    keep writing to that stream once it is closed, in the later tests of the worker (dvc raises
+    ``LoggingException``; the logging module prints ``--- Logging error ---`` into the next test's stderr).
+    Each test points such handlers at the current stderr."""
+    loggers = [logging.root, *logging.Logger.manager.loggerDict.values()]
+    for logger in loggers:
+        for handler in getattr(logger, "handlers", ()):
+            console = isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
+            if console and getattr(handler.stream, "closed", False):
+                handler.stream = sys.stderr  # assigned, not setStream(): that flushes the closed stream
 
 
 def replay_project_settings(tmp: Path, server: Any, target: str) -> Settings:
