@@ -89,26 +89,9 @@ def invoke(ctx: RunContext, args: Sequence[str]) -> Any:
 
 
 # Parsing the project costs ~2 s per dbt invocation and a run makes several: parse once per process and
-# hand the manifest to the next invocations, as long as what the parse reads matches (see _parse_key).
-_USES_MANIFEST = frozenset({"build", "run", "test", "ls", "compile", "seed", "source"})
+# hand the manifest to the next invocations, as long as the project files, arguments and environment match.
+_USES_MANIFEST = frozenset({"build", "run", "test", "ls", "compile", "seed"})
 _MANIFESTS: dict[tuple[Any, ...], Any] = {}
-# Where dbt writes (not what it parses): left out of the key.
-_WRITE_PATHS = frozenset({"DBT_TARGET_PATH", "DBT_LOG_PATH"})
-# A DuckDB file's path: the parse reads only the catalog name dbt-duckdb derives from it (the file's stem).
-_DUCKDB_PATH = "TRENDING_NOW_DUCKDB_PATH"
-_PATH_FLAGS = frozenset({"--project-dir", "--profiles-dir"})
-
-
-def _parse_key(flags: Sequence[str], env: dict[str, str], project_dir: Path) -> tuple[Any, ...]:
-    """What a parse of the project depends on: the project's files (wherever the folder is linked from), the
-    profile and target, and the environment the profile and project read, with a DuckDB file's path reduced
-    to its catalog name. Two runs on two DuckDB files of one name share a manifest (a process running many
-    days, such as the test suite's workers)."""
-    args = [str(Path(a).resolve()) if i and flags[i - 1] in _PATH_FLAGS else a for i, a in enumerate(flags)]
-    environment = {
-        k: (Path(v).stem if k == _DUCKDB_PATH else v) for k, v in env.items() if k not in _WRITE_PATHS
-    }
-    return tuple(args), tuple(sorted(environment.items())), _project_fingerprint(project_dir.resolve())
 
 
 def _project_fingerprint(project_dir: Path) -> tuple[tuple[str, int, int], ...]:
@@ -124,7 +107,7 @@ def _parsed_manifest(full_args: Sequence[str], env: dict[str, str], project_dir:
     if "--vars" in full_args or "--full-refresh" in full_args:
         return None
     flags = list(full_args[full_args.index("--project-dir") :])
-    key = _parse_key(flags, env, project_dir)
+    key = (tuple(flags), tuple(sorted(env.items())), _project_fingerprint(project_dir))
     if key not in _MANIFESTS:
         result = dbtRunner().invoke(["--quiet", "parse", *flags])
         if not result.success or result.result is None:
