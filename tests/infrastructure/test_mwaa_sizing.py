@@ -6,15 +6,15 @@ task after a re-run of the bench, or a tfvars edit, that no longer fits its clas
 
 from __future__ import annotations
 
-import re
 from pathlib import Path
 
 import pytest
 import yaml
 
+from tests.integration.local_stack import mwaa_worker_slots, tfvars
+
 ROOT = Path(__file__).resolve().parents[2]
 RESULT = ROOT / "bench" / "results" / "memory.md"
-ENVIRONMENTS = ROOT / "infrastructure" / "environments"
 CLASS_MEMORY_MIB = {"mw1.small": 2048, "mw1.medium": 4096, "mw1.large": 8192, "mw1.xlarge": 24576}  # AWS
 MARGIN = 1.25  # docs/airflow.md: what the bench does not measure (Task SDK supervisor, log forwarding)
 
@@ -29,12 +29,6 @@ def _measured() -> tuple[float, float]:
     return light, heavy
 
 
-def _tfvars(env: str) -> dict[str, str]:
-    text = (ENVIRONMENTS / f"{env}.tfvars").read_text(encoding="utf-8")
-    values = dict(re.findall(r'^\s*"?([a-z_.]+)"?\s*=\s*"?([^"\n{]+?)"?\s*$', text, re.M))
-    return values
-
-
 def slots_that_fit(memory_mib: float, light: float, heavy: float) -> int:
     """One heavy task and the rest light ones, beside the Celery worker (a light process), with the margin."""
     return int((memory_mib / MARGIN - light - heavy) // light) + 1
@@ -43,8 +37,8 @@ def slots_that_fit(memory_mib: float, light: float, heavy: float) -> int:
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_the_worker_slots_fit_the_class(env: str) -> None:
     light, heavy = _measured()
-    values = _tfvars(env)
-    slots = int(values["celery.worker_autoscale"].split(",")[0])
+    values = tfvars(env)
+    slots = mwaa_worker_slots(env)
     fit = slots_that_fit(CLASS_MEMORY_MIB[values["mwaa_environment_class"]], light, heavy)
     assert 1 <= slots <= fit, f"{env}: {slots} slots, {fit} fit {values['mwaa_environment_class']}"
 
@@ -52,8 +46,8 @@ def test_the_worker_slots_fit_the_class(env: str) -> None:
 @pytest.mark.parametrize("env", ["staging", "prod"])
 def test_the_workers_hold_a_run_and_the_pool_matches_them(env: str) -> None:
     base = yaml.safe_load((ROOT / "config" / "base.yaml").read_text(encoding="utf-8"))
-    values = _tfvars(env)
-    slots = int(values["celery.worker_autoscale"].split(",")[0])
+    values = tfvars(env)
+    slots = mwaa_worker_slots(env)
     workers = int(values["mwaa_max_workers"])
     assert workers * slots >= base["airflow"]["max_active_tasks"], "a run's widest moment does not fit"
     assert int(values["core.default_pool_task_slot_count"]) == workers * slots

@@ -43,17 +43,21 @@ def tail(path: Path, limit: int = 3000) -> str:
     return path.read_text(encoding="utf-8", errors="replace")[-limit:] if path.exists() else ""
 
 
-STAGING_TFVARS = Path(__file__).resolve().parents[2] / "infrastructure" / "environments" / "staging.tfvars"
+ENVIRONMENTS = Path(__file__).resolve().parents[2] / "infrastructure" / "environments"
 
 
-def mwaa_worker_slots(tfvars: Path = STAGING_TFVARS) -> int:
+def tfvars(env: str) -> dict[str, str]:
+    """The flat ``name = value`` settings of ``infrastructure/environments/<env>.tfvars`` (MWAA's
+    configuration options included, by their dotted names)."""
+    text = (ENVIRONMENTS / f"{env}.tfvars").read_text(encoding="utf-8")
+    return dict(re.findall(r'^\s*"?([a-z_.]+)"?\s*=\s*"?([^"\n{]+?)"?\s*$', text, re.M))
+
+
+def mwaa_worker_slots(env: str = "staging") -> int:
     """The task slots of one MWAA worker of the environment: the first number of its
     ``celery.worker_autoscale`` (sized in docs/airflow.md), which the local stack's LocalExecutor takes as its
     parallelism, so the twin runs as many tasks at once as one MWAA worker does."""
-    found = re.search(r'"celery\.worker_autoscale"\s*=\s*"(\d+),\d+"', tfvars.read_text(encoding="utf-8"))
-    if found is None:
-        raise LocalStackError(f"{tfvars.name} sets no celery.worker_autoscale")
-    return int(found.group(1))
+    return int(tfvars(env)["celery.worker_autoscale"].split(",")[0])
 
 
 @dataclass
