@@ -31,7 +31,7 @@ from dataclasses import dataclass, field
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar, Self
 from urllib.parse import parse_qsl, urlsplit
 
 DEFAULT_SAMPLES = Path(__file__).resolve().parent.parent / "data" / "samples"
@@ -101,8 +101,38 @@ def _guess_type(name: str, body: bytes) -> str:
     return "application/json"
 
 
-class ReplayServer:
+class ServedInBackground:
+    """An HTTP server (``self._httpd``) served from a daemon thread: ``start()``/``stop()``, or ``with``."""
+
+    _httpd: ThreadingHTTPServer
+    thread_name: ClassVar[str] = "http-server"
+    poll_interval_s: ClassVar[float] = 0.5  # how soon stop() is answered (http.server's default)
+
+    def start(self) -> Self:
+        self._thread = threading.Thread(
+            target=self._httpd.serve_forever,
+            kwargs={"poll_interval": self.poll_interval_s},
+            name=self.thread_name,
+            daemon=True,
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._httpd.shutdown()
+        self._httpd.server_close()
+
+    def __enter__(self) -> Self:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+class ReplayServer(ServedInBackground):
     """A threaded HTTP server on 127.0.0.1 replaying ``routes``; use as a context manager."""
+
+    thread_name = "replay-server"
 
     def __init__(self, samples_dir: Path = DEFAULT_SAMPLES, host: str = "127.0.0.1", port: int = 0) -> None:
         self.samples_dir = Path(samples_dir)
@@ -130,21 +160,6 @@ class ReplayServer:
             "reviews.rogerebert.base_url": self.url("rogerebert"),
             "reviews.guardian.base_url": self.url("guardian"),
         }
-
-    def start(self) -> ReplayServer:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="replay-server", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> ReplayServer:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     def _handler_class(self) -> type[BaseHTTPRequestHandler]:
         server = self

@@ -37,6 +37,8 @@ from datetime import date, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
+from core.replay import ServedInBackground
+
 MAX_FIRST = 100
 
 PACKAGES: dict[str, tuple[int, str, str]] = {
@@ -499,8 +501,11 @@ def _page_info(start: int, served: int, total: int) -> dict[str, Any]:
     }
 
 
-class FakeJustWatch:
+class FakeJustWatch(ServedInBackground):
     """Threaded HTTP GraphQL fake; ``url`` is the endpoint. Use as a context manager."""
+
+    thread_name = "fake-justwatch"
+    poll_interval_s = 0.05
 
     def __init__(
         self,
@@ -542,26 +547,6 @@ class FakeJustWatch:
     @property
     def total_requests(self) -> int:
         return sum(self.requests.values())
-
-    def start(self) -> FakeJustWatch:
-        self._thread = threading.Thread(
-            target=self._httpd.serve_forever,
-            kwargs={"poll_interval": 0.05},
-            name="fake-justwatch",
-            daemon=True,
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> FakeJustWatch:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # -- behaviour
     def _take_fault(self, day: str | None, country: str | None = None) -> Fault | None:

@@ -36,8 +36,10 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
+
+from core.replay import ServedInBackground
 
 DEFAULT_ROBOTS = "User-agent: *\nDisallow: /search\nDisallow: /wp-admin/\n\nUser-agent: GPTBot\nDisallow: /\n"
 NOT_FOUND_HTML = (
@@ -314,7 +316,8 @@ def _guardian_shaped(result: dict[str, Any], wanted_fields: set[str], references
     return item
 
 @dataclass
-class ReviewSites:
+class ReviewSites(ServedInBackground):
+    thread_name: ClassVar[str] = "review-sites"
     latency_s: float = 0.0
     robots_txt: str | None = DEFAULT_ROBOTS
     api_key_required: bool = True
@@ -386,22 +389,6 @@ class ReviewSites:
     def total_full(self, prefix: str = "") -> int:
         with self._lock:
             return sum(n for p, n in self.full.items() if p.startswith(prefix))
-
-    # ---- lifecycle -----------------------------------------------------------------------------------
-    def start(self) -> ReviewSites:
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="review-sites", daemon=True)
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._httpd.shutdown()
-        self._httpd.server_close()
-
-    def __enter__(self) -> ReviewSites:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
 
     # ---- behaviour -----------------------------------------------------------------------------------
     def _take_fault(self, path: str, raw_query: str) -> Fault | None:
