@@ -197,7 +197,7 @@ class Month:
             "requests": {s: self.sites.total(f"/{s}") - before[s] for s in SOURCES},
             "budget": reviews.details["budget"], "stopped": reviews.details["stopped_sources"],
             "reviews_kept": reviews.rows_out, "synopses_changed": changed,
-            "llm_calls": by_step["enrich_titles"].result.llm_calls if "enrich_titles" in by_step else None,
+            "llm_calls": by_step["enrich_titles"].result.llm.calls if "enrich_titles" in by_step else None,
             "mart_changed": self.mart_changed(ctx),
             "wall_s": wall,
             "step_s": {name: rec.duration_s for name, rec in by_step.items()},

@@ -15,6 +15,16 @@ from core.countries import configured_countries, parse_countries
 from core.warehouse import Warehouse, configure_dlt
 
 
+@dataclass(frozen=True)
+class LlmUsage:
+    """What a step's LLM calls used: ``ops.pipeline_runs``' llm_calls, tokens_in, tokens_out and cost_usd."""
+
+    calls: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    cost_usd: float = 0.0
+
+
 @dataclass
 class StepResult:
     """Counters one step reports; they become one row of ``ops.pipeline_runs``."""
@@ -23,10 +33,7 @@ class StepResult:
     rows_in: int = 0
     rows_out: int = 0
     quarantined: int = 0
-    llm_calls: int = 0
-    tokens_in: int = 0
-    tokens_out: int = 0
-    cost_usd: float = 0.0
+    llm: LlmUsage = field(default_factory=LlmUsage)  # zeros for a step that calls no LLM
     cache_hits: int = 0
     details: dict[str, Any] = field(default_factory=dict)
     # Parts that failed while the rest loaded (a country -> its cause): the run goes on with the parts that

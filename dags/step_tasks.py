@@ -206,8 +206,8 @@ def run_step(
         "rows_in": result.rows_in,
         "rows_out": result.rows_out,
         "quarantined": result.quarantined,
-        "llm_calls": result.llm_calls,
-        "cost_usd": result.cost_usd,
+        "llm_calls": result.llm.calls,
+        "cost_usd": result.llm.cost_usd,
         "duration_s": records[-1].duration_s,
     }
 

@@ -48,6 +48,7 @@ from enrich.runner import (
     RunnerConfig,
     Selection,
     failure_cause,
+    step_usage,
 )
 
 MODES = ("sync", "batch")
@@ -524,10 +525,7 @@ class BatchEnrichment:
             step=STEP,
             rows_in=rows_in,
             rows_out=ok,
-            llm_calls=calls,
-            tokens_in=usage.input_tokens,
-            tokens_out=usage.output_tokens,
-            cost_usd=round(usage.cost_usd, 6),
+            llm=step_usage(usage, calls),
             cache_hits=self.cache_hits or 0,
             details={
                 "provider": self.client.name,

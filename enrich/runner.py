@@ -28,7 +28,7 @@ from typing import Any
 
 from core import step_names
 from core.config import Settings
-from core.context import RunContext, StepResult
+from core.context import LlmUsage, RunContext, StepResult
 from enrich.api_errors import Backoff
 from enrich.budget import Budget
 from enrich.inputs import InputError, TitleInput, parse_input_row
@@ -124,6 +124,11 @@ def split_usage(usage: CallUsage, parts: int) -> list[CallUsage]:
             )
         )
     return shares
+
+
+def step_usage(usage: CallUsage, calls: int) -> LlmUsage:
+    """What ``calls`` provider calls that used ``usage`` add up to in the step's counters (cost to 6 decimals)."""
+    return LlmUsage(calls, usage.input_tokens, usage.output_tokens, round(usage.cost_usd, 6))
 
 
 @dataclass
@@ -511,10 +516,7 @@ class EnrichmentRun:
             step=STEP,
             rows_in=len(rows),
             rows_out=totals.ok,
-            llm_calls=totals.calls if provider.name != "heuristic" else 0,
-            tokens_in=totals.usage.input_tokens,
-            tokens_out=totals.usage.output_tokens,
-            cost_usd=round(totals.usage.cost_usd, 6),
+            llm=step_usage(totals.usage, totals.calls if provider.name != "heuristic" else 0),
             cache_hits=self.work.total_inputs - len(self.work.rows),
             details=self._details(),
         )
@@ -561,7 +563,7 @@ def failure_cause(result: StepResult, config: RunnerConfig, first_failure: str |
         return str(details["stopped_reason"])
     if details.get("budget_stopped"):
         return (
-            f"budget cap reached: {details.get('left_pending', 0)} title(s) left pending after ${result.cost_usd:.4f} "
+            f"budget cap reached: {details.get('left_pending', 0)} title(s) left pending after ${result.llm.cost_usd:.4f} "
             f"(cap ${config.max_cost_usd:g}); raise {BUDGET_SETTING} to enrich them"
         )
     if result.rows_in and result.rows_out < config.min_coverage * result.rows_in:

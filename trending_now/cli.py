@@ -361,7 +361,8 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
         return getattr(result, field) if result else "-"
 
     quarantined = sum(r.result.quarantined for r in records)
-    cost = sum(r.result.cost_usd for r in records)
+    cost = sum(r.result.llm.cost_usd for r in records)
+    enriched = by_step.get(ENRICH_TITLES.name)
     published = by_step.get(PUBLISH_MART.name)
     releases = by_step.get(EXTRACT_RELEASES.name)
     per_country = (releases.details.get("countries") or {}) if releases else {}
@@ -379,7 +380,7 @@ def print_summary(ctx: RunContext, records: Sequence[StepRecord], report: str | 
         ),
         f"  reviews    {value(EXTRACT_REVIEWS, 'rows_out')}",
         f"  enriched   {value(ENRICH_TITLES, 'rows_out')} new "
-        f"({value(ENRICH_TITLES, 'cache_hits')} cached, {value(ENRICH_TITLES, 'llm_calls')} LLM calls, "
+        f"({value(ENRICH_TITLES, 'cache_hits')} cached, {enriched.llm.calls if enriched else '-'} LLM calls, "
         f"${cost:.4f})",
         f"  published  {value(VALIDATE_MART, 'rows_in')} rows in marts.movies_tv_shows_enriched "
         f"({published.details.get('changed_rows') if published else '-'} new or changed)",

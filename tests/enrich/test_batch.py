@@ -72,11 +72,11 @@ def test_one_inline_batch_at_half_price_then_nothing_pending(
     assert polls == [7]  # one poll found it running, the next one done
     rows = by_id(settings)
     assert sorted(rows) == IDS and {r["status"] for r in rows.values()} == {"ok"}
-    expected = (result.tokens_in * 0.30 + result.tokens_out * 2.50) / 1e6 * 0.5
-    assert result.cost_usd == pytest.approx(expected, abs=2e-6)
+    expected = (result.llm.tokens_in * 0.30 + result.llm.tokens_out * 2.50) / 1e6 * 0.5
+    assert result.llm.cost_usd == pytest.approx(expected, abs=2e-6)
     assert sum(r["cost_usd"] for r in rows.values()) == pytest.approx(expected, abs=2e-6)
-    assert (result.rows_in, result.rows_out, result.llm_calls) == (5, 5, 5)
-    assert result.details["mode"] == "batch" and result.details["batch_cost_usd"] == result.cost_usd
+    assert (result.rows_in, result.rows_out, result.llm.calls) == (5, 5, 5)
+    assert result.details["mode"] == "batch" and result.details["batch_cost_usd"] == result.llm.cost_usd
     check_ledger_row(settings, expected)
 
     again = call_step(enrich_titles, make_context(settings))
@@ -206,8 +206,8 @@ def test_an_expired_batch_is_requeued_as_sync_calls(
     rows = by_id(settings)
     assert {r["status"] for r in rows.values()} == {"ok"} and len(rows) == 5
     assert result.details["requeued_sync"] == 5 and result.rows_out == 5
-    expected = (result.tokens_in * 0.30 + result.tokens_out * 2.50) / 1e6  # interactive price
-    assert result.cost_usd == pytest.approx(expected, abs=2e-6)
+    expected = (result.llm.tokens_in * 0.30 + result.llm.tokens_out * 2.50) / 1e6  # interactive price
+    assert result.llm.cost_usd == pytest.approx(expected, abs=2e-6)
 
 
 def test_an_expired_batch_goes_into_the_next_runs_batch(
@@ -329,7 +329,7 @@ def test_the_batch_ledger_and_harvest_on_postgres(
     assert result.rows_out == 3 and len(fake_gemini.batch.created) == 1
     [row] = ledger(settings)
     assert (row["state"], row["ok_count"], row["input"]) == ("SUCCEEDED", 3, "inline")
-    assert row["harvested_at"] is not None and row["cost_usd"] == pytest.approx(result.cost_usd, abs=1e-6)
+    assert row["harvested_at"] is not None and row["cost_usd"] == pytest.approx(result.llm.cost_usd, abs=1e-6)
 
 
 def test_the_cli_wait_prints_a_progress_line_per_poll(

@@ -79,7 +79,7 @@ def test_a_fatal_answer_costs_one_call_and_fails_the_step_with_its_cause(
     message, result = failing(make_context(settings))
     assert message.startswith(FATAL[fault]), message
     assert not any(advice in message for advice in WRONG_ADVICE.get(fault, ())), message
-    assert fake_gemini.call_count == 1 and result.llm_calls == 1  # the first call goes alone; nothing after it
+    assert fake_gemini.call_count == 1 and result.llm.calls == 1  # the first call goes alone; nothing after it
     assert sleeps == []  # not retried
     assert result.rows_out == 0 and result.details["left_pending"] == 5
     assert result.details["stopped_reason"] == message
@@ -94,12 +94,12 @@ def test_a_revoked_key_stops_mid_run_and_keeps_every_paid_result(
     fake_gemini.fail_title("tm1003", "key_invalid")  # the key is revoked after three paid answers
     message, result = failing(make_context(settings, limit=None))
     assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
-    assert fake_gemini.call_count == 4 and result.llm_calls == 4
-    assert result.rows_out == 3 and result.details["left_pending"] == 4 and result.cost_usd > 0
+    assert fake_gemini.call_count == 4 and result.llm.calls == 4
+    assert result.rows_out == 3 and result.details["left_pending"] == 4 and result.llm.cost_usd > 0
     rows = {r["id"]: r for r in enrichment_rows(settings)}
     assert {i: r["status"] for i, r in rows.items()} == {"tm1000": "ok", "tm1001": "ok", "tm1002": "ok",
                                                          "tm1003": "failed"}
-    assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in  # the paid tokens are on record
+    assert sum(r["input_tokens"] for r in rows.values()) == result.llm.tokens_in  # the paid tokens are on record
 
     fixed = call_step(enrich_titles, make_context(settings))  # a valid key again: only the unpaid titles are called
     assert (fixed.rows_in, fixed.cache_hits, fixed.rows_out) == (5, 3, 5)
@@ -115,7 +115,7 @@ def test_every_call_with_a_revoked_key_is_refused_and_the_run_stops_at_the_first
     message, result = failing(make_context(settings))
     assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
     assert fake_gemini.call_count == 1 and [c.status for c in fake_gemini.calls] == [400]
-    assert result.details["left_pending"] == 18 and result.cost_usd == 0
+    assert result.details["left_pending"] == 18 and result.llm.cost_usd == 0
 
 
 def test_no_call_after_a_fatal_answer_even_from_workers_waiting_for_the_rate_limit(
@@ -125,7 +125,7 @@ def test_no_call_after_a_fatal_answer_even_from_workers_waiting_for_the_rate_lim
     fake_gemini.fail_next("ok", "key_invalid")  # the second call, whichever title it carries
     message, result = failing(make_context(settings))
     assert message.startswith("Gemini rejected the API key (API_KEY_INVALID): check GEMINI_API_KEY")
-    assert fake_gemini.call_count == 2 and result.llm_calls == 2  # the workers still waiting made no call
+    assert fake_gemini.call_count == 2 and result.llm.calls == 2  # the workers still waiting made no call
     assert (result.rows_out, result.details["left_pending"]) == (1, 4)
 
 

@@ -241,7 +241,7 @@ def check_resumed(
     """The next run replays the ``paid`` results from the journal, calls only the other titles (nothing is
     paid for twice), loads every title ok and leaves the journal empty."""
     assert resumed.details["journal_replayed"] == paid
-    assert (resumed.rows_in, resumed.cache_hits, resumed.llm_calls) == (total - paid, paid, total - paid)
+    assert (resumed.rows_in, resumed.cache_hits, resumed.llm.calls) == (total - paid, paid, total - paid)
     assert fake_gemini.call_count == total
     assert [fake_gemini.calls_for(f"tm100{i}") for i in range(total)] == [1] * total
     rows = enrichment_rows(settings)

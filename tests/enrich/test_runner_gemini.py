@@ -55,7 +55,7 @@ def test_one_call_per_title_then_cached(
 
     again = call_step(enrich_titles, make_context(settings))
     assert fake_gemini.call_count == 5  # nothing new: no call
-    assert (again.rows_in, again.llm_calls, again.cache_hits) == (0, 0, 5)
+    assert (again.rows_in, again.llm.calls, again.cache_hits) == (0, 0, 5)
     assert len(enrichment_rows(settings)) == 5
 
 
@@ -63,11 +63,11 @@ def check_one_call_each(result: StepResult, fake_gemini: FakeGemini) -> None:
     """One call per title; the counters, tokens (visible + thoughts) and cost are the calls'."""
     assert fake_gemini.call_count == 5
     assert sorted(c.ids[0] for c in fake_gemini.calls) == [f"tm100{i}" for i in range(5)]
-    assert (result.rows_in, result.rows_out, result.llm_calls, result.cache_hits) == (5, 5, 5, 0)
-    assert (result.tokens_in, result.tokens_out) == (fake_gemini.prompt_tokens, fake_gemini.output_tokens)
+    assert (result.rows_in, result.rows_out, result.llm.calls, result.cache_hits) == (5, 5, 5, 0)
+    assert (result.llm.tokens_in, result.llm.tokens_out) == (fake_gemini.prompt_tokens, fake_gemini.output_tokens)
     assert result.details["thoughts_tokens"] > 0
-    expected_cost = (result.tokens_in * 0.30 + result.tokens_out * 2.50) / 1e6
-    assert result.cost_usd == pytest.approx(expected_cost, abs=5e-7)  # cost_usd is rounded to 6 decimals
+    expected_cost = (result.llm.tokens_in * 0.30 + result.llm.tokens_out * 2.50) / 1e6
+    assert result.llm.cost_usd == pytest.approx(expected_cost, abs=5e-7)  # cost_usd is rounded to 6 decimals
     assert result.details | {"failed": 0, "budget_stopped": False, "provider": "gemini",
                              "model": "gemini-3.5-flash-lite", "prompt_version": "v2"} == result.details
 
@@ -81,7 +81,7 @@ def check_enrichment_rows(rows: dict[str, dict[str, Any]], result: StepResult) -
     assert 3 <= len(row["vibe_tags"].split(",")) <= 6 and row["vibe_tags"] == row["vibe_tags"].lower()
     assert row["input_tokens"] > 0 and row["latency_ms"] > 0 and row["enriched_at"] is not None
     assert rows["tm1003"]["review_summary"].startswith("There are no reviews")
-    assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in
+    assert sum(r["input_tokens"] for r in rows.values()) == result.llm.tokens_in
 
 
 def check_request_config(request: dict[str, Any]) -> None:
@@ -104,7 +104,7 @@ def test_429_is_retried_after_the_servers_retry_delay(
     result = call_step(enrich_titles, make_context(settings))
     assert fake_gemini.calls_for("tm1001") == 3
     assert [c.status for c in fake_gemini.calls if c.ids == ["tm1001"]] == [429, 429, 200]
-    assert result.details["retries"] == 2 and result.llm_calls == 5
+    assert result.details["retries"] == 2 and result.llm.calls == 5
     assert len(sleeps) == 2 and min(sleeps) >= 0.3  # backoff alone would be <= 0.05 s here
     assert by_id(settings)["tm1001"]["status"] == "ok"
 
@@ -161,7 +161,7 @@ def test_invalid_answers_are_retried_once_then_failed(
     assert rows[f"tm100{len(INVALID_CASES)}"]["status"] == "ok"
     assert fake_gemini.calls_for(f"tm100{len(INVALID_CASES)}") == 1
     assert result.details["failed"] == 4 and result.rows_out == 4
-    assert result.tokens_in == fake_gemini.prompt_tokens
+    assert result.llm.tokens_in == fake_gemini.prompt_tokens
 
 
 def test_budget_cap_stops_issuing_calls_and_keeps_the_rest_pending(
@@ -173,7 +173,7 @@ def test_budget_cap_stops_issuing_calls_and_keeps_the_rest_pending(
                          r"\$\d\.\d{4} \(cap \$3\); raise enrich\.max_cost_usd to enrich them$")
     assert result.details["budget_stopped"] is True
     assert 0 < fake_gemini.call_count < 8
-    assert result.cost_usd <= 3.0
+    assert result.llm.cost_usd <= 3.0
     rows = enrichment_rows(settings)
     assert len(rows) == fake_gemini.call_count == result.rows_out  # no failed rows for skipped titles
     assert result.details["left_pending"] == 8 - len(rows)
@@ -196,11 +196,11 @@ def test_batch_of_five_matches_results_by_id(
     batches = [c.ids for c in fake_gemini.calls if len(c.ids) > 1]
     alone = sorted(c.ids[0] for c in fake_gemini.calls if len(c.ids) == 1)
     assert (sorted(len(ids) for ids in batches), alone) == ([5, 5], ["tm1003", "tm1007"])
-    assert result.llm_calls == 4 and result.rows_out == 10 and result.details["retried_alone"] == 2
+    assert result.llm.calls == 4 and result.rows_out == 10 and result.details["retried_alone"] == 2
     rows = by_id(settings)
     matched = {i: (rows[f"tm100{i}"]["status"], f"Title {i} " in rows[f"tm100{i}"]["review_summary"]) for i in range(10)}
     assert matched == dict.fromkeys(range(10), ("ok", True))  # each answer went to its own title
-    assert sum(r["input_tokens"] for r in rows.values()) == result.tokens_in == fake_gemini.prompt_tokens
+    assert sum(r["input_tokens"] for r in rows.values()) == result.llm.tokens_in == fake_gemini.prompt_tokens
 
 
 def test_missing_id_then_invalid_alone_is_failed(
@@ -283,7 +283,7 @@ def test_timeouts_are_retried(
     fake_gemini.fail_title("tm1000", "slow")
     result = call_step(enrich_titles, make_context(settings))
     assert result.rows_out == 1 and result.details["retries"] >= 1
-    assert result.llm_calls == result.details["retries"] + 1 == fake_gemini.call_count
+    assert result.llm.calls == result.details["retries"] + 1 == fake_gemini.call_count
     assert [c.fault for c in fake_gemini.calls] == ["slow", None]
 
 

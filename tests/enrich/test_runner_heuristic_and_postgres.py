@@ -46,7 +46,7 @@ def test_heuristic_fills_the_table_then_gemini_re_enriches_only_its_own_key(
     settings = make_settings()
     seed_inputs(settings, [input_row(i) for i in range(4)])
     result = call_step(enrich_titles, make_context(settings))
-    assert (result.rows_in, result.rows_out, result.llm_calls, result.cost_usd) == (4, 4, 0, 0.0)
+    assert (result.rows_in, result.rows_out, result.llm.calls, result.llm.cost_usd) == (4, 4, 0, 0.0)
     assert result.details["provider"] == "heuristic" and result.details["model"] == "heuristic-v1"
     rows = enrichment_rows(settings)
     assert {(r["provider"], r["model"], r["status"]) for r in rows} == {("heuristic", "heuristic-v1", "ok")}

@@ -459,6 +459,6 @@ def gemini_reference(
     project = gemini_project(reference, tmp_path_factory.mktemp("gemini-reference"), gemini)
     results = project.run(UP_TO_MART[3:])
     state = state_of(project.settings())
-    assert results["enrich_titles"].llm_calls == len(state["mart"]) == len(reference.state["mart"])
+    assert results["enrich_titles"].llm.calls == len(state["mart"]) == len(reference.state["mart"])
     assert {row["enrichment_provider"] for row in state["mart"]} == {"gemini"}
     return state

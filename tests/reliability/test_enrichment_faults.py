@@ -60,7 +60,7 @@ def test_killed_mid_enrichment_rerun_pays_only_for_unpaid_titles(
     assert enrich.details["journal_replayed"] == len(journaled)  # the journal was replayed first
     # one call for each title whose answer was not kept: never pays twice for one that was
     assert rerun_calls == Counter(all_ids - done)
-    assert enrich.llm_calls == len(all_ids - done)
+    assert enrich.llm.calls == len(all_ids - done)
     assert journal.read().rows == []  # replayed and loaded: the journal is empty again
     assert_converged(state_of(settings), gemini_reference)
 
@@ -78,7 +78,7 @@ def test_llm_rate_limited_for_a_while_then_recovers(
     assert fake_gemini.rate_limited == 8
     assert enrich.rows_out == len(gemini_reference["mart"]) and enrich.details["failed"] == 0
     assert enrich.details["retries"] == fake_gemini.rate_limited  # every 429 was retried and counted
-    assert enrich.llm_calls == fake_gemini.call_count + fake_gemini.rate_limited
+    assert enrich.llm.calls == fake_gemini.call_count + fake_gemini.rate_limited
     row = project.context().warehouse.fetch_all(
         "select llm_calls, details from ops.pipeline_runs where step = 'enrich_titles'"
     )[0]

@@ -55,7 +55,7 @@ def test_killed_mid_dbt_build_then_rerun_converges(
 
     # 3. re-run the dbt steps (and the enricher, a no-op here) to completion
     results = project.run(["dbt_staging_intermediate", "enrich_titles", "dbt_marts", "validate_mart", "publish_mart"])
-    assert results["enrich_titles"].llm_calls == 0 and results["enrich_titles"].rows_out == 0
+    assert results["enrich_titles"].llm.calls == 0 and results["enrich_titles"].rows_out == 0
     assert_converged(state_of(project.settings()), reference.state)
     rows = project.context().warehouse.fetch_all(f"select * from {MART} order by id")
     assert rows == reference_rows  # same rows, same data_ingestion_timestamp

@@ -19,7 +19,7 @@ from typing import Any
 import pytest
 
 from core.config import Settings
-from core.context import RunContext, StepResult
+from core.context import LlmUsage, RunContext, StepResult
 from core.metrics import StepRecord, record_steps
 from core.warehouse import Warehouse
 from reporting.run_report import collect, publish_report, render, report_key, s3_location, write_report
@@ -65,7 +65,7 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
             [
                 (
                     StepResult(
-                        "enrich_titles", rows_in=10, rows_out=10, llm_calls=10 + back, cost_usd=0.01 * back
+                        "enrich_titles", rows_in=10, rows_out=10, llm=LlmUsage(calls=10 + back, cost_usd=0.01 * back)
                     ),
                     5.0,
                 )
@@ -102,8 +102,7 @@ def seed(settings: Settings, run_id: str = "run0000today", failed: str | None = 
                 "enrich_titles",
                 rows_in=3,
                 rows_out=3,
-                llm_calls=4,
-                cost_usd=0.0021,
+                llm=LlmUsage(calls=4, cost_usd=0.0021),
                 cache_hits=40,
                 details={"failed": 1},
             ),

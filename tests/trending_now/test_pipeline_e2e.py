@@ -116,7 +116,7 @@ def test_steps_report_counts(duckdb_run: dict[str, Any]) -> None:
 
 def test_second_run_is_a_no_op(duckdb_run: dict[str, Any]) -> None:
     second = duckdb_run["second"]
-    assert second["enrich_titles"].llm_calls == 0 and second["enrich_titles"].rows_out == 0
+    assert second["enrich_titles"].llm.calls == 0 and second["enrich_titles"].rows_out == 0
     assert second["enrich_titles"].cache_hits == len(EXPECTED_IDS)
     assert duckdb_run["mart_second"] == duckdb_run["mart_first"]  # same rows, same data_ingestion_timestamp
 
