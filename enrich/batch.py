@@ -164,19 +164,14 @@ class BatchLedger:
             )
 
     def _record(self, row: dict[str, Any]) -> BatchRecord:
-        values = {name: row.get(name) for name in self._columns}
-        for name in (
-            "request_count",
-            "ok_count",
-            "invalid_count",
-            "error_count",
-            "input_tokens",
-            "output_tokens",
-        ):
-            values[name] = int(values[name] or 0)
-        values["cost_usd"] = float(values["cost_usd"] or 0.0)
-        values["price_factor"] = float(values["price_factor"] or 0.0)
-        return BatchRecord(**values)
+        """A ledger row as a record: its counters and amounts by their spec types, a null as zero."""
+        numbers = {raw_spec.BIGINT: int, raw_spec.DOUBLE: float}
+        return BatchRecord(
+            **{
+                c.name: numbers[c.type](row.get(c.name) or 0) if c.type in numbers else row.get(c.name)
+                for c in SPEC.columns
+            }
+        )
 
 
 # ---- the run ---------------------------------------------------------------------------------------------
