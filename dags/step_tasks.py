@@ -218,6 +218,7 @@ def prepare_enrichment_batches(airflow_context: Mapping[str, Any]) -> tuple[list
     the longest wait (dags/enrich_batch.py)."""
     from core.run_lock import run_lock
     from enrich.batch import prepare_batches
+    from trending_now.compose import call_step
 
     end_earlier_holds()
     ctx = build_context(airflow_context)
@@ -229,7 +230,7 @@ def prepare_enrichment_batches(airflow_context: Mapping[str, Any]) -> tuple[list
         timeout_setting=holding.timeout_setting,
         progress=ctx.progress,
     ):
-        names = prepare_batches(ctx)
+        names = call_step(prepare_batches, ctx)  # the batch client: the composition root's, closed after
     settings = ctx.settings
     return (
         names,

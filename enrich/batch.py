@@ -38,8 +38,8 @@ from enrich import store
 from enrich.inputs import InputError, TitleInput, parse_input_row
 from enrich.journal import Journal
 from enrich.prompt import PROMPT_VERSION
-from enrich.providers.base import CallUsage, PermanentError, ProviderError, TransientError
-from enrich.providers.factory import make_provider, resolve_provider_name
+from enrich.providers.base import CallUsage, PermanentError, Provider, ProviderError, TransientError
+from enrich.providers.factory import resolve_provider_name
 from enrich.providers.gemini_batch import Answer, BatchStatus, GeminiBatchClient
 from enrich.runner import (
     STEP,
@@ -230,8 +230,9 @@ class BatchEnrichment:
         self.sink.flush()  # the rows of unusable inputs
         return [str(record.batch_name)] if record else []
 
-    def run(self) -> StepResult:
-        """Re-attach, submit, wait, harvest, re-queue; the step's counters (EnrichmentFailed when it must fail)."""
+    def run(self, provider: Provider) -> StepResult:
+        """Re-attach, submit, wait, harvest, re-queue (``provider``: the sync calls of ``requeue: sync``); the
+        step's counters (EnrichmentFailed when it must fail)."""
         self.replay()
         while True:
             open_records = [r for r in map(self.attach, self.ledger.open_records()) if r is not None]
@@ -245,7 +246,7 @@ class BatchEnrichment:
                 continue  # look again: nothing is open now, and this run may still submit its batch
             if self.ledger.submitted_by(self.ctx.run_id) or self.submit() is None:
                 break
-        self.requeue()
+        self.requeue(provider)
         return self.summarise()
 
     # --- attach, submit
@@ -462,8 +463,9 @@ class BatchEnrichment:
 
     # --- re-queue
 
-    def requeue(self) -> None:
-        """Titles still pending after the harvest (no answer): the sync runner now, or the next batch."""
+    def requeue(self, provider: Provider) -> None:
+        """Titles still pending after the harvest (no answer): the sync runner now (with ``provider``), or
+        the next batch."""
         self.sink.flush()
         work = self._pending()
         rows = [r for r in work.rows if str(r.get("id")) not in self.quarantined]
@@ -481,14 +483,10 @@ class BatchEnrichment:
         cap = self.config.max_cost_usd
         remaining = None if cap is None else max(0.0, cap - self.totals.usage.cost_usd)
         config = replace(self.config, max_cost_usd=remaining)
-        provider = make_provider(self.ctx.settings)
-        try:
-            selection = Selection(store.ReplayReport(0, []), store.PendingWork(work.total_inputs, rows), rows)
-            run = EnrichmentRun(self.ctx, provider, config, selection, self.sink)
-            self.sync_run = run
-            run.call_all(run.validate_inputs())
-        finally:
-            provider.close()
+        selection = Selection(store.ReplayReport(0, []), store.PendingWork(work.total_inputs, rows), rows)
+        run = EnrichmentRun(self.ctx, provider, config, selection, self.sink)
+        self.sync_run = run
+        run.call_all(run.validate_inputs())
 
     # --- summarise
 
@@ -559,23 +557,19 @@ class BatchEnrichment:
         return result
 
 
-def enrich_in_batch(ctx: RunContext, config: RunnerConfig) -> StepResult:
-    """The ``enrich_titles`` step in batch mode (enrich/step.py hands over when ``batch_mode``)."""
-    client = GeminiBatchClient.from_settings(ctx.settings)
-    try:
-        with store.open_journal(ctx.warehouse) as journal:
-            return BatchEnrichment(ctx, client, config, journal).run()
-    finally:
-        client.close()
+def enrich_in_batch(
+    ctx: RunContext, config: RunnerConfig, gemini_batch: GeminiBatchClient, provider: Provider
+) -> StepResult:
+    """The ``enrich_titles`` step in batch mode (enrich/step.py hands over when the run has a batch client;
+    the composition root builds it, and the sync ``provider``, and closes them with the run)."""
+    with store.open_journal(ctx.warehouse) as journal:
+        return BatchEnrichment(ctx, gemini_batch, config, journal).run(provider)
 
 
-def prepare_batches(ctx: RunContext) -> list[str]:
-    """The DAG's first half: re-attach or submit, no wait; the batch names to wait for ([] = nothing)."""
-    if not batch_mode(ctx.settings):
+def prepare_batches(ctx: RunContext, gemini_batch: GeminiBatchClient | None) -> list[str]:
+    """The DAG's first half: re-attach or submit, no wait; the batch names to wait for ([] = nothing, or no
+    batch client: ``enrich.mode: sync``). ``trending_now.compose.call_step`` gives it the run's client."""
+    if gemini_batch is None:
         return []
-    client = GeminiBatchClient.from_settings(ctx.settings)
-    try:
-        with store.open_journal(ctx.warehouse) as journal:
-            return BatchEnrichment(ctx, client, RunnerConfig.from_settings(ctx.settings), journal).prepare()
-    finally:
-        client.close()
+    with store.open_journal(ctx.warehouse) as journal:
+        return BatchEnrichment(ctx, gemini_batch, RunnerConfig.from_settings(ctx.settings), journal).prepare()

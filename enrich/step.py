@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from core.config import Settings
 from core.context import RunContext, StepResult
@@ -24,6 +25,9 @@ from enrich.providers.factory import make_provider, resolve_provider_name
 from enrich.runner import EnrichmentRun, Job, JobRunner, RunnerConfig
 from enrich.schema import TitleEnrichment, split_sentences
 from enrich.store import open_journal
+
+if TYPE_CHECKING:
+    from enrich.providers.gemini_batch import GeminiBatchClient
 
 __all__ = [
     "EnrichmentTrial",
@@ -39,15 +43,16 @@ __all__ = [
 ]
 
 
-def enrich_titles(ctx: RunContext, provider: Provider) -> StepResult:
+def enrich_titles(ctx: RunContext, provider: Provider, gemini_batch: GeminiBatchClient | None) -> StepResult:
     """Enrich the pending titles of ``marts.titles_enrichment_input`` (step ``enrich_titles``) with the run's
-    provider (the composition root builds it from ``enrich.provider`` and closes it with the run)."""
-    settings = ctx.settings
-    config = RunnerConfig.from_settings(settings)
-    from enrich import batch  # noqa: PLC0415 - the batch path loads the Gemini batch client
+    provider, or in one Gemini batch with the run's batch client when it has one (``enrich.mode: batch``:
+    docs/enrichment.md; the provider then re-queues what got no answer). The composition root builds both
+    from the settings and closes them with the run."""
+    config = RunnerConfig.from_settings(ctx.settings)
+    if gemini_batch is not None:
+        from enrich import batch  # noqa: PLC0415 - the batch path loads the Gemini batch SDK types
 
-    if batch.batch_mode(settings):  # enrich.mode: batch - one Gemini batch per run (docs/enrichment.md)
-        return batch.enrich_in_batch(ctx, config)
+        return batch.enrich_in_batch(ctx, config, gemini_batch, provider)
     with open_journal(ctx.warehouse) as journal:
         return EnrichmentRun.start(ctx, provider, config, journal).execute()
 

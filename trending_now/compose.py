@@ -4,7 +4,8 @@ Dagster's ``Definitions`` and resources are the model. :func:`run_context` is th
 :class:`~core.context.RunContext` is made, with one clock for ``as_of`` (:func:`run_day`: the day in the DAG's
 timezone, ``airflow.timezone``, for the CLI too). :class:`Resources` holds what the steps use, built from the
 run's settings once, each on first use, and closed when the run ends: the warehouse (``ctx.warehouse``), the
-JustWatch API, the review sites' HTTP client, the LLM provider and the shared remote. A step function declares
+JustWatch API, the review sites' HTTP client, the LLM provider, the Gemini batch client (``enrich.mode: batch``)
+and the shared remote. A step function declares
 the resources it uses as typed parameters after the context (``extract_releases(ctx, justwatch: JustWatchApi)``);
 :func:`call_step` passes them by name, and never builds a client the step could have built itself.
 
@@ -18,20 +19,22 @@ from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager, ExitStack
 from datetime import UTC, date, datetime
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 from zoneinfo import ZoneInfo
 
 from core.config import Settings
-from core.context import RunContext, StepResult
+from core.context import RunContext
 
 if TYPE_CHECKING:
     from core.remote import Remote
     from core.warehouse import Warehouse
     from enrich.providers.base import Provider
+    from enrich.providers.gemini_batch import GeminiBatchClient
     from extract.justwatch.client import JustWatchApi
     from extract.reviews.http import HttpClient
 
 TIMEZONE_SETTING = "airflow.timezone"  # the DAG's timezone: the one clock of every run's as-of day
+T = TypeVar("T")
 
 
 def run_day(settings: Settings, moment: datetime | None = None) -> date:
@@ -104,6 +107,19 @@ class Resources(AbstractContextManager["Resources"]):
         return provider
 
     @cached_property
+    def gemini_batch(self) -> GeminiBatchClient | None:
+        """The Gemini batch client when the run enriches in batches (``enrich.mode: batch`` with Gemini:
+        :func:`enrich.batch.batch_mode`); ``None`` otherwise (sync mode, or the heuristic provider)."""
+        from enrich.batch import batch_mode  # noqa: PLC0415 - the LLM SDK loads on first use
+        from enrich.providers.gemini_batch import GeminiBatchClient  # noqa: PLC0415
+
+        if not batch_mode(self.settings):
+            return None
+        client = GeminiBatchClient.from_settings(self.settings)
+        self._closing.callback(client.close)
+        return client
+
+    @cached_property
     def remote(self) -> Remote:
         """The shared remote (``dvc.remote``): what passes between tasks and workers."""
         from core.remote import open_remote  # noqa: PLC0415 - fsspec loads on first use
@@ -111,19 +127,20 @@ class Resources(AbstractContextManager["Resources"]):
         return open_remote(self.settings)
 
     def __exit__(self, *exc: object) -> None:
-        """Close what was built (the review sites' HTTP sessions, the LLM provider), last built first."""
+        """Close what was built (the review sites' HTTP sessions, the LLM clients), last built first."""
         self._closing.close()
 
 
-RESOURCE_NAMES = ("justwatch", "reviews_http", "provider", "remote")
+RESOURCE_NAMES = ("justwatch", "reviews_http", "provider", "gemini_batch", "remote")
 
 
 def call_step(
-    function: Callable[..., StepResult], ctx: RunContext, resources: Resources | None = None, **given: Any
-) -> StepResult:
-    """Call a step function with the resources its parameters after the context name (``given`` ones first);
-    without ``resources``, the run's are built for this call and closed after it. A step imported when it
-    first runs (``pipeline.imported``) is resolved first."""
+    function: Callable[..., T], ctx: RunContext, resources: Resources | None = None, **given: Any
+) -> T:
+    """Call a step function (or a step's part the DAG runs alone, ``enrich.batch.prepare_batches``) with the
+    resources its parameters after the context name (``given`` ones first); without ``resources``, the run's
+    are built for this call and closed after it. A step imported when it first runs (``pipeline.imported``) is
+    resolved first."""
     function = getattr(function, "resolve", lambda: function)()
     parameters = list(inspect.signature(function).parameters.values())[1:]
     # a parameter with a default (``check_freshness``'s ``select``) is the step's own, unless given

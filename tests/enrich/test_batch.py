@@ -17,12 +17,13 @@ from core.config import Settings
 from core.context import RunContext
 from core.warehouse import Warehouse
 from enrich import batch
+from enrich.providers.gemini import GeminiProvider
 from enrich.providers.gemini_batch import GeminiBatchClient
 from enrich.runner import EnrichmentFailed
 from enrich.step import enrich_titles
 from tests.enrich.conftest import enrichment_rows, input_row, seed_inputs
 from tests.fakes.gemini_server import FakeGemini
-from trending_now.compose import call_step
+from trending_now.compose import Resources, call_step
 
 Ctx = Callable[..., RunContext]
 IDS = [f"tm100{i}" for i in range(5)]
@@ -193,11 +194,27 @@ def test_a_submission_that_never_reached_the_service_is_dropped_and_submitted_on
 
 
 def test_an_expired_batch_is_requeued_as_sync_calls(
-    batch_settings: Callable[..., Settings], make_context: Ctx, fake_gemini: FakeGemini, sleeps: list[float]
+    batch_settings: Callable[..., Settings],
+    make_context: Ctx,
+    fake_gemini: FakeGemini,
+    sleeps: list[float],
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     fake_gemini.batch.outcomes.append("EXPIRED")
     settings = batch_settings()
-    result = call_step(enrich_titles, make_context(settings))
+    callers: set[int] = set()
+    closed: list[object] = []
+    real_call, real_close, real_batch_close = GeminiProvider.call, GeminiProvider.close, GeminiBatchClient.close
+    monkeypatch.setattr(GeminiProvider, "call", lambda self, t: callers.add(id(self)) or real_call(self, t))
+    monkeypatch.setattr(GeminiProvider, "close", lambda self: closed.append(self) or real_close(self))
+    monkeypatch.setattr(GeminiBatchClient, "close", lambda self: closed.append(self) or real_batch_close(self))
+    ctx = make_context(settings)
+    # the step uses the run's batch client (the re-queue the run's provider), closed with the run, not before
+    with Resources(ctx) as resources:
+        result = call_step(enrich_titles, ctx, resources)
+        assert closed == [] and callers == {id(resources.provider)}
+    assert resources.gemini_batch is not None
+    assert closed == [resources.gemini_batch, resources.gemini_batch.sync, resources.provider]
 
     [row] = ledger(settings)
     assert (row["state"], row["ok_count"], row["error_count"], row["cost_usd"]) == ("EXPIRED", 0, 5, 0.0)
@@ -277,12 +294,12 @@ def test_prepare_submits_once_per_run_and_returns_what_to_wait_for(
 ) -> None:
     settings = batch_settings()
     ctx = make_context(settings, run_id="dag-run")
-    assert batch.prepare_batches(ctx) == ["batches/fakebatch00001"]
-    assert batch.prepare_batches(ctx) == ["batches/fakebatch00001"]  # a task retry re-attaches
+    assert call_step(batch.prepare_batches, ctx) == ["batches/fakebatch00001"]
+    assert call_step(batch.prepare_batches, ctx) == ["batches/fakebatch00001"]  # a task retry re-attaches
     fake_gemini.batch.finish("batches/fakebatch00001")
     result = call_step(enrich_titles, ctx)  # the task after the trigger: harvest, no new batch, no wait
     assert result.rows_out == 5 and len(fake_gemini.batch.created) == 1
-    assert batch.prepare_batches(ctx) == []
+    assert call_step(batch.prepare_batches, ctx) == []
 
 
 def test_sync_stays_the_default_and_the_heuristic_provider_has_no_batches(
@@ -297,7 +314,7 @@ def test_a_cancelled_batch_is_harvested_as_such_and_its_titles_requeued(
 ) -> None:
     settings = batch_settings(3)
     ctx = make_context(settings, run_id="cancelled")
-    [name] = batch.prepare_batches(ctx)
+    [name] = call_step(batch.prepare_batches, ctx)
     client = GeminiBatchClient.from_settings(settings)
     client.cancel(name)  # an operator gives the batch up (docs/enrichment.md)
     client.close()
@@ -351,7 +368,7 @@ def test_a_batch_the_service_no_longer_knows_is_closed_and_its_titles_requeued(
 ) -> None:
     settings = batch_settings(3)
     ctx = make_context(settings, run_id="lost")
-    [name] = batch.prepare_batches(ctx)
+    [name] = call_step(batch.prepare_batches, ctx)
     client = GeminiBatchClient.from_settings(settings)
     client.client.batches.delete(name=name)
     client.close()

@@ -31,7 +31,7 @@ def test_the_context_holds_one_warehouse_with_the_run_s_countries(make_settings:
 
 
 def test_resources_are_built_once_on_first_use_and_closed_with_the_run(
-    make_context: Callable[..., RunContext], monkeypatch: pytest.MonkeyPatch
+    make_settings: Callable[..., Settings], make_context: Callable[..., RunContext], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     closed: list[str] = []
     monkeypatch.setattr(HeuristicProvider, "close", lambda self: closed.append(self.name))
@@ -41,7 +41,11 @@ def test_resources_are_built_once_on_first_use_and_closed_with_the_run(
         provider = resources.provider
         assert closed == [] and resources.provider is provider and resources.warehouse is ctx.warehouse
         assert isinstance(resources.justwatch, JustWatchApi)
+        assert resources.gemini_batch is None  # sync: no batch client (batch mode: tests/enrich/test_batch.py)
     assert closed == ["heuristic"]
+    batch_without_gemini = make_settings({"enrich.mode": "batch", "enrich.provider": "heuristic"})
+    with Resources(make_context(batch_without_gemini)) as resources:
+        assert resources.gemini_batch is None  # the heuristic provider has no batches
 
 
 def test_a_step_receives_the_resources_its_parameters_name(make_context: Callable[..., RunContext]) -> None:
