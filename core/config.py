@@ -173,6 +173,14 @@ class Settings:
         """Every section as its pydantic model (core.settings_schema), validated."""
         return validated(self.data)
 
+    def typed_at(self, dotted: str) -> Any:
+        """The typed, validated value of a key a caller names (``run.deploy_lock_timeout_s``): ``typed``'s
+        field at that path (an unknown key is an AttributeError: a caller's mistake, not a setting's)."""
+        node: Any = self.typed
+        for part in dotted.split("."):
+            node = getattr(node, part)
+        return node
+
     def environ(self, name: str) -> str | None:
         """A standard variable (``PGHOST``...): the process environment, else ``.env`` (dev)."""
         return os.environ.get(name) or self.dotenv_defaults.get(name)

@@ -41,9 +41,12 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import IO, Any, Protocol
+from typing import IO, TYPE_CHECKING, Protocol
 
 from core.warehouse import OPS, Warehouse
+
+if TYPE_CHECKING:
+    from core.config import Settings
 
 TABLE = f"{OPS}.run_lock"
 LOCK_NAME = "warehouse"  # one lease per warehouse: the row's key
@@ -140,14 +143,17 @@ class LockOptions:
 
     @classmethod
     def from_settings(
-        cls, settings: Any, timeout_s: float | None = None, timeout_setting: str | None = None
+        cls, settings: Settings, timeout_s: float | None = None, timeout_setting: str | None = None
     ) -> LockOptions:
+        """The ``run`` section's lease times; the timeout ``timeout_s``, else the setting ``timeout_setting``
+        names (``run.lock_timeout_s`` unless a caller has its own: ``run.deploy_lock_timeout_s``...)."""
         key = timeout_setting or "run.lock_timeout_s"
+        run = settings.typed.run
         return cls(
-            timeout_s=float(settings.require(key) if timeout_s is None else timeout_s),
-            lease_s=float(settings.require("run.lock_lease_s")),
-            heartbeat_s=float(settings.require("run.lock_heartbeat_s")),
-            poll_s=float(settings.require("run.lock_poll_s")),
+            timeout_s=float(settings.typed_at(key) if timeout_s is None else timeout_s),
+            lease_s=run.lock_lease_s,
+            heartbeat_s=run.lock_heartbeat_s,
+            poll_s=run.lock_poll_s,
             timeout_setting=key,
         )
 

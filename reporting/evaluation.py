@@ -36,6 +36,7 @@ from typing import Any
 from core.config import ConfigError, Settings
 from core.dbt_relations import relation
 from core.metrics import utcnow
+from core.settings_schema import ScoreBandsSection
 from core.text import parse_list
 from core.vocabulary import PRIMARY_GENRES, to_vocabulary, vibe_tag_names
 from core.warehouse import OPS, RAW_ENRICHMENT, Warehouse
@@ -203,22 +204,13 @@ class Enriched:
         )
 
 
-@dataclass(frozen=True)
-class ScoreBands:
+class ScoreBands(ScoreBandsSection):
     """The critics' bands an expected score falls in (``eval.score_bands``): negative below ``mixed_from``,
     positive from ``positive_from``, mixed between; a score may stray ``margin`` past its band's edges."""
 
-    mixed_from: float
-    positive_from: float
-    margin: float
-
     @classmethod
     def from_settings(cls, settings: Settings) -> ScoreBands:
-        return cls(
-            float(settings.require("eval.score_bands.mixed_from")),
-            float(settings.require("eval.score_bands.positive_from")),
-            float(settings.require("eval.score_bands.margin")),
-        )
+        return cls.model_validate(settings.typed.eval.score_bands.model_dump())
 
     def band(self, score: float) -> str:
         if score >= self.positive_from:
@@ -613,7 +605,7 @@ def evaluate_warehouse(
 ) -> list[Evaluation]:
     """Score the stored enrichments of the current inputs, one evaluation per provider/model/prompt_version."""
     _require_tables(warehouse)
-    min_overlap = float(settings.require("eval.grounding_min_overlap"))
+    min_overlap = settings.typed.eval.grounding_min_overlap
     groups = _stored_by_label(warehouse)
     as_of = as_of or _latest_as_of(warehouse)
     retries = _retries_by_label(warehouse, as_of)
@@ -680,11 +672,7 @@ def build_set(
         "expectations any acceptable enrichment meets: the critics' consensus score band and the primary "
         "genres a reviewer labelled from the source genres and the synopsis (data/eval/labels.csv); rebuild "
         "with scripts/build_eval_set.py.",
-        "score_bands": {
-            "mixed_from": bands.mixed_from,
-            "positive_from": bands.positive_from,
-            "margin": bands.margin,
-        },
+        "score_bands": bands.model_dump(),
         "titles": items,
     }
 
@@ -720,7 +708,7 @@ def evaluate_set(
     by_id = {t.id: t for t in titles}
     pairs = [(by_id[i], e) for i, e in sorted(results.items())]
     metrics = score_enrichments(
-        pairs, min_overlap=float(settings.require("eval.grounding_min_overlap")), expectations=expectations
+        pairs, min_overlap=settings.typed.eval.grounding_min_overlap, expectations=expectations
     )
     metrics |= ops
     details["set"] = str(path.name)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from core.config import PROJECT_ROOT, Settings
-from core.run_lock import LeaseLost, RunLock, RunLocked, lock_file, release, run_lock
+from core.run_lock import LeaseLost, LockOptions, RunLock, RunLocked, lock_file, release, run_lock
 from core.warehouse import Warehouse
 
 TAKERS = 6
@@ -48,6 +48,16 @@ def test_a_second_holder_is_refused_in_one_line_naming_the_first(warehouse: Ware
     assert message.endswith("wait for it or raise run.lock_timeout_s")
     with run_lock(warehouse, "deploy 1a2b3c", timeout_s=0):  # released at the end of the block
         pass
+
+
+def test_the_lock_reads_the_typed_run_section_and_the_timeout_its_caller_names(
+    make_settings: Callable[..., Settings],
+) -> None:
+    settings = make_settings({"run.deploy_lock_timeout_s": "45", "run.lock_lease_s": 90})
+    deploy = LockOptions.from_settings(settings, timeout_setting="run.deploy_lock_timeout_s")
+    assert (deploy.timeout_s, deploy.lease_s, deploy.timeout_setting) == (45.0, 90.0, "run.deploy_lock_timeout_s")
+    assert LockOptions.from_settings(settings).timeout_s == settings.typed.run.lock_timeout_s
+    assert LockOptions.from_settings(settings, timeout_s=0).timeout_s == 0.0
 
 
 def test_a_dag_run_keeps_the_lease_between_its_tasks_until_released(warehouse: Warehouse) -> None:
