@@ -17,14 +17,9 @@ from typing import Any
 from core.config import ConfigError, Settings
 from core.files import write_atomic
 
-REMOTES = ("local", "s3")
-
 
 def remote_name(settings: Settings) -> str:
-    name = str(settings.require("dvc.remote")).lower()
-    if name not in REMOTES:
-        raise ConfigError(f"dvc.remote={name!r} is not one of {', '.join(REMOTES)}")
-    return name
+    return settings.typed.dvc.remote
 
 
 def s3_url(settings: Settings) -> str:

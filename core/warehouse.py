@@ -19,7 +19,7 @@ from typing import Any
 from core.config import ConfigError, Settings
 from core.countries import configured_countries
 
-TARGETS = ("duckdb", "postgres", "redshift")
+TARGETS = ("duckdb", "postgres", "redshift")  # warehouse.target's values (core.settings_schema)
 RAW_JUSTWATCH = "raw_justwatch"
 RAW_REVIEWS = "raw_reviews"
 RAW_ENRICHMENT = "raw_enrichment"
@@ -70,10 +70,7 @@ class Warehouse:
 
     @property
     def target(self) -> str:
-        target = str(self.settings.require("warehouse.target")).lower()
-        if target not in TARGETS:
-            raise ConfigError(f"warehouse.target={target!r} is not one of {', '.join(TARGETS)}")
-        return target
+        return self.settings.typed.warehouse.target
 
     @property
     def duckdb_path(self) -> Path:

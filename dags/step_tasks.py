@@ -231,12 +231,8 @@ def prepare_enrichment_batches(airflow_context: Mapping[str, Any]) -> tuple[list
         progress=ctx.progress,
     ):
         names = call_step(prepare_batches, ctx)  # the batch client: the composition root's, closed after
-    settings = ctx.settings
-    return (
-        names,
-        float(settings.require("enrich.batch.poll_interval_s")),
-        float(settings.require("enrich.batch.max_wait_s")),
-    )
+    batch = ctx.settings.typed.enrich.batch
+    return names, batch.poll_interval_s, batch.max_wait_s
 
 
 def write_report(airflow_context: Mapping[str, Any]) -> str | None:

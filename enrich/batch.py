@@ -31,7 +31,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core import raw_spec
-from core.config import ConfigError, Settings
+from core.config import Settings
 from core.context import RunContext, StepResult
 from core.warehouse import OPS, Warehouse
 from enrich import store
@@ -51,7 +51,6 @@ from enrich.runner import (
     step_usage,
 )
 
-MODES = ("sync", "batch")
 SPEC = raw_spec.ENRICHMENT_BATCHES
 LEDGER = SPEC.relation
 LEDGER_DDL = raw_spec.state_table_ddl(SPEC)
@@ -63,10 +62,7 @@ _sleep: Callable[[float], Any] = time.sleep
 
 def batch_mode(settings: Settings) -> bool:
     """``enrich.mode`` is ``batch`` and the provider is Gemini (the heuristic provider has no batches)."""
-    mode = str(settings.require("enrich.mode")).lower()
-    if mode not in MODES:
-        raise ConfigError(f"enrich.mode={mode!r} is not one of {', '.join(MODES)}")
-    return mode == "batch" and resolve_provider_name(settings) == "gemini"
+    return settings.typed.enrich.mode == "batch" and resolve_provider_name(settings) == "gemini"
 
 
 # ---- the ledger: ops.enrichment_batches -----------------------------------------------------------------

@@ -154,6 +154,6 @@ def make_plan(
             titles.append(parse_input_row(raw))
         except InputError:
             continue  # the run stores it failed without a call
-    plan.calls, plan.input_tokens = prompt_tokens(titles, int(settings.require("enrich.batch_size")))
+    plan.calls, plan.input_tokens = prompt_tokens(titles, settings.typed.enrich.batch_size)
     plan.mean_output_tokens = _mean_output(ok, model)
     return plan

@@ -382,7 +382,7 @@ def report_path(settings: Settings, run_id: str) -> Path:
 
 def write_report(warehouse: Warehouse, settings: Settings, run_id: str, problems: Sequence[str] = ()) -> Path:
     """Collect, render and write the report of ``run_id`` (atomically); ``problems`` are named on the page."""
-    data = collect(warehouse, run_id, int(settings.require("report.history_runs")))
+    data = collect(warehouse, run_id, settings.typed.report.history_runs)
     data.problems += problems
     path = report_path(settings, run_id)
     write_text_atomic(path, render(data))
@@ -393,7 +393,7 @@ def s3_location(settings: Settings) -> tuple[str, str] | None:
     """(bucket, key prefix) reports go to: ``report.s3_url``, else the ``dvc.s3_url`` bucket under ``reports/``
     when the DVC remote is S3; None when reports stay local."""
     url = settings.get("report.s3_url")
-    if not url and str(settings.require("dvc.remote")) == "s3" and settings.get("dvc.s3_url"):
+    if not url and settings.typed.dvc.remote == "s3" and settings.get("dvc.s3_url"):
         url = f"s3://{str(settings.get('dvc.s3_url'))[5:].split('/', 1)[0]}/reports"
     if not url:
         return None

@@ -64,7 +64,7 @@ def run_context(
     return RunContext(
         settings=settings,
         as_of=as_of or run_day(settings, moment),
-        days=int(days or settings.require("run.days")),
+        days=int(days or settings.typed.run.days),
         countries=countries,
         limit=limit,
         quiet=quiet,

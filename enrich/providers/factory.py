@@ -2,19 +2,15 @@
 
 from __future__ import annotations
 
-from core.config import ConfigError, Settings
+from core.config import Settings
 from enrich.providers.base import Provider
 from enrich.providers.heuristic import MODEL as HEURISTIC_MODEL
 from enrich.providers.heuristic import HeuristicProvider
 
-PROVIDERS = ("auto", "gemini", "heuristic")
-
 
 def resolve_provider_name(settings: Settings) -> str:
     """``enrich.provider``, with ``auto`` resolved: Gemini when its API key is set, else the heuristic."""
-    name = str(settings.require("enrich.provider")).lower()
-    if name not in PROVIDERS:
-        raise ConfigError(f"enrich.provider={name!r} is not one of {', '.join(PROVIDERS)}")
+    name = settings.typed.enrich.provider
     if name == "auto":
         return "gemini" if settings.secrets.get("GEMINI_API_KEY") else "heuristic"
     return name
