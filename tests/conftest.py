@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import shutil
@@ -46,6 +47,29 @@ def _log_handlers_on_open_streams() -> None:
             console = isinstance(handler, logging.StreamHandler) and not isinstance(handler, logging.FileHandler)
             if console and getattr(handler.stream, "closed", False):
                 handler.stream = sys.stderr  # assigned, not setStream(): that flushes the closed stream
+
+
+def shared_across_workers(
+    tmp_path_factory: pytest.TempPathFactory, name: str, build: Callable[[Path], None]
+) -> Path:
+    """A folder ``build(folder)`` fills once per pytest session, whichever xdist worker asks first; the others
+    wait for it (an exclusive ``flock``) and read it. For what costs a whole pipeline day or several dbt
+    commands and is the same on every worker (each worker's session fixtures would otherwise build it again).
+    A failed build leaves no folder marked done: the next worker builds it anew (and meets the same failure)."""
+    base = tmp_path_factory.getbasetemp()
+    root = base.parent if os.environ.get("PYTEST_XDIST_WORKER") else base  # the session's, above the workers'
+    folder, done = root / f"shared-{name}", root / f"shared-{name}.done"
+    with open(root / f"shared-{name}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        try:
+            if not done.exists():
+                shutil.rmtree(folder, ignore_errors=True)
+                folder.mkdir()
+                build(folder)
+                done.touch()
+        finally:
+            fcntl.flock(lock, fcntl.LOCK_UN)
+    return folder
 
 
 def replay_project_settings(tmp: Path, server: Any, target: str) -> Settings:

@@ -17,6 +17,7 @@ import pytest
 
 from core.config import PROJECT_ROOT
 from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
+from tests.conftest import shared_across_workers
 
 DAGS_DIR = PROJECT_ROOT / "dags"
 DBT_DIR = PROJECT_ROOT / "dbt_project"
@@ -91,19 +92,28 @@ def _dbt_ls(select: list[str], exclude: list[str], target_path: Path) -> frozens
     )
 
 
+def _write_selection(folder: Path) -> None:
+    """``dbt ls`` of every dbt step's selection into ``folder``: target/manifest.json and nodes.json."""
+    target = folder / "target"
+    nodes = {step: sorted(_dbt_ls(list(sel), EXCLUSIONS.get(step, []), target)) for step, sel in SELECTIONS.items()}
+    assert (target / "manifest.json").exists(), "dbt ls wrote no manifest.json"
+    (folder / "nodes.json").write_text(json.dumps(nodes), encoding="utf-8")
+
+
 @pytest.fixture(scope="session")
-def dbt_selection() -> Iterator[DbtSelection]:
-    """``dbt ls`` of every dbt step's selection; writes a fresh manifest.json to a temp target."""
+def dbt_selection(tmp_path_factory: pytest.TempPathFactory) -> DbtSelection:
+    """``dbt ls`` of every dbt step's selection, with the fresh manifest.json it writes: once per session,
+    shared by every xdist worker (each gets its own copy of the target folder)."""
     if not (DBT_DIR / "dbt_project.yml").exists():
         pytest.skip("dbt_project/ is not there yet")
-    with tempfile.TemporaryDirectory(prefix="tn-dbt-target-") as path:
-        target = Path(path)
-        nodes = {
-            step: _dbt_ls(list(sel), EXCLUSIONS.get(step, []), target) for step, sel in SELECTIONS.items()
-        }
-        manifest = target / "manifest.json"
-        assert manifest.exists(), "dbt ls wrote no manifest.json"
-        yield DbtSelection(manifest=manifest, nodes=nodes)
+    folder = shared_across_workers(tmp_path_factory, "dbt-selection", _write_selection)
+    nodes = json.loads((folder / "nodes.json").read_text(encoding="utf-8"))
+    # this worker's own copy: the DAG runs write their dbt artifacts next to the manifest they read
+    target = shutil.copytree(folder / "target", tmp_path_factory.mktemp("dbt-target"), dirs_exist_ok=True)
+    return DbtSelection(
+        manifest=Path(target) / "manifest.json",
+        nodes={step: frozenset(ids) for step, ids in nodes.items()},
+    )
 
 
 @dataclass(frozen=True)

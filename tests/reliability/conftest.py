@@ -13,6 +13,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import pickle
 import shutil
 import signal
 import subprocess
@@ -31,7 +32,7 @@ from core.config import PROJECT_ROOT, Settings, load_settings
 from core.context import RunContext
 from core.metrics import StepRecord
 from core.replay import ReplayServer
-from tests.conftest import DEMO_AS_OF
+from tests.conftest import DEMO_AS_OF, shared_across_workers
 from tests.fakes.gemini_server import FakeGemini
 from trending_now import pipeline
 
@@ -367,32 +368,42 @@ def server(replay: FaultyReplay) -> Iterator[FaultyReplay]:
 class Reference:
     """The clean run every case converges to, and copies of its warehouse to start cases from."""
 
-    project: Project
+    server: FaultyReplay  # this worker's replay server, which the cases' projects talk to
     state: dict[str, Any]
     results: dict[str, Any]
+    mart_rows: list[dict[str, Any]]  # the published mart, every column
     before_enrich: Path  # data/warehouse after extract + dbt staging/intermediate
     with_mart: Path  # data/warehouse after the mart was built
 
     def project_from(self, tmp: Path, stage: Path, **overrides: Any) -> Project:
         """A new project whose warehouse starts as a copy of ``stage``."""
-        project = new_project(tmp, self.project.server, **overrides)
+        project = new_project(tmp, self.server, **overrides)
         shutil.copytree(stage, project.root / "data" / "warehouse")
         return project
 
 
-@pytest.fixture(scope="session")
-def reference(tmp_path_factory: pytest.TempPathFactory, replay: FaultyReplay) -> Reference:
-    """One clean in-process run up to the mart (heuristic enrichment), built once for the whole suite."""
-    tmp = tmp_path_factory.mktemp("reference")
-    project = new_project(tmp, replay)
+def _build_reference(folder: Path, replay: FaultyReplay) -> None:
+    """The clean run into ``folder``: the warehouse before the enrichment and with the mart, and what the
+    cases compare with (``reference.pickle``). Nothing in it names the replay server's port."""
+    project = new_project(folder / "run", replay)
     results = project.run(UP_TO_MART[: UP_TO_MART.index("enrich_titles")])
     warehouse_dir = project.root / "data" / "warehouse"
-    before_enrich = shutil.copytree(warehouse_dir, tmp / "before-enrich")
+    shutil.copytree(warehouse_dir, folder / "before-enrich")
     results.update(project.run(UP_TO_MART[UP_TO_MART.index("enrich_titles") :]))
-    with_mart = shutil.copytree(warehouse_dir, tmp / "with-mart")
+    shutil.copytree(warehouse_dir, folder / "with-mart")
     state = state_of(project.settings())
     assert state["mart"] and results["enrich_titles"].rows_out == len(state["mart"])
-    return Reference(project, state, results, Path(before_enrich), Path(with_mart))
+    mart_rows = project.context().warehouse.fetch_all(f"select * from {MART} order by id")
+    (folder / "reference.pickle").write_bytes(pickle.dumps((state, results, mart_rows)))
+
+
+@pytest.fixture(scope="session")
+def reference(tmp_path_factory: pytest.TempPathFactory, replay: FaultyReplay) -> Reference:
+    """One clean in-process run up to the mart (heuristic enrichment), built once for the whole session and
+    shared by every xdist worker."""
+    folder = shared_across_workers(tmp_path_factory, "reliability-reference", lambda f: _build_reference(f, replay))
+    state, results, mart_rows = pickle.loads((folder / "reference.pickle").read_bytes())  # this session's own file
+    return Reference(replay, state, results, mart_rows, folder / "before-enrich", folder / "with-mart")
 
 
 # ---- the LLM ---------------------------------------------------------------------------------------------

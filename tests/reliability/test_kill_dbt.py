@@ -39,9 +39,7 @@ def test_killed_mid_dbt_build_then_rerun_converges(
 ) -> None:
     project = reference.project_from(tmp_path, reference.with_mart)
     dbt_log = tmp_path / "dbt-logs" / "dbt.log"
-    reference_rows: list[dict[str, Any]] = reference.project.context().warehouse.fetch_all(
-        f"select * from {MART} order by id"
-    )
+    reference_rows: list[dict[str, Any]] = reference.mart_rows
 
     # 1. killed while dbt rebuilds the intermediate tables
     cli = project.cli("transform", "--layer", "staging")
