@@ -389,31 +389,44 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "execution_timeout": options.timeout(group),
     }
     if options.dbt_execution_mode == "watcher":
+        from dbt_watchers import UPSTREAM_POKE_S
+
         # The producer has finished when the sensors start: one synchronous poke finds the result. A node
         # the build never reported (a manifest older than the project: run `make manifest`) fails its
-        # sensor after SENSOR_TIMEOUT_S instead of polling until the task's execution_timeout.
-        args.update(deferrable=False, poke_interval=1, timeout=SENSOR_TIMEOUT_S)
+        # sensor after SENSOR_TIMEOUT_S instead of polling until the task's execution_timeout. Rescheduled
+        # between pokes (none on the way to success): a retry waiting for its upstream sensors' retries
+        # (dbt_watchers) holds no worker slot they need.
+        args.update(
+            deferrable=False, mode="reschedule", poke_interval=UPSTREAM_POKE_S, timeout=SENSOR_TIMEOUT_S
+        )
     return args
 
 
 def wait_for_the_build(group: Any) -> None:
-    """Put the group's first sensors right after the producer, with the trigger rule of Cosmos' gate task
-    (``dbt_producer_watcher_done``, ``none_failed``).
+    """Put every sensor of the group right after the producer, with the trigger rule of Cosmos' gate task
+    (``dbt_producer_watcher_done``, ``none_failed``), instead of after the sensors of its dbt parents.
 
     They start when the producer succeeded, or failed and was retried (its retry restores the node results
-    and skips): the sensors then report each node and retry the failed ones. When the producer could not
-    run (an upstream step failed) every sensor is ``upstream_failed``. Not after the gate itself: the
-    scheduler finishes an EmptyOperator without queueing it, so the tasks after it wait for its next loop,
-    an idle sleep per group (bench/bench_dag.py ``--scheduler``). The gate stays, a leaf of the group.
+    and skips): each then reports its node at its first poke, side by side. When the producer could not run
+    (an upstream step failed) every sensor is ``upstream_failed``. The dbt order Cosmos gave the sensors is
+    kept for their retries, which run dbt for one node: ``upstream_sensors`` (dbt_watchers) lists the
+    sensors of the node's parents, which a retry waits for. Measured under a real scheduler
+    (bench/bench_dag.py ``--scheduler``): each level of sensors cost a scheduler loop and a worker start and
+    DAG parse, and the gate task one idle scheduler loop (the scheduler finishes an EmptyOperator without
+    queueing it, so the tasks after it waited for its next loop). The gate stays, a leaf of the group.
     """
-    tasks = list(group.iter_tasks())
-    ids = {t.task_id for t in tasks}
     build = producer(group)
-    gate = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
-    for task in tasks:
-        if task not in (build, gate) and not task.upstream_task_ids & ids:
-            build >> task
-            task.trigger_rule = gate.trigger_rule
+    gate = next(t for t in group.iter_tasks() if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
+    sensors = [t for t in group.iter_tasks() if t not in (build, gate)]
+    ids = {t.task_id for t in sensors}
+    for task in sensors:
+        upstream = sorted(task.upstream_task_ids & ids)
+        for task_id in upstream:
+            task.upstream_task_ids.discard(task_id)
+            group.dag.get_task(task_id).downstream_task_ids.discard(task.task_id)
+        task.upstream_sensors = tuple(upstream)
+        build >> task
+        task.trigger_rule = gate.trigger_rule
 
 
 def share_partial_parse(group: Any) -> None:

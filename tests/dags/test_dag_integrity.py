@@ -151,9 +151,9 @@ def test_the_chain_is_the_pipelines_step_list(dag: Any) -> None:
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str) -> None:
-    """One producer (one `dbt build` of the step's selection); every sensor waits for it: the first ones
-    right after it with its gate's trigger rule (they run after a producer retry that skipped), the others
-    after their upstream sensors."""
+    """One producer (one `dbt build` of the step's selection); every sensor starts right after it, with its
+    gate's trigger rule (a producer retry that skipped lets them report and retry), and nothing else: the
+    dbt order between the sensors is their retries' (test_model_dependencies_follow_the_manifest)."""
     from cosmos.operators.watcher import DbtProducerWatcherOperator
 
     tasks = _group_tasks(dag, group)
@@ -163,24 +163,21 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     assert (producers[0].select.split(), producers[0].exclude.split()) == (
         list(SELECTIONS[group]), [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])])
     assert not producers[0].dbt_cmd_flags  # no `--resource-type` narrowing: the data tests run in the build
-    sensors = {t.task_id: _sensor_facts(dag, t, group, {t.task_id for t in tasks}) for t in tasks
-               if not _is_producer(t)}
     gate = dag.get_task(f"{group}.{PRODUCER}_done")
     assert gate.upstream_task_ids == {producers[0].task_id} and gate.trigger_rule == "none_failed"
-    expected = {"waits_in_group": True, "after_producer": True, "trigger_rule": "all_success", "deferrable": False}
-    expected["right_after_producer"] = False
-    first = {**expected, "trigger_rule": "none_failed", "right_after_producer": True}
-    assert {i: f for i, f in sensors.items() if f not in (first, expected)} == {}
-    assert any(f["right_after_producer"] for f in sensors.values())
+    sensors = {t.task_id: _sensor_facts(t) for t in tasks if not _is_producer(t)}
+    expected = {
+        "upstream": {producers[0].task_id}, "trigger_rule": "none_failed", "deferrable": False, "mode": "reschedule"
+    }
+    assert sensors and {i: facts for i, facts in sensors.items() if facts != expected} == {}
 
 
-def _sensor_facts(dag: Any, task: Any, group: str, group_ids: set[str]) -> dict[str, Any]:
+def _sensor_facts(task: Any) -> dict[str, Any]:
     return {
-        "waits_in_group": bool(task.upstream_task_ids & group_ids),
-        "after_producer": f"{group}.{PRODUCER}" in _upstream_closure(dag, task.task_id),
+        "upstream": task.upstream_task_ids,
         "trigger_rule": task.trigger_rule,
         "deferrable": task.deferrable,
-        "right_after_producer": f"{group}.{PRODUCER}" in task.upstream_task_ids,
+        "mode": task.mode,
     }
 
 
@@ -246,12 +243,14 @@ def test_a_tested_node_is_reported_with_its_data_tests(
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_model_dependencies_follow_the_manifest(dag: Any, dbt_selection: DbtSelection, group: str) -> None:
+    """A sensor's retry (dbt for its node alone) waits for the sensors of exactly the node's parents in the
+    group (dbt_watchers: the sensors themselves all start after the producer)."""
     manifest = _manifest(dbt_selection)
     rendered = _rendered_nodes(dag, group)
     for unique_id, run_task in rendered.items():
         parents = [p for p in manifest["parent_map"].get(unique_id, []) if p in rendered]
-        for parent in parents:
-            assert rendered[parent].task_id in _upstream_closure(dag, run_task.task_id), (unique_id, parent)
+        assert set(run_task.upstream_sensors) == {rendered[p].task_id for p in parents}, unique_id
+    assert any(task.upstream_sensors for task in rendered.values())
 
 
 def test_dbt_tasks_carry_no_secret_in_their_templated_env(dag: Any) -> None:
