@@ -8,10 +8,12 @@ fails when its model or a data test of it failed; its retry runs ``dbt`` for tha
 fallback, like ``ExecutionMode.LOCAL``), and the producer's own retry only skips (it never builds twice).
 Measured in bench/bench_dag.py against the per-model ``ExecutionMode.LOCAL`` shape the DAG used before.
 
-The first sensors of a group wait for the producer to finish (:func:`wait_for_the_build`) instead of
-polling beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which
-runs one task at a time) picks first, DuckDB's one-writer rule holds, and no worker slot sits in a sensor
-while dbt builds. Each sensor finds its node's result at its first poke.
+Every sensor of a group waits for the producer to finish (:func:`wait_for_the_build`) instead of polling
+beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which runs one
+task at a time) picks first, DuckDB's one-writer rule holds, and no worker slot sits in a sensor while dbt
+builds. Each sensor finds its node's result at its first poke, so they all start right after the producer,
+side by side; dbt's order between them holds for their retries (``dbt_watchers``: a retry waits for the
+sensors of its node's parents). Measured under a real scheduler in ``bench/bench_dag.py --scheduler``.
 
 Warehouse credentials and the raw tables: :func:`prepare_warehouse` is a Cosmos interceptor, run in the
 worker right before dbt starts (after the templated fields were rendered). It loads the full settings,
