@@ -605,3 +605,14 @@ def test_lineage_events_are_built_only_where_the_openlineage_provider_reads_them
     assert calculate(None, "env") is False and calls == []
     installed = object()
     assert calculate(None, "env") is True and calls == [("env",)]
+
+
+def test_a_steps_counters_are_its_tasks_one_xcom(dag: Any) -> None:
+    """A Python step's task pushes its counters as one ``return_value`` XCom, not once more per counter (Airflow
+    infers ``multiple_outputs`` from a ``dict`` return type: nine more Execution API calls per task)."""
+    for name in PYTHON_STEPS:
+        task = dag.get_task(name)
+        outputs = getattr(task, "multiple_outputs", None)
+        if outputs is None:  # a mapped task keeps it among its partial arguments
+            outputs = task.partial_kwargs.get("multiple_outputs")
+        assert outputs is False, name
