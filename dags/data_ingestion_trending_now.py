@@ -80,6 +80,12 @@ gate, exported to Parquet and versioned with DVC. Steps, in order: {", ".join(s.
 """
 
 
+# A step's counters (step_tasks.run_step) are its task's one XCom, ``return_value``: Airflow would infer
+# ``multiple_outputs`` from the ``dict`` return type and push every counter again under its own key, an
+# Execution API call each (nine per task) that no task reads (bench/bench_dag.py --scheduler).
+STEP_XCOM = {"multiple_outputs": False}
+
+
 def python_task(step: Step) -> Any:
     """An ``@task`` running the pipeline step ``step`` for this DAG run."""
     # enrich_titles defers to the triggerer while a Gemini batch runs (enrich.mode: batch; dags/enrich_batch.py)
@@ -102,6 +108,7 @@ def python_task(step: Step) -> Any:
     return task(
         task_id=step.name,
         execution_timeout=options.timeout(step.name),
+        **STEP_XCOM,
         **one_at_a_time,
         **TASK_ARGS.get(step.name, {}),
     )(run)()
@@ -133,6 +140,7 @@ def per_country_task(step: Step) -> Any:
     return task(
         task_id=step.name,
         map_index_template="{{ country_code }}",
+        **STEP_XCOM,
         execution_timeout=options.timeout(step.name),
         **TASK_ARGS.get(step.name, {}),
     )(run).expand(country=countries_task())

@@ -8,10 +8,12 @@ fails when its model or a data test of it failed; its retry runs ``dbt`` for tha
 fallback, like ``ExecutionMode.LOCAL``), and the producer's own retry only skips (it never builds twice).
 Measured in bench/bench_dag.py against the per-model ``ExecutionMode.LOCAL`` shape the DAG used before.
 
-The first sensors of a group wait for the producer to finish (:func:`wait_for_the_build`) instead of
-polling beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which
-runs one task at a time) picks first, DuckDB's one-writer rule holds, and no worker slot sits in a sensor
-while dbt builds. Each sensor finds its node's result at its first poke.
+Every sensor of a group waits for the producer to finish (:func:`wait_for_the_build`) instead of polling
+beside it: a run then never depends on which of them a scheduler (or ``airflow dags test``, which runs one
+task at a time) picks first, DuckDB's one-writer rule holds, and no worker slot sits in a sensor while dbt
+builds. Each sensor finds its node's result at its first poke, so they all start right after the producer,
+side by side; dbt's order between them holds for their retries (``dbt_watchers``: a retry waits for the
+sensors of its node's parents). Measured under a real scheduler in ``bench/bench_dag.py --scheduler``.
 
 Warehouse credentials and the raw tables: :func:`prepare_warehouse` is a Cosmos interceptor, run in the
 worker right before dbt starts (after the templated fields were rendered). It loads the full settings,
@@ -57,14 +59,46 @@ def tune_cosmos_watcher() -> None:
     for test nodes (:func:`skip_test_node_events`), and the XCom backup kept in memory, flushed to the
     Variable by the producer's failure/retry callback. A producer killed outright (OOM) then loses its
     backup: its sensors' retries run their models one by one, as ``ExecutionMode.LOCAL`` would.
-    ``tests/dags/test_dag_integrity.py`` fails if Cosmos renames these.
+
+    What a producer did around dbt that no task reads (profiled under a real scheduler,
+    ``bench_dag.py --scheduler``):
+
+    * **Debug events.** Cosmos' dbtRunner callback turns every dbt event into JSON and parses it back, in
+      dbt's threads: 2,896 events in the staging group's build, 2,639 of them debug-level (SQL text,
+      connections, cache). Its parser acts only on the node lifecycle and error events, on a node's terminal
+      status, and logs the rest at their level, where debug lines are dropped: :func:`skip_debug_events`
+      hands it only the events it acts on or shows.
+    * **An XCom pushed twice.** Cosmos pushes a node's status (and a model's compiled SQL and its tests'
+      aggregate) for each event that carries the node's terminal status, ``LogModelResult`` then
+      ``NodeFinished``: a third of its pushes, each an Execution API call while a dbt thread waits.
+      :func:`push_once` sends a key again only with a new value.
+    * **dbt's start-up events.** Each producer pulled and pushed an XCom list of dbt's version lines (two
+      API calls per line), and each sensor pulled it to log it at debug level (dropped): neither any more.
+      The producer's own log keeps the lines.
+    * **OpenLineage events.** After dbt, Cosmos reads the manifest and run results again to build lineage
+      events that only the Airflow OpenLineage provider's listener reads: built only where that provider
+      is installed (:func:`lineage_when_read`).
+
+    ``tests/dags/test_dag_integrity.py`` fails if Cosmos renames what is set here.
     """
     from cosmos import settings as cosmos_settings
+    from cosmos.dbt import runner as cosmos_runner
+    from cosmos.operators import local as cosmos_local
+    from cosmos.operators._watcher import aggregation
     from cosmos.operators._watcher import base as watcher_base
 
     cosmos_settings.enable_watcher_reliable_retry = False
     watcher_base._DBT_EVENT_ALLOWLIST = watcher_base._DBT_ERROR_EVENTS_TYPES | frozenset({"NodeFinished"})
     watcher_base._process_dbt_log_event = skip_test_node_events(watcher_base._process_dbt_log_event)
+    cosmos_runner.get_runner = skip_debug_events(cosmos_runner.get_runner)
+    watcher_base.safe_xcom_push = push_once(watcher_base.safe_xcom_push)
+    aggregation.safe_xcom_push = push_once(aggregation.safe_xcom_push)
+    watcher_base._store_startup_event_from_log = _no_startup_events
+    watcher_base.BaseConsumerSensor._log_startup_events = _no_startup_events_read
+    operator = cosmos_local.AbstractDbtLocalBase  # defines it for DbtLocalBaseOperator
+    operator.calculate_openlineage_events_completes = lineage_when_read(
+        operator.calculate_openlineage_events_completes
+    )
 
 
 def skip_test_node_events(
@@ -88,6 +122,92 @@ def skip_test_node_events(
 
     process_dbt_log_event.skips_test_nodes = True  # type: ignore[attr-defined]
     return process_dbt_log_event
+
+
+def _no_startup_events(task_instance: Any, log_line: dict[str, Any]) -> None:
+    """Cosmos' ``_store_startup_event_from_log``, left out (:func:`tune_cosmos_watcher`)."""
+
+
+def _no_startup_events_read(self: Any, ti: Any) -> None:
+    """Cosmos' ``BaseConsumerSensor._log_startup_events``, left out (:func:`tune_cosmos_watcher`)."""
+
+
+def dbt_event_needed(event: Any) -> bool:
+    """Whether Cosmos' producer callback acts on a dbt event or shows it: not debug-level, a node lifecycle
+    or error event it publishes, an upstream-failure skip it tracks, or an event carrying a node's terminal
+    status."""
+    from cosmos.operators._watcher import base as watcher_base
+    from cosmos.operators._watcher.state import (
+        DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES,
+        is_dbt_node_status_terminal,
+    )
+
+    info = event.info
+    if info.level != "debug" or info.name in watcher_base._DBT_EVENT_ALLOWLIST:
+        return True
+    if info.name in DBT_UPSTREAM_FAILURE_SKIP_EVENT_NAMES:
+        return True
+    data = event.data
+    return "node_info" in data.DESCRIPTOR.fields_by_name and is_dbt_node_status_terminal(
+        data.node_info.node_status
+    )
+
+
+def skip_debug_events(get_runner: Callable[..., Any]) -> Callable[..., Any]:
+    """Cosmos' ``get_runner`` whose callbacks only see the events :func:`dbt_event_needed` keeps. Wrapping
+    twice is a no-op."""
+    if getattr(get_runner, "skips_debug_events", False):
+        return get_runner
+
+    def only_needed(callback: Callable[[Any], None]) -> Callable[[Any], None]:
+        def needed_events(event: Any) -> None:
+            if dbt_event_needed(event):
+                callback(event)
+
+        return needed_events
+
+    def runner(callbacks: list[Callable[[Any], None]] | None = None) -> Any:
+        return get_runner(callbacks=[only_needed(c) for c in callbacks] if callbacks else callbacks)
+
+    runner.skips_debug_events = True  # type: ignore[attr-defined]
+    return runner
+
+
+def push_once(push: Callable[..., None]) -> Callable[..., None]:
+    """Cosmos' ``safe_xcom_push`` that does not send a key again with the value it already sent from this
+    task instance (the last value per key is kept on the instance). Wrapping twice is a no-op."""
+    if getattr(push, "pushes_once", False):
+        return push
+
+    def safe_xcom_push(task_instance: Any, key: str, value: Any) -> None:
+        sent: dict[str, Any] | None = getattr(task_instance, "_trending_now_xcom_sent", None)
+        if sent is None:
+            sent = {}
+            task_instance._trending_now_xcom_sent = sent  # as Cosmos keeps its backup buffer there
+        if key in sent and sent[key] == value:
+            return
+        push(task_instance=task_instance, key=key, value=value)
+        sent[key] = value
+
+    safe_xcom_push.pushes_once = True  # type: ignore[attr-defined]
+    return safe_xcom_push
+
+
+def lineage_when_read(calculate: Callable[..., bool]) -> Callable[..., bool]:
+    """Cosmos' ``calculate_openlineage_events_completes``, run only where the Airflow OpenLineage provider
+    (the one reader of the events) is installed. Wrapping twice is a no-op."""
+    import importlib.util
+
+    if getattr(calculate, "when_read", False):
+        return calculate
+
+    def calculate_openlineage_events_completes(self: Any, *args: Any, **kwargs: Any) -> bool:
+        if importlib.util.find_spec("airflow.providers.openlineage") is None:
+            return False
+        return calculate(self, *args, **kwargs)
+
+    calculate_openlineage_events_completes.when_read = True  # type: ignore[attr-defined]
+    return calculate_openlineage_events_completes
 
 
 def read_manifest_once() -> None:
@@ -182,7 +302,10 @@ def prepare_warehouse(context: Any, operator: Any) -> None:
         operator.log.info("created empty raw table(s) no load has made yet: %s", ", ".join(created))
     # Cosmos ends every dbtRunner call with gc.collect(), which walks every object of the task process
     # (Airflow, dbt, the DAG's modules): 0.56 s per producer here. Frozen, the objects that exist before dbt
-    # starts are left out of that walk; the process ends with the task.
+    # starts, dbt's modules included (Cosmos imports them next anyway), are left out of that walk and of the
+    # collections during the build; the process ends with the task.
+    import dbt.cli.main  # noqa: F401
+
     gc.freeze()
 
 
@@ -268,26 +391,44 @@ def operator_args(options: DagOptions, group: str) -> dict[str, Any]:
         "execution_timeout": options.timeout(group),
     }
     if options.dbt_execution_mode == "watcher":
+        from dbt_watchers import UPSTREAM_POKE_S
+
         # The producer has finished when the sensors start: one synchronous poke finds the result. A node
         # the build never reported (a manifest older than the project: run `make manifest`) fails its
-        # sensor after SENSOR_TIMEOUT_S instead of polling until the task's execution_timeout.
-        args.update(deferrable=False, poke_interval=1, timeout=SENSOR_TIMEOUT_S)
+        # sensor after SENSOR_TIMEOUT_S instead of polling until the task's execution_timeout. Rescheduled
+        # between pokes (none on the way to success): a retry waiting for its upstream sensors' retries
+        # (dbt_watchers) holds no worker slot they need.
+        args.update(
+            deferrable=False, mode="reschedule", poke_interval=UPSTREAM_POKE_S, timeout=SENSOR_TIMEOUT_S
+        )
     return args
 
 
 def wait_for_the_build(group: Any) -> None:
-    """Put the group's first sensors after the producer's gate task (``dbt_producer_watcher_done``).
+    """Put every sensor of the group right after the producer, with the trigger rule of Cosmos' gate task
+    (``dbt_producer_watcher_done``, ``none_failed``), instead of after the sensors of its dbt parents.
 
-    The gate succeeds when the producer succeeded, or failed and was retried (its retry restores the node
-    results and skips): the sensors then report each node and retry the failed ones. When the producer
-    could not run (an upstream step failed) the gate, and so every sensor, is ``upstream_failed``.
+    They start when the producer succeeded, or failed and was retried (its retry restores the node results
+    and skips): each then reports its node at its first poke, side by side. When the producer could not run
+    (an upstream step failed) every sensor is ``upstream_failed``. The dbt order Cosmos gave the sensors is
+    kept for their retries, which run dbt for one node: ``upstream_sensors`` (dbt_watchers) lists the
+    sensors of the node's parents, which a retry waits for. Measured under a real scheduler
+    (bench/bench_dag.py ``--scheduler``): each level of sensors cost a scheduler loop and a worker start and
+    DAG parse, and the gate task one idle scheduler loop (the scheduler finishes an EmptyOperator without
+    queueing it, so the tasks after it waited for its next loop). The gate stays, a leaf of the group.
     """
-    tasks = list(group.iter_tasks())
-    ids = {t.task_id for t in tasks}
-    gate = next(t for t in tasks if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
-    for task in tasks:
-        if task not in (producer(group), gate) and not task.upstream_task_ids & ids:
-            gate >> task
+    build = producer(group)
+    gate = next(t for t in group.iter_tasks() if t.task_id.endswith(f".{PRODUCER_TASK_ID}_done"))
+    sensors = [t for t in group.iter_tasks() if t not in (build, gate)]
+    ids = {t.task_id for t in sensors}
+    for task in sensors:
+        upstream = sorted(task.upstream_task_ids & ids)
+        for task_id in upstream:
+            task.upstream_task_ids.discard(task_id)
+            group.dag.get_task(task_id).downstream_task_ids.discard(task.task_id)
+        task.upstream_sensors = tuple(upstream)
+        build >> task
+        task.trigger_rule = gate.trigger_rule
 
 
 def share_partial_parse(group: Any) -> None:

@@ -189,8 +189,15 @@ def run_step(
     step_name: str, airflow_context: Mapping[str, Any], countries: Sequence[str] | None = None
 ) -> dict[str, Any]:
     """Run one named step under the run lock (held by the DAG run); returns its counters (pushed to XCom)."""
+    import gc
+
     from trending_now.pipeline import run_steps, steps_named
 
+    # A task's process holds Airflow, the parsed DAG and its Cosmos groups besides the step's own objects; the
+    # step's garbage collections (dlt, dbt's parse, Great Expectations allocate a lot) walked them all, which
+    # the CLI's process does not carry. Frozen, what exists now is left out of those walks (as
+    # dbt_groups.prepare_warehouse does for a producer); the process ends with the task.
+    gc.freeze()
     end_earlier_holds()
     ctx = build_context(airflow_context, countries)
     ctx.progress(

@@ -151,7 +151,9 @@ def test_the_chain_is_the_pipelines_step_list(dag: Any) -> None:
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str) -> None:
-    """One producer (one `dbt build` of the step's selection); every sensor waits for its gate task."""
+    """One producer (one `dbt build` of the step's selection); every sensor starts right after it, with its
+    gate's trigger rule (a producer retry that skipped lets them report and retry), and nothing else: the
+    dbt order between the sensors is their retries' (test_model_dependencies_follow_the_manifest)."""
     from cosmos.operators.watcher import DbtProducerWatcherOperator
 
     tasks = _group_tasks(dag, group)
@@ -161,18 +163,21 @@ def test_each_dbt_group_builds_once_and_watches_every_node(dag: Any, group: str)
     assert (producers[0].select.split(), producers[0].exclude.split()) == (
         list(SELECTIONS[group]), [*EXCLUDE_UNIT_TESTS, *EXCLUSIONS.get(group, [])])
     assert not producers[0].dbt_cmd_flags  # no `--resource-type` narrowing: the data tests run in the build
-    sensors = {t.task_id: _sensor_facts(dag, t, group, {t.task_id for t in tasks}) for t in tasks
-               if not _is_producer(t)}
-    expected = {"waits_in_group": True, "after_gate": True, "trigger_rule": "all_success", "deferrable": False}
-    assert {i: facts for i, facts in sensors.items() if facts != expected} == {}
+    gate = dag.get_task(f"{group}.{PRODUCER}_done")
+    assert gate.upstream_task_ids == {producers[0].task_id} and gate.trigger_rule == "none_failed"
+    sensors = {t.task_id: _sensor_facts(t) for t in tasks if not _is_producer(t)}
+    expected = {
+        "upstream": {producers[0].task_id}, "trigger_rule": "none_failed", "deferrable": False, "mode": "reschedule"
+    }
+    assert sensors and {i: facts for i, facts in sensors.items() if facts != expected} == {}
 
 
-def _sensor_facts(dag: Any, task: Any, group: str, group_ids: set[str]) -> dict[str, Any]:
+def _sensor_facts(task: Any) -> dict[str, Any]:
     return {
-        "waits_in_group": bool(task.upstream_task_ids & group_ids),
-        "after_gate": f"{group}.{PRODUCER}_done" in _upstream_closure(dag, task.task_id),
+        "upstream": task.upstream_task_ids,
         "trigger_rule": task.trigger_rule,
         "deferrable": task.deferrable,
+        "mode": task.mode,
     }
 
 
@@ -238,12 +243,14 @@ def test_a_tested_node_is_reported_with_its_data_tests(
 
 @pytest.mark.parametrize("group", GROUPS)
 def test_model_dependencies_follow_the_manifest(dag: Any, dbt_selection: DbtSelection, group: str) -> None:
+    """A sensor's retry (dbt for its node alone) waits for the sensors of exactly the node's parents in the
+    group (dbt_watchers: the sensors themselves all start after the producer)."""
     manifest = _manifest(dbt_selection)
     rendered = _rendered_nodes(dag, group)
     for unique_id, run_task in rendered.items():
         parents = [p for p in manifest["parent_map"].get(unique_id, []) if p in rendered]
-        for parent in parents:
-            assert rendered[parent].task_id in _upstream_closure(dag, run_task.task_id), (unique_id, parent)
+        assert set(run_task.upstream_sensors) == {rendered[p].task_id for p in parents}, unique_id
+    assert any(task.upstream_sensors for task in rendered.values())
 
 
 def test_dbt_tasks_carry_no_secret_in_their_templated_env(dag: Any) -> None:
@@ -266,12 +273,20 @@ def test_mart_asset_is_an_outlet_of_the_export(dag: Any) -> None:
 # What dags/dbt_groups.py tune_cosmos_watcher() overrides in Cosmos: (module, name, how Cosmos must read it so
 # that the override takes effect). "global": a function of that module reads it by name at call time;
 # "attribute": some module reads it as ``<module's last part>.<name>`` at call time. Either way no module may
-# copy it with ``from <module> import <name>`` (a copy would keep Cosmos' own value).
+# copy it with ``from <module> import <name>`` (a copy would keep Cosmos' own value). "imported": the module
+# imports it by name from another (the copy overridden is that module's own) and a function of it reads it;
+# "method": ``<class>.<method>``, defined by that class of the module and called as ``self.<method>``.
 COSMOS_OVERRIDES = (
     ("cosmos.settings", "enable_watcher_reliable_retry", "attribute"),
     ("cosmos.operators._watcher.base", "_DBT_EVENT_ALLOWLIST", "global"),
     ("cosmos.operators._watcher.base", "_process_dbt_log_event", "global"),
     ("cosmos.operators._watcher.base", "_DBT_ERROR_EVENTS_TYPES", "defined"),  # read to build the allowlist
+    ("cosmos.dbt.runner", "get_runner", "global"),
+    ("cosmos.operators._watcher.base", "safe_xcom_push", "imported"),
+    ("cosmos.operators._watcher.aggregation", "safe_xcom_push", "imported"),
+    ("cosmos.operators._watcher.base", "_store_startup_event_from_log", "global"),
+    ("cosmos.operators._watcher.base", "BaseConsumerSensor._log_startup_events", "method"),
+    ("cosmos.operators.local", "AbstractDbtLocalBase.calculate_openlineage_events_completes", "method"),
 )
 
 
@@ -282,6 +297,9 @@ def cosmos_override_problems(package_dir: Path) -> list[str]:
     problems = []
     for module, name, read in COSMOS_OVERRIDES:
         tree = trees.get(package_dir.joinpath(*module.split(".")[1:]).with_suffix(".py"))
+        if read in ("imported", "method"):
+            problems += _copy_or_method_problems(module, name, read, tree, trees.values())
+            continue
         if tree is None or not _defines(tree, name):
             problems.append(f"{module}.{name} is no longer defined")
             continue
@@ -291,6 +309,23 @@ def cosmos_override_problems(package_dir: Path) -> list[str]:
         if not _read_at_call_time(module, name, read, tree, trees.values()):
             problems.append(f"{module}.{name} is no longer read by Cosmos at call time: overriding it does nothing")
     return problems
+
+
+def _copy_or_method_problems(
+    module: str, name: str, read: str, tree: ast.Module | None, trees: Iterable[ast.Module]
+) -> list[str]:
+    """The "imported" and "method" overrides of :data:`COSMOS_OVERRIDES` (see there)."""
+    if read == "imported":
+        if tree is None or not _imports_by_name(tree, name):
+            return [f"{module} no longer imports {name} by name"]
+        return [] if _loads_global(tree, name) else [f"{module} no longer reads {name}: overriding it does nothing"]
+    owner, method = name.split(".")
+    classes = [n for n in (tree.body if tree else []) if isinstance(n, ast.ClassDef) and n.name == owner]
+    if not any(isinstance(n, ast.FunctionDef) and n.name == method for c in classes for n in c.body):
+        return [f"{module}.{name} is no longer defined"]
+    if not any(_loads_attribute(t, "self", method) for t in trees):
+        return [f"{module}.{name} is no longer called: overriding it does nothing"]
+    return []
 
 
 def _defines(tree: ast.Module, name: str) -> bool:
@@ -368,7 +403,7 @@ def test_the_guard_lists_every_name_the_dag_overrides() -> None:
         for target in node.targets
         if isinstance(target, ast.Attribute)
     }
-    assert assigned == {name for _, name, read in COSMOS_OVERRIDES if read != "defined"}
+    assert assigned == {name.rsplit(".", 1)[-1] for _, name, read in COSMOS_OVERRIDES if read != "defined"}
 
 
 def test_the_cosmos_guard_fails_when_cosmos_changes(tmp_path: Path) -> None:
@@ -492,3 +527,92 @@ def test_releases_are_extracted_per_country_as_mapped_tasks(dag: Any) -> None:
     assert str(dag.get_task("check_freshness").trigger_rule) in (
         "all_done_min_one_success", "TriggerRule.ALL_DONE_MIN_ONE_SUCCESS")
     assert "extract_releases" in dag.get_task("run_failed").upstream_task_ids
+
+
+def test_the_producer_callbacks_see_only_the_events_cosmos_acts_on_or_shows() -> None:
+    """dbt_groups.skip_debug_events: a debug-level event reaches Cosmos' callback only when Cosmos publishes
+    it (NodeFinished, an error), tracks it (an upstream-failure skip) or it carries a node's terminal status;
+    every info-level line does. Real dbt events, and wrapping twice wraps once."""
+    from dbt.adapters.events.types import SQLQuery
+    from dbt.events.types import LogStartLine, NodeFinished
+    from dbt_common.events.base_types import msg_from_base_event
+    from dbt_groups import dbt_event_needed, skip_debug_events
+
+    running = {"unique_id": "model.trending_now.x", "node_status": "started"}
+    finished = {"unique_id": "model.trending_now.x", "node_status": "success"}
+
+    def query(node: dict[str, str]) -> Any:
+        return msg_from_base_event(SQLQuery(conn_name="c", sql="select 1", node_info=node))
+
+    assert query(running).info.level == "debug" and not dbt_event_needed(query(running))
+    assert dbt_event_needed(query(finished))
+    assert dbt_event_needed(msg_from_base_event(NodeFinished(node_info=finished)))
+    assert dbt_event_needed(msg_from_base_event(LogStartLine(description="x", index=1, total=1, node_info=running)))
+
+    made: list[Any] = []
+    get_runner = skip_debug_events(lambda callbacks=None: made.append(callbacks) or callbacks)
+    assert skip_debug_events(get_runner) is get_runner
+    seen: list[str] = []
+    (callback,) = get_runner(callbacks=[lambda e: seen.append(e.info.name)])
+    callback(query(running))
+    callback(msg_from_base_event(NodeFinished(node_info=finished)))
+    assert seen == ["NodeFinished"]
+    assert get_runner() is None  # no callbacks: Cosmos' own runner
+
+
+def test_an_xcom_is_pushed_again_only_with_a_new_value() -> None:
+    """dbt_groups.push_once: Cosmos pushes a node's status once per event carrying it; the second push with
+    the same value is not sent, a changed value is, and each task instance keeps its own record."""
+    from dbt_groups import push_once
+
+    sent: list[tuple[str, str, Any]] = []
+
+    class TaskInstance:
+        def __init__(self, name: str) -> None:
+            self.name = name
+
+    push = push_once(lambda task_instance, key, value: sent.append((task_instance.name, key, value)))
+    assert push_once(push) is push
+    first, second = TaskInstance("a"), TaskInstance("b")
+    for ti, key, value in [(first, "k", {"status": "success"}), (first, "k", {"status": "success"}),
+                           (first, "k", {"status": "error"}), (second, "k", {"status": "success"})]:
+        push(task_instance=ti, key=key, value=value)
+    assert sent == [("a", "k", {"status": "success"}), ("a", "k", {"status": "error"}),
+                    ("b", "k", {"status": "success"})]
+
+
+def test_lineage_events_are_built_only_where_the_openlineage_provider_reads_them(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """dbt_groups.lineage_when_read: without apache-airflow-providers-openlineage Cosmos' lineage parse is
+    skipped (False: no processor), with it Cosmos' own runs."""
+    import importlib.util
+
+    from dbt_groups import lineage_when_read
+
+    calls: list[Any] = []
+    calculate = lineage_when_read(lambda self, *args: calls.append(args) or True)
+    assert lineage_when_read(calculate) is calculate
+    real_find_spec = importlib.util.find_spec
+
+    def find_spec(name: str, *args: Any) -> Any:
+        if name == "airflow.providers.openlineage":
+            return installed
+        return real_find_spec(name, *args)
+
+    monkeypatch.setattr(importlib.util, "find_spec", find_spec)
+    installed = None
+    assert calculate(None, "env") is False and calls == []
+    installed = object()
+    assert calculate(None, "env") is True and calls == [("env",)]
+
+
+def test_a_steps_counters_are_its_tasks_one_xcom(dag: Any) -> None:
+    """A Python step's task pushes its counters as one ``return_value`` XCom, not once more per counter (Airflow
+    infers ``multiple_outputs`` from a ``dict`` return type: nine more Execution API calls per task)."""
+    for name in PYTHON_STEPS:
+        task = dag.get_task(name)
+        outputs = getattr(task, "multiple_outputs", None)
+        if outputs is None:  # a mapped task keeps it among its partial arguments
+            outputs = task.partial_kwargs.get("multiple_outputs")
+        assert outputs is False, name

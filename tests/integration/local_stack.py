@@ -53,6 +53,19 @@ def tfvars(env: str) -> dict[str, str]:
     return dict(re.findall(r'^\s*"?([a-z_.]+)"?\s*=\s*"?([^"\n{]+?)"?\s*$', text, re.M))
 
 
+MWAA_MODULE = ENVIRONMENTS.parent / "modules" / "mwaa" / "main.tf"
+
+
+def mwaa_option(name: str) -> str:
+    """An Airflow configuration option every MWAA environment gets from ``infrastructure/modules/mwaa``
+    (its ``airflow_configuration_options`` defaults), for the local stack to run with the same value."""
+    text = MWAA_MODULE.read_text(encoding="utf-8")
+    found = re.search(rf'^\s*"{re.escape(name)}"\s*=\s*"([^"]*)"', text, re.M)
+    if found is None:
+        raise LocalStackError(f"{MWAA_MODULE} sets no {name}")
+    return found.group(1)
+
+
 def mwaa_worker_slots(env: str = "staging") -> int:
     """The task slots of one MWAA worker of the environment: the first number of its
     ``celery.worker_autoscale`` (sized in docs/airflow.md), which the local stack's LocalExecutor takes as its
@@ -103,8 +116,8 @@ class LocalAirflow:
             "AIRFLOW__LOGGING__BASE_LOG_FOLDER": str(self.home / "logs"),
             # the only run is the one the tests trigger: no scheduled run for "yesterday"
             "AIRFLOW__SCHEDULER__USE_JOB_SCHEDULE": "False",
-            # MWAA's value too (infrastructure/modules/mwaa: scheduler.scheduler_idle_sleep_time)
-            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": "0.5",
+            # MWAA's value (infrastructure/modules/mwaa): how soon the next task is queued after one ends
+            "AIRFLOW__SCHEDULER__SCHEDULER_IDLE_SLEEP_TIME": mwaa_option("scheduler.scheduler_idle_sleep_time"),
             # local only: how soon a new DAG file is listed (the run itself does not wait for it)
             "AIRFLOW__DAG_PROCESSOR__REFRESH_INTERVAL": "5",
             "AIRFLOW__DAG_PROCESSOR__PRINT_STATS_INTERVAL": "600",
