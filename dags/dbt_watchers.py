@@ -27,6 +27,7 @@ its fallback.
 
 from __future__ import annotations
 
+import time
 from typing import Any, ClassVar
 
 from airflow.exceptions import AirflowException
@@ -40,7 +41,20 @@ from cosmos.operators.watcher import DbtConsumerWatcherSensor, DbtRunWatcherOper
 SUFFIX = "build"
 # A retry waiting for its upstream sensors looks again this often (rescheduled in between: no worker slot held).
 UPSTREAM_POKE_S = 20
+# ...after watching them first in its own process, every UPSTREAM_CHECK_S for UPSTREAM_HOLD_S: a parent's retry
+# (dbt for one node) takes seconds, and a cleared group retries every sensor at once (Cosmos' producer does not
+# build twice), so most waits end within the hold instead of a reschedule per level of the group's dbt graph
+# (the rehearsal's cleared publish group: 56-83 s with reschedules only). The hold is bounded: a slot held by a
+# waiting child is free again after it, so a parent's retry always gets one. A shorter reschedule than 20 s is
+# not safe: LocalExecutor reports the rescheduled process's end late enough (5 s seen) to fail the next try.
+UPSTREAM_HOLD_S = 15
+UPSTREAM_CHECK_S = 1
 _FAILED_FOR_GOOD = frozenset({"failed", "upstream_failed"})
+
+
+def hold(seconds: float) -> None:
+    """Wait in the task's process between two looks at the upstream sensors (tests replace it)."""
+    time.sleep(seconds)
 
 
 def task_states(dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, str | None]:
@@ -71,11 +85,25 @@ class _AfterUpstreamSensors(DbtConsumerWatcherSensor):
         return bool(super()._fallback_to_non_watcher_run(try_number, context))
 
     def upstream_succeeded(self, context: Any) -> bool:
-        """True when every upstream sensor succeeded; False while one may still succeed (the sensor pokes
-        again in :data:`UPSTREAM_POKE_S`); fails (no retry) or skips as Airflow's ``all_success`` rule would
-        when one failed for good or was skipped."""
+        """True when every upstream sensor succeeded (looked at every :data:`UPSTREAM_CHECK_S` for up to
+        :data:`UPSTREAM_HOLD_S`); False while one may still succeed after that (the sensor is rescheduled and
+        pokes again in :data:`UPSTREAM_POKE_S`); fails (no retry) or skips as Airflow's ``all_success`` rule
+        would when one failed for good or was skipped."""
         if not self.upstream_sensors:
             return True
+        checks = int(UPSTREAM_HOLD_S / UPSTREAM_CHECK_S)
+        for check in range(checks + 1):
+            waiting = self._upstream_waiting(context)
+            if not waiting:
+                return True
+            if check < checks:
+                hold(UPSTREAM_CHECK_S)
+        self.log.info("waiting for %s before running dbt for %s", ", ".join(waiting), self.model_unique_id)
+        self.poke_interval = UPSTREAM_POKE_S
+        return False
+
+    def _upstream_waiting(self, context: Any) -> list[str]:
+        """The upstream sensors not done yet; raises when one failed for good or was skipped."""
         ti = context["ti"]
         states = task_states(ti.dag_id, context["run_id"], list(self.upstream_sensors))
         failed = sorted(t for t, state in states.items() if state in _FAILED_FOR_GOOD)
@@ -88,14 +116,7 @@ class _AfterUpstreamSensors(DbtConsumerWatcherSensor):
             raise AirflowSkipException(
                 f"a node {self.model_unique_id} reads was skipped ({', '.join(skipped)})"
             )
-        waiting = sorted(t for t, state in states.items() if state != "success")
-        if waiting:
-            self.log.info(
-                "waiting for %s before running dbt for %s", ", ".join(waiting), self.model_unique_id
-            )
-            self.poke_interval = UPSTREAM_POKE_S
-            return False
-        return True
+        return sorted(t for t, state in states.items() if state != "success")
 
 
 class _WithDataTests(_AfterUpstreamSensors):

@@ -7,6 +7,7 @@ sensor's. A whole DAG run with the real producer is in tests/dags/test_dag_end_t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -92,24 +93,32 @@ def test_a_retry_builds_the_model_with_its_tests(monkeypatch: pytest.MonkeyPatch
 UPSTREAM = ("dbt_titles.stg_justwatch__title_genres_build", "dbt_titles.justwatch_genres_build")
 
 
-def _retry(monkeypatch: pytest.MonkeyPatch, states: dict[str, str | None], sensor: Any = None) -> tuple[Any, list]:
+def _retry(
+    monkeypatch: pytest.MonkeyPatch,
+    states: dict[str, str | None],
+    sensor: Any = None,
+    hold: Callable[[float], None] | None = None,
+) -> tuple[Any, list]:
     """A retry (try 2) of a sensor whose node reads the nodes of :data:`UPSTREAM`, their sensors in
-    ``states``; returns the sensor and the dbt commands its fallback ran."""
+    ``states``; returns the sensor (``holds``: the waits between two looks, unless ``hold`` replaces them)
+    and the dbt commands its fallback ran."""
     import dbt_watchers
 
     sensor = sensor or _sensor(monkeypatch)
     sensor.upstream_sensors = UPSTREAM
-    asked: list[tuple[str, str, list[str]]] = []
+    asked: list[tuple[str, str, tuple[str, ...]]] = []
 
     def task_states(dag_id: str, run_id: str, task_ids: list[str]) -> dict[str, str | None]:
-        asked.append((dag_id, run_id, task_ids))
+        asked.append((dag_id, run_id, tuple(task_ids)))
         return {task_id: states.get(task_id) for task_id in task_ids}
 
     monkeypatch.setattr(dbt_watchers, "task_states", task_states)
+    sensor.holds = []
+    monkeypatch.setattr(dbt_watchers, "hold", hold or sensor.holds.append)
     ran: list[list[str]] = []
     monkeypatch.setattr(sensor, "build_and_run_cmd", lambda context, cmd_flags: ran.append(cmd_flags))
     sensor.poke_result = sensor.poke({"ti": _TaskInstance({}, try_number=2), "run_id": "manual__2026-11-20"})
-    assert asked == [("data_ingestion_trending_now", "manual__2026-11-20", list(UPSTREAM))]
+    assert set(asked) == {("data_ingestion_trending_now", "manual__2026-11-20", tuple(UPSTREAM))}
     return sensor, ran
 
 
@@ -124,11 +133,28 @@ def test_a_retry_waits_while_an_upstream_sensor_may_still_succeed(
 ) -> None:
     """An upstream sensor not done yet (its own retry pending, running, not started): no dbt run, the sensor
     pokes again later (rescheduled: no worker slot held meanwhile)."""
-    from dbt_watchers import UPSTREAM_POKE_S
+    from dbt_watchers import UPSTREAM_CHECK_S, UPSTREAM_HOLD_S, UPSTREAM_POKE_S
 
     sensor, ran = _retry(monkeypatch, {UPSTREAM[0]: "success", UPSTREAM[1]: waiting})
     assert sensor.poke_result is False and ran == []
+    assert sensor.holds == [UPSTREAM_CHECK_S] * int(UPSTREAM_HOLD_S / UPSTREAM_CHECK_S)  # watched, then let go
     assert sensor.poke_interval == UPSTREAM_POKE_S and sensor.mode == "reschedule"
+
+
+def test_a_retry_runs_dbt_as_soon_as_its_upstream_sensors_succeed_while_it_watches(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The parent's retry succeeds during the hold: the fallback runs then, without a reschedule."""
+    states: dict[str, str | None] = {UPSTREAM[0]: "success", UPSTREAM[1]: "running"}
+
+    def hold(seconds: float) -> None:
+        states[UPSTREAM[1]] = "success"  # the parent's retry finished while this sensor watched
+
+    sensor = _sensor(monkeypatch)
+    sensor.poke_interval = 1
+    sensor, ran = _retry(monkeypatch, states, sensor, hold)
+    assert sensor.poke_result is True and ran == [["--select", "stg_justwatch__titles"]]
+    assert sensor.poke_interval == 1  # not rescheduled
 
 
 @pytest.mark.parametrize("final", ["failed", "upstream_failed"])
