@@ -301,7 +301,9 @@ def group_render_config(
     watcher = options.dbt_execution_mode == "watcher"
     return render_config(
         cosmos_selectors(step_selection(step), options.dbt_project_dir),
-        cosmos_selectors([*dbt_exclusion(step), *(shown_earlier if watcher else [])], options.dbt_project_dir),
+        cosmos_selectors(
+            [*dbt_exclusion(step), *(shown_earlier if watcher else [])], options.dbt_project_dir
+        ),
         watcher,
         load_method,
     )
@@ -502,7 +504,10 @@ def selected_nodes(step: Step, options: DagOptions, shown_earlier: Sequence[str]
     project, execution = configs["project_config"], configs["execution_config"]
     override_configuration(project, render, execution, {})  # as DbtToAirflowConverter does before loading
     graph = DbtGraph(
-        project=project, render_config=render, execution_config=execution, profile_config=configs["profile_config"]
+        project=project,
+        render_config=render,
+        execution_config=execution,
+        profile_config=configs["profile_config"],
     )
     graph.load(method=render.load_method, execution_mode=execution.execution_mode)
     return graph_nodes(graph)
