@@ -651,13 +651,10 @@ def test_a_task_process_builds_just_its_task_as_the_full_dag_does(dag: Any, dbt_
     node: the step's task, its dbt group, ``countries`` with the mapped extract it feeds, or the closing task.
     Each of its tasks equals the full DAG's, a later group's exclusions included (the nodes the groups before
     it show, taken from their dbt selection without building them: dbt_groups.selected_nodes)."""
-    from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
-
     pending = set(dag.task_ids)
     while pending:
         task_id = min(pending)
-        with _airflow_parsing_context_manager(dag_id=DAG_ID, task_id=task_id):  # as the task runner parses
-            bag = _dag_bag(dbt_selection)
+        bag = _task_process_bag(dbt_selection, task_id)
         assert bag.import_errors == {}, bag.import_errors
         part = bag.dags[DAG_ID]
         among = set(part.task_ids)
@@ -673,11 +670,23 @@ def test_a_task_process_builds_just_its_task_as_the_full_dag_does(dag: Any, dbt_
     assert set(_dag_bag_tasks(dbt_selection, "extract_releases")) == {"countries", "extract_releases"}
 
 
-def _dag_bag_tasks(selection: DbtSelection, task_id: str) -> list[str]:
-    from airflow.sdk.definitions._internal.dag_parsing_context import _airflow_parsing_context_manager
+def _task_process_bag(selection: DbtSelection, task_id: str) -> Any:
+    """dags/ parsed as the task runner parses it in the task's process: Airflow's parsing context names the DAG
+    and the task (the variables the runner's ``_airflow_parsing_context_manager`` sets; set here through
+    monkeypatch, since that manager leaves them set in the process)."""
+    from airflow.sdk.definitions.context import (
+        _AIRFLOW_PARSING_CONTEXT_DAG_ID,
+        _AIRFLOW_PARSING_CONTEXT_TASK_ID,
+    )
 
-    with _airflow_parsing_context_manager(dag_id=DAG_ID, task_id=task_id):
-        return list(_dag_bag(selection).dags[DAG_ID].task_ids)
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, DAG_ID)
+        mp.setenv(_AIRFLOW_PARSING_CONTEXT_TASK_ID, task_id)
+        return _dag_bag(selection)
+
+
+def _dag_bag_tasks(selection: DbtSelection, task_id: str) -> list[str]:
+    return list(_task_process_bag(selection, task_id).dags[DAG_ID].task_ids)
 
 
 def test_the_dag_processor_and_an_unknown_task_get_the_full_dag(dag: Any, dbt_selection: DbtSelection) -> None:
