@@ -8,6 +8,9 @@ project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); se
 
 No task reads another task's local disk: every step reads the warehouse or the shared remote (S3), so the
 tasks of one run may land on different workers.
+
+In a task's own process (Airflow's parsing context names the task) the file builds only that task's node
+(:func:`task_of_this_process`): the DAG processor and ``airflow dags test`` get the whole DAG.
 """
 
 from __future__ import annotations
