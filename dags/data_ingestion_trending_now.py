@@ -8,6 +8,9 @@ project config (``config/<APP_ENV>.yaml`` + ``TRENDING_NOW__...`` overrides); se
 
 No task reads another task's local disk: every step reads the warehouse or the shared remote (S3), so the
 tasks of one run may land on different workers.
+
+In a task's own process (Airflow's parsing context names the task) the file builds only that task's node
+(:func:`task_of_this_process`): the DAG processor and ``airflow dags test`` get the whole DAG.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ import pendulum  # noqa: E402
 from airflow.sdk import DAG, Asset, Param, task  # noqa: E402
 from callbacks import on_failure_callback  # noqa: E402
 from dag_settings import DagOptions  # noqa: E402
-from dbt_groups import dbt_selection, dbt_task_group, rendered_nodes  # noqa: E402
+from dbt_groups import dbt_selection, dbt_task_group, rendered_nodes, selected_nodes  # noqa: E402
 from enrich_batch import EnrichTitlesOperator  # noqa: E402
 
 from core.config import parse_settings  # noqa: E402
@@ -178,25 +181,87 @@ def _closing_task(function: Callable[..., Any], trigger_rule: str) -> Any:
     )(function)()
 
 
-def step_nodes() -> list[Any]:
+def owns(step: Step, task_id: str) -> bool:
+    """Whether ``task_id`` is a task of the step's node (``step_nodes``): the step's task, the tasks of its dbt
+    group, or for the per-country step its mapped task and the ``countries`` task it maps over (that task
+    pushes the length the mapped task expands to, so Airflow needs its mapped dependant beside it)."""
+    if dbt_selection(step):
+        return task_id.startswith(f"{step.name}.")
+    if step.name == PER_COUNTRY_STEP:
+        return task_id in (step.name, "countries")
+    return task_id == step.name
+
+
+def step_nodes(only: str | None = None) -> list[Any]:
     """A Cosmos task group for each dbt step, a Python task for any other, in ``STEPS`` order.
 
     A dbt group leaves out the sensors of the models and seeds an earlier group already shows
     (``dbt_groups.dbt_task_group``); its ``dbt build`` is still the CLI's.
+
+    ``only`` (a task id): just the node that holds that task (:func:`owns`). The groups before it are not
+    built: the nodes they show come from their dbt selection alone (``dbt_groups.selected_nodes``, the same
+    list ``rendered_nodes`` gives for the built group), so the node is built exactly as in the full DAG.
     """
     nodes: list[Any] = []
     shown: list[str] = []
     for step in STEPS:
+        if only is not None and not owns(step, only):
+            if dbt_selection(step):
+                shown += selected_nodes(step, options, shown_earlier=shown)
+            continue
         if step.name == PER_COUNTRY_STEP:
             nodes.append(per_country_task(step))
-            continue
-        if not dbt_selection(step):
+        elif not dbt_selection(step):
             nodes.append(python_task(step))
-            continue
-        group = dbt_task_group(step, options, shown_earlier=shown)
-        shown += rendered_nodes(group)
-        nodes.append(group)
+        else:
+            group = dbt_task_group(step, options, shown_earlier=shown)
+            shown += rendered_nodes(group)
+            nodes.append(group)
+        if only is not None:
+            break
     return nodes
+
+
+# The tasks after the steps, by task id.
+CLOSING_TASKS: dict[str, Callable[[], Any]] = {"run_report": report_task, "run_failed": run_failed_task}
+
+
+def task_of_this_process() -> str | None:
+    """The task whose own process parses this file (Airflow's parsing context names it there), else None:
+    the DAG processor, ``airflow dags test``, a test or a task id this DAG does not have get the whole DAG.
+
+    Each task of a real scheduler (LocalExecutor, MWAA's Celery workers) runs in a process that parses the
+    DAG file and then looks its task up by id; what else the file builds there is thrown away with the
+    process. In that process the DAG holds just the task's node (:func:`step_nodes`), or the one closing
+    task: the parse no longer renders the four Cosmos groups for every task (bench/bench_dag.py
+    ``--scheduler``). ``tests/dags/test_dag_integrity.py`` holds every task of such a DAG equal to the full
+    DAG's.
+    """
+    from airflow.sdk import get_parsing_context
+
+    context = get_parsing_context()
+    task_id = context.task_id
+    if task_id is None or context.dag_id not in (None, DAG_ID):
+        return None
+    if task_id in CLOSING_TASKS or any(owns(step, task_id) for step in STEPS):
+        return task_id
+    return None
+
+
+def build_tasks(dag: DAG, only: str | None) -> None:
+    """The DAG's tasks: the chain of ``STEPS`` and the closing tasks, or only the node of the task ``only``."""
+    if only in CLOSING_TASKS:
+        CLOSING_TASKS[only]()
+        return
+    nodes = step_nodes(only)
+    if only is not None:
+        return
+    for upstream, downstream in pairwise(nodes):
+        upstream >> downstream
+    failed = run_failed_task()
+    nodes[-1] >> [report_task(), failed]
+    nodes[[s.name for s in STEPS].index(PER_COUNTRY_STEP)] >> failed  # a failed country fails the run
+    options.check_timeouts(dag.task_ids)  # a misspelt airflow.timeouts_min key fails the parse, naming it
 
 
 with DAG(
@@ -230,13 +295,7 @@ with DAG(
     tags=["trending-now", "elt", "dbt", "llm"],
     doc_md=DOC_MD,
 ) as dag:
-    nodes = step_nodes()
-    for upstream, downstream in pairwise(nodes):
-        upstream >> downstream
-    failed = run_failed_task()
-    nodes[-1] >> [report_task(), failed]
-    nodes[[s.name for s in STEPS].index(PER_COUNTRY_STEP)] >> failed  # a failed country fails the run
-    options.check_timeouts(dag.task_ids)  # a misspelt airflow.timeouts_min key fails the parse, naming it
+    build_tasks(dag, task_of_this_process())
 
 
 def log_parse_profile() -> None:
@@ -253,6 +312,7 @@ def log_parse_profile() -> None:
         "DAG file parse profile",
         imports_ms=round((_IMPORTED - _PARSE_STARTED) * 1000),
         build_ms=round((time.perf_counter() - _IMPORTED) * 1000),
+        tasks=len(dag.task_dict),
     )
 
 

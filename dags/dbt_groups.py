@@ -285,6 +285,30 @@ def dbt_selection(step: Step) -> list[str] | None:
     return list(select) if select else None
 
 
+def step_selection(step: Step) -> list[str]:
+    """The dbt selection of a dbt step (ValueError for a Python step)."""
+    select = dbt_selection(step)
+    if not select:
+        raise ValueError(f"{step.name} has no dbt selection in core.dbt_runner.SELECTIONS")
+    return select
+
+
+def group_render_config(
+    step: Step, options: DagOptions, shown_earlier: Sequence[str] = (), load_method: Any = None
+) -> Any:
+    """The ``RenderConfig`` of the step's group: its selection, less its exclusions and, in watcher mode, the
+    nodes an earlier group shows (``dbt_task_group``)."""
+    watcher = options.dbt_execution_mode == "watcher"
+    return render_config(
+        cosmos_selectors(step_selection(step), options.dbt_project_dir),
+        cosmos_selectors(
+            [*dbt_exclusion(step), *(shown_earlier if watcher else [])], options.dbt_project_dir
+        ),
+        watcher,
+        load_method,
+    )
+
+
 def prepare_warehouse(context: Any, operator: Any) -> None:
     """Cosmos interceptor: the DAG run's run lock, then one dbt at a time on a DuckDB file, dbt's warehouse
     environment (credentials masked, not rendered) and the raw tables."""
@@ -450,12 +474,43 @@ def share_partial_parse(group: Any) -> None:
 
 def rendered_nodes(group: Any) -> list[str]:
     """The models and seeds the group has a task for (their dbt names)."""
+    return graph_nodes(group.dbt_graph)
+
+
+def graph_nodes(graph: Any) -> list[str]:
+    """The models and seeds of a Cosmos ``DbtGraph``'s selection (their dbt names)."""
     from cosmos.constants import DbtResourceType
 
     kinds = (DbtResourceType.MODEL, DbtResourceType.SEED)
-    return sorted(
-        n.resource_name for n in group.dbt_graph.filtered_nodes.values() if n.resource_type in kinds
+    return sorted(n.resource_name for n in graph.filtered_nodes.values() if n.resource_type in kinds)
+
+
+def selected_nodes(step: Step, options: DagOptions, shown_earlier: Sequence[str] = ()) -> list[str]:
+    """What :func:`rendered_nodes` gives for ``dbt_task_group(step, options, shown_earlier)``, without
+    building the group: Cosmos' own ``DbtGraph`` of the group's render config, loaded (the manifest's
+    selection) as ``DbtTaskGroup`` loads it, and no task made from it.
+
+    A task's process parses the DAG file to build its own task (``data_ingestion_trending_now``): a later
+    group's task needs the nodes the groups before it show (its ``shown_earlier``), not their tasks.
+    ``tests/dags/test_dag_integrity.py`` holds it equal to the full DAG's groups.
+    """
+    from cosmos.converter import override_configuration
+    from cosmos.dbt.graph import DbtGraph
+
+    read_manifest_once()
+    read_dbt_project_once()
+    render = group_render_config(step, options, shown_earlier)
+    configs = cosmos_configs(options)
+    project, execution = configs["project_config"], configs["execution_config"]
+    override_configuration(project, render, execution, {})  # as DbtToAirflowConverter does before loading
+    graph = DbtGraph(
+        project=project,
+        render_config=render,
+        execution_config=execution,
+        profile_config=configs["profile_config"],
     )
+    graph.load(method=render.load_method, execution_mode=execution.execution_mode)
+    return graph_nodes(graph)
 
 
 def producer(group: Any) -> Any:
@@ -475,22 +530,13 @@ def dbt_task_group(step: Step, options: DagOptions, shown_earlier: Sequence[str]
     """
     from cosmos import DbtTaskGroup
 
-    select = dbt_selection(step)
-    if not select:
-        raise ValueError(f"{step.name} has no dbt selection in core.dbt_runner.SELECTIONS")
+    select = step_selection(step)
     watcher = options.dbt_execution_mode == "watcher"
     read_manifest_once()
     read_dbt_project_once()
     group = DbtTaskGroup(
         group_id=step.name,
-        render_config=render_config(
-            cosmos_selectors(select, options.dbt_project_dir),
-            cosmos_selectors(
-                [*dbt_exclusion(step), *(shown_earlier if watcher else [])], options.dbt_project_dir
-            ),
-            watcher,
-            kwargs.pop("load_method", None),
-        ),
+        render_config=group_render_config(step, options, shown_earlier, kwargs.pop("load_method", None)),
         operator_args=operator_args(options, step.name),
         **cosmos_configs(options),
         **kwargs,

@@ -50,6 +50,7 @@ MWAA_PLATFORMS = (
 )  # fmt: skip
 PLUGINS_DIR = "/usr/local/airflow/plugins"  # where MWAA unpacks plugins.zip
 WHEELS = "wheels"  # the folder of plugins.zip holding the wheels
+PLUGINS_FOLDER = ROOT / "plugins"  # the files at the root of plugins.zip (Airflow's plugins folder)
 PIN = re.compile(r"^([A-Za-z0-9][A-Za-z0-9._-]*)(?:\[[^\]]*\])?==(\S+)", re.M)
 # mwaa/utils/user_requirements.py, _requirements_has_constraints: any line, a comment too.
 NO_WHEEL = re.compile(r"No matching distribution found for ([A-Za-z0-9._-]+)==(\S+)")
@@ -196,18 +197,26 @@ def build_plugins_zip(dest: Path = OUT, lock: Path = LOCK) -> Path:
     requirements.write_text(requirements_text(lock), encoding="utf-8")
     wheelhouse = dest / f"wheels-{MWAA_ABI}"
     fill_wheelhouse(requirements, wheelhouse, mwaa_platform_args())
-    plugins = dest / "plugins.zip"
-    partial = plugins.with_suffix(".zip.part")
-    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:  # wheels are zips
-        for wheel in sorted(wheelhouse.glob("*.whl")):
-            info = zipfile.ZipInfo(f"{WHEELS}/{wheel.name}", date_time=(1980, 1, 1, 0, 0, 0))
-            info.external_attr = 0o644 << 16
-            archive.writestr(info, wheel.read_bytes())
-    partial.replace(plugins)  # a stable zip: same wheels, same bytes, same S3 object version
+    plugins = write_plugins_zip(dest / "plugins.zip", wheelhouse)
     size = plugins.stat().st_size / 2**20
     print(
         f"mwaa-wheelhouse: {plugins} ({len(list(wheelhouse.glob('*.whl')))} wheels, {size:.0f} MiB), {requirements}"
     )
+    return plugins
+
+
+def write_plugins_zip(plugins: Path, wheelhouse: Path, folder: Path = PLUGINS_FOLDER) -> Path:
+    """``plugins``: the files of the repo's plugins folder at its root (``airflow_local_settings.py``: MWAA's
+    plugins folder is on ``sys.path``) and the wheels under ``wheels/``."""
+    partial = plugins.with_suffix(".zip.part")
+    files = [(path.name, path) for path in sorted(folder.glob("*.py"))]
+    files += [(f"{WHEELS}/{wheel.name}", wheel) for wheel in sorted(wheelhouse.glob("*.whl"))]
+    with zipfile.ZipFile(partial, "w", compression=zipfile.ZIP_STORED) as archive:  # wheels are zips
+        for name, path in files:
+            info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+            info.external_attr = 0o644 << 16
+            archive.writestr(info, path.read_bytes())
+    partial.replace(plugins)  # a stable zip: same files, same bytes, same S3 object version
     return plugins
 
 

@@ -20,6 +20,7 @@ from core.dbt_runner import EXCLUDE_UNIT_TESTS, EXCLUSIONS, SELECTIONS
 from tests.conftest import shared_across_workers
 
 DAGS_DIR = PROJECT_ROOT / "dags"
+PLUGINS_DIR = PROJECT_ROOT / "plugins"  # Airflow's plugins folder (MWAA: plugins.zip)
 DBT_DIR = PROJECT_ROOT / "dbt_project"
 BIN = Path(sys.executable).parent
 DAG_ID = "data_ingestion_trending_now"

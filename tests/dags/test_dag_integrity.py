@@ -29,17 +29,22 @@ PYTHON_STEPS = tuple(name for name in STEP_NAMES if name not in SELECTIONS)
 PRODUCER = "dbt_producer_watcher"
 
 
-@pytest.fixture(scope="module")
-def parsed(dbt_selection: DbtSelection, request: pytest.FixtureRequest) -> Any:
-    """Parse dags/ once with a DagBag (the scheduler's loader), pointing Cosmos at the fresh manifest."""
+def _dag_bag(selection: DbtSelection) -> Any:
+    """dags/ parsed with a DagBag (the scheduler's loader), Cosmos pointed at the fresh manifest."""
     from airflow.dag_processing.dagbag import DagBag
 
     with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("TRENDING_NOW__DBT__TARGET_PATH", str(dbt_selection.manifest.parent))
+        mp.setenv("TRENDING_NOW__DBT__TARGET_PATH", str(selection.manifest.parent))
         mp.delenv("APP_ENV", raising=False)
-        started = time.perf_counter()
-        bag = DagBag(dag_folder=str(DAGS_DIR), known_pools={"default_pool", "llm_pool"})
-        elapsed = time.perf_counter() - started
+        return DagBag(dag_folder=str(DAGS_DIR), known_pools={"default_pool", "llm_pool"})
+
+
+@pytest.fixture(scope="module")
+def parsed(dbt_selection: DbtSelection, request: pytest.FixtureRequest) -> Any:
+    """Parse dags/ once with a DagBag, as the DAG processor does (no task in the parsing context)."""
+    started = time.perf_counter()
+    bag = _dag_bag(dbt_selection)
+    elapsed = time.perf_counter() - started
     message = (
         f"DagBag parse of dags/: {elapsed:.2f}s ({len(bag.dags)} DAG(s), {len(bag.import_errors)} error(s))"
     )
@@ -616,3 +621,75 @@ def test_a_steps_counters_are_its_tasks_one_xcom(dag: Any) -> None:
         if outputs is None:  # a mapped task keeps it among its partial arguments
             outputs = task.partial_kwargs.get("multiple_outputs")
         assert outputs is False, name
+
+
+def _task_facts(task: Any, among: set[str]) -> dict[str, Any]:
+    """What a task's process runs: the serialized task (its arguments, type, trigger rule, retries...), its
+    relatives among ``among``, the sensors a retry waits for, and its Cosmos group's selection."""
+    from airflow.serialization.serialized_objects import OperatorSerialization
+
+    serialized = OperatorSerialization.serialize_operator(task)
+    serialized.pop("downstream_task_ids", None)
+    graph = getattr(task.task_group, "dbt_graph", None)
+    return {
+        **serialized,
+        "upstream": task.upstream_task_ids & among,
+        "downstream": task.downstream_task_ids & among,
+        "upstream_sensors": getattr(task, "upstream_sensors", None),
+        "producer_task_id": getattr(task, "producer_task_id", None),
+        "cache_dir": getattr(task, "cache_dir", None),
+        "pool": task.pool,
+        "outlets": task.outlets,
+        "group_select": graph and graph.render_config.select,
+        "group_exclude": graph and graph.render_config.exclude,
+        "group_nodes": graph and sorted(graph.filtered_nodes),
+    }
+
+
+def test_a_task_process_builds_just_its_task_as_the_full_dag_does(dag: Any, dbt_selection: DbtSelection) -> None:
+    """In a task's own process (Airflow's parsing context names the task) the DAG file builds only that task's
+    node: the step's task, its dbt group, ``countries`` with the mapped extract it feeds, or the closing task.
+    Each of its tasks equals the full DAG's, a later group's exclusions included (the nodes the groups before
+    it show, taken from their dbt selection without building them: dbt_groups.selected_nodes)."""
+    pending = set(dag.task_ids)
+    while pending:
+        task_id = min(pending)
+        bag = _task_process_bag(dbt_selection, task_id)
+        assert bag.import_errors == {}, bag.import_errors
+        part = bag.dags[DAG_ID]
+        among = set(part.task_ids)
+        assert task_id in among and among <= set(dag.task_ids), (task_id, among)
+        node = f"{task_id.split('.')[0]}." if "." in task_id else None
+        if node:  # a dbt group: all of it and nothing else
+            assert among == {t for t in dag.task_ids if t.startswith(node)}, task_id
+        else:
+            assert len(among) <= 2 and not any("." in t for t in among), among
+        for other in among:
+            assert _task_facts(part.get_task(other), among) == _task_facts(dag.get_task(other), among), other
+        pending -= among
+    assert set(_dag_bag_tasks(dbt_selection, "extract_releases")) == {"countries", "extract_releases"}
+
+
+def _task_process_bag(selection: DbtSelection, task_id: str) -> Any:
+    """dags/ parsed as the task runner parses it in the task's process: Airflow's parsing context names the DAG
+    and the task (the variables the runner's ``_airflow_parsing_context_manager`` sets; set here through
+    monkeypatch, since that manager leaves them set in the process)."""
+    from airflow.sdk.definitions.context import (
+        _AIRFLOW_PARSING_CONTEXT_DAG_ID,
+        _AIRFLOW_PARSING_CONTEXT_TASK_ID,
+    )
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv(_AIRFLOW_PARSING_CONTEXT_DAG_ID, DAG_ID)
+        mp.setenv(_AIRFLOW_PARSING_CONTEXT_TASK_ID, task_id)
+        return _dag_bag(selection)
+
+
+def _dag_bag_tasks(selection: DbtSelection, task_id: str) -> list[str]:
+    return list(_task_process_bag(selection, task_id).dags[DAG_ID].task_ids)
+
+
+def test_the_dag_processor_and_an_unknown_task_get_the_full_dag(dag: Any, dbt_selection: DbtSelection) -> None:
+    """No task in the parsing context (the DAG processor, ``airflow dags test``), another DAG's or a task id
+    this DAG does not have: the whole DAG."""
+    assert set(_dag_bag_tasks(dbt_selection, "no_such_task")) == set(dag.task_ids)

@@ -73,3 +73,21 @@ def test_a_pin_that_overrides_an_essential_constraint_is_refused() -> None:
 def test_an_online_file_is_refused() -> None:
     online = TEXT.replace("--no-index\n", "")
     assert any("--no-index" in problem for problem in image_rule_problems(online))
+
+
+def test_plugins_zip_holds_the_plugins_folder_at_its_root_and_the_wheels_under_wheels(tmp_path: Path) -> None:
+    """MWAA unpacks plugins.zip into its plugins folder, which Airflow puts on ``sys.path``: the repo's
+    plugins/ files (airflow_local_settings.py) at the zip's root, the wheels under ``wheels/``."""
+    import zipfile
+
+    from mwaa_wheelhouse import PLUGINS_FOLDER, WHEELS, write_plugins_zip
+
+    wheelhouse = tmp_path / "wheelhouse"
+    wheelhouse.mkdir()
+    (wheelhouse / "pkg-1.0-py3-none-any.whl").write_bytes(b"PK wheel bytes")
+    plugins = write_plugins_zip(tmp_path / "plugins.zip", wheelhouse)
+    with zipfile.ZipFile(plugins) as archive:
+        names = archive.namelist()
+        local_settings = archive.read("airflow_local_settings.py")
+    assert names == ["airflow_local_settings.py", f"{WHEELS}/pkg-1.0-py3-none-any.whl"]
+    assert local_settings == (PLUGINS_FOLDER / "airflow_local_settings.py").read_bytes()

@@ -22,7 +22,7 @@ from pathlib import Path
 
 import requests
 
-from tests.dags.conftest import BIN, DAGS_DIR, DBT_DIR
+from tests.dags.conftest import BIN, DAGS_DIR, DBT_DIR, PLUGINS_DIR
 from tests.integration.airflow_api import AirflowApi, AirflowApiError, Credentials
 
 COMPONENTS = ("api-server", "scheduler", "dag-processor")
@@ -99,6 +99,8 @@ class LocalAirflow:
             **self.base_env,
             "AIRFLOW_HOME": str(self.home),
             "AIRFLOW__CORE__DAGS_FOLDER": str(self.dags_folder),
+            # MWAA's plugins folder holds the same files (plugins.zip): airflow_local_settings.py
+            "AIRFLOW__CORE__PLUGINS_FOLDER": str(PLUGINS_DIR),
             "AIRFLOW__CORE__EXECUTOR": "LocalExecutor",
             "AIRFLOW__CORE__PARALLELISM": str(self.parallelism),
             "AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False",
