@@ -108,6 +108,17 @@ class ServedInBackground:
     thread_name: ClassVar[str] = "http-server"
     poll_interval_s: ClassVar[float] = 0.5  # how soon stop() is answered (http.server's default)
 
+    def _bind(self, handler: type[BaseHTTPRequestHandler], host: str = "127.0.0.1", port: int = 0) -> None:
+        """Bind the server (port 0: a free one); it serves from ``start()`` on, each request in its thread."""
+        self._httpd = ThreadingHTTPServer((host, port), handler)
+        self._httpd.daemon_threads = True
+        self._thread: threading.Thread | None = None
+
+    @property
+    def base_url(self) -> str:
+        host, port = self._httpd.server_address[:2]
+        return f"http://{host}:{port}"
+
     def start(self) -> Self:
         self._thread = threading.Thread(
             target=self._httpd.serve_forever,
@@ -140,14 +151,7 @@ class ReplayServer(ServedInBackground):
         self.hits: Counter[str] = Counter()
         self.misses: list[str] = []
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer((host, port), self._handler_class())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
-
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
+        self._bind(self._handler_class(), host, port)
 
     def url(self, service: str) -> str:
         return f"{self.base_url}/{service}"

@@ -34,7 +34,7 @@ import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
 from datetime import date, timedelta
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any
 
 from core.replay import ServedInBackground
@@ -527,15 +527,12 @@ class FakeJustWatch(ServedInBackground):
         self.status_log: list[int] = []
         self._faults: deque[Fault] = deque()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(self._handler())
 
     # -- control
     @property
     def url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}/graphql"
+        return f"{self.base_url}/graphql"
 
     def inject(self, kind: str, times: int = 1, **kw: Any) -> None:
         """Queue ``times`` faults of ``kind``; each is used by the next matching request (``date=`` to target a day)."""

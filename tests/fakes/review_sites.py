@@ -35,7 +35,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from typing import Any, ClassVar
 from urllib.parse import parse_qsl, urlsplit
 
@@ -337,9 +337,7 @@ class ReviewSites(ServedInBackground):
         self.authorizations: list[str] = []
         self.blocked_prefixes: set[str] = set()
         self._lock = threading.Lock()
-        self._httpd = ThreadingHTTPServer(("127.0.0.1", 0), self._handler())
-        self._httpd.daemon_threads = True
-        self._thread: threading.Thread | None = None
+        self._bind(self._handler())
 
     # ---- content -------------------------------------------------------------------------------------
     def add_tmdb(self, kind: str, tmdb_id: int, reviews: list[dict[str, Any]]) -> None:
@@ -368,11 +366,6 @@ class ReviewSites(ServedInBackground):
         return fault
 
     # ---- addresses -----------------------------------------------------------------------------------
-    @property
-    def base_url(self) -> str:
-        host, port = self._httpd.server_address[:2]
-        return f"http://{host}:{port}"
-
     def url(self, service: str) -> str:
         return f"{self.base_url}/{service}"
 
