@@ -200,13 +200,17 @@ def step_nodes(only: str | None = None) -> list[Any]:
 
     ``only`` (a task id): just the node that holds that task (:func:`owns`). The groups before it are not
     built: the nodes they show come from their dbt selection alone (``dbt_groups.selected_nodes``, the same
-    list ``rendered_nodes`` gives for the built group), so the node is built exactly as in the full DAG.
+    list ``rendered_nodes`` gives for the built group), so the node is built exactly as in the full DAG; a
+    Python step's node reads none of them, so they are not computed for it.
     """
     nodes: list[Any] = []
     shown: list[str] = []
+    wanted = None if only is None else next((step for step in STEPS if owns(step, only)), None)
+    if only is not None and wanted is None:
+        return nodes
     for step in STEPS:
-        if only is not None and not owns(step, only):
-            if dbt_selection(step):
+        if wanted is not None and step is not wanted:
+            if dbt_selection(step) and dbt_selection(wanted):  # only a later dbt group reads `shown`
                 shown += selected_nodes(step, options, shown_earlier=shown)
             continue
         if step.name == PER_COUNTRY_STEP:
@@ -217,7 +221,7 @@ def step_nodes(only: str | None = None) -> list[Any]:
             group = dbt_task_group(step, options, shown_earlier=shown)
             shown += rendered_nodes(group)
             nodes.append(group)
-        if only is not None:
+        if wanted is not None:
             break
     return nodes
 
